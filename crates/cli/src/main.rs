@@ -1,0 +1,158 @@
+//! `hbt`: the command line over the hbt libraries (model, data, train, eval).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use hbt_model::{BackendKind, Encoder, EncoderOptions, Pooling, Prefixes, TextKind};
+
+#[derive(Parser)]
+#[command(name = "hbt", version, about = "Hybrid-batch training and evaluation of multilingual text encoders")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Embed texts; one JSON line per text.
+    Embed(EmbedArgs),
+    /// Describe a model: architecture, sizes, vocabulary, pooling.
+    Info(ModelArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct ModelArgs {
+    /// A model directory (HF layout) or hf:ORG/NAME.
+    #[arg(long)]
+    model: String,
+    /// Override the pooling the model declares (mean, cls, pooler).
+    #[arg(long)]
+    pooling: Option<Pooling>,
+    /// Override the max sequence length (tokens, specials included).
+    #[arg(long)]
+    max_len: Option<usize>,
+    /// Prefix for queries (e5: "query: "); overrides what the model declares.
+    #[arg(long)]
+    query_prefix: Option<String>,
+    /// Prefix for passages (e5: "passage: ").
+    #[arg(long)]
+    passage_prefix: Option<String>,
+    /// cpu (Burn flex) or wgpu.
+    #[arg(long, default_value = "cpu")]
+    backend: BackendKind,
+}
+
+impl ModelArgs {
+    fn options(&self) -> EncoderOptions {
+        let prefixes = match (&self.query_prefix, &self.passage_prefix) {
+            (None, None) => None,
+            (q, p) => Some(Prefixes {
+                query: q.clone().unwrap_or_default(),
+                passage: p.clone().unwrap_or_default(),
+            }),
+        };
+        EncoderOptions {
+            pooling: self.pooling,
+            max_len: self.max_len,
+            prefixes,
+            no_normalize: false,
+        }
+    }
+
+    fn dir(&self) -> Result<PathBuf> {
+        Ok(hbt_model::source::resolve_model(&self.model)?)
+    }
+
+    fn load(&self) -> Result<Encoder> {
+        let device = hbt_model::device(self.backend)?;
+        let dir = self.dir()?;
+        Encoder::load(&dir, &device, &self.options()).with_context(|| format!("loading model {}", self.model))
+    }
+}
+
+#[derive(Args)]
+struct EmbedArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Treat the texts as queries (adds the query prefix).
+    #[arg(long, conflicts_with = "passage")]
+    query: bool,
+    /// Treat the texts as passages (adds the passage prefix).
+    #[arg(long)]
+    passage: bool,
+    /// Texts per forward pass.
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    texts: Vec<String>,
+}
+
+fn embed(args: EmbedArgs) -> Result<()> {
+    if args.texts.is_empty() {
+        bail!("no texts given: hbt embed --model DIR [--query|--passage] TEXT...");
+    }
+    let mut enc = args.model.load()?;
+    enc.batch_size = args.batch_size.max(1);
+    let kind = if args.query {
+        TextKind::Query
+    } else if args.passage {
+        TextKind::Passage
+    } else {
+        TextKind::Plain
+    };
+    let texts: Vec<&str> = args.texts.iter().map(String::as_str).collect();
+    let vectors = enc.embed(&texts, kind)?;
+    for (chunk_start, chunk) in texts.chunks(enc.batch_size).enumerate() {
+        let batch = enc.tokenize(chunk, kind)?;
+        for (j, text) in chunk.iter().enumerate() {
+            let i = chunk_start * enc.batch_size + j;
+            let line = serde_json::json!({
+                "text": text,
+                "kind": kind,
+                "ids": batch.row_ids(j),
+                "truncated": batch.truncated[j],
+                "embedding": vectors[i],
+            });
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+fn info(args: ModelArgs) -> Result<()> {
+    let enc = args.load()?;
+    let c = &enc.config;
+    let params = c.parameter_count(enc.bert.pooler.is_some());
+    let v = serde_json::json!({
+        "model": args.model,
+        "architecture": c.architecture.model_type(),
+        "layers": c.num_hidden_layers,
+        "hidden_size": c.hidden_size,
+        "heads": c.num_attention_heads,
+        "intermediate_size": c.intermediate_size,
+        "vocab_size": c.vocab_size,
+        "tokenizer_vocab": enc.tokenizer.vocab_size(),
+        "max_len": enc.tokenizer.max_len(),
+        "position_embeddings": c.max_position_embeddings,
+        "parameters": params,
+        "pooling": enc.pooling.to_string(),
+        "has_pooler": enc.bert.pooler.is_some(),
+        "normalize": enc.normalize,
+        "query_prefix": enc.prefixes.query,
+        "passage_prefix": enc.prefixes.passage,
+    });
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    Ok(())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Embed(a) => embed(a),
+        Command::Info(a) => info(a),
+    };
+    if let Err(e) = result {
+        eprintln!("hbt: error: {e:#}");
+        std::process::exit(1);
+    }
+}

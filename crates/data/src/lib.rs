@@ -1,0 +1,22 @@
+//! hbt-data: everything between corpus files on disk and batches of (query, passage) pairs.
+//!
+//! * [`lareqa`]: XQuAD-R / MLQA-R (SQuAD JSON with sentence breaks), parallel by question id;
+//! * [`beir`]: BEIR / MIRACL-style corpora, queries and qrels;
+//! * [`tasks`]: the mono-, cross- and multilingual retrieval tasks the evaluator scores;
+//! * [`split`]: seeded train/dev splits by article and the pair spaces of a corpus;
+//! * [`sampler`]: the X-X-mono, X-Y, hybrid and X-X batch samplers;
+//! * [`fetch`]: downloading the LAReQA files (pinned, checksummed).
+
+pub mod beir;
+pub mod error;
+pub mod fetch;
+pub mod lang;
+pub mod lareqa;
+pub mod sampler;
+pub mod split;
+pub mod tasks;
+
+pub use error::{DataError, Result};
+pub use lareqa::{CandidateInput, Corpus, load_dir};
+pub use sampler::{Batch, BatchKind, Pair, PairSpace, Sampler, SamplerKind};
+pub use tasks::{CandRef, Task, TaskKind, build_tasks};

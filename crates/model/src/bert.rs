@@ -1,0 +1,126 @@
+//! The BERT / XLM-R encoder as Burn modules: embeddings, post-LN transformer layers with a
+//! padding mask, and the optional BERT pooler. Weights are laid out as Burn wants them
+//! (`[d_in, d_out]` linears); `weights.rs` does the Hugging Face name and layout mapping.
+
+use burn::module::Param;
+use burn::nn::{Embedding, Linear};
+use burn::prelude::*;
+use burn::tensor::activation::{gelu, softmax, tanh};
+use burn::tensor::module::layer_norm;
+
+/// LayerNorm with both affine terms, built from loaded tensors (burn-nn's keeps its epsilon
+/// private, so a pretrained one cannot be assembled from parts).
+#[derive(Module, Debug)]
+pub struct Norm {
+    pub gamma: Param<Tensor<1>>,
+    pub beta: Param<Tensor<1>>,
+    pub eps: f64,
+}
+
+impl Norm {
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        layer_norm(x, self.gamma.val(), Some(self.beta.val()), self.eps)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Embeddings {
+    pub word: Embedding,
+    pub position: Embedding,
+    pub token_type: Embedding,
+    pub norm: Norm,
+}
+
+impl Embeddings {
+    pub fn forward(&self, ids: Tensor<2, Int>, positions: Tensor<2, Int>, types: Tensor<2, Int>) -> Tensor<3> {
+        let x = self.word.forward(ids) + self.position.forward(positions) + self.token_type.forward(types);
+        self.norm.forward(x)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct SelfAttention {
+    pub query: Linear,
+    pub key: Linear,
+    pub value: Linear,
+    pub output: Linear,
+    pub norm: Norm,
+    pub heads: usize,
+}
+
+impl SelfAttention {
+    /// `bias` is 0 for real key positions and a large negative number for padding,
+    /// shaped `[batch, 1, 1, seq]` so it broadcasts over heads and query positions.
+    pub fn forward(&self, x: Tensor<3>, bias: Tensor<4>) -> Tensor<3> {
+        let [b, t, h] = x.dims();
+        let d = h / self.heads;
+        let split = |y: Tensor<3>| y.reshape([b, t, self.heads, d]).swap_dims(1, 2);
+        let q = split(self.query.forward(x.clone()));
+        let k = split(self.key.forward(x.clone()));
+        let v = split(self.value.forward(x.clone()));
+        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((d as f64).sqrt()) + bias;
+        let context = softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([b, t, h]);
+        // Post-LN: the residual is added before normalising, as in the original BERT.
+        self.norm.forward(self.output.forward(context) + x)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Layer {
+    pub attention: SelfAttention,
+    pub intermediate: Linear,
+    pub output: Linear,
+    pub norm: Norm,
+}
+
+impl Layer {
+    pub fn forward(&self, x: Tensor<3>, bias: Tensor<4>) -> Tensor<3> {
+        let x = self.attention.forward(x, bias);
+        let h = gelu(self.intermediate.forward(x.clone()));
+        self.norm.forward(self.output.forward(h) + x)
+    }
+}
+
+/// The encoder: token ids in, contextual token states out (and the pooled CLS state when
+/// the checkpoint has a pooler).
+#[derive(Module, Debug)]
+pub struct Bert {
+    pub embeddings: Embeddings,
+    pub layers: Vec<Layer>,
+    pub pooler: Option<Linear>,
+}
+
+/// A tokenized batch on the device.
+#[derive(Debug, Clone)]
+pub struct BatchTensors {
+    pub ids: Tensor<2, Int>,
+    pub positions: Tensor<2, Int>,
+    pub types: Tensor<2, Int>,
+    /// 1.0 for real tokens, 0.0 for padding.
+    pub mask: Tensor<2>,
+}
+
+impl Bert {
+    /// Token states `[batch, seq, hidden]`.
+    pub fn forward(&self, input: &BatchTensors) -> Tensor<3> {
+        let [b, t] = input.mask.dims();
+        // Masked keys get -1e9: exp underflows to exactly 0 in f32, so padding cannot change
+        // a real token's attention weights and a padded text embeds like the same text alone.
+        let bias = (input.mask.clone() - 1.0).mul_scalar(1e9).reshape([b, 1, 1, t]);
+        let mut x = self
+            .embeddings
+            .forward(input.ids.clone(), input.positions.clone(), input.types.clone());
+        for layer in &self.layers {
+            x = layer.forward(x, bias.clone());
+        }
+        x
+    }
+
+    /// BERT's pooler: `tanh(W · h_CLS + b)`; `None` when the checkpoint has no pooler.
+    pub fn pooler_output(&self, states: Tensor<3>) -> Option<Tensor<2>> {
+        let pooler = self.pooler.as_ref()?;
+        let [b, _, h] = states.dims();
+        let cls = states.slice(s![.., 0..1, ..]).reshape([b, h]);
+        Some(tanh(pooler.forward(cls)))
+    }
+}

@@ -1,0 +1,338 @@
+//! A ready-to-use sentence encoder: config + tokenizer + weights + pooling + prefixes.
+//!
+//! Everything comes in as bytes ([`ModelFiles`]) so the same code runs in the browser;
+//! native builds add [`ModelFiles::read_dir`] and saving.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::bert::{BatchTensors, Bert};
+use crate::config::EncoderConfig;
+use crate::error::{ModelError, Result};
+use crate::pooling::{Pooling, l2_normalize, pool};
+use crate::tokenize::{TextTokenizer, TokenBatch};
+use crate::weights::{WeightMap, build_bert};
+
+/// Whether a text is a query or a passage: models such as e5 expect different prefixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TextKind {
+    Query,
+    Passage,
+    /// No prefix at all.
+    Plain,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prefixes {
+    pub query: String,
+    pub passage: String,
+}
+
+impl Prefixes {
+    pub fn e5() -> Self {
+        Self {
+            query: "query: ".into(),
+            passage: "passage: ".into(),
+        }
+    }
+    pub fn apply(&self, kind: TextKind, text: &str) -> String {
+        match kind {
+            TextKind::Query => format!("{}{text}", self.query),
+            TextKind::Passage => format!("{}{text}", self.passage),
+            TextKind::Plain => text.to_string(),
+        }
+    }
+}
+
+/// hbt's own metadata saved next to the HF files (`hbt.json`): what sentence-transformers'
+/// files cannot say (the BERT pooler as sentence vector; the prefixes for older ST).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HbtMeta {
+    pub pooling: Pooling,
+    pub normalize: bool,
+    pub prefixes: Prefixes,
+}
+
+/// The files of a model directory, as bytes.
+#[derive(Debug, Clone, Default)]
+pub struct ModelFiles {
+    /// Where they came from (used to name files in errors).
+    pub origin: PathBuf,
+    pub config: Vec<u8>,
+    /// `(file name, bytes)` for `model.safetensors` or each shard.
+    pub weights: Vec<(PathBuf, Vec<u8>)>,
+    pub tokenizer: Vec<u8>,
+    pub st_pooling: Option<Vec<u8>>,
+    pub st_config: Option<Vec<u8>>,
+    pub st_prompts: Option<Vec<u8>>,
+    pub hbt_meta: Option<Vec<u8>>,
+    /// Kept to be saved back as-is (transformers needs it to pick the tokenizer class).
+    pub tokenizer_config: Option<Vec<u8>>,
+}
+
+fn read_opt(path: &Path) -> Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ModelError::io(path, e)),
+    }
+}
+
+impl ModelFiles {
+    /// Read a Hugging Face / sentence-transformers model directory.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn read_dir(dir: &Path) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(ModelError::NotFound(dir.display().to_string()));
+        }
+        let need = |name: &str| -> Result<Vec<u8>> {
+            let p = dir.join(name);
+            std::fs::read(&p).map_err(|e| ModelError::io(&p, e))
+        };
+        let mut weights = Vec::new();
+        let single = dir.join("model.safetensors");
+        let index = dir.join("model.safetensors.index.json");
+        if single.exists() {
+            weights.push((single.clone(), need("model.safetensors")?));
+        } else if index.exists() {
+            let map = WeightMap::from_dir(dir)?;
+            drop(map); // validates the index; shards are re-read below as bytes
+            let v: serde_json::Value = serde_json::from_slice(&need("model.safetensors.index.json")?)
+                .map_err(|source| ModelError::Json { path: index.clone(), source })?;
+            let mut files: Vec<String> = v["weight_map"]
+                .as_object()
+                .into_iter()
+                .flat_map(|o| o.values().filter_map(|f| f.as_str().map(String::from)))
+                .collect();
+            files.sort();
+            files.dedup();
+            for f in files {
+                weights.push((dir.join(&f), need(&f)?));
+            }
+        } else {
+            return Err(ModelError::io(
+                single,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no model.safetensors (nor model.safetensors.index.json)"),
+            ));
+        }
+        Ok(Self {
+            origin: dir.to_path_buf(),
+            config: need("config.json")?,
+            weights,
+            tokenizer: need("tokenizer.json")?,
+            st_pooling: read_opt(&dir.join("1_Pooling/config.json"))?,
+            st_config: read_opt(&dir.join("sentence_bert_config.json"))?,
+            st_prompts: read_opt(&dir.join("config_sentence_transformers.json"))?,
+            hbt_meta: read_opt(&dir.join("hbt.json"))?,
+            tokenizer_config: read_opt(&dir.join("tokenizer_config.json"))?,
+        })
+    }
+}
+
+/// Choices that override what the model directory says.
+#[derive(Debug, Clone, Default)]
+pub struct EncoderOptions {
+    pub pooling: Option<Pooling>,
+    pub max_len: Option<usize>,
+    pub prefixes: Option<Prefixes>,
+    /// Skip L2 normalisation (on by default: retrieval scores are cosines).
+    pub no_normalize: bool,
+}
+
+/// A sentence encoder on one device.
+#[derive(Debug)]
+pub struct Encoder {
+    pub bert: Bert,
+    pub config: EncoderConfig,
+    pub tokenizer: TextTokenizer,
+    pub pooling: Pooling,
+    pub normalize: bool,
+    pub prefixes: Prefixes,
+    pub device: Device,
+    /// Texts per forward pass in [`Encoder::embed`].
+    pub batch_size: usize,
+}
+
+impl Encoder {
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load(dir: &Path, device: &Device, options: &EncoderOptions) -> Result<Self> {
+        Self::from_files(ModelFiles::read_dir(dir)?, device, options)
+    }
+
+    pub fn from_files(files: ModelFiles, device: &Device, options: &EncoderOptions) -> Result<Self> {
+        let o = &files.origin;
+        let config = EncoderConfig::from_bytes(&files.config, &o.join("config.json"))?;
+        let meta: Option<HbtMeta> = match &files.hbt_meta {
+            Some(b) => Some(serde_json::from_slice(b).map_err(|source| ModelError::Json {
+                path: o.join("hbt.json"),
+                source,
+            })?),
+            None => None,
+        };
+        let pooling = match (options.pooling, &meta, &files.st_pooling) {
+            (Some(p), _, _) => p,
+            (None, Some(m), _) => m.pooling,
+            (None, None, Some(b)) => Pooling::from_st_bytes(b, &o.join("1_Pooling/config.json"))?,
+            (None, None, None) => Pooling::Mean,
+        };
+        // sentence-transformers' max_seq_length when present, else the position table's limit.
+        let st_max = match &files.st_config {
+            Some(b) => {
+                let v: serde_json::Value = serde_json::from_slice(b).map_err(|source| ModelError::Json {
+                    path: o.join("sentence_bert_config.json"),
+                    source,
+                })?;
+                v.get("max_seq_length").and_then(|m| m.as_u64()).map(|m| m as usize)
+            }
+            None => None,
+        };
+        let limit = config.max_sequence_length();
+        let max_len = options.max_len.or(st_max).unwrap_or(limit);
+        if max_len > limit {
+            return Err(ModelError::config(
+                o.join("config.json"),
+                format!("max length {max_len} exceeds the {limit} positions the model has"),
+            ));
+        }
+        let prefixes = match (&options.prefixes, &meta) {
+            (Some(p), _) => p.clone(),
+            (None, Some(m)) => m.prefixes.clone(),
+            (None, None) => prompts_from_st(files.st_prompts.as_deref(), &o.join("config_sentence_transformers.json"))?
+                .unwrap_or_else(|| guess_prefixes(&config, o)),
+        };
+        let normalize = !options.no_normalize && meta.as_ref().map(|m| m.normalize).unwrap_or(true);
+        let tokenizer = TextTokenizer::new(files.tokenizer, &o.join("tokenizer.json"), max_len, config.pad_token_id)?;
+        if tokenizer.vocab_size() > config.vocab_size {
+            return Err(ModelError::Mismatch {
+                path: o.join("tokenizer.json"),
+                message: format!(
+                    "the tokenizer has {} tokens but the model's vocab_size is {}",
+                    tokenizer.vocab_size(),
+                    config.vocab_size
+                ),
+            });
+        }
+        let mut map = WeightMap {
+            origin: files
+                .weights
+                .first()
+                .map(|(p, _)| p.clone())
+                .unwrap_or_else(|| o.join("model.safetensors")),
+            ..Default::default()
+        };
+        for (path, bytes) in &files.weights {
+            map.add_safetensors(bytes, path)?;
+        }
+        drop(files.weights);
+        let bert = build_bert(&config, &mut map, device, pooling == Pooling::Pooler)?;
+        Ok(Self {
+            bert,
+            config,
+            tokenizer,
+            pooling,
+            normalize,
+            prefixes,
+            device: device.clone(),
+            batch_size: 32,
+        })
+    }
+
+    /// Tokenize texts (with the prefix for `kind`).
+    pub fn tokenize(&self, texts: &[&str], kind: TextKind) -> Result<TokenBatch> {
+        let prefixed: Vec<String> = texts.iter().map(|t| self.prefixes.apply(kind, t)).collect();
+        let refs: Vec<&str> = prefixed.iter().map(String::as_str).collect();
+        self.tokenizer.encode(&refs)
+    }
+
+    /// Move a host batch to the device, with the architecture's position ids.
+    pub fn to_device(&self, batch: &TokenBatch, device: &Device) -> BatchTensors {
+        let (b, t) = (batch.batch, batch.seq);
+        let ids: Vec<i64> = batch.ids.iter().map(|&i| i as i64).collect();
+        let mut positions = Vec::with_capacity(b * t);
+        for r in 0..b {
+            positions.extend(self.config.position_ids(&batch.mask[r * t..(r + 1) * t]));
+        }
+        let mask: Vec<f32> = batch.mask.iter().map(|&m| m as f32).collect();
+        BatchTensors {
+            ids: Tensor::from_data(TensorData::new(ids, [b, t]), device),
+            positions: Tensor::from_data(TensorData::new(positions, [b, t]), device),
+            types: Tensor::zeros([b, t], device),
+            mask: Tensor::from_data(TensorData::new(mask, [b, t]), device),
+        }
+    }
+
+    /// Sentence vectors `[batch, hidden]` for a tokenized batch; differentiable when the
+    /// device has autodiff, so training uses this too.
+    pub fn forward(&self, batch: &BatchTensors) -> Tensor<2> {
+        let states = self.bert.forward(batch);
+        let pooled = match self.pooling {
+            Pooling::Pooler => self.bert.pooler_output(states.clone()),
+            _ => None,
+        };
+        let v = pool(states, batch.mask.clone(), self.pooling, pooled);
+        if self.normalize { l2_normalize(v) } else { v }
+    }
+
+    /// Embed texts in batches of `batch_size`; one vector per text, in order.
+    pub fn embed(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Err(ModelError::Input("no texts to embed (the text list is empty)".into()));
+        }
+        let mut out = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(self.batch_size.max(1)) {
+            out.extend(self.embed_batch(chunk, kind)?);
+        }
+        Ok(out)
+    }
+
+    /// Embed one batch in a single forward pass.
+    pub fn embed_batch(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<f32>>> {
+        let batch = self.tokenize(texts, kind)?;
+        let tensors = self.to_device(&batch, &self.device);
+        let v = self.forward(&tensors);
+        let h = self.config.hidden_size;
+        let flat = v
+            .into_data()
+            .to_vec::<f32>()
+            .map_err(|e| ModelError::Backend(format!("{e:?}")))?;
+        Ok(flat.chunks(h).map(<[f32]>::to_vec).collect())
+    }
+
+    pub fn meta(&self) -> HbtMeta {
+        HbtMeta {
+            pooling: self.pooling,
+            normalize: self.normalize,
+            prefixes: self.prefixes.clone(),
+        }
+    }
+}
+
+fn prompts_from_st(bytes: Option<&[u8]>, origin: &Path) -> Result<Option<Prefixes>> {
+    let Some(b) = bytes else { return Ok(None) };
+    let v: serde_json::Value = serde_json::from_slice(b).map_err(|source| ModelError::Json {
+        path: origin.to_path_buf(),
+        source,
+    })?;
+    let p = &v["prompts"];
+    let (q, d) = (p.get("query").and_then(|s| s.as_str()), p.get("passage").and_then(|s| s.as_str()));
+    Ok(match (q, d) {
+        (None, None) => None,
+        (q, d) => Some(Prefixes {
+            query: q.unwrap_or("").into(),
+            passage: d.unwrap_or("").into(),
+        }),
+    })
+}
+
+/// The e5 family is trained with "query: " / "passage: " and loses much without them; a
+/// directory that does not declare prompts but is recognisably e5 gets them. Anything else
+/// gets none. `--query-prefix`/`--passage-prefix` override.
+fn guess_prefixes(config: &EncoderConfig, origin: &Path) -> Prefixes {
+    let name = config.raw.get("_name_or_path").and_then(|v| v.as_str()).unwrap_or("");
+    let dir = origin.file_name().and_then(|s| s.to_str()).unwrap_or("");
+    let is_e5 = |s: &str| s.to_lowercase().contains("e5-") || s.to_lowercase().contains("-e5");
+    if is_e5(name) || is_e5(dir) { Prefixes::e5() } else { Prefixes::default() }
+}

@@ -1,0 +1,71 @@
+//! hbt-model: one multilingual text encoder (BERT and XLM-R families) written on Burn.
+//!
+//! It reads Hugging Face checkpoints as they are published (`config.json`,
+//! `model.safetensors`, `tokenizer.json`, sentence-transformers' pooling files), runs on any
+//! Burn device (flex on the CPU, wgpu/vulkan on GPUs, WebGPU in the browser) and saves back
+//! to the same layout. The same code compiles to `wasm32-unknown-unknown`, where every file
+//! arrives as bytes ([`ModelFiles`]).
+
+pub mod bert;
+pub mod config;
+pub mod encoder;
+pub mod error;
+pub mod pooling;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod save;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod source;
+pub mod tokenize;
+pub mod weights;
+
+pub use burn;
+pub use config::{Architecture, EncoderConfig};
+pub use encoder::{Encoder, EncoderOptions, HbtMeta, ModelFiles, Prefixes, TextKind};
+pub use error::{ModelError, Result};
+pub use pooling::Pooling;
+#[cfg(not(target_arch = "wasm32"))]
+pub use save::SaveOptions;
+pub use tokenize::{TextTokenizer, TokenBatch};
+pub use weights::SaveDtype;
+
+use burn::prelude::Device;
+
+/// Which Burn device to run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// Burn's flex backend on the CPU.
+    Cpu,
+    /// Burn's wgpu backend (Vulkan/Metal/DX12 natively; WebGPU in a browser).
+    Wgpu,
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "cpu" | "flex" => Ok(Self::Cpu),
+            "wgpu" | "gpu" => Ok(Self::Wgpu),
+            o => Err(format!("unknown backend `{o}` (cpu, wgpu)")),
+        }
+    }
+}
+
+/// The Burn device for a backend, or an error when this build lacks it.
+pub fn device(kind: BackendKind) -> Result<Device> {
+    match kind {
+        #[cfg(feature = "flex")]
+        BackendKind::Cpu => Ok(Device::flex()),
+        #[cfg(not(feature = "flex"))]
+        BackendKind::Cpu => Err(ModelError::Backend("built without the `flex` (CPU) backend".into())),
+        #[cfg(all(feature = "vulkan", not(target_arch = "wasm32")))]
+        BackendKind::Wgpu => Ok(Device::vulkan(Default::default())),
+        #[cfg(all(feature = "wgpu", not(feature = "vulkan"), not(target_arch = "wasm32")))]
+        BackendKind::Wgpu => Ok(Device::wgpu(Default::default())),
+        #[cfg(target_arch = "wasm32")]
+        BackendKind::Wgpu => Err(ModelError::Backend(
+            "in the browser, initialise WebGPU asynchronously (Device::wgpu_options().init_async())".into(),
+        )),
+        #[cfg(all(not(feature = "wgpu"), not(target_arch = "wasm32")))]
+        BackendKind::Wgpu => Err(ModelError::Backend("built without the `wgpu` backend".into())),
+    }
+}

@@ -1,0 +1,140 @@
+//! Tokenization with the `tokenizers` crate, with hbt's own truncation and padding.
+//!
+//! A `tokenizer.json` may carry padding and truncation settings from whoever saved it; they
+//! are cleared here so that the max length is always the model's (see
+//! [`TextTokenizer::new`]) and batches are padded to their own longest text.
+
+use std::path::{Path, PathBuf};
+
+use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+
+use crate::error::{ModelError, Result};
+
+/// A tokenized, padded batch on the host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenBatch {
+    pub batch: usize,
+    pub seq: usize,
+    /// Row-major `[batch, seq]`, padding filled with the pad id.
+    pub ids: Vec<u32>,
+    /// 1 for real tokens, 0 for padding.
+    pub mask: Vec<u32>,
+    /// Real tokens per text (after truncation).
+    pub lengths: Vec<usize>,
+    /// Whether each text was cut to the max length.
+    pub truncated: Vec<bool>,
+}
+
+impl TokenBatch {
+    pub fn row_ids(&self, i: usize) -> &[u32] {
+        &self.ids[i * self.seq..i * self.seq + self.lengths[i]]
+    }
+}
+
+pub struct TextTokenizer {
+    inner: Tokenizer,
+    bytes: Vec<u8>,
+    max_len: usize,
+    pad_id: u32,
+    /// Pad the sequence length up to a multiple of this (GPU kernels are compiled per
+    /// shape; bucketing keeps the number of shapes small).
+    pub pad_multiple: usize,
+    origin: PathBuf,
+}
+
+impl std::fmt::Debug for TextTokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextTokenizer")
+            .field("origin", &self.origin)
+            .field("max_len", &self.max_len)
+            .field("vocab", &self.vocab_size())
+            .finish()
+    }
+}
+
+impl TextTokenizer {
+    /// `max_len` counts special tokens, as sentence-transformers' `max_seq_length` does.
+    pub fn new(bytes: Vec<u8>, origin: &Path, max_len: usize, pad_id: u32) -> Result<Self> {
+        let err = |message: String| ModelError::Tokenizer {
+            path: origin.to_path_buf(),
+            message,
+        };
+        let mut inner = Tokenizer::from_bytes(&bytes).map_err(|e| err(format!("cannot parse: {e}")))?;
+        if max_len < 2 {
+            return Err(err(format!("max length {max_len} leaves no room for special tokens")));
+        }
+        inner.with_padding(None);
+        inner
+            .with_truncation(Some(TruncationParams {
+                max_length: max_len,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+                direction: TruncationDirection::Right,
+            }))
+            .map_err(|e| err(format!("cannot set truncation: {e}")))?;
+        Ok(Self {
+            inner,
+            bytes,
+            max_len,
+            pad_id,
+            pad_multiple: 1,
+            origin: origin.to_path_buf(),
+        })
+    }
+
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+    /// The `tokenizer.json` bytes as loaded (saved back unchanged).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+    pub fn inner(&self) -> &Tokenizer {
+        &self.inner
+    }
+
+    /// Tokenize and pad a batch. An empty list is an error: callers that may have nothing
+    /// to encode should check first.
+    pub fn encode(&self, texts: &[&str]) -> Result<TokenBatch> {
+        if texts.is_empty() {
+            return Err(ModelError::Input("no texts to encode (the text list is empty)".into()));
+        }
+        let encodings = self
+            .inner
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| ModelError::Tokenizer {
+                path: self.origin.clone(),
+                message: format!("encoding failed: {e}"),
+            })?;
+        let longest = encodings.iter().map(|e| e.get_ids().len()).max().unwrap_or(0).max(1);
+        let m = self.pad_multiple.max(1);
+        let seq = (longest.div_ceil(m) * m).min(self.max_len.max(longest));
+        let batch = texts.len();
+        let mut ids = vec![self.pad_id; batch * seq];
+        let mut mask = vec![0u32; batch * seq];
+        let mut lengths = Vec::with_capacity(batch);
+        let mut truncated = Vec::with_capacity(batch);
+        for (i, e) in encodings.iter().enumerate() {
+            let n = e.get_ids().len();
+            ids[i * seq..i * seq + n].copy_from_slice(e.get_ids());
+            mask[i * seq..i * seq + n].fill(1);
+            lengths.push(n);
+            truncated.push(!e.get_overflowing().is_empty());
+        }
+        Ok(TokenBatch {
+            batch,
+            seq,
+            ids,
+            mask,
+            lengths,
+            truncated,
+        })
+    }
+
+    pub fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+}

@@ -1,0 +1,425 @@
+//! Hugging Face safetensors in and out: names, prefixes, dtypes and layouts.
+//!
+//! Loading keeps the raw checkpoint apart from the model: a [`WeightMap`] holds every tensor
+//! as f32 by its canonical name (no `bert.`/`roberta.` prefix), and [`build_bert`] takes from
+//! it exactly what the config needs, so missing, mis-shaped and unexpected tensors are all
+//! reported by name.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use burn::module::Param;
+use burn::nn::{Embedding, Linear};
+use burn::prelude::*;
+use safetensors::{Dtype, SafeTensors};
+
+use crate::bert::{Bert, Embeddings, Layer, Norm, SelfAttention};
+use crate::config::EncoderConfig;
+use crate::error::{ModelError, Result};
+
+/// One tensor from a checkpoint, converted to f32.
+#[derive(Debug, Clone)]
+pub struct RawTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+    pub file: PathBuf,
+}
+
+/// Every tensor of a checkpoint by canonical name.
+#[derive(Debug, Default)]
+pub struct WeightMap {
+    pub origin: PathBuf,
+    pub tensors: BTreeMap<String, RawTensor>,
+}
+
+/// Names in HF checkpoints that are not weights of the encoder and are skipped on purpose:
+/// the `position_ids` buffer and task heads (MLM / NSP) that sentence encoders do not use.
+fn is_ignorable(name: &str) -> bool {
+    name.ends_with("position_ids") || name.starts_with("lm_head.") || name.starts_with("cls.")
+}
+
+fn canonical(name: &str) -> String {
+    let n = name
+        .strip_prefix("bert.")
+        .or_else(|| name.strip_prefix("roberta."))
+        .or_else(|| name.strip_prefix("xlm_roberta."))
+        .unwrap_or(name);
+    // Old TF-converted BERT checkpoints call LayerNorm's parameters gamma/beta.
+    let n = if let Some(p) = n.strip_suffix(".gamma") {
+        format!("{p}.weight")
+    } else if let Some(p) = n.strip_suffix(".beta") {
+        format!("{p}.bias")
+    } else {
+        n.to_string()
+    };
+    n
+}
+
+fn to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
+    Some(match dtype {
+        Dtype::F32 => bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        Dtype::F16 => bytes
+            .chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        Dtype::BF16 => bytes
+            .chunks_exact(2)
+            .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        Dtype::F64 => bytes
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32)
+            .collect(),
+        _ => return None,
+    })
+}
+
+impl WeightMap {
+    /// Add the tensors of one safetensors file given as bytes.
+    pub fn add_safetensors(&mut self, bytes: &[u8], origin: &Path) -> Result<()> {
+        let st = SafeTensors::deserialize(bytes).map_err(|e| ModelError::Safetensors {
+            path: origin.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        for (name, view) in st.iter() {
+            if is_ignorable(name) {
+                continue;
+            }
+            let data = to_f32(view.dtype(), view.data()).ok_or_else(|| ModelError::Tensor {
+                path: origin.to_path_buf(),
+                name: name.to_string(),
+                message: format!("has dtype {:?}; hbt reads F32, F16, BF16 and F64 weights", view.dtype()),
+            })?;
+            let key = canonical(name);
+            if self.tensors.contains_key(&key) {
+                return Err(ModelError::Tensor {
+                    path: origin.to_path_buf(),
+                    name: name.to_string(),
+                    message: "appears twice (with and without a prefix, or in two shards)".into(),
+                });
+            }
+            self.tensors.insert(
+                key,
+                RawTensor {
+                    shape: view.shape().to_vec(),
+                    data,
+                    file: origin.to_path_buf(),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Read `model.safetensors`, or the shards listed in `model.safetensors.index.json`.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn from_dir(dir: &Path) -> Result<Self> {
+        let mut map = WeightMap {
+            origin: dir.join("model.safetensors"),
+            ..Default::default()
+        };
+        let single = dir.join("model.safetensors");
+        let index = dir.join("model.safetensors.index.json");
+        if single.exists() {
+            let bytes = std::fs::read(&single).map_err(|e| ModelError::io(&single, e))?;
+            map.add_safetensors(&bytes, &single)?;
+        } else if index.exists() {
+            map.origin = index.clone();
+            let text = std::fs::read(&index).map_err(|e| ModelError::io(&index, e))?;
+            let v: serde_json::Value = serde_json::from_slice(&text).map_err(|source| ModelError::Json {
+                path: index.clone(),
+                source,
+            })?;
+            let wm = v
+                .get("weight_map")
+                .and_then(|w| w.as_object())
+                .ok_or_else(|| ModelError::config(&index, "no \"weight_map\" object"))?;
+            let mut files: Vec<&str> = wm.values().filter_map(|f| f.as_str()).collect();
+            files.sort();
+            files.dedup();
+            for f in files {
+                if f.contains("..") || f.starts_with('/') {
+                    return Err(ModelError::config(&index, format!("shard name `{f}` leaves the model directory")));
+                }
+                let p = dir.join(f);
+                let bytes = std::fs::read(&p).map_err(|e| ModelError::io(&p, e))?;
+                map.add_safetensors(&bytes, &p)?;
+            }
+        } else {
+            return Err(ModelError::io(
+                single,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no model.safetensors (nor a sharded index)"),
+            ));
+        }
+        Ok(map)
+    }
+
+    fn take(&mut self, name: &str, shape: &[usize], missing: &mut Vec<String>) -> Option<RawTensor> {
+        match self.tensors.remove(name) {
+            None => {
+                missing.push(name.to_string());
+                None
+            }
+            Some(t) if t.shape != shape => {
+                // Put it back so the mismatch is reported once, with both shapes.
+                missing.push(format!("{name} (shape {:?} in file, config needs {:?})", t.shape, shape));
+                None
+            }
+            Some(t) => Some(t),
+        }
+    }
+}
+
+fn tensor1(t: RawTensor, device: &Device) -> Tensor<1> {
+    let n = t.data.len();
+    Tensor::from_data(TensorData::new(t.data, [n]), device)
+}
+
+/// `[rows, cols]` as stored.
+fn tensor2(t: RawTensor, device: &Device) -> Tensor<2> {
+    let shape = [t.shape[0], t.shape[1]];
+    Tensor::from_data(TensorData::new(t.data, shape), device)
+}
+
+/// HF linears are `[out, in]`; Burn's are `[in, out]`. Transposed on the host so the device
+/// tensor is contiguous.
+fn transpose_host(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; data.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = data[r * cols + c];
+        }
+    }
+    out
+}
+
+struct Builder<'a> {
+    map: &'a mut WeightMap,
+    device: &'a Device,
+    missing: Vec<String>,
+}
+
+impl Builder<'_> {
+    fn linear(&mut self, name: &str, d_in: usize, d_out: usize) -> Option<Linear> {
+        let w = self.map.take(&format!("{name}.weight"), &[d_out, d_in], &mut self.missing);
+        let b = self.map.take(&format!("{name}.bias"), &[d_out], &mut self.missing);
+        let (w, b) = (w?, b?);
+        let wt = transpose_host(&w.data, d_out, d_in);
+        Some(Linear {
+            weight: Param::from_tensor(Tensor::from_data(TensorData::new(wt, [d_in, d_out]), self.device)),
+            bias: Some(Param::from_tensor(tensor1(b, self.device))),
+        })
+    }
+    fn norm(&mut self, name: &str, d: usize, eps: f64) -> Option<Norm> {
+        let g = self.map.take(&format!("{name}.weight"), &[d], &mut self.missing);
+        let b = self.map.take(&format!("{name}.bias"), &[d], &mut self.missing);
+        Some(Norm {
+            gamma: Param::from_tensor(tensor1(g?, self.device)),
+            beta: Param::from_tensor(tensor1(b?, self.device)),
+            eps,
+        })
+    }
+    fn embedding(&mut self, name: &str, rows: usize, d: usize) -> Option<Embedding> {
+        let w = self.map.take(&format!("{name}.weight"), &[rows, d], &mut self.missing)?;
+        Some(Embedding {
+            weight: Param::from_tensor(tensor2(w, self.device)),
+        })
+    }
+}
+
+/// Build the encoder from a checkpoint. `want_pooler`: load `pooler.dense` (required when
+/// pooling is `Pooler`; otherwise loaded when present so that a save round-trips it).
+pub fn build_bert(cfg: &EncoderConfig, map: &mut WeightMap, device: &Device, want_pooler: bool) -> Result<Bert> {
+    let h = cfg.hidden_size;
+    let eps = cfg.layer_norm_eps;
+    let has_pooler = map.tensors.contains_key("pooler.dense.weight");
+    if want_pooler && !has_pooler {
+        return Err(ModelError::Mismatch {
+            path: map.origin.clone(),
+            message: "pooling is `pooler` but the checkpoint has no pooler.dense weights".into(),
+        });
+    }
+    let origin = map.origin.clone();
+    let mut b = Builder {
+        map,
+        device,
+        missing: Vec::new(),
+    };
+    let word = b.embedding("embeddings.word_embeddings", cfg.vocab_size, h);
+    let position = b.embedding("embeddings.position_embeddings", cfg.max_position_embeddings, h);
+    let token_type = b.embedding("embeddings.token_type_embeddings", cfg.type_vocab_size, h);
+    let norm = b.norm("embeddings.LayerNorm", h, eps);
+    let mut layers = Vec::new();
+    for i in 0..cfg.num_hidden_layers {
+        let p = format!("encoder.layer.{i}");
+        let query = b.linear(&format!("{p}.attention.self.query"), h, h);
+        let key = b.linear(&format!("{p}.attention.self.key"), h, h);
+        let value = b.linear(&format!("{p}.attention.self.value"), h, h);
+        let output = b.linear(&format!("{p}.attention.output.dense"), h, h);
+        let anorm = b.norm(&format!("{p}.attention.output.LayerNorm"), h, eps);
+        let inter = b.linear(&format!("{p}.intermediate.dense"), h, cfg.intermediate_size);
+        let out = b.linear(&format!("{p}.output.dense"), cfg.intermediate_size, h);
+        let onorm = b.norm(&format!("{p}.output.LayerNorm"), h, eps);
+        if let (Some(query), Some(key), Some(value), Some(output), Some(anorm), Some(inter), Some(out), Some(onorm)) =
+            (query, key, value, output, anorm, inter, out, onorm)
+        {
+            layers.push(Layer {
+                attention: SelfAttention {
+                    query,
+                    key,
+                    value,
+                    output,
+                    norm: anorm,
+                    heads: cfg.num_attention_heads,
+                },
+                intermediate: inter,
+                output: out,
+                norm: onorm,
+            });
+        }
+    }
+    let pooler = if has_pooler { b.linear("pooler.dense", h, h) } else { None };
+    let missing = std::mem::take(&mut b.missing);
+    let unexpected: Vec<String> = b.map.tensors.keys().cloned().collect();
+    if !missing.is_empty() || !unexpected.is_empty() {
+        let mut msg = String::new();
+        if !missing.is_empty() {
+            msg += &format!("missing or mis-shaped: {}", summarize(&missing));
+        }
+        if !unexpected.is_empty() {
+            if !msg.is_empty() {
+                msg += "; ";
+            }
+            msg += &format!("unexpected: {}", summarize(&unexpected));
+        }
+        return Err(ModelError::Mismatch { path: origin, message: msg });
+    }
+    Ok(Bert {
+        embeddings: Embeddings {
+            word: word.unwrap(),
+            position: position.unwrap(),
+            token_type: token_type.unwrap(),
+            norm: norm.unwrap(),
+        },
+        layers,
+        pooler,
+    })
+}
+
+fn summarize(names: &[String]) -> String {
+    const SHOW: usize = 8;
+    let mut s = names.iter().take(SHOW).cloned().collect::<Vec<_>>().join(", ");
+    if names.len() > SHOW {
+        s += &format!(" … and {} more", names.len() - SHOW);
+    }
+    s
+}
+
+/// A tensor read back from the device for saving.
+pub struct OwnedView {
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+    dtype: Dtype,
+}
+
+impl safetensors::View for &OwnedView {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        std::borrow::Cow::Borrowed(&self.bytes)
+    }
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// Precision of saved weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveDtype {
+    F32,
+    F16,
+}
+
+fn values(t: Tensor<2>) -> Result<Vec<f32>> {
+    t.into_data()
+        .to_vec::<f32>()
+        .map_err(|e| ModelError::Backend(format!("{e:?}")))
+}
+
+fn view(shape: Vec<usize>, data: &[f32], dtype: SaveDtype) -> OwnedView {
+    let bytes = match dtype {
+        SaveDtype::F32 => data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        SaveDtype::F16 => data.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect(),
+    };
+    OwnedView {
+        shape,
+        bytes,
+        dtype: match dtype {
+            SaveDtype::F32 => Dtype::F32,
+            SaveDtype::F16 => Dtype::F16,
+        },
+    }
+}
+
+/// Every weight of `bert` under its Hugging Face name (no prefix), HF layouts.
+pub fn export_tensors(bert: &Bert, dtype: SaveDtype) -> Result<BTreeMap<String, OwnedView>> {
+    let mut out = BTreeMap::new();
+    let mut put_linear = |out: &mut BTreeMap<String, OwnedView>, name: &str, l: &Linear| -> Result<()> {
+        let w = l.weight.val();
+        let [d_in, d_out] = w.dims();
+        let wt = transpose_host(&values(w)?, d_in, d_out);
+        out.insert(format!("{name}.weight"), view(vec![d_out, d_in], &wt, dtype));
+        if let Some(b) = &l.bias {
+            let b = values(b.val().reshape([1, d_out]))?;
+            out.insert(format!("{name}.bias"), view(vec![d_out], &b, dtype));
+        }
+        Ok(())
+    };
+    let put_norm = |out: &mut BTreeMap<String, OwnedView>, name: &str, n: &Norm| -> Result<()> {
+        let d = n.gamma.val().dims()[0];
+        out.insert(format!("{name}.weight"), view(vec![d], &values(n.gamma.val().reshape([1, d]))?, dtype));
+        out.insert(format!("{name}.bias"), view(vec![d], &values(n.beta.val().reshape([1, d]))?, dtype));
+        Ok(())
+    };
+    let put_emb = |out: &mut BTreeMap<String, OwnedView>, name: &str, e: &Embedding| -> Result<()> {
+        let w = e.weight.val();
+        let shape = w.dims().to_vec();
+        out.insert(format!("{name}.weight"), view(shape, &values(w)?, dtype));
+        Ok(())
+    };
+    let e = &bert.embeddings;
+    put_emb(&mut out, "embeddings.word_embeddings", &e.word)?;
+    put_emb(&mut out, "embeddings.position_embeddings", &e.position)?;
+    put_emb(&mut out, "embeddings.token_type_embeddings", &e.token_type)?;
+    put_norm(&mut out, "embeddings.LayerNorm", &e.norm)?;
+    for (i, l) in bert.layers.iter().enumerate() {
+        let p = format!("encoder.layer.{i}");
+        put_linear(&mut out, &format!("{p}.attention.self.query"), &l.attention.query)?;
+        put_linear(&mut out, &format!("{p}.attention.self.key"), &l.attention.key)?;
+        put_linear(&mut out, &format!("{p}.attention.self.value"), &l.attention.value)?;
+        put_linear(&mut out, &format!("{p}.attention.output.dense"), &l.attention.output)?;
+        put_norm(&mut out, &format!("{p}.attention.output.LayerNorm"), &l.attention.norm)?;
+        put_linear(&mut out, &format!("{p}.intermediate.dense"), &l.intermediate)?;
+        put_linear(&mut out, &format!("{p}.output.dense"), &l.output)?;
+        put_norm(&mut out, &format!("{p}.output.LayerNorm"), &l.norm)?;
+    }
+    if let Some(p) = &bert.pooler {
+        put_linear(&mut out, "pooler.dense", p)?;
+    }
+    Ok(out)
+}
+
+/// Serialize the encoder's weights as a safetensors file image.
+pub fn to_safetensors(bert: &Bert, dtype: SaveDtype) -> Result<Vec<u8>> {
+    let tensors = export_tensors(bert, dtype)?;
+    let mut meta = std::collections::HashMap::new();
+    meta.insert("format".to_string(), "pt".to_string());
+    safetensors::serialize(tensors.iter().map(|(k, v)| (k.clone(), v)), Some(meta))
+        .map_err(|e| ModelError::Backend(format!("serializing safetensors: {e}")))
+}
