@@ -2,6 +2,11 @@
 
 use std::path::PathBuf;
 
+mod data_cmd;
+mod eval_cmd;
+mod train_cmd;
+mod experiment_cmd;
+
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use hbt_model::{BackendKind, Encoder, EncoderOptions, Pooling, Prefixes, TextKind};
@@ -19,13 +24,26 @@ enum Command {
     Embed(EmbedArgs),
     /// Describe a model: architecture, sizes, vocabulary, pooling.
     Info(ModelArgs),
+    /// Corpora: statistics, sampler previews, downloads.
+    #[command(subcommand)]
+    Data(data_cmd::DataCommand),
+    /// Evaluate a model on XQuAD-R, MLQA-R or a BEIR-style set.
+    Eval(eval_cmd::EvalArgs),
+    /// Put several eval reports side by side (table and charts).
+    Compare(eval_cmd::CompareArgs),
+    /// Score a TREC run against qrels (per-query JSON).
+    Score(eval_cmd::ScoreArgs),
+    /// Fine-tune an encoder with hybrid (or mono / cross / x-x) batches.
+    Train(train_cmd::TrainArgs),
+    /// Reproduce the study: samplers × seeds, trained and evaluated, with a summary.
+    Experiment(experiment_cmd::ExperimentArgs),
 }
 
 #[derive(Args, Clone)]
 pub struct ModelArgs {
     /// A model directory (HF layout) or hf:ORG/NAME.
     #[arg(long)]
-    model: String,
+    pub model: String,
     /// Override the pooling the model declares (mean, cls, pooler).
     #[arg(long)]
     pooling: Option<Pooling>,
@@ -40,7 +58,7 @@ pub struct ModelArgs {
     passage_prefix: Option<String>,
     /// cpu (Burn flex) or wgpu.
     #[arg(long, default_value = "cpu")]
-    backend: BackendKind,
+    pub backend: BackendKind,
 }
 
 impl ModelArgs {
@@ -64,7 +82,7 @@ impl ModelArgs {
         Ok(hbt_model::source::resolve_model(&self.model)?)
     }
 
-    fn load(&self) -> Result<Encoder> {
+    pub fn load(&self) -> Result<Encoder> {
         let device = hbt_model::device(self.backend)?;
         let dir = self.dir()?;
         Encoder::load(&dir, &device, &self.options()).with_context(|| format!("loading model {}", self.model))
@@ -150,6 +168,12 @@ fn main() {
     let result = match cli.command {
         Command::Embed(a) => embed(a),
         Command::Info(a) => info(a),
+        Command::Data(c) => data_cmd::run(c),
+        Command::Eval(a) => eval_cmd::run_eval(a).map(|_| ()),
+        Command::Compare(a) => eval_cmd::compare(a),
+        Command::Score(a) => eval_cmd::score(a),
+        Command::Train(a) => train_cmd::run(a).map(|_| ()),
+        Command::Experiment(a) => experiment_cmd::run(a),
     };
     if let Err(e) = result {
         eprintln!("hbt: error: {e:#}");

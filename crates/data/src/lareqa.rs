@@ -143,6 +143,67 @@ impl Corpus {
     }
 }
 
+impl Corpus {
+    /// A smaller benchmark for quick runs: the first `n` question ids (in file order,
+    /// first language first) and, in every language, only the paragraphs they come from,
+    /// so every candidate left belongs to a paragraph with a kept question.
+    pub fn limit(mut self, n: usize) -> Self {
+        let mut keep: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        'outer: for d in self.langs.values() {
+            for q in &d.questions {
+                if keep.len() >= n {
+                    break 'outer;
+                }
+                if seen.insert(q.id.clone()) {
+                    keep.push(q.id.clone());
+                }
+            }
+        }
+        for d in self.langs.values_mut() {
+            let paras: std::collections::BTreeSet<usize> =
+                d.questions.iter().filter(|q| seen.contains(&q.id)).map(|q| q.paragraph).collect();
+            let mut new_para = HashMap::new();
+            let mut paragraphs = Vec::new();
+            let mut candidates = Vec::new();
+            let mut cand_map = HashMap::new();
+            for &p in &paras {
+                let old = &d.paragraphs[p];
+                let first = candidates.len();
+                for ci in old.sentences.clone() {
+                    cand_map.insert(ci, candidates.len());
+                    candidates.push(Candidate {
+                        text: d.candidates[ci].text.clone(),
+                        paragraph: paragraphs.len(),
+                    });
+                }
+                new_para.insert(p, paragraphs.len());
+                paragraphs.push(Para {
+                    article: old.article,
+                    context: old.context.clone(),
+                    sentences: first..candidates.len(),
+                });
+            }
+            let questions: Vec<Question> = d
+                .questions
+                .iter()
+                .filter(|q| seen.contains(&q.id))
+                .map(|q| Question {
+                    id: q.id.clone(),
+                    text: q.text.clone(),
+                    paragraph: new_para[&q.paragraph],
+                    answer: cand_map[&q.answer],
+                })
+                .collect();
+            d.by_id = questions.iter().enumerate().map(|(i, q)| (q.id.clone(), i)).collect();
+            d.questions = questions;
+            d.paragraphs = paragraphs;
+            d.candidates = candidates;
+        }
+        self
+    }
+}
+
 /// Load one language file.
 pub fn load_language(path: &Path, code: &str) -> Result<LangData> {
     let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
@@ -261,7 +322,7 @@ pub fn load_dir(dir: &Path) -> Result<Corpus> {
     if files.is_empty() {
         return Err(DataError::Corpus {
             path: dir.to_path_buf(),
-            message: format!("no <lang>.json files here. {}", crate::fetch::HOW_TO_GET),
+            message: format!("the corpus is empty: no <lang>.json files here. {}", crate::fetch::HOW_TO_GET),
         });
     }
     files.sort();

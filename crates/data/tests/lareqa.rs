@@ -152,3 +152,23 @@ fn article_split_keeps_paragraphs_on_one_side() {
     // Seeded: same seed, same split.
     assert_eq!(hbt_data::split::split_by_article(&c, 0.2, 7).dev, s.dev);
 }
+
+#[test]
+fn limit_keeps_whole_paragraphs_of_kept_questions() {
+    let c = load_dir(&shared("xquad-r")).unwrap().restrict(&["de".into(), "en".into()]).unwrap().limit(20);
+    for d in c.langs.values() {
+        assert_eq!(d.questions.len(), 20);
+        for q in &d.questions {
+            let p = &d.paragraphs[q.paragraph];
+            assert!(p.sentences.contains(&q.answer));
+        }
+        assert!(d.candidates.len() < 100);
+    }
+    let tasks = build_tasks(&c);
+    assert_eq!(tasks.len(), 2 * 2 + 2);
+    // Parallel answers still line up: the same id's answer in en and de.
+    let en = &c.langs["en"];
+    let de = &c.langs["de"];
+    let q = &en.questions[3];
+    assert!(de.by_id.contains_key(&q.id));
+}

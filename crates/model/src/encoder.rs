@@ -267,9 +267,15 @@ impl Encoder {
     /// Sentence vectors `[batch, hidden]` for a tokenized batch; differentiable when the
     /// device has autodiff, so training uses this too.
     pub fn forward(&self, batch: &BatchTensors) -> Tensor<2> {
-        let states = self.bert.forward(batch);
+        self.forward_with(&self.bert, batch)
+    }
+
+    /// [`Encoder::forward`] with another copy of the weights (e.g. `bert.valid()`, the
+    /// gradient-free view of a model being trained).
+    pub fn forward_with(&self, bert: &Bert, batch: &BatchTensors) -> Tensor<2> {
+        let states = bert.forward(batch);
         let pooled = match self.pooling {
-            Pooling::Pooler => self.bert.pooler_output(states.clone()),
+            Pooling::Pooler => bert.pooler_output(states.clone()),
             _ => None,
         };
         let v = pool(states, batch.mask.clone(), self.pooling, pooled);
@@ -296,7 +302,7 @@ impl Encoder {
         let h = self.config.hidden_size;
         let flat = v
             .into_data()
-            .to_vec::<f32>()
+            .try_to_vec::<f32>()
             .map_err(|e| ModelError::Backend(format!("{e:?}")))?;
         Ok(flat.chunks(h).map(<[f32]>::to_vec).collect())
     }

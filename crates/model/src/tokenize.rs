@@ -82,6 +82,13 @@ impl TextTokenizer {
         })
     }
 
+    /// The same tokenizer with a shorter max length (never longer than the model allows).
+    pub fn with_max_len(&self, max_len: usize) -> Result<Self> {
+        let mut t = Self::new(self.bytes.clone(), &self.origin, max_len.min(self.max_len), self.pad_id)?;
+        t.pad_multiple = self.pad_multiple;
+        Ok(t)
+    }
+
     pub fn max_len(&self) -> usize {
         self.max_len
     }

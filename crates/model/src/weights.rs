@@ -172,6 +172,19 @@ impl WeightMap {
     }
 }
 
+/// Parameters get ids derived from their HF name, so that a model loaded twice (a fresh
+/// start and a resumed run) has the same ids and optimizer state saved by id lines up.
+fn named<const D: usize>(name: &str, t: Tensor<D>) -> Param<Tensor<D>> {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut p = Param::from_tensor(t);
+    p.id = burn::module::ParamId::from(h);
+    p
+}
+
 fn tensor1(t: RawTensor, device: &Device) -> Tensor<1> {
     let n = t.data.len();
     Tensor::from_data(TensorData::new(t.data, [n]), device)
@@ -208,23 +221,23 @@ impl Builder<'_> {
         let (w, b) = (w?, b?);
         let wt = transpose_host(&w.data, d_out, d_in);
         Some(Linear {
-            weight: Param::from_tensor(Tensor::from_data(TensorData::new(wt, [d_in, d_out]), self.device)),
-            bias: Some(Param::from_tensor(tensor1(b, self.device))),
+            weight: named(&format!("{name}.weight"), Tensor::from_data(TensorData::new(wt, [d_in, d_out]), self.device)),
+            bias: Some(named(&format!("{name}.bias"), tensor1(b, self.device))),
         })
     }
     fn norm(&mut self, name: &str, d: usize, eps: f64) -> Option<Norm> {
         let g = self.map.take(&format!("{name}.weight"), &[d], &mut self.missing);
         let b = self.map.take(&format!("{name}.bias"), &[d], &mut self.missing);
         Some(Norm {
-            gamma: Param::from_tensor(tensor1(g?, self.device)),
-            beta: Param::from_tensor(tensor1(b?, self.device)),
+            gamma: named(&format!("{name}.weight"), tensor1(g?, self.device)),
+            beta: named(&format!("{name}.bias"), tensor1(b?, self.device)),
             eps,
         })
     }
     fn embedding(&mut self, name: &str, rows: usize, d: usize) -> Option<Embedding> {
         let w = self.map.take(&format!("{name}.weight"), &[rows, d], &mut self.missing)?;
         Some(Embedding {
-            weight: Param::from_tensor(tensor2(w, self.device)),
+            weight: named(&format!("{name}.weight"), tensor2(w, self.device)),
         })
     }
 }
@@ -348,7 +361,7 @@ pub enum SaveDtype {
 
 fn values(t: Tensor<2>) -> Result<Vec<f32>> {
     t.into_data()
-        .to_vec::<f32>()
+        .try_to_vec::<f32>()
         .map_err(|e| ModelError::Backend(format!("{e:?}")))
 }
 
@@ -370,7 +383,7 @@ fn view(shape: Vec<usize>, data: &[f32], dtype: SaveDtype) -> OwnedView {
 /// Every weight of `bert` under its Hugging Face name (no prefix), HF layouts.
 pub fn export_tensors(bert: &Bert, dtype: SaveDtype) -> Result<BTreeMap<String, OwnedView>> {
     let mut out = BTreeMap::new();
-    let mut put_linear = |out: &mut BTreeMap<String, OwnedView>, name: &str, l: &Linear| -> Result<()> {
+    let put_linear = |out: &mut BTreeMap<String, OwnedView>, name: &str, l: &Linear| -> Result<()> {
         let w = l.weight.val();
         let [d_in, d_out] = w.dims();
         let wt = transpose_host(&values(w)?, d_in, d_out);

@@ -5,7 +5,7 @@ mod common;
 
 use common::TinySpec;
 use hbt_model::{
-    Architecture, EncoderConfig, Encoder, EncoderOptions, ModelFiles, Pooling, SaveDtype, SaveOptions, TextKind,
+    Architecture, EncoderConfig, Encoder, EncoderOptions, ModelFiles, Pooling, SaveOptions, TextKind,
     burn::prelude::Device,
 };
 
@@ -40,8 +40,9 @@ fn position_rows_below_the_offset_are_never_read() {
     // Rows 0 and 1 (<= pad id) are unused for real tokens: changing them changes nothing.
     let (shape, pos) = t.get_mut("embeddings.position_embeddings.weight").unwrap();
     let h = shape[1];
-    for v in &mut pos[..2 * h] {
-        *v += 5.0;
+    // Varied offsets: a constant shift would be undone by the LayerNorm's mean subtraction.
+    for (k, v) in pos[..2 * h].iter_mut().enumerate() {
+        *v += 3.0 * (k as f32 * 1.7).sin();
     }
     let b = tmp.path().join("b");
     std::fs::create_dir_all(&b).unwrap();
@@ -54,8 +55,8 @@ fn position_rows_below_the_offset_are_never_read() {
     }
     // Row 2 is the first token's position: changing it changes every text.
     let (_, pos) = t.get_mut("embeddings.position_embeddings.weight").unwrap();
-    for v in &mut pos[2 * h..3 * h] {
-        *v += 5.0;
+    for (k, v) in pos[2 * h..3 * h].iter_mut().enumerate() {
+        *v += 3.0 * (k as f32 * 1.7).sin();
     }
     std::fs::write(b.join("model.safetensors"), common::safetensors_bytes(&t, "")).unwrap();
     let moved = load(&b, None).embed(TEXTS, TextKind::Plain).unwrap();

@@ -1,0 +1,139 @@
+//! `hbt train`
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use hbt_model::BackendKind;
+use hbt_train::TrainConfig;
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// The initial model: a directory (HF layout) or hf:ORG/NAME.
+    #[arg(long)]
+    pub model: String,
+    /// Training corpora (LAReQA folders); several are mixed in proportion to their size.
+    #[arg(long, num_args = 1.., required = true)]
+    pub train: Vec<PathBuf>,
+    #[arg(long)]
+    pub out: PathBuf,
+    /// mono (X-X-mono), cross (X-Y), hybrid or x-x.
+    #[arg(long, default_value = "hybrid")]
+    pub sampler: String,
+    #[arg(long, default_value_t = 0.5)]
+    pub alpha: f64,
+    #[arg(long, default_value_t = 100)]
+    pub batch: usize,
+    /// Gradient caching over micro-batches of this size when a batch does not fit.
+    #[arg(long)]
+    pub micro_batch: Option<usize>,
+    #[arg(long, default_value_t = 3e-5)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 0.01)]
+    pub weight_decay: f64,
+    #[arg(long, default_value_t = 1000)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 100)]
+    pub warmup: usize,
+    #[arg(long, default_value_t = 0.05)]
+    pub temperature: f64,
+    /// Add the passage → query direction to the loss.
+    #[arg(long)]
+    pub symmetric: bool,
+    /// One hard negative per pair: a neighbouring sentence of the answer's paragraph.
+    #[arg(long)]
+    pub hard_negatives: bool,
+    /// Per-tensor gradient norm clip (0 disables).
+    #[arg(long, default_value_t = 1.0)]
+    pub grad_clip: f64,
+    #[arg(long, default_value_t = 64)]
+    pub max_query_len: usize,
+    #[arg(long, default_value_t = 128)]
+    pub max_passage_len: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Train only on these languages (comma-separated); the rest stay zero-shot.
+    #[arg(long, value_delimiter = ',')]
+    pub train_langs: Vec<String>,
+    #[arg(long, default_value_t = 0.1)]
+    pub dev_fraction: f64,
+    #[arg(long, default_value_t = 100)]
+    pub eval_every: usize,
+    #[arg(long, default_value_t = 4)]
+    pub val_batches: usize,
+    /// Early stopping after this many validations without improvement (0: off).
+    #[arg(long, default_value_t = 0)]
+    pub patience: usize,
+    #[arg(long, default_value_t = 100)]
+    pub checkpoint_every: usize,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// wgpu (default when an adapter exists) or cpu.
+    #[arg(long)]
+    pub backend: Option<BackendKind>,
+}
+
+impl TrainArgs {
+    pub fn config(&self) -> TrainConfig {
+        TrainConfig {
+            sampler: self.sampler.clone(),
+            alpha: self.alpha,
+            batch_size: self.batch,
+            micro_batch: self.micro_batch,
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            warmup_steps: self.warmup,
+            max_steps: self.steps,
+            temperature: self.temperature,
+            symmetric: self.symmetric,
+            hard_negatives: self.hard_negatives,
+            grad_clip: (self.grad_clip > 0.0).then_some(self.grad_clip),
+            max_query_len: self.max_query_len,
+            max_passage_len: self.max_passage_len,
+            seed: self.seed,
+            train_langs: self.train_langs.clone(),
+            dev_fraction: self.dev_fraction,
+            eval_every: self.eval_every,
+            val_batches: self.val_batches,
+            patience: self.patience,
+            checkpoint_every: self.checkpoint_every,
+        }
+    }
+}
+
+/// wgpu when this build has it and an adapter answers, else the CPU.
+pub fn default_backend() -> BackendKind {
+    if cfg!(feature = "wgpu") && std::env::var("HBT_BACKEND").map(|v| v != "cpu").unwrap_or(true) {
+        BackendKind::Wgpu
+    } else {
+        BackendKind::Cpu
+    }
+}
+
+pub fn run(a: TrainArgs) -> Result<hbt_train::Summary> {
+    let cfg = a.config();
+    cfg.validate()?;
+    let dir = hbt_model::source::resolve_model(&a.model)?;
+    let corpora = a
+        .train
+        .iter()
+        .map(|p| hbt_data::load_dir(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let backend = a.backend.unwrap_or_else(default_backend);
+    let device = hbt_model::device(backend)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = stop.clone();
+    // First Ctrl-C: finish the step, checkpoint, exit cleanly. A second one kills.
+    let _ = ctrlc::set_handler(move || {
+        if s2.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nhbt: interrupt — saving a checkpoint (Ctrl-C again to kill)");
+    });
+    let summary = hbt_train::train(&dir, corpora, &device, cfg, &a.out, a.resume, stop, true).context("training")?;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(summary)
+}

@@ -1,0 +1,198 @@
+//! `hbt train` end to end with a tiny BERT (MiniLM's real WordPiece tokenizer, random
+//! 16-wide weights) on MLQA-R: exact resume after kill -9, HF-named output, bad inputs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn hbt() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_hbt"));
+    c.env("HBT_BACKEND", "cpu");
+    c
+}
+
+fn shared(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared").join(p)
+}
+
+fn minilm() -> PathBuf {
+    let d = std::env::var_os("HBT_MINILM_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/hbt-fixtures/all-MiniLM-L6-v2")
+    });
+    assert!(d.join("tokenizer.json").is_file(), "MiniLM fixture missing at {} (see .ci/run)", d.display());
+    d
+}
+
+/// A tiny random BERT: hidden 16, 2 layers, MiniLM's 30522-token vocabulary.
+fn tiny_bert(dir: &Path, seed: u64, hidden: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let vocab = 30522;
+    let (h, i, layers, max_pos) = (hidden, 32, 2, 64);
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut rnd = |n: usize, scale: f32, off: f32| -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                ((s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale + off
+            })
+            .collect()
+    };
+    let mut t: Vec<(String, Vec<usize>, Vec<f32>)> = vec![
+        ("embeddings.word_embeddings.weight".into(), vec![vocab, h], rnd(vocab * h, 0.5, 0.0)),
+        ("embeddings.position_embeddings.weight".into(), vec![max_pos, h], rnd(max_pos * h, 0.5, 0.0)),
+        ("embeddings.token_type_embeddings.weight".into(), vec![2, h], rnd(2 * h, 0.1, 0.0)),
+        ("embeddings.LayerNorm.weight".into(), vec![h], rnd(h, 0.05, 1.0)),
+        ("embeddings.LayerNorm.bias".into(), vec![h], rnd(h, 0.05, 0.0)),
+    ];
+    for l in 0..layers {
+        for (n, o, inn) in [("attention.self.query", h, h), ("attention.self.key", h, h), ("attention.self.value", h, h), ("attention.output.dense", h, h), ("intermediate.dense", i, h), ("output.dense", h, i)] {
+            t.push((format!("encoder.layer.{l}.{n}.weight"), vec![o, inn], rnd(o * inn, 0.3, 0.0)));
+            t.push((format!("encoder.layer.{l}.{n}.bias"), vec![o], rnd(o, 0.05, 0.0)));
+        }
+        for n in ["attention.output.LayerNorm", "output.LayerNorm"] {
+            t.push((format!("encoder.layer.{l}.{n}.weight"), vec![h], rnd(h, 0.05, 1.0)));
+            t.push((format!("encoder.layer.{l}.{n}.bias"), vec![h], rnd(h, 0.05, 0.0)));
+        }
+    }
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = t.into_iter().map(|(n, s, v)| (n, s, v.iter().flat_map(|x| x.to_le_bytes()).collect())).collect();
+    let views: Vec<_> = bytes.iter().map(|(n, s, b)| (n.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap())).collect();
+    std::fs::write(dir.join("model.safetensors"), safetensors::serialize(views, None).unwrap()).unwrap();
+    let cfg = serde_json::json!({"model_type": "bert", "vocab_size": vocab, "hidden_size": h, "num_hidden_layers": layers,
+        "num_attention_heads": 4, "intermediate_size": i, "hidden_act": "gelu", "max_position_embeddings": max_pos,
+        "type_vocab_size": 2, "layer_norm_eps": 1e-12, "pad_token_id": 0});
+    std::fs::write(dir.join("config.json"), cfg.to_string()).unwrap();
+    std::fs::copy(minilm().join("tokenizer.json"), dir.join("tokenizer.json")).unwrap();
+    std::fs::copy(minilm().join("tokenizer_config.json"), dir.join("tokenizer_config.json")).unwrap();
+}
+
+fn train_args(model: &Path, out: &Path, steps: usize) -> Vec<String> {
+    [
+        "train", "--model", model.to_str().unwrap(), "--train", shared("data/mlqa-r").to_str().unwrap(),
+        "--out", out.to_str().unwrap(), "--sampler", "hybrid", "--batch", "6", "--steps", &steps.to_string(),
+        "--warmup", "3", "--lr", "1e-3", "--seed", "5", "--checkpoint-every", "1", "--eval-every", "0",
+        "--max-query-len", "24", "--max-passage-len", "32", "--backend", "cpu",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn weights(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let b = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&b).unwrap();
+    let mut v: Vec<(String, Vec<u8>)> = st.tensors().into_iter().map(|(n, t)| (n, t.data().to_vec())).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn resume_after_kill_9_gives_the_same_weights() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("tiny");
+    tiny_bert(&model, 1, 16);
+    let n = 16;
+    // Straight through.
+    let straight = tmp.path().join("straight");
+    let st = hbt().args(train_args(&model, &straight, n)).output().unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    // Killed with SIGKILL once at least n/2 steps are checkpointed, then resumed.
+    let killed = tmp.path().join("killed");
+    let mut child = hbt()
+        .args(train_args(&model, &killed, n))
+        .env("HBT_TEST_STEP_DELAY_MS", "150")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let latest = killed.join("checkpoints/latest");
+    let t0 = std::time::Instant::now();
+    loop {
+        if let Ok(s) = std::fs::read_to_string(&latest)
+            && s.trim().trim_start_matches("step-").parse::<usize>().unwrap_or(0) >= n / 2
+        {
+            break;
+        }
+        assert!(t0.elapsed().as_secs() < 300, "no checkpoint appeared");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let at = std::fs::read_to_string(&latest).unwrap();
+    let at: usize = at.trim().trim_start_matches("step-").parse().unwrap();
+    assert!(at < n, "the run finished before it could be killed");
+    let mut args = train_args(&model, &killed, n);
+    args.push("--resume".into());
+    let r = hbt().args(args).output().unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    // Bitwise equal weights.
+    let a = weights(&straight.join("model"));
+    let b = weights(&killed.join("model"));
+    assert_eq!(a.len(), b.len());
+    for ((na, wa), (nb, wb)) in a.iter().zip(&b) {
+        assert_eq!(na, nb);
+        assert!(wa == wb, "{na} differs after resume (killed at step {at})");
+    }
+    // The log has one line per step of the whole run (the resumed part appended).
+    let log = std::fs::read_to_string(killed.join("train-log.jsonl")).unwrap();
+    assert!(log.lines().count() >= n);
+}
+
+#[test]
+fn trained_model_has_hf_names_and_embeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("tiny");
+    tiny_bert(&model, 2, 16);
+    let out = tmp.path().join("run");
+    let mut args = train_args(&model, &out, 4);
+    args.extend(["--eval-every".into(), "2".into(), "--val-batches".into(), "2".into()]);
+    let st = hbt().args(args).output().unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let w = weights(&out.join("model"));
+    assert!(w.iter().any(|(n, _)| n == "encoder.layer.1.attention.self.query.weight"));
+    assert!(w.iter().all(|(n, _)| !n.starts_with("bert.")));
+    for f in ["config.json", "tokenizer.json", "tokenizer_config.json", "modules.json", "1_Pooling/config.json"] {
+        assert!(out.join("model").join(f).is_file(), "{f}");
+    }
+    let log = std::fs::read_to_string(out.join("train-log.jsonl")).unwrap();
+    assert!(log.contains("val_loss"));
+    let e = hbt().args(["embed", "--model", out.join("model").to_str().unwrap(), "--query", "wie viele"]).output().unwrap();
+    assert!(e.status.success(), "{}", String::from_utf8_lossy(&e.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    assert_eq!(v["embedding"].as_array().unwrap().len(), 16);
+}
+
+#[test]
+fn bad_training_inputs_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("tiny");
+    tiny_bert(&model, 3, 16);
+    let run = |extra: &[&str], out: &str| -> String {
+        let mut args = train_args(&model, &tmp.path().join(out), 2);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let o = hbt().args(args).output().unwrap();
+        assert!(!o.status.success());
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    assert!(run(&["--alpha", "1.5"], "a").contains("alpha must lie in [0, 1]"));
+    assert!(run(&["--batch", "100000"], "b").contains("larger than the number of distinct questions"));
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = hbt().args(["train", "--model", model.to_str().unwrap(), "--train", empty.to_str().unwrap(), "--out", tmp.path().join("c").to_str().unwrap(), "--backend", "cpu"]).output().unwrap();
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("empty") && e.contains("hbt data fetch"), "{e}");
+    assert!(run(&["--train-langs", "fr"], "d").contains("`fr` is in none of the training corpora"));
+    // A checkpoint from another model: train the 16-wide model, resume with a 32-wide one.
+    let out = tmp.path().join("e");
+    let o = hbt().args(train_args(&model, &out, 2)).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let other = tmp.path().join("other");
+    tiny_bert(&other, 4, 32);
+    let mut args = train_args(&other, &out, 4);
+    args.push("--resume".into());
+    let o = hbt().args(args).output().unwrap();
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("another model"), "{e}");
+}

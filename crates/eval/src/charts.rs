@@ -1,0 +1,341 @@
+//! Charts people read: the mAP heatmap, rank distance per language, and report comparisons.
+//! Drawn as SVG with plotters; PNG copies are rendered from the SVG with resvg.
+
+use std::path::{Path, PathBuf};
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::error::{EvalError, Result};
+use crate::report::Report;
+
+const FONT: &str = "DejaVu Sans, Liberation Sans, sans-serif";
+
+fn lang_label(code: &str) -> String {
+    match hbt_data::lang::language_name(code) {
+        Some(n) => format!("{n} ({code})"),
+        None => code.to_string(),
+    }
+}
+
+fn chart_err(path: &Path, e: impl std::fmt::Display) -> EvalError {
+    EvalError::Chart {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// White → deep blue, readable in print and for most colour-blind readers.
+fn scale(v: f64) -> RGBColor {
+    let t = (v / 100.0).clamp(0.0, 1.0);
+    let lerp = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+    RGBColor(lerp(247.0, 8.0), lerp(251.0, 48.0), lerp(255.0, 107.0))
+}
+
+fn text_on(v: f64) -> RGBColor {
+    if v > 55.0 { WHITE } else { BLACK }
+}
+
+/// Render an SVG file to a PNG next to it.
+pub fn svg_to_png(svg: &Path) -> Result<PathBuf> {
+    let data = std::fs::read(svg).map_err(|e| EvalError::io(svg, e))?;
+    let mut opt = resvg::usvg::Options::default();
+    opt.fontdb_mut().load_system_fonts();
+    let tree = resvg::usvg::Tree::from_data(&data, &opt).map_err(|e| chart_err(svg, e))?;
+    let size = tree.size().to_int_size();
+    let (w, h) = (size.width() * 2, size.height() * 2);
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(w, h).ok_or_else(|| chart_err(svg, "empty image"))?;
+    pixmap.fill(resvg::tiny_skia::Color::WHITE);
+    resvg::render(&tree, resvg::tiny_skia::Transform::from_scale(2.0, 2.0), &mut pixmap.as_mut());
+    let png = svg.with_extension("png");
+    pixmap.save_png(&png).map_err(|e| chart_err(&png, e))?;
+    Ok(png)
+}
+
+/// The mAP heatmap: query language (rows) × candidate language (columns), values in cells,
+/// plus the multilingual-pool mAP as a separate last column.
+pub fn heatmap(report: &Report, path: &Path) -> Result<()> {
+    let langs = &report.languages;
+    let n = langs.len();
+    let m = report.map_matrix();
+    let cell = 58i32;
+    let left = 170i32;
+    let top = 120i32;
+    let width = (left + cell * (n as i32 + 1) + 40 + 110) as u32;
+    let height = (top + cell * n as i32 + 70) as u32;
+    let root = SVGBackend::new(path, (width, height)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| chart_err(path, e))?;
+    let title = format!("{} on {}: mAP (%) by query × candidate language", report.label(), report.benchmark);
+    root.draw(&Text::new(title, (20, 28), (FONT, 22).into_font().style(FontStyle::Bold)))
+        .map_err(|e| chart_err(path, e))?;
+    let center = |(x, y): (i32, i32)| (x + cell / 2, y + cell / 2);
+    let centered = |size: i32, color: RGBColor| {
+        TextStyle::from((FONT, size).into_font())
+            .color(&color)
+            .pos(Pos::new(HPos::Center, VPos::Center))
+    };
+    for (j, l) in langs.iter().enumerate() {
+        let x = left + cell * j as i32 + cell / 2;
+        root.draw(&Text::new(
+            lang_label(l),
+            (x, top - 8),
+            TextStyle::from((FONT, 13).into_font().transform(FontTransform::Rotate270)).pos(Pos::new(HPos::Left, VPos::Center)),
+        ))
+        .map_err(|e| chart_err(path, e))?;
+    }
+    let mx = left + cell * n as i32 + 20;
+    root.draw(&Text::new(
+        "multilingual pool",
+        (mx + cell / 2, top - 8),
+        TextStyle::from((FONT, 13).into_font().style(FontStyle::Bold).transform(FontTransform::Rotate270)).pos(Pos::new(HPos::Left, VPos::Center)),
+    ))
+    .map_err(|e| chart_err(path, e))?;
+    for (i, l) in langs.iter().enumerate() {
+        let y = top + cell * i as i32;
+        root.draw(&Text::new(
+            lang_label(l),
+            (left - 10, y + cell / 2),
+            TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Right, VPos::Center)),
+        ))
+        .map_err(|e| chart_err(path, e))?;
+        for j in 0..=n {
+            let (x, v) = if j < n {
+                (left + cell * j as i32, m[i][j])
+            } else {
+                (mx, report.multi.iter().find(|r| &r.query_lang == l).map(|r| 100.0 * r.map))
+            };
+            let fill = v.map(scale).unwrap_or(RGBColor(230, 230, 230));
+            root.draw(&Rectangle::new([(x, y), (x + cell - 2, y + cell - 2)], fill.filled()))
+                .map_err(|e| chart_err(path, e))?;
+            if i == j {
+                root.draw(&Rectangle::new([(x, y), (x + cell - 2, y + cell - 2)], ShapeStyle::from(&RGBColor(230, 120, 20)).stroke_width(2)))
+                    .map_err(|e| chart_err(path, e))?;
+            }
+            let label = v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "–".into());
+            let c = center((x, y));
+            root.draw(&Text::new(label, (c.0 - 1, c.1 - 1), centered(14, v.map(text_on).unwrap_or(BLACK))))
+                .map_err(|e| chart_err(path, e))?;
+        }
+    }
+    // Colour bar.
+    let bx = mx + cell + 30;
+    for k in 0..100 {
+        let y = top + (cell * n as i32) * (99 - k) / 100;
+        let y2 = top + (cell * n as i32) * (100 - k) / 100;
+        root.draw(&Rectangle::new([(bx, y), (bx + 18, y2)], scale(k as f64).filled()))
+            .map_err(|e| chart_err(path, e))?;
+    }
+    for v in [0, 25, 50, 75, 100] {
+        let y = top + (cell * n as i32) * (100 - v) / 100;
+        root.draw(&Text::new(format!("{v}"), (bx + 24, y), TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Left, VPos::Center))))
+            .map_err(|e| chart_err(path, e))?;
+    }
+    root.draw(&Text::new(
+        "rows: query language · columns: candidate language · orange: monolingual",
+        (20, height as i32 - 24),
+        (FONT, 13).into_font().color(&RGBColor(90, 90, 90)),
+    ))
+    .map_err(|e| chart_err(path, e))?;
+    root.present().map_err(|e| chart_err(path, e))?;
+    Ok(())
+}
+
+/// Mean rank distance per query language in the multilingual pool (lower is better).
+pub fn rank_distance_bars(report: &Report, path: &Path) -> Result<()> {
+    let rows: Vec<(String, f64)> = report.multi.iter().map(|m| (lang_label(&m.query_lang), m.rank_distance)).collect();
+    let macro_avg = report.summary.as_ref().map(|s| s.rank_distance).unwrap_or(0.0);
+    let n = rows.len().max(1);
+    let max = rows.iter().map(|r| r.1).fold(1.0f64, f64::max) * 1.15;
+    let root = SVGBackend::new(path, (110 + 70 * n as u32, 520)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| chart_err(path, e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("{}: language bias on {} (rank distance, lower is better)", report.label(), report.benchmark),
+            (FONT, 20).into_font(),
+        )
+        .margin(20)
+        .x_label_area_size(110)
+        .y_label_area_size(60)
+        .build_cartesian_2d((0..n).into_segmented(), 0.0..max)
+        .map_err(|e| chart_err(path, e))?;
+    let labels: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .y_desc("mean max−min rank of parallel answers")
+        .x_desc("query language")
+        .x_labels(n)
+        .x_label_style(TextStyle::from((FONT, 13).into_font().transform(FontTransform::Rotate90)).pos(Pos::new(HPos::Left, VPos::Center)))
+        .x_label_formatter(&|v: &SegmentValue<usize>| match v {
+            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+            _ => String::new(),
+        })
+        .label_style((FONT, 13))
+        .draw()
+        .map_err(|e| chart_err(path, e))?;
+    chart
+        .draw_series(rows.iter().enumerate().map(|(i, (_, v))| {
+            let mut r = Rectangle::new([(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), *v)], RGBColor(49, 130, 189).filled());
+            r.set_margin(0, 0, 8, 8);
+            r
+        }))
+        .map_err(|e| chart_err(path, e))?;
+    chart
+        .draw_series(rows.iter().enumerate().map(|(i, (_, v))| {
+            Text::new(format!("{v:.1}"), (SegmentValue::CenterOf(i), *v + max * 0.02), TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom)))
+        }))
+        .map_err(|e| chart_err(path, e))?;
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            vec![(SegmentValue::Exact(0), macro_avg), (SegmentValue::Exact(n), macro_avg)],
+            ShapeStyle::from(&RGBColor(230, 85, 13)).stroke_width(2),
+        )))
+        .map_err(|e| chart_err(path, e))?
+        .label(format!("macro average {macro_avg:.1}"))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], ShapeStyle::from(&RGBColor(230, 85, 13)).stroke_width(2)));
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font((FONT, 13))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(|e| chart_err(path, e))?;
+    root.present().map_err(|e| chart_err(path, e))?;
+    Ok(())
+}
+
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+/// Grouped bars: one group per metric, one bar per report; `metrics`: (name, value per report).
+pub fn grouped_bars(title: &str, y_desc: &str, labels: &[String], metrics: &[(String, Vec<f64>)], path: &Path) -> Result<()> {
+    let groups = metrics.len().max(1);
+    let series = labels.len().max(1);
+    let max = metrics.iter().flat_map(|(_, v)| v.iter().copied()).fold(1.0f64, f64::max) * 1.18;
+    let width = (160 + groups * (series * 46 + 40)) as u32;
+    let root = SVGBackend::new(path, (width.max(640), 500)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| chart_err(path, e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, (FONT, 20).into_font())
+        .margin(20)
+        .x_label_area_size(50)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..groups as f64, 0.0..max)
+        .map_err(|e| chart_err(path, e))?;
+    let names: Vec<String> = metrics.iter().map(|m| m.0.clone()).collect();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(groups * 2 + 1)
+        .x_label_formatter(&|x: &f64| {
+            let f = x.fract();
+            if (f - 0.5).abs() < 1e-6 { names.get(*x as usize).cloned().unwrap_or_default() } else { String::new() }
+        })
+        .y_desc(y_desc)
+        .label_style((FONT, 14))
+        .draw()
+        .map_err(|e| chart_err(path, e))?;
+    let w = 0.8 / series as f64;
+    for (s, label) in labels.iter().enumerate() {
+        let color = PALETTE[s % PALETTE.len()];
+        chart
+            .draw_series(metrics.iter().enumerate().map(|(g, (_, v))| {
+                let x0 = g as f64 + 0.1 + w * s as f64;
+                Rectangle::new([(x0, 0.0), (x0 + w * 0.92, v[s])], color.filled())
+            }))
+            .map_err(|e| chart_err(path, e))?
+            .label(label.clone())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
+        chart
+            .draw_series(metrics.iter().enumerate().map(|(g, (_, v))| {
+                let x = g as f64 + 0.1 + w * s as f64 + w * 0.46;
+                Text::new(format!("{:.1}", v[s]), (x, v[s] + max * 0.01), TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom)))
+            }))
+            .map_err(|e| chart_err(path, e))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font((FONT, 13))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(|e| chart_err(path, e))?;
+    root.present().map_err(|e| chart_err(path, e))?;
+    Ok(())
+}
+
+/// Write every chart of one report into `dir` (SVG and PNG); returns the files written.
+pub fn report_charts(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    if report.beir.is_some() {
+        return Ok(out);
+    }
+    let h = dir.join("map-heatmap.svg");
+    heatmap(report, &h)?;
+    out.push(svg_to_png(&h)?);
+    out.push(h);
+    let b = dir.join("rank-distance.svg");
+    rank_distance_bars(report, &b)?;
+    out.push(svg_to_png(&b)?);
+    out.push(b);
+    Ok(out)
+}
+
+/// Lines of several series over a shared x axis (e.g. a metric against α).
+pub fn lines(title: &str, x_desc: &str, y_desc: &str, xs: &[f64], series: &[(String, Vec<f64>)], path: &Path) -> Result<()> {
+    let root = SVGBackend::new(path, (760, 480)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| chart_err(path, e))?;
+    let (x0, x1) = (xs.iter().cloned().fold(f64::MAX, f64::min), xs.iter().cloned().fold(f64::MIN, f64::max));
+    let ys = series.iter().flat_map(|s| s.1.iter().copied());
+    let (y0, y1) = ys.fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
+    let pad = ((y1 - y0) * 0.15).max(0.5);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, (FONT, 20).into_font())
+        .margin(20)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d((x0 - 0.05)..(x1 + 0.05), (y0 - pad)..(y1 + pad))
+        .map_err(|e| chart_err(path, e))?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .label_style((FONT, 14))
+        .draw()
+        .map_err(|e| chart_err(path, e))?;
+    for (i, (name, v)) in series.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        let pts: Vec<(f64, f64)> = xs.iter().copied().zip(v.iter().copied()).collect();
+        chart
+            .draw_series(LineSeries::new(pts.clone(), ShapeStyle::from(&color).stroke_width(2)))
+            .map_err(|e| chart_err(path, e))?
+            .label(name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], ShapeStyle::from(&color).stroke_width(2)));
+        chart
+            .draw_series(pts.iter().map(|&(x, y)| Circle::new((x, y), 4, color.filled())))
+            .map_err(|e| chart_err(path, e))?;
+        chart
+            .draw_series(pts.iter().map(|&(x, y)| Text::new(format!("{y:.1}"), (x, y + pad * 0.12), TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom)))))
+            .map_err(|e| chart_err(path, e))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font((FONT, 13))
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(|e| chart_err(path, e))?;
+    root.present().map_err(|e| chart_err(path, e))?;
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! hbt-eval: scores encoders on the retrieval tasks of hbt-data exactly as the literature
+//! does (LAReQA mAP over full rankings, XTREME-R mAP@20, R@k, nDCG@k, MRR@k, the
+//! rank-distance language-bias score) and renders the result as tables, JSON, Markdown,
+//! TREC run files and charts.
+
+pub mod beir;
+pub mod charts;
+pub mod compare;
+pub mod embed;
+pub mod error;
+pub mod lareqa;
+pub mod metrics;
+pub mod report;
+
+pub use error::{EvalError, Result};
+pub use report::Report;
+
+/// Write a report's JSON, Markdown, table and charts into `dir`; returns the files.
+pub fn write_outputs(report: &Report, dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|e| EvalError::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
+    let mut out = Vec::new();
+    let m = dir.join("report.md");
+    std::fs::write(&m, report.markdown()).map_err(|e| EvalError::Io { path: m.clone(), source: e })?;
+    out.push(m);
+    let t = dir.join("table.txt");
+    std::fs::write(&t, report.table()).map_err(|e| EvalError::Io { path: t.clone(), source: e })?;
+    out.push(t);
+    out.extend(charts::report_charts(report, dir)?);
+    // Last, so that a present report.json means every output is there.
+    let j = dir.join("report.json");
+    report.write_json(&j)?;
+    out.push(j);
+    Ok(out)
+}

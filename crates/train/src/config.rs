@@ -1,0 +1,111 @@
+//! Training settings. The defaults are the paper's: AdamW, lr 3e-5, weight decay 0.01,
+//! batch 100, α = 0.5, temperature 0.05.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TrainError};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrainConfig {
+    /// mono, cross, hybrid or x-x.
+    pub sampler: String,
+    pub alpha: f64,
+    pub batch_size: usize,
+    /// Texts per forward pass with gradients; below `batch_size` the batch is processed with
+    /// gradient caching (exact in-batch negatives over the whole batch).
+    pub micro_batch: Option<usize>,
+    pub lr: f64,
+    pub weight_decay: f64,
+    /// Steps of linear warm-up from 0, then linear decay to 0 at `max_steps`.
+    pub warmup_steps: usize,
+    pub max_steps: usize,
+    pub temperature: f64,
+    pub symmetric: bool,
+    /// Add one hard negative per pair: another sentence of the answer's paragraph.
+    pub hard_negatives: bool,
+    /// Clip each parameter's gradient to this L2 norm (Burn's per-tensor norm clipping).
+    pub grad_clip: Option<f64>,
+    pub max_query_len: usize,
+    pub max_passage_len: usize,
+    pub seed: u64,
+    /// Languages to train on (others are left out, for zero-shot tests); all when empty.
+    pub train_langs: Vec<String>,
+    /// Fraction of articles held out for validation.
+    pub dev_fraction: f64,
+    /// Validate every N steps (0: never).
+    pub eval_every: usize,
+    /// Batches of the dev split used for the validation loss.
+    pub val_batches: usize,
+    /// Stop after this many validations without improvement (0: never).
+    pub patience: usize,
+    /// Write a checkpoint every N steps (0: only at the end and on interrupt).
+    pub checkpoint_every: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            sampler: "hybrid".into(),
+            alpha: 0.5,
+            batch_size: 100,
+            micro_batch: None,
+            lr: 3e-5,
+            weight_decay: 0.01,
+            warmup_steps: 100,
+            max_steps: 1000,
+            temperature: 0.05,
+            symmetric: false,
+            hard_negatives: false,
+            grad_clip: Some(1.0),
+            max_query_len: 64,
+            max_passage_len: 128,
+            seed: 1,
+            train_langs: Vec::new(),
+            dev_fraction: 0.1,
+            eval_every: 100,
+            val_batches: 4,
+            patience: 0,
+            checkpoint_every: 100,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(TrainError::Config(m));
+        if !(0.0..=1.0).contains(&self.alpha) {
+            return bad(format!("--alpha must lie in [0, 1], got {}", self.alpha));
+        }
+        if self.batch_size < 2 {
+            return bad("--batch must be at least 2 (in-batch negatives need company)".into());
+        }
+        if let Some(m) = self.micro_batch
+            && (m == 0 || m > self.batch_size)
+        {
+            return bad(format!("--micro-batch {m} must lie in 1..={}", self.batch_size));
+        }
+        if self.temperature <= 0.0 {
+            return bad(format!("--temperature must be positive, got {}", self.temperature));
+        }
+        if self.lr <= 0.0 || self.max_steps == 0 {
+            return bad("--lr and --steps must be positive".into());
+        }
+        if !(0.0..1.0).contains(&self.dev_fraction) {
+            return bad(format!("--dev-fraction must lie in [0, 1), got {}", self.dev_fraction));
+        }
+        if self.max_query_len < 3 || self.max_passage_len < 3 {
+            return bad("max query/passage lengths must be at least 3 tokens".into());
+        }
+        Ok(())
+    }
+
+    /// Learning rate at `step` (1-based): linear warm-up, then linear decay to 0.
+    pub fn lr_at(&self, step: usize) -> f64 {
+        if self.warmup_steps > 0 && step <= self.warmup_steps {
+            return self.lr * step as f64 / self.warmup_steps as f64;
+        }
+        let rest = self.max_steps.saturating_sub(self.warmup_steps).max(1) as f64;
+        let done = step.saturating_sub(self.warmup_steps) as f64;
+        (self.lr * (1.0 - done / rest)).max(0.0)
+    }
+}

@@ -1,0 +1,12 @@
+//! hbt-train: fine-tunes a shared dual encoder (one set of weights for queries and
+//! passages) with InfoNCE over in-batch negatives, drawing batches from hbt-data's
+//! X-X-mono / X-Y / hybrid / X-X samplers, on Burn's wgpu backend or the CPU.
+
+pub mod config;
+pub mod error;
+pub mod loss;
+pub mod trainer;
+
+pub use config::TrainConfig;
+pub use error::{Result, TrainError};
+pub use trainer::{Summary, Trainer, train};
