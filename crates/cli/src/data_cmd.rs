@@ -60,7 +60,10 @@ pub fn run(cmd: DataCommand) -> Result<()> {
     match cmd {
         DataCommand::Stats(a) => {
             if a.format != "lareqa" {
-                bail!("unknown format `{}` (lareqa; BEIR sets are read by `hbt eval --bench beir`)", a.format);
+                bail!(
+                    "unknown format `{}` (lareqa; BEIR sets are read by `hbt eval --bench beir`)",
+                    a.format
+                );
             }
             let c = hbt_data::load_dir(&a.dir)?;
             let stats = hbt_data::lareqa::stats(&c);
@@ -69,7 +72,10 @@ pub fn run(cmd: DataCommand) -> Result<()> {
                 return Ok(());
             }
             println!("{} ({})", c.name, a.dir.display());
-            println!("{:<14} {:>9} {:>10} {:>18} {:>8}", "language", "questions", "candidates", "relevant/question", "skipped");
+            println!(
+                "{:<14} {:>9} {:>10} {:>18} {:>8}",
+                "language", "questions", "candidates", "relevant/question", "skipped"
+            );
             for s in &stats {
                 let name = hbt_data::lang::language_name(&s.lang).unwrap_or("");
                 println!(
@@ -90,11 +96,21 @@ pub fn run(cmd: DataCommand) -> Result<()> {
             let space = hbt_data::split::pair_space(&c, None, None);
             let kind = SamplerKind::parse(&a.sampler, a.alpha)?;
             let s = Sampler::new(vec![space.clone()], kind, a.batch, a.seed)?;
-            println!("sampler {} · batch {} · seed {} · {} questions in {} languages", kind.name(), a.batch, a.seed, space.groups.len(), space.langs.len());
+            println!(
+                "sampler {} · batch {} · seed {} · {} questions in {} languages",
+                kind.name(),
+                a.batch,
+                a.seed,
+                space.groups.len(),
+                space.langs.len()
+            );
             for (e, i, b) in s.stream(0, 0).take(a.batches) {
                 println!("epoch {e} batch {i} [{:?}]", b.kind);
                 for p in &b.pairs {
-                    println!("  {} -> {}  {}", space.langs[p.qlang as usize], space.langs[p.plang as usize], space.groups[p.group].id);
+                    println!(
+                        "  {} -> {}  {}",
+                        space.langs[p.qlang as usize], space.langs[p.plang as usize], space.groups[p.group].id
+                    );
                 }
             }
             Ok(())
@@ -103,7 +119,11 @@ pub fn run(cmd: DataCommand) -> Result<()> {
             if let Some(local) = a.data {
                 let bad = hbt_data::fetch::verify(&a.name, &local)?;
                 if bad.is_empty() {
-                    println!("{}: all {} files match the pinned checksums", local.display(), hbt_data::fetch::known(&a.name)?.len());
+                    println!(
+                        "{}: all {} files match the pinned checksums",
+                        local.display(),
+                        hbt_data::fetch::known(&a.name)?.len()
+                    );
                     return Ok(());
                 }
                 bail!("{}\n{}", bad.join("\n"), hbt_data::fetch::HOW_TO_GET);

@@ -60,7 +60,10 @@ pub fn data_dir(bench: &str, data: Option<PathBuf>) -> Result<PathBuf> {
 
 pub fn run_eval(a: EvalArgs) -> Result<hbt_eval::Report> {
     if a.out.join("report.json").exists() && !a.force {
-        bail!("{}: a report is already there (pass --force to replace it)", a.out.join("report.json").display());
+        bail!(
+            "{}: a report is already there (pass --force to replace it)",
+            a.out.join("report.json").display()
+        );
     }
     let dir = data_dir(&a.bench, a.data.clone())?;
     let mut enc = a.model.load()?;
@@ -93,7 +96,10 @@ pub fn run_eval(a: EvalArgs) -> Result<hbt_eval::Report> {
         }
         "beir" => {
             let set = hbt_data::beir::load_beir(&dir, &a.split)?;
-            let name = dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = dir
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let (report, run) = hbt_eval::beir::evaluate(&enc, &set, &name, &a.model.model, settings, true)?;
             if let Some(runs) = &a.runs {
                 std::fs::create_dir_all(runs).with_context(|| runs.display().to_string())?;
@@ -167,7 +173,9 @@ pub fn score(a: ScoreArgs) -> Result<()> {
         if f.len() != 6 {
             bail!("{}: line {n}: expected `qid Q0 docid rank score tag`", a.run.display());
         }
-        let s: f64 = f[4].parse().with_context(|| format!("{}: line {n}: score `{}`", a.run.display(), f[4]))?;
+        let s: f64 = f[4]
+            .parse()
+            .with_context(|| format!("{}: line {n}: score `{}`", a.run.display(), f[4]))?;
         run.entry(f[0].clone()).or_default().push((f[2].clone(), s));
     }
     let mut qrels: HashMap<String, HashMap<String, i32>> = HashMap::new();
@@ -178,13 +186,18 @@ pub fn score(a: ScoreArgs) -> Result<()> {
             3 => continue,
             _ => bail!("{}: line {n}: expected `qid 0 docid rel`", a.qrels.display()),
         };
-        let r: i32 = r.parse().with_context(|| format!("{}: line {n}: relevance `{r}`", a.qrels.display()))?;
+        let r: i32 = r
+            .parse()
+            .with_context(|| format!("{}: line {n}: relevance `{r}`", a.qrels.display()))?;
         qrels.entry(q.clone()).or_default().insert(d.clone(), r);
     }
     let mut out = serde_json::Map::new();
     for (q, docs) in &run {
         if let Some(rels) = qrels.get(q) {
-            out.insert(q.clone(), serde_json::to_value(hbt_eval::metrics::score_query(docs, rels))?);
+            out.insert(
+                q.clone(),
+                serde_json::to_value(hbt_eval::metrics::score_query(docs, rels))?,
+            );
         }
     }
     println!("{}", serde_json::Value::Object(out));

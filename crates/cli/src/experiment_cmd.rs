@@ -63,19 +63,33 @@ struct Plan {
 }
 
 fn shared_dir() -> PathBuf {
-    std::env::var_os("HBT_SHARED").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("../shared"))
+    std::env::var_os("HBT_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("../shared"))
 }
 
 fn plan(a: &ExperimentArgs) -> Result<Plan> {
-    let mut cfg = TrainConfig { alpha: a.alpha, ..Default::default() };
+    let mut cfg = TrainConfig {
+        alpha: a.alpha,
+        ..Default::default()
+    };
     let (mut init, mut train, mut tests, mut limit) = (a.init.clone(), a.train.clone(), Vec::new(), a.limit);
     match a.preset.as_deref() {
         None => {}
         Some("cpu") => {
             // Sized for two CPU cores: 60 steps of batch 16 per run (~1000 pairs), the
             // evaluation on the first 120 XQuAD-R question ids in all 11 languages.
-            let fixture = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".cache/hbt-fixtures/multilingual-e5-small");
-            init.get_or_insert_with(|| if fixture.join("config.json").is_file() { fixture.display().to_string() } else { "hf:intfloat/multilingual-e5-small".into() });
+            let fixture = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_default()
+                .join(".cache/hbt-fixtures/multilingual-e5-small");
+            init.get_or_insert_with(|| {
+                if fixture.join("config.json").is_file() {
+                    fixture.display().to_string()
+                } else {
+                    "hf:intfloat/multilingual-e5-small".into()
+                }
+            });
             if train.is_empty() {
                 train.push(local_or_fetch("mlqa-r")?);
             }
@@ -100,11 +114,19 @@ fn plan(a: &ExperimentArgs) -> Result<Plan> {
             Some((n, d)) => (n.to_string(), PathBuf::from(d)),
             None => {
                 let d = PathBuf::from(t);
-                (d.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(), d)
+                (
+                    d.file_name()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    d,
+                )
             }
         };
         if !matches!(name.as_str(), "xquad-r" | "mlqa-r") {
-            bail!("test benchmark `{name}` ({}): expected xquad-r or mlqa-r (name it as NAME=DIR)", dir.display());
+            bail!(
+                "test benchmark `{name}` ({}): expected xquad-r or mlqa-r (name it as NAME=DIR)",
+                dir.display()
+            );
         }
         tests.push((name, dir));
     }
@@ -117,11 +139,19 @@ fn plan(a: &ExperimentArgs) -> Result<Plan> {
     if let Some(lr) = a.lr {
         cfg.lr = lr;
     }
-    let Some(init) = init else { bail!("--init MODEL is required (or --preset cpu)") };
+    let Some(init) = init else {
+        bail!("--init MODEL is required (or --preset cpu)")
+    };
     if train.is_empty() || tests.is_empty() {
         bail!("--train and --test are required (or --preset cpu)");
     }
-    Ok(Plan { init, train, tests, cfg, limit })
+    Ok(Plan {
+        init,
+        train,
+        tests,
+        cfg,
+        limit,
+    })
 }
 
 /// ../shared/data/NAME when it is there, else the fetch cache (downloading when online).
@@ -134,10 +164,20 @@ fn local_or_fetch(name: &str) -> Result<PathBuf> {
     if cached.is_dir() {
         return Ok(cached);
     }
-    Ok(hbt_data::fetch::fetch(name, &hbt_data::fetch::cache_dir(), |m| eprintln!("{m}"))?)
+    Ok(hbt_data::fetch::fetch(name, &hbt_data::fetch::cache_dir(), |m| {
+        eprintln!("{m}")
+    })?)
 }
 
-fn eval_into(model_dir: &Path, bench: &str, data: &Path, limit: Option<usize>, backend: BackendKind, label: &str, out: &Path) -> Result<Report> {
+fn eval_into(
+    model_dir: &Path,
+    bench: &str,
+    data: &Path,
+    limit: Option<usize>,
+    backend: BackendKind,
+    label: &str,
+    out: &Path,
+) -> Result<Report> {
     let done = out.join("report.json");
     if done.is_file() {
         return Ok(Report::read(&done)?);
@@ -151,7 +191,14 @@ fn eval_into(model_dir: &Path, bench: &str, data: &Path, limit: Option<usize>, b
         corpus = corpus.limit(n);
     }
     let settings = serde_json::json!({"limit": limit, "input": CandidateInput::Sentence, "backend": format!("{backend:?}").to_lowercase()});
-    let mut r = hbt_eval::lareqa::evaluate(&enc, &corpus, bench, &model_dir.display().to_string(), settings, &LareqaOptions::default())?;
+    let mut r = hbt_eval::lareqa::evaluate(
+        &enc,
+        &corpus,
+        bench,
+        &model_dir.display().to_string(),
+        settings,
+        &LareqaOptions::default(),
+    )?;
     r.label = Some(label.to_string());
     hbt_eval::write_outputs(&r, out)?;
     Ok(r)
@@ -159,7 +206,11 @@ fn eval_into(model_dir: &Path, bench: &str, data: &Path, limit: Option<usize>, b
 
 fn mean_std(v: &[f64]) -> (f64, f64) {
     let m = v.iter().sum::<f64>() / v.len().max(1) as f64;
-    let var = if v.len() > 1 { v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64 } else { 0.0 };
+    let var = if v.len() > 1 {
+        v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64
+    } else {
+        0.0
+    };
     (m, var.sqrt())
 }
 
@@ -177,7 +228,12 @@ const METRICS: [Metric; 7] = [
 fn summary_table(bench: &str, rows: &[(String, Vec<Report>)]) -> String {
     let stats: Vec<Vec<(f64, f64)>> = rows
         .iter()
-        .map(|(_, rs)| METRICS.iter().map(|(_, _, f)| mean_std(&rs.iter().filter_map(|r| r.summary.as_ref().map(f)).collect::<Vec<_>>())).collect())
+        .map(|(_, rs)| {
+            METRICS
+                .iter()
+                .map(|(_, _, f)| mean_std(&rs.iter().filter_map(|r| r.summary.as_ref().map(f)).collect::<Vec<_>>()))
+                .collect()
+        })
         .collect();
     let mut s = format!("### {bench}\n\n| run | seeds |");
     for (n, _, _) in METRICS {
@@ -192,10 +248,22 @@ fn summary_table(bench: &str, rows: &[(String, Vec<Report>)]) -> String {
         s += &format!("| {name} | {} |", rs.len());
         for (k, (_, higher, _)) in METRICS.iter().enumerate() {
             let col: Vec<f64> = stats.iter().map(|r| r[k].0).collect();
-            let best = if *higher { col.iter().cloned().fold(f64::MIN, f64::max) } else { col.iter().cloned().fold(f64::MAX, f64::min) };
+            let best = if *higher {
+                col.iter().cloned().fold(f64::MIN, f64::max)
+            } else {
+                col.iter().cloned().fold(f64::MAX, f64::min)
+            };
             let (m, sd) = stats[i][k];
-            let cell = if rs.len() > 1 { format!("{m:.2} ± {sd:.2}") } else { format!("{m:.2}") };
-            s += &if (m - best).abs() < 1e-12 { format!(" **{cell}** |") } else { format!(" {cell} |") };
+            let cell = if rs.len() > 1 {
+                format!("{m:.2} ± {sd:.2}")
+            } else {
+                format!("{m:.2}")
+            };
+            s += &if (m - best).abs() < 1e-12 {
+                format!(" **{cell}** |")
+            } else {
+                format!(" {cell} |")
+            };
         }
         s += "\n";
     }
@@ -203,8 +271,14 @@ fn summary_table(bench: &str, rows: &[(String, Vec<Report>)]) -> String {
 }
 
 fn per_language(bench: &str, rows: &[(String, Vec<Report>)]) -> String {
-    let langs = rows.iter().flat_map(|(_, r)| r.first()).map(|r| r.languages.clone()).next().unwrap_or_default();
-    let mut s = format!("### {bench}: per query language (multilingual-pool mAP / rank distance, mean over seeds)\n\n| run |");
+    let langs = rows
+        .iter()
+        .flat_map(|(_, r)| r.first())
+        .map(|r| r.languages.clone())
+        .next()
+        .unwrap_or_default();
+    let mut s =
+        format!("### {bench}: per query language (multilingual-pool mAP / rank distance, mean over seeds)\n\n| run |");
     for l in &langs {
         s += &format!(" {l} |");
     }
@@ -216,8 +290,16 @@ fn per_language(bench: &str, rows: &[(String, Vec<Report>)]) -> String {
     for (name, rs) in rows {
         s += &format!("| {name} |");
         for l in &langs {
-            let m: Vec<f64> = rs.iter().filter_map(|r| r.multi.iter().find(|m| &m.query_lang == l)).map(|m| 100.0 * m.map).collect();
-            let d: Vec<f64> = rs.iter().filter_map(|r| r.multi.iter().find(|m| &m.query_lang == l)).map(|m| m.rank_distance).collect();
+            let m: Vec<f64> = rs
+                .iter()
+                .filter_map(|r| r.multi.iter().find(|m| &m.query_lang == l))
+                .map(|m| 100.0 * m.map)
+                .collect();
+            let d: Vec<f64> = rs
+                .iter()
+                .filter_map(|r| r.multi.iter().find(|m| &m.query_lang == l))
+                .map(|m| m.rank_distance)
+                .collect();
             s += &format!(" {:.1} / {:.1} |", mean_std(&m).0, mean_std(&d).0);
         }
         s += "\n";
@@ -231,22 +313,54 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
     let backend = a.backend.unwrap_or_else(crate::train_cmd::default_backend);
     std::fs::create_dir_all(&a.out).with_context(|| a.out.display().to_string())?;
     let init_dir = hbt_model::source::resolve_model(&p.init)?;
-    let corpora: Vec<_> = p.train.iter().map(|d| hbt_data::load_dir(d)).collect::<Result<_, _>>()?;
+    let corpora: Vec<_> = p
+        .train
+        .iter()
+        .map(|d| hbt_data::load_dir(d))
+        .collect::<Result<_, _>>()?;
     // Runs: (name, sampler, alpha).
     let runs: Vec<(String, String, f64)> = match &a.alpha_sweep {
-        Some(alphas) => alphas.iter().map(|&al| (format!("hybrid-a{al}"), "hybrid".to_string(), al)).collect(),
-        None => a.samplers.iter().map(|s| (if s == "hybrid" { format!("hybrid-a{}", p.cfg.alpha) } else { s.clone() }, s.clone(), p.cfg.alpha)).collect(),
+        Some(alphas) => alphas
+            .iter()
+            .map(|&al| (format!("hybrid-a{al}"), "hybrid".to_string(), al))
+            .collect(),
+        None => a
+            .samplers
+            .iter()
+            .map(|s| {
+                (
+                    if s == "hybrid" {
+                        format!("hybrid-a{}", p.cfg.alpha)
+                    } else {
+                        s.clone()
+                    },
+                    s.clone(),
+                    p.cfg.alpha,
+                )
+            })
+            .collect(),
     };
     for (_, s, al) in &runs {
         hbt_data::sampler::SamplerKind::parse(s, *al)?;
     }
-    std::fs::write(a.out.join("plan.json"), serde_json::to_vec_pretty(&serde_json::json!({
-        "init": p.init, "train": p.train, "tests": p.tests, "runs": runs, "seeds": a.seeds, "config": p.cfg, "limit": p.limit,
-    }))?)?;
+    std::fs::write(
+        a.out.join("plan.json"),
+        serde_json::to_vec_pretty(&serde_json::json!({
+            "init": p.init, "train": p.train, "tests": p.tests, "runs": runs, "seeds": a.seeds, "config": p.cfg, "limit": p.limit,
+        }))?,
+    )?;
     let mut rows: BTreeMap<String, Vec<(String, Vec<Report>)>> = BTreeMap::new();
     for (bench, dir) in &p.tests {
         eprintln!("== initial model on {bench}");
-        let r = eval_into(&init_dir, bench, dir, p.limit, backend, "initial", &a.out.join("initial").join(bench))?;
+        let r = eval_into(
+            &init_dir,
+            bench,
+            dir,
+            p.limit,
+            backend,
+            "initial",
+            &a.out.join("initial").join(bench),
+        )?;
         rows.entry(bench.clone()).or_default().push(("initial".into(), vec![r]));
     }
     for (name, sampler, alpha) in &runs {
@@ -261,12 +375,32 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
                 let resume = run_dir.join("checkpoints/latest").is_file();
                 eprintln!("== train {name} seed {seed}{}", if resume { " (resuming)" } else { "" });
                 let device = hbt_model::device(backend)?;
-                let summary = hbt_train::train(&init_dir, corpora.clone(), &device, cfg, &run_dir, resume, Arc::new(AtomicBool::new(false)), true)?;
-                eprintln!("   {} steps, val loss {:?} -> {:?}, {:.0} s", summary.steps, summary.initial_val_loss, summary.best_val_loss, summary.seconds);
+                let summary = hbt_train::train(
+                    &init_dir,
+                    corpora.clone(),
+                    &device,
+                    cfg,
+                    &run_dir,
+                    resume,
+                    Arc::new(AtomicBool::new(false)),
+                    true,
+                )?;
+                eprintln!(
+                    "   {} steps, val loss {:?} -> {:?}, {:.0} s",
+                    summary.steps, summary.initial_val_loss, summary.best_val_loss, summary.seconds
+                );
             }
             for (bench, dir) in &p.tests {
                 eprintln!("== eval {name} seed {seed} on {bench}");
-                let r = eval_into(&run_dir.join("model"), bench, dir, p.limit, backend, &format!("{name}-s{seed}"), &run_dir.join(format!("eval-{bench}")))?;
+                let r = eval_into(
+                    &run_dir.join("model"),
+                    bench,
+                    dir,
+                    p.limit,
+                    backend,
+                    &format!("{name}-s{seed}"),
+                    &run_dir.join(format!("eval-{bench}")),
+                )?;
                 per_bench.entry(bench.clone()).or_default().push(r);
             }
         }
@@ -278,10 +412,18 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
     let secs = t0.elapsed().as_secs_f64();
     let mut md = format!(
         "# Experiment: {} → {}\n\ninit `{}`; train {}; {} seed(s); {} steps of batch {} (lr {}, temperature {}); eval limit {:?}.\nMean ± sample std over seeds; best per column in bold; rank distance: lower is better.\n\n",
-        p.train.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
+        p.train
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
         p.tests.iter().map(|t| t.0.clone()).collect::<Vec<_>>().join(", "),
         p.init,
-        p.train.iter().map(|d| d.file_name().unwrap_or_default().to_string_lossy().into_owned()).collect::<Vec<_>>().join("+"),
+        p.train
+            .iter()
+            .map(|d| d.file_name().unwrap_or_default().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("+"),
         a.seeds,
         p.cfg.max_steps,
         p.cfg.batch_size,
@@ -296,22 +438,58 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
         md += "\n";
         // Charts over the seed means: grouped bars, and metric-vs-α lines for a sweep.
         let labels: Vec<String> = rs.iter().map(|r| r.0.clone()).collect();
-        let mean_of = |f: fn(&hbt_eval::report::Summary) -> f64| rs.iter().map(|(_, v)| mean_std(&v.iter().filter_map(|r| r.summary.as_ref().map(f)).collect::<Vec<_>>()).0).collect::<Vec<_>>();
-        let maps: Vec<(String, Vec<f64>)> = METRICS[..3].iter().map(|(n, _, f)| (n.to_string(), mean_of(*f))).collect();
+        let mean_of = |f: fn(&hbt_eval::report::Summary) -> f64| {
+            rs.iter()
+                .map(|(_, v)| mean_std(&v.iter().filter_map(|r| r.summary.as_ref().map(f)).collect::<Vec<_>>()).0)
+                .collect::<Vec<_>>()
+        };
+        let maps: Vec<(String, Vec<f64>)> = METRICS[..3]
+            .iter()
+            .map(|(n, _, f)| (n.to_string(), mean_of(*f)))
+            .collect();
         let p1 = a.out.join(format!("{bench}-map.svg"));
-        hbt_eval::charts::grouped_bars(&format!("{bench}: mAP by training sampler (mean over seeds)"), "mAP (%)", &labels, &maps, &p1)?;
+        hbt_eval::charts::grouped_bars(
+            &format!("{bench}: mAP by training sampler (mean over seeds)"),
+            "mAP (%)",
+            &labels,
+            &maps,
+            &p1,
+        )?;
         hbt_eval::charts::svg_to_png(&p1)?;
         let p2 = a.out.join(format!("{bench}-bias.svg"));
-        hbt_eval::charts::grouped_bars(&format!("{bench}: language bias (rank distance, lower is better)"), "mean rank distance", &labels, &[("rank distance".to_string(), mean_of(METRICS[6].2))], &p2)?;
+        hbt_eval::charts::grouped_bars(
+            &format!("{bench}: language bias (rank distance, lower is better)"),
+            "mean rank distance",
+            &labels,
+            &[("rank distance".to_string(), mean_of(METRICS[6].2))],
+            &p2,
+        )?;
         hbt_eval::charts::svg_to_png(&p2)?;
         md += &format!("![mAP]({bench}-map.png)\n![bias]({bench}-bias.png)\n\n");
         if let Some(alphas) = &a.alpha_sweep {
-            let series: Vec<(String, Vec<f64>)> = METRICS[..3].iter().map(|(n, _, f)| (n.to_string(), mean_of(*f)[1..].to_vec())).collect();
+            let series: Vec<(String, Vec<f64>)> = METRICS[..3]
+                .iter()
+                .map(|(n, _, f)| (n.to_string(), mean_of(*f)[1..].to_vec()))
+                .collect();
             let p3 = a.out.join(format!("{bench}-alpha.svg"));
-            hbt_eval::charts::lines(&format!("{bench}: mAP against α (share of X-X-mono batches)"), "α", "mAP (%)", alphas, &series, &p3)?;
+            hbt_eval::charts::lines(
+                &format!("{bench}: mAP against α (share of X-X-mono batches)"),
+                "α",
+                "mAP (%)",
+                alphas,
+                &series,
+                &p3,
+            )?;
             hbt_eval::charts::svg_to_png(&p3)?;
             let p4 = a.out.join(format!("{bench}-alpha-bias.svg"));
-            hbt_eval::charts::lines(&format!("{bench}: rank distance against α (lower is better)"), "α", "mean rank distance", alphas, &[("rank distance".into(), mean_of(METRICS[6].2)[1..].to_vec())], &p4)?;
+            hbt_eval::charts::lines(
+                &format!("{bench}: rank distance against α (lower is better)"),
+                "α",
+                "mean rank distance",
+                alphas,
+                &[("rank distance".into(), mean_of(METRICS[6].2)[1..].to_vec())],
+                &p4,
+            )?;
             hbt_eval::charts::svg_to_png(&p4)?;
             md += &format!("![alpha]({bench}-alpha.png)\n![alpha-bias]({bench}-alpha-bias.png)\n\n");
         }

@@ -2,17 +2,22 @@
 
 use std::path::PathBuf;
 
+mod bench_cmd;
 mod data_cmd;
 mod eval_cmd;
-mod train_cmd;
 mod experiment_cmd;
+mod train_cmd;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use hbt_model::{BackendKind, Encoder, EncoderOptions, Pooling, Prefixes, TextKind};
 
 #[derive(Parser)]
-#[command(name = "hbt", version, about = "Hybrid-batch training and evaluation of multilingual text encoders")]
+#[command(
+    name = "hbt",
+    version,
+    about = "Hybrid-batch training and evaluation of multilingual text encoders"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -37,6 +42,9 @@ enum Command {
     Train(train_cmd::TrainArgs),
     /// Reproduce the study: samplers × seeds, trained and evaluated, with a summary.
     Experiment(experiment_cmd::ExperimentArgs),
+    /// Throughput benchmarks (encoding, training steps).
+    #[command(subcommand)]
+    Bench(bench_cmd::BenchCommand),
 }
 
 #[derive(Args, Clone)]
@@ -174,6 +182,7 @@ fn main() {
         Command::Score(a) => eval_cmd::score(a),
         Command::Train(a) => train_cmd::run(a).map(|_| ()),
         Command::Experiment(a) => experiment_cmd::run(a),
+        Command::Bench(c) => bench_cmd::run(c),
     };
     if let Err(e) = result {
         eprintln!("hbt: error: {e:#}");

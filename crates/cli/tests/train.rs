@@ -15,10 +15,14 @@ fn shared(p: &str) -> PathBuf {
 }
 
 fn minilm() -> PathBuf {
-    let d = std::env::var_os("HBT_MINILM_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/hbt-fixtures/all-MiniLM-L6-v2")
-    });
-    assert!(d.join("tokenizer.json").is_file(), "MiniLM fixture missing at {} (see .ci/run)", d.display());
+    let d = std::env::var_os("HBT_MINILM_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/hbt-fixtures/all-MiniLM-L6-v2"));
+    assert!(
+        d.join("tokenizer.json").is_file(),
+        "MiniLM fixture missing at {} (see .ci/run)",
+        d.display()
+    );
     d
 }
 
@@ -39,15 +43,38 @@ fn tiny_bert(dir: &Path, seed: u64, hidden: usize) {
             .collect()
     };
     let mut t: Vec<(String, Vec<usize>, Vec<f32>)> = vec![
-        ("embeddings.word_embeddings.weight".into(), vec![vocab, h], rnd(vocab * h, 0.5, 0.0)),
-        ("embeddings.position_embeddings.weight".into(), vec![max_pos, h], rnd(max_pos * h, 0.5, 0.0)),
-        ("embeddings.token_type_embeddings.weight".into(), vec![2, h], rnd(2 * h, 0.1, 0.0)),
+        (
+            "embeddings.word_embeddings.weight".into(),
+            vec![vocab, h],
+            rnd(vocab * h, 0.5, 0.0),
+        ),
+        (
+            "embeddings.position_embeddings.weight".into(),
+            vec![max_pos, h],
+            rnd(max_pos * h, 0.5, 0.0),
+        ),
+        (
+            "embeddings.token_type_embeddings.weight".into(),
+            vec![2, h],
+            rnd(2 * h, 0.1, 0.0),
+        ),
         ("embeddings.LayerNorm.weight".into(), vec![h], rnd(h, 0.05, 1.0)),
         ("embeddings.LayerNorm.bias".into(), vec![h], rnd(h, 0.05, 0.0)),
     ];
     for l in 0..layers {
-        for (n, o, inn) in [("attention.self.query", h, h), ("attention.self.key", h, h), ("attention.self.value", h, h), ("attention.output.dense", h, h), ("intermediate.dense", i, h), ("output.dense", h, i)] {
-            t.push((format!("encoder.layer.{l}.{n}.weight"), vec![o, inn], rnd(o * inn, 0.3, 0.0)));
+        for (n, o, inn) in [
+            ("attention.self.query", h, h),
+            ("attention.self.key", h, h),
+            ("attention.self.value", h, h),
+            ("attention.output.dense", h, h),
+            ("intermediate.dense", i, h),
+            ("output.dense", h, i),
+        ] {
+            t.push((
+                format!("encoder.layer.{l}.{n}.weight"),
+                vec![o, inn],
+                rnd(o * inn, 0.3, 0.0),
+            ));
             t.push((format!("encoder.layer.{l}.{n}.bias"), vec![o], rnd(o, 0.05, 0.0)));
         }
         for n in ["attention.output.LayerNorm", "output.LayerNorm"] {
@@ -55,23 +82,67 @@ fn tiny_bert(dir: &Path, seed: u64, hidden: usize) {
             t.push((format!("encoder.layer.{l}.{n}.bias"), vec![h], rnd(h, 0.05, 0.0)));
         }
     }
-    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = t.into_iter().map(|(n, s, v)| (n, s, v.iter().flat_map(|x| x.to_le_bytes()).collect())).collect();
-    let views: Vec<_> = bytes.iter().map(|(n, s, b)| (n.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap())).collect();
-    std::fs::write(dir.join("model.safetensors"), safetensors::serialize(views, None).unwrap()).unwrap();
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = t
+        .into_iter()
+        .map(|(n, s, v)| (n, s, v.iter().flat_map(|x| x.to_le_bytes()).collect()))
+        .collect();
+    let views: Vec<_> = bytes
+        .iter()
+        .map(|(n, s, b)| {
+            (
+                n.clone(),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap(),
+            )
+        })
+        .collect();
+    std::fs::write(
+        dir.join("model.safetensors"),
+        safetensors::serialize(views, None).unwrap(),
+    )
+    .unwrap();
     let cfg = serde_json::json!({"model_type": "bert", "vocab_size": vocab, "hidden_size": h, "num_hidden_layers": layers,
         "num_attention_heads": 4, "intermediate_size": i, "hidden_act": "gelu", "max_position_embeddings": max_pos,
         "type_vocab_size": 2, "layer_norm_eps": 1e-12, "pad_token_id": 0});
     std::fs::write(dir.join("config.json"), cfg.to_string()).unwrap();
     std::fs::copy(minilm().join("tokenizer.json"), dir.join("tokenizer.json")).unwrap();
-    std::fs::copy(minilm().join("tokenizer_config.json"), dir.join("tokenizer_config.json")).unwrap();
+    std::fs::copy(
+        minilm().join("tokenizer_config.json"),
+        dir.join("tokenizer_config.json"),
+    )
+    .unwrap();
 }
 
 fn train_args(model: &Path, out: &Path, steps: usize) -> Vec<String> {
     [
-        "train", "--model", model.to_str().unwrap(), "--train", shared("data/mlqa-r").to_str().unwrap(),
-        "--out", out.to_str().unwrap(), "--sampler", "hybrid", "--batch", "6", "--steps", &steps.to_string(),
-        "--warmup", "3", "--lr", "1e-3", "--seed", "5", "--checkpoint-every", "1", "--eval-every", "0",
-        "--max-query-len", "24", "--max-passage-len", "32", "--backend", "cpu",
+        "train",
+        "--model",
+        model.to_str().unwrap(),
+        "--train",
+        shared("data/mlqa-r").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--sampler",
+        "hybrid",
+        "--batch",
+        "6",
+        "--steps",
+        &steps.to_string(),
+        "--warmup",
+        "3",
+        "--lr",
+        "1e-3",
+        "--seed",
+        "5",
+        "--checkpoint-every",
+        "1",
+        "--eval-every",
+        "0",
+        "--max-query-len",
+        "24",
+        "--max-passage-len",
+        "32",
+        "--backend",
+        "cpu",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -149,14 +220,32 @@ fn trained_model_has_hf_names_and_embeds() {
     let st = hbt().args(args).output().unwrap();
     assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
     let w = weights(&out.join("model"));
-    assert!(w.iter().any(|(n, _)| n == "encoder.layer.1.attention.self.query.weight"));
+    assert!(
+        w.iter()
+            .any(|(n, _)| n == "encoder.layer.1.attention.self.query.weight")
+    );
     assert!(w.iter().all(|(n, _)| !n.starts_with("bert.")));
-    for f in ["config.json", "tokenizer.json", "tokenizer_config.json", "modules.json", "1_Pooling/config.json"] {
+    for f in [
+        "config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "modules.json",
+        "1_Pooling/config.json",
+    ] {
         assert!(out.join("model").join(f).is_file(), "{f}");
     }
     let log = std::fs::read_to_string(out.join("train-log.jsonl")).unwrap();
     assert!(log.contains("val_loss"));
-    let e = hbt().args(["embed", "--model", out.join("model").to_str().unwrap(), "--query", "wie viele"]).output().unwrap();
+    let e = hbt()
+        .args([
+            "embed",
+            "--model",
+            out.join("model").to_str().unwrap(),
+            "--query",
+            "wie viele",
+        ])
+        .output()
+        .unwrap();
     assert!(e.status.success(), "{}", String::from_utf8_lossy(&e.stderr));
     let v: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
     assert_eq!(v["embedding"].as_array().unwrap().len(), 16);
@@ -178,7 +267,20 @@ fn bad_training_inputs_are_clear_errors() {
     assert!(run(&["--batch", "100000"], "b").contains("larger than the number of distinct questions"));
     let empty = tmp.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let o = hbt().args(["train", "--model", model.to_str().unwrap(), "--train", empty.to_str().unwrap(), "--out", tmp.path().join("c").to_str().unwrap(), "--backend", "cpu"]).output().unwrap();
+    let o = hbt()
+        .args([
+            "train",
+            "--model",
+            model.to_str().unwrap(),
+            "--train",
+            empty.to_str().unwrap(),
+            "--out",
+            tmp.path().join("c").to_str().unwrap(),
+            "--backend",
+            "cpu",
+        ])
+        .output()
+        .unwrap();
     assert!(!o.status.success());
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("empty") && e.contains("hbt data fetch"), "{e}");

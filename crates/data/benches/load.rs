@@ -9,7 +9,9 @@ fn load(c: &mut Criterion) {
         eprintln!("{} not found; skipping the load benchmark", dir.display());
         return;
     }
-    c.bench_function("load xquad-r (11 languages)", |b| b.iter(|| hbt_data::load_dir(&dir).unwrap()));
+    c.bench_function("load xquad-r (11 languages)", |b| {
+        b.iter(|| hbt_data::load_dir(&dir).unwrap())
+    });
     let corpus = hbt_data::load_dir(&dir).unwrap();
     c.bench_function("build xquad-r tasks", |b| b.iter(|| hbt_data::build_tasks(&corpus)));
 }

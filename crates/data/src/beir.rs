@@ -95,7 +95,9 @@ fn jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
 pub fn load_beir(dir: &Path, split: &str) -> Result<BeirSet> {
     let missing = |what: &str| DataError::Corpus {
         path: dir.to_path_buf(),
-        message: format!("no {what} found (BEIR layout: corpus.jsonl[.gz], queries.jsonl or topics.tsv, qrels/{split}.tsv)"),
+        message: format!(
+            "no {what} found (BEIR layout: corpus.jsonl[.gz], queries.jsonl or topics.tsv, qrels/{split}.tsv)"
+        ),
     };
     let corpus = first_existing(dir, &["corpus.jsonl", "corpus.jsonl.gz"]).ok_or_else(|| missing("corpus"))?;
     let docs: Vec<Doc> = jsonl::<RawDoc>(&corpus)?
@@ -109,7 +111,10 @@ pub fn load_beir(dir: &Path, split: &str) -> Result<BeirSet> {
     let queries = if let Some(q) = first_existing(dir, &["queries.jsonl", "queries.jsonl.gz"]) {
         jsonl::<RawQuery>(&q)?
             .into_iter()
-            .map(|q| Query { id: q._id, text: q.text })
+            .map(|q| Query {
+                id: q._id,
+                text: q.text,
+            })
             .collect()
     } else if let Some(t) = first_existing(dir, &[&format!("topics.{split}.tsv"), "topics.tsv"]) {
         let mut out = Vec::new();

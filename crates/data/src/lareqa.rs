@@ -97,7 +97,9 @@ impl std::str::FromStr for CandidateInput {
         match s {
             "sentence" => Ok(Self::Sentence),
             "sentence-and-context" | "context" => Ok(Self::SentenceAndContext),
-            o => Err(format!("unknown candidate input `{o}` (sentence, sentence-and-context)")),
+            o => Err(format!(
+                "unknown candidate input `{o}` (sentence, sentence-and-context)"
+            )),
         }
     }
 }
@@ -161,8 +163,12 @@ impl Corpus {
             }
         }
         for d in self.langs.values_mut() {
-            let paras: std::collections::BTreeSet<usize> =
-                d.questions.iter().filter(|q| seen.contains(&q.id)).map(|q| q.paragraph).collect();
+            let paras: std::collections::BTreeSet<usize> = d
+                .questions
+                .iter()
+                .filter(|q| seen.contains(&q.id))
+                .map(|q| q.paragraph)
+                .collect();
             let mut new_para = HashMap::new();
             let mut paragraphs = Vec::new();
             let mut candidates = Vec::new();
@@ -232,7 +238,11 @@ pub fn load_language(path: &Path, code: &str) -> Result<LangData> {
             if p.sentences.len() != p.sentence_breaks.len() {
                 return Err(fmt(
                     place(""),
-                    format!("{} sentences but {} sentence_breaks", p.sentences.len(), p.sentence_breaks.len()),
+                    format!(
+                        "{} sentences but {} sentence_breaks",
+                        p.sentences.len(),
+                        p.sentence_breaks.len()
+                    ),
                 ));
             }
             for (si, [s, e]) in p.sentence_breaks.iter().copied().enumerate() {
@@ -263,7 +273,10 @@ pub fn load_language(path: &Path, code: &str) -> Result<LangData> {
                 if ans.answer_start >= clen {
                     return Err(fmt(
                         place(&format!(" question {}", q.id)),
-                        format!("answer_start {} is beyond the context ({clen} characters)", ans.answer_start),
+                        format!(
+                            "answer_start {} is beyond the context ({clen} characters)",
+                            ans.answer_start
+                        ),
                     ));
                 }
                 let hit = p
@@ -273,7 +286,10 @@ pub fn load_language(path: &Path, code: &str) -> Result<LangData> {
                 match hit {
                     Some(si) => {
                         if d.by_id.contains_key(&q.id) {
-                            return Err(fmt(place(&format!(" question {}", q.id)), "duplicate question id".into()));
+                            return Err(fmt(
+                                place(&format!(" question {}", q.id)),
+                                "duplicate question id".into(),
+                            ));
                         }
                         d.by_id.insert(q.id.clone(), d.questions.len());
                         d.questions.push(Question {
@@ -322,15 +338,14 @@ pub fn load_dir(dir: &Path) -> Result<Corpus> {
     if files.is_empty() {
         return Err(DataError::Corpus {
             path: dir.to_path_buf(),
-            message: format!("the corpus is empty: no <lang>.json files here. {}", crate::fetch::HOW_TO_GET),
+            message: format!(
+                "the corpus is empty: no <lang>.json files here. {}",
+                crate::fetch::HOW_TO_GET
+            ),
         });
     }
     files.sort();
-    let name = dir
-        .file_name()
-        .and_then(|s| s.to_str())
-        .unwrap_or("corpus")
-        .to_string();
+    let name = dir.file_name().and_then(|s| s.to_str()).unwrap_or("corpus").to_string();
     let loaded: Vec<Result<LangData>> = std::thread::scope(|s| {
         let handles: Vec<_> = files
             .iter()
@@ -380,7 +395,11 @@ pub fn stats(c: &Corpus) -> Vec<LangStats> {
                 questions: d.questions.len(),
                 candidates: d.candidates.len(),
                 skipped: d.skipped.len(),
-                relevant_per_question: if rel.is_empty() { 0.0 } else { rel.iter().sum::<usize>() as f64 / rel.len() as f64 },
+                relevant_per_question: if rel.is_empty() {
+                    0.0
+                } else {
+                    rel.iter().sum::<usize>() as f64 / rel.len() as f64
+                },
                 min_relevant: rel.iter().copied().min().unwrap_or(0),
                 max_relevant: rel.iter().copied().max().unwrap_or(0),
             }

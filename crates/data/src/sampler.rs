@@ -37,7 +37,11 @@ impl SamplerKind {
             "cross" | "x-y" => Self::Cross,
             "hybrid" => Self::Hybrid(alpha),
             "x-x" | "xx" => Self::XX,
-            o => return Err(DataError::Invalid(format!("unknown sampler `{o}` (mono, cross, hybrid, x-x)"))),
+            o => {
+                return Err(DataError::Invalid(format!(
+                    "unknown sampler `{o}` (mono, cross, hybrid, x-x)"
+                )));
+            }
         };
         k.validate()?;
         Ok(k)
@@ -142,7 +146,9 @@ impl SpaceState {
         }
     }
     fn with_lang(&self, l: u16) -> Vec<usize> {
-        (0..self.mono_left.len()).filter(|&g| self.mono_left[g].contains(&l)).collect()
+        (0..self.mono_left.len())
+            .filter(|&g| self.mono_left[g].contains(&l))
+            .collect()
     }
     fn take(&mut self, kind: BatchKind, size: usize, space: usize, rng: &mut ChaCha8Rng) -> Vec<Pair> {
         let pick = |cands: Vec<usize>, rng: &mut ChaCha8Rng| -> Vec<usize> {
@@ -152,34 +158,55 @@ impl SpaceState {
         };
         match kind {
             BatchKind::Mono => {
-                let langs: Vec<u16> = (0..self.n_langs as u16).filter(|&l| self.with_lang(l).len() >= size).collect();
+                let langs: Vec<u16> = (0..self.n_langs as u16)
+                    .filter(|&l| self.with_lang(l).len() >= size)
+                    .collect();
                 let l = langs[rng.random_range(0..langs.len())];
                 pick(self.with_lang(l), rng)
                     .into_iter()
                     .map(|g| {
                         self.mono_left[g].retain(|&x| x != l);
-                        Pair { space, group: g, qlang: l, plang: l }
+                        Pair {
+                            space,
+                            group: g,
+                            qlang: l,
+                            plang: l,
+                        }
                     })
                     .collect()
             }
             BatchKind::XX => {
-                let groups: Vec<usize> = (0..self.mono_left.len()).filter(|&g| !self.mono_left[g].is_empty()).collect();
+                let groups: Vec<usize> = (0..self.mono_left.len())
+                    .filter(|&g| !self.mono_left[g].is_empty())
+                    .collect();
                 pick(groups, rng)
                     .into_iter()
                     .map(|g| {
                         let i = rng.random_range(0..self.mono_left[g].len());
                         let l = self.mono_left[g].swap_remove(i);
-                        Pair { space, group: g, qlang: l, plang: l }
+                        Pair {
+                            space,
+                            group: g,
+                            qlang: l,
+                            plang: l,
+                        }
                     })
                     .collect()
             }
             BatchKind::Cross => {
-                let groups: Vec<usize> = (0..self.cross_left.len()).filter(|&g| !self.cross_left[g].is_empty()).collect();
+                let groups: Vec<usize> = (0..self.cross_left.len())
+                    .filter(|&g| !self.cross_left[g].is_empty())
+                    .collect();
                 pick(groups, rng)
                     .into_iter()
                     .map(|g| {
                         let (x, y) = self.cross_left[g].pop().expect("group has a cross pair");
-                        Pair { space: space, group: g, qlang: x, plang: y }
+                        Pair {
+                            space: space,
+                            group: g,
+                            qlang: x,
+                            plang: y,
+                        }
                     })
                     .collect()
             }
@@ -204,7 +231,9 @@ impl Sampler {
         }
         let total: usize = spaces.iter().map(PairSpace::pair_count).sum();
         if total == 0 {
-            return Err(DataError::Invalid("the training corpus is empty: no (question, answer) pairs".into()));
+            return Err(DataError::Invalid(
+                "the training corpus is empty: no (question, answer) pairs".into(),
+            ));
         }
         let most = spaces.iter().map(|s| s.groups.len()).max().unwrap_or(0);
         if batch_size > most {

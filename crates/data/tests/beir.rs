@@ -6,8 +6,16 @@ use hbt_data::beir::load_beir;
 fn beir_jsonl_and_tsv_qrels() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    std::fs::write(d.join("corpus.jsonl"), "{\"_id\": \"d1\", \"title\": \"Berlin\", \"text\": \"Capital.\"}\n{\"_id\": \"d2\", \"text\": \"Other.\"}\n").unwrap();
-    std::fs::write(d.join("queries.jsonl"), "{\"_id\": \"q1\", \"text\": \"capital of germany\"}\n").unwrap();
+    std::fs::write(
+        d.join("corpus.jsonl"),
+        "{\"_id\": \"d1\", \"title\": \"Berlin\", \"text\": \"Capital.\"}\n{\"_id\": \"d2\", \"text\": \"Other.\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("queries.jsonl"),
+        "{\"_id\": \"q1\", \"text\": \"capital of germany\"}\n",
+    )
+    .unwrap();
     std::fs::create_dir_all(d.join("qrels")).unwrap();
     std::fs::write(d.join("qrels/test.tsv"), "query-id\tcorpus-id\tscore\nq1\td1\t1\n").unwrap();
     let s = load_beir(d, "test").unwrap();
@@ -21,7 +29,10 @@ fn miracl_topics_gz_corpus_and_trec_qrels() {
     use std::io::Write;
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(d.join("corpus.jsonl.gz")).unwrap(), flate2::Compression::default());
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(d.join("corpus.jsonl.gz")).unwrap(),
+        flate2::Compression::default(),
+    );
     writeln!(gz, "{{\"docid\": \"7#0\", \"title\": \"T\", \"text\": \"x\"}}").unwrap();
     gz.finish().unwrap();
     std::fs::write(d.join("topics.dev.tsv"), "3\twas ist x\n").unwrap();

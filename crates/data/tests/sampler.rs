@@ -12,7 +12,10 @@ fn space(groups: Vec<Vec<u16>>, n_langs: usize, name: &str) -> PairSpace {
         groups: groups
             .into_iter()
             .enumerate()
-            .map(|(i, langs)| Group { id: format!("{name}{i}"), langs })
+            .map(|(i, langs)| Group {
+                id: format!("{name}{i}"),
+                langs,
+            })
             .collect(),
     }
 }
@@ -127,11 +130,17 @@ fn resuming_a_stream_gives_the_same_batches() {
 #[test]
 fn bad_sampler_settings_are_errors() {
     let sp = space((0..5).map(|_| vec![0, 1]).collect(), 2, "c");
-    let e = Sampler::new(vec![sp.clone()], SamplerKind::Hybrid(1.5), 2, 0).unwrap_err().to_string();
+    let e = Sampler::new(vec![sp.clone()], SamplerKind::Hybrid(1.5), 2, 0)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("alpha must lie in [0, 1]"), "{e}");
-    let e = Sampler::new(vec![sp.clone()], SamplerKind::Mono, 6, 0).unwrap_err().to_string();
+    let e = Sampler::new(vec![sp.clone()], SamplerKind::Mono, 6, 0)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("larger than the number of distinct questions (5)"), "{e}");
-    let e = Sampler::new(vec![space(vec![], 2, "e")], SamplerKind::Mono, 1, 0).unwrap_err().to_string();
+    let e = Sampler::new(vec![space(vec![], 2, "e")], SamplerKind::Mono, 1, 0)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("empty"), "{e}");
     assert!(SamplerKind::parse("weird", 0.5).is_err());
     assert!(SamplerKind::parse("hybrid", -0.1).is_err());

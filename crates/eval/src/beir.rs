@@ -17,11 +17,21 @@ use crate::report::{BeirResult, Report};
 pub const DEPTH: usize = 100;
 
 /// Evaluate; returns the report and the depth-100 run (query id -> [(doc id, score)]).
-pub fn evaluate(enc: &Encoder, set: &BeirSet, name: &str, model: &str, settings: serde_json::Value, show: bool) -> Result<(Report, HashMap<String, Vec<(String, f64)>>)> {
+pub fn evaluate(
+    enc: &Encoder,
+    set: &BeirSet,
+    name: &str,
+    model: &str,
+    settings: serde_json::Value,
+    show: bool,
+) -> Result<(Report, HashMap<String, Vec<(String, f64)>>)> {
     let t0 = Instant::now();
     let queries: Vec<_> = set.queries.iter().filter(|q| set.qrels.contains_key(&q.id)).collect();
     if queries.is_empty() {
-        return Err(EvalError::Invalid(format!("{}: no query has relevance judgements", set.dir.display())));
+        return Err(EvalError::Invalid(format!(
+            "{}: no query has relevance judgements",
+            set.dir.display()
+        )));
     }
     let b = bar(queries.len() + set.docs.len(), "encoding", show);
     let qtexts: Vec<String> = queries.iter().map(|q| q.text.clone()).collect();
@@ -36,7 +46,13 @@ pub fn evaluate(enc: &Encoder, set: &BeirSet, name: &str, model: &str, settings:
     let mut per_query = Vec::new();
     for (ci, chunk) in queries.chunks(128).enumerate() {
         let start = ci * 128;
-        let q = Tensor::<2>::from_data(TensorData::new(qv.data[start * dim..(start + chunk.len()) * dim].to_vec(), [chunk.len(), dim]), device);
+        let q = Tensor::<2>::from_data(
+            TensorData::new(
+                qv.data[start * dim..(start + chunk.len()) * dim].to_vec(),
+                [chunk.len(), dim],
+            ),
+            device,
+        );
         let rows: Vec<f32> = q
             .matmul(dt.clone())
             .into_data()
@@ -45,7 +61,10 @@ pub fn evaluate(enc: &Encoder, set: &BeirSet, name: &str, model: &str, settings:
         let n = dv.len();
         for (k, query) in chunk.iter().enumerate() {
             let row = &rows[k * n..(k + 1) * n];
-            let ranked: Vec<(String, f64)> = top_k(row, DEPTH).into_iter().map(|i| (set.docs[i].id.clone(), row[i] as f64)).collect();
+            let ranked: Vec<(String, f64)> = top_k(row, DEPTH)
+                .into_iter()
+                .map(|i| (set.docs[i].id.clone(), row[i] as f64))
+                .collect();
             per_query.push(score_query(&ranked, &set.qrels[&query.id]));
             run.insert(query.id.clone(), ranked);
         }

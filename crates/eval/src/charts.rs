@@ -46,7 +46,11 @@ pub fn svg_to_png(svg: &Path) -> Result<PathBuf> {
     let (w, h) = (size.width() * 2, size.height() * 2);
     let mut pixmap = resvg::tiny_skia::Pixmap::new(w, h).ok_or_else(|| chart_err(svg, "empty image"))?;
     pixmap.fill(resvg::tiny_skia::Color::WHITE);
-    resvg::render(&tree, resvg::tiny_skia::Transform::from_scale(2.0, 2.0), &mut pixmap.as_mut());
+    resvg::render(
+        &tree,
+        resvg::tiny_skia::Transform::from_scale(2.0, 2.0),
+        &mut pixmap.as_mut(),
+    );
     let png = svg.with_extension("png");
     pixmap.save_png(&png).map_err(|e| chart_err(&png, e))?;
     Ok(png)
@@ -65,9 +69,17 @@ pub fn heatmap(report: &Report, path: &Path) -> Result<()> {
     let height = (top + cell * n as i32 + 70) as u32;
     let root = SVGBackend::new(path, (width, height)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| chart_err(path, e))?;
-    let title = format!("{} on {}: mAP (%) by query × candidate language", report.label(), report.benchmark);
-    root.draw(&Text::new(title, (20, 28), (FONT, 22).into_font().style(FontStyle::Bold)))
-        .map_err(|e| chart_err(path, e))?;
+    let title = format!(
+        "{} on {}: mAP (%) by query × candidate language",
+        report.label(),
+        report.benchmark
+    );
+    root.draw(&Text::new(
+        title,
+        (20, 28),
+        (FONT, 22).into_font().style(FontStyle::Bold),
+    ))
+    .map_err(|e| chart_err(path, e))?;
     let center = |(x, y): (i32, i32)| (x + cell / 2, y + cell / 2);
     let centered = |size: i32, color: RGBColor| {
         TextStyle::from((FONT, size).into_font())
@@ -79,7 +91,8 @@ pub fn heatmap(report: &Report, path: &Path) -> Result<()> {
         root.draw(&Text::new(
             lang_label(l),
             (x, top - 8),
-            TextStyle::from((FONT, 13).into_font().transform(FontTransform::Rotate270)).pos(Pos::new(HPos::Left, VPos::Center)),
+            TextStyle::from((FONT, 13).into_font().transform(FontTransform::Rotate270))
+                .pos(Pos::new(HPos::Left, VPos::Center)),
         ))
         .map_err(|e| chart_err(path, e))?;
     }
@@ -87,7 +100,13 @@ pub fn heatmap(report: &Report, path: &Path) -> Result<()> {
     root.draw(&Text::new(
         "multilingual pool",
         (mx + cell / 2, top - 8),
-        TextStyle::from((FONT, 13).into_font().style(FontStyle::Bold).transform(FontTransform::Rotate270)).pos(Pos::new(HPos::Left, VPos::Center)),
+        TextStyle::from(
+            (FONT, 13)
+                .into_font()
+                .style(FontStyle::Bold)
+                .transform(FontTransform::Rotate270),
+        )
+        .pos(Pos::new(HPos::Left, VPos::Center)),
     ))
     .map_err(|e| chart_err(path, e))?;
     for (i, l) in langs.iter().enumerate() {
@@ -102,19 +121,29 @@ pub fn heatmap(report: &Report, path: &Path) -> Result<()> {
             let (x, v) = if j < n {
                 (left + cell * j as i32, m[i][j])
             } else {
-                (mx, report.multi.iter().find(|r| &r.query_lang == l).map(|r| 100.0 * r.map))
+                (
+                    mx,
+                    report.multi.iter().find(|r| &r.query_lang == l).map(|r| 100.0 * r.map),
+                )
             };
             let fill = v.map(scale).unwrap_or(RGBColor(230, 230, 230));
             root.draw(&Rectangle::new([(x, y), (x + cell - 2, y + cell - 2)], fill.filled()))
                 .map_err(|e| chart_err(path, e))?;
             if i == j {
-                root.draw(&Rectangle::new([(x, y), (x + cell - 2, y + cell - 2)], ShapeStyle::from(&RGBColor(230, 120, 20)).stroke_width(2)))
-                    .map_err(|e| chart_err(path, e))?;
+                root.draw(&Rectangle::new(
+                    [(x, y), (x + cell - 2, y + cell - 2)],
+                    ShapeStyle::from(&RGBColor(230, 120, 20)).stroke_width(2),
+                ))
+                .map_err(|e| chart_err(path, e))?;
             }
             let label = v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "–".into());
             let c = center((x, y));
-            root.draw(&Text::new(label, (c.0 - 1, c.1 - 1), centered(14, v.map(text_on).unwrap_or(BLACK))))
-                .map_err(|e| chart_err(path, e))?;
+            root.draw(&Text::new(
+                label,
+                (c.0 - 1, c.1 - 1),
+                centered(14, v.map(text_on).unwrap_or(BLACK)),
+            ))
+            .map_err(|e| chart_err(path, e))?;
         }
     }
     // Colour bar.
@@ -127,8 +156,12 @@ pub fn heatmap(report: &Report, path: &Path) -> Result<()> {
     }
     for v in [0, 25, 50, 75, 100] {
         let y = top + (cell * n as i32) * (100 - v) / 100;
-        root.draw(&Text::new(format!("{v}"), (bx + 24, y), TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Left, VPos::Center))))
-            .map_err(|e| chart_err(path, e))?;
+        root.draw(&Text::new(
+            format!("{v}"),
+            (bx + 24, y),
+            TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Left, VPos::Center)),
+        ))
+        .map_err(|e| chart_err(path, e))?;
     }
     root.draw(&Text::new(
         "rows: query language · columns: candidate language · orange: monolingual",
@@ -142,7 +175,11 @@ pub fn heatmap(report: &Report, path: &Path) -> Result<()> {
 
 /// Mean rank distance per query language in the multilingual pool (lower is better).
 pub fn rank_distance_bars(report: &Report, path: &Path) -> Result<()> {
-    let rows: Vec<(String, f64)> = report.multi.iter().map(|m| (lang_label(&m.query_lang), m.rank_distance)).collect();
+    let rows: Vec<(String, f64)> = report
+        .multi
+        .iter()
+        .map(|m| (lang_label(&m.query_lang), m.rank_distance))
+        .collect();
     let macro_avg = report.summary.as_ref().map(|s| s.rank_distance).unwrap_or(0.0);
     let n = rows.len().max(1);
     let max = rows.iter().map(|r| r.1).fold(1.0f64, f64::max) * 1.15;
@@ -150,7 +187,11 @@ pub fn rank_distance_bars(report: &Report, path: &Path) -> Result<()> {
     root.fill(&WHITE).map_err(|e| chart_err(path, e))?;
     let mut chart = ChartBuilder::on(&root)
         .caption(
-            format!("{}: language bias on {} (rank distance, lower is better)", report.label(), report.benchmark),
+            format!(
+                "{}: language bias on {} (rank distance, lower is better)",
+                report.label(),
+                report.benchmark
+            ),
             (FONT, 20).into_font(),
         )
         .margin(20)
@@ -165,7 +206,10 @@ pub fn rank_distance_bars(report: &Report, path: &Path) -> Result<()> {
         .y_desc("mean max−min rank of parallel answers")
         .x_desc("query language")
         .x_labels(n)
-        .x_label_style(TextStyle::from((FONT, 13).into_font().transform(FontTransform::Rotate90)).pos(Pos::new(HPos::Left, VPos::Center)))
+        .x_label_style(
+            TextStyle::from((FONT, 13).into_font().transform(FontTransform::Rotate90))
+                .pos(Pos::new(HPos::Left, VPos::Center)),
+        )
         .x_label_formatter(&|v: &SegmentValue<usize>| match v {
             SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
             _ => String::new(),
@@ -175,14 +219,21 @@ pub fn rank_distance_bars(report: &Report, path: &Path) -> Result<()> {
         .map_err(|e| chart_err(path, e))?;
     chart
         .draw_series(rows.iter().enumerate().map(|(i, (_, v))| {
-            let mut r = Rectangle::new([(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), *v)], RGBColor(49, 130, 189).filled());
+            let mut r = Rectangle::new(
+                [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), *v)],
+                RGBColor(49, 130, 189).filled(),
+            );
             r.set_margin(0, 0, 8, 8);
             r
         }))
         .map_err(|e| chart_err(path, e))?;
     chart
         .draw_series(rows.iter().enumerate().map(|(i, (_, v))| {
-            Text::new(format!("{v:.1}"), (SegmentValue::CenterOf(i), *v + max * 0.02), TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom)))
+            Text::new(
+                format!("{v:.1}"),
+                (SegmentValue::CenterOf(i), *v + max * 0.02),
+                TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom)),
+            )
         }))
         .map_err(|e| chart_err(path, e))?;
     chart
@@ -192,7 +243,12 @@ pub fn rank_distance_bars(report: &Report, path: &Path) -> Result<()> {
         )))
         .map_err(|e| chart_err(path, e))?
         .label(format!("macro average {macro_avg:.1}"))
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], ShapeStyle::from(&RGBColor(230, 85, 13)).stroke_width(2)));
+        .legend(|(x, y)| {
+            PathElement::new(
+                vec![(x, y), (x + 20, y)],
+                ShapeStyle::from(&RGBColor(230, 85, 13)).stroke_width(2),
+            )
+        });
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.9))
@@ -217,10 +273,20 @@ const PALETTE: [RGBColor; 8] = [
 ];
 
 /// Grouped bars: one group per metric, one bar per report; `metrics`: (name, value per report).
-pub fn grouped_bars(title: &str, y_desc: &str, labels: &[String], metrics: &[(String, Vec<f64>)], path: &Path) -> Result<()> {
+pub fn grouped_bars(
+    title: &str,
+    y_desc: &str,
+    labels: &[String],
+    metrics: &[(String, Vec<f64>)],
+    path: &Path,
+) -> Result<()> {
     let groups = metrics.len().max(1);
     let series = labels.len().max(1);
-    let max = metrics.iter().flat_map(|(_, v)| v.iter().copied()).fold(1.0f64, f64::max) * 1.18;
+    let max = metrics
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .fold(1.0f64, f64::max)
+        * 1.18;
     let width = (160 + groups * (series * 46 + 40)) as u32;
     let root = SVGBackend::new(path, (width.max(640), 500)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| chart_err(path, e))?;
@@ -238,7 +304,11 @@ pub fn grouped_bars(title: &str, y_desc: &str, labels: &[String], metrics: &[(St
         .x_labels(groups * 2 + 1)
         .x_label_formatter(&|x: &f64| {
             let f = x.fract();
-            if (f - 0.5).abs() < 1e-6 { names.get(*x as usize).cloned().unwrap_or_default() } else { String::new() }
+            if (f - 0.5).abs() < 1e-6 {
+                names.get(*x as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
         })
         .y_desc(y_desc)
         .label_style((FONT, 14))
@@ -258,7 +328,11 @@ pub fn grouped_bars(title: &str, y_desc: &str, labels: &[String], metrics: &[(St
         chart
             .draw_series(metrics.iter().enumerate().map(|(g, (_, v))| {
                 let x = g as f64 + 0.1 + w * s as f64 + w * 0.46;
-                Text::new(format!("{:.1}", v[s]), (x, v[s] + max * 0.01), TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom)))
+                Text::new(
+                    format!("{:.1}", v[s]),
+                    (x, v[s] + max * 0.01),
+                    TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom)),
+                )
             }))
             .map_err(|e| chart_err(path, e))?;
     }
@@ -292,10 +366,20 @@ pub fn report_charts(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Lines of several series over a shared x axis (e.g. a metric against α).
-pub fn lines(title: &str, x_desc: &str, y_desc: &str, xs: &[f64], series: &[(String, Vec<f64>)], path: &Path) -> Result<()> {
+pub fn lines(
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    xs: &[f64],
+    series: &[(String, Vec<f64>)],
+    path: &Path,
+) -> Result<()> {
     let root = SVGBackend::new(path, (760, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| chart_err(path, e))?;
-    let (x0, x1) = (xs.iter().cloned().fold(f64::MAX, f64::min), xs.iter().cloned().fold(f64::MIN, f64::max));
+    let (x0, x1) = (
+        xs.iter().cloned().fold(f64::MAX, f64::min),
+        xs.iter().cloned().fold(f64::MIN, f64::max),
+    );
     let ys = series.iter().flat_map(|s| s.1.iter().copied());
     let (y0, y1) = ys.fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
     let pad = ((y1 - y0) * 0.15).max(0.5);
@@ -320,12 +404,20 @@ pub fn lines(title: &str, x_desc: &str, y_desc: &str, xs: &[f64], series: &[(Str
             .draw_series(LineSeries::new(pts.clone(), ShapeStyle::from(&color).stroke_width(2)))
             .map_err(|e| chart_err(path, e))?
             .label(name.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], ShapeStyle::from(&color).stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], ShapeStyle::from(&color).stroke_width(2))
+            });
         chart
             .draw_series(pts.iter().map(|&(x, y)| Circle::new((x, y), 4, color.filled())))
             .map_err(|e| chart_err(path, e))?;
         chart
-            .draw_series(pts.iter().map(|&(x, y)| Text::new(format!("{y:.1}"), (x, y + pad * 0.12), TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom)))))
+            .draw_series(pts.iter().map(|&(x, y)| {
+                Text::new(
+                    format!("{y:.1}"),
+                    (x, y + pad * 0.12),
+                    TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom)),
+                )
+            }))
             .map_err(|e| chart_err(path, e))?;
     }
     chart

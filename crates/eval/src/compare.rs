@@ -28,7 +28,12 @@ pub fn load_comparable(paths: &[PathBuf]) -> Result<Vec<Report>> {
         if r.languages != first.languages {
             return Err(EvalError::Report {
                 path: p.clone(),
-                message: format!("covers languages {:?}, {} covers {:?}", r.languages, paths[0].display(), first.languages),
+                message: format!(
+                    "covers languages {:?}, {} covers {:?}",
+                    r.languages,
+                    paths[0].display(),
+                    first.languages
+                ),
             });
         }
     }
@@ -39,18 +44,54 @@ pub fn load_comparable(paths: &[PathBuf]) -> Result<Vec<Report>> {
 pub fn table(reports: &[Report]) -> String {
     let cols: Vec<(&str, bool, Box<dyn Fn(&Report) -> Option<f64>>)> = if reports[0].beir.is_some() {
         vec![
-            ("nDCG@10", true, Box::new(|r: &Report| r.beir.as_ref().map(|b| 100.0 * b.ndcg_10))),
-            ("Recall@100", true, Box::new(|r: &Report| r.beir.as_ref().map(|b| 100.0 * b.recall_100))),
+            (
+                "nDCG@10",
+                true,
+                Box::new(|r: &Report| r.beir.as_ref().map(|b| 100.0 * b.ndcg_10)),
+            ),
+            (
+                "Recall@100",
+                true,
+                Box::new(|r: &Report| r.beir.as_ref().map(|b| 100.0 * b.recall_100)),
+            ),
         ]
     } else {
         vec![
-            ("mono mAP", true, Box::new(|r: &Report| r.summary.as_ref().map(|s| 100.0 * s.mono_map))),
-            ("cross mAP", true, Box::new(|r: &Report| r.summary.as_ref().map(|s| 100.0 * s.cross_map))),
-            ("multi mAP", true, Box::new(|r: &Report| r.summary.as_ref().map(|s| 100.0 * s.multi_map))),
-            ("mono R@1", true, Box::new(|r: &Report| r.summary.as_ref().map(|s| 100.0 * s.mono_r_1))),
-            ("cross R@1", true, Box::new(|r: &Report| r.summary.as_ref().map(|s| 100.0 * s.cross_r_1))),
-            ("multi R@10", true, Box::new(|r: &Report| r.summary.as_ref().map(|s| 100.0 * s.multi_r_10))),
-            ("rank distance ↓", false, Box::new(|r: &Report| r.summary.as_ref().map(|s| s.rank_distance))),
+            (
+                "mono mAP",
+                true,
+                Box::new(|r: &Report| r.summary.as_ref().map(|s| 100.0 * s.mono_map)),
+            ),
+            (
+                "cross mAP",
+                true,
+                Box::new(|r: &Report| r.summary.as_ref().map(|s| 100.0 * s.cross_map)),
+            ),
+            (
+                "multi mAP",
+                true,
+                Box::new(|r: &Report| r.summary.as_ref().map(|s| 100.0 * s.multi_map)),
+            ),
+            (
+                "mono R@1",
+                true,
+                Box::new(|r: &Report| r.summary.as_ref().map(|s| 100.0 * s.mono_r_1)),
+            ),
+            (
+                "cross R@1",
+                true,
+                Box::new(|r: &Report| r.summary.as_ref().map(|s| 100.0 * s.cross_r_1)),
+            ),
+            (
+                "multi R@10",
+                true,
+                Box::new(|r: &Report| r.summary.as_ref().map(|s| 100.0 * s.multi_r_10)),
+            ),
+            (
+                "rank distance ↓",
+                false,
+                Box::new(|r: &Report| r.summary.as_ref().map(|s| s.rank_distance)),
+            ),
         ]
     };
     let mut s = format!("| model ({}) |", reports[0].benchmark);
@@ -65,10 +106,13 @@ pub fn table(reports: &[Report]) -> String {
     let best: Vec<Option<f64>> = cols
         .iter()
         .map(|(_, higher, f)| {
-            reports.iter().filter_map(|r| f(r)).fold(None, |acc: Option<f64>, v| match acc {
-                None => Some(v),
-                Some(a) => Some(if *higher { a.max(v) } else { a.min(v) }),
-            })
+            reports
+                .iter()
+                .filter_map(|r| f(r))
+                .fold(None, |acc: Option<f64>, v| match acc {
+                    None => Some(v),
+                    Some(a) => Some(if *higher { a.max(v) } else { a.min(v) }),
+                })
         })
         .collect();
     for r in reports {
@@ -91,29 +135,64 @@ pub fn write(reports: &[Report], dir: &Path) -> Result<Vec<PathBuf>> {
     let labels: Vec<String> = reports.iter().map(Report::label).collect();
     let mut out = Vec::new();
     let md = dir.join("compare.md");
-    std::fs::write(&md, format!("# Comparison on {}\n\n{}", reports[0].benchmark, table(reports))).map_err(|e| EvalError::io(&md, e))?;
+    std::fs::write(
+        &md,
+        format!("# Comparison on {}\n\n{}", reports[0].benchmark, table(reports)),
+    )
+    .map_err(|e| EvalError::io(&md, e))?;
     out.push(md);
     if reports[0].beir.is_none() {
-        let get = |f: fn(&crate::report::Summary) -> f64| reports.iter().map(|r| r.summary.as_ref().map(f).unwrap_or(0.0)).collect::<Vec<f64>>();
+        let get = |f: fn(&crate::report::Summary) -> f64| {
+            reports
+                .iter()
+                .map(|r| r.summary.as_ref().map(f).unwrap_or(0.0))
+                .collect::<Vec<f64>>()
+        };
         let maps = vec![
             ("mono mAP".to_string(), get(|s| 100.0 * s.mono_map)),
             ("cross mAP".to_string(), get(|s| 100.0 * s.cross_map)),
             ("multi mAP".to_string(), get(|s| 100.0 * s.multi_map)),
         ];
         let p = dir.join("compare-map.svg");
-        grouped_bars(&format!("mAP on {} (higher is better)", reports[0].benchmark), "mAP (%)", &labels, &maps, &p)?;
+        grouped_bars(
+            &format!("mAP on {} (higher is better)", reports[0].benchmark),
+            "mAP (%)",
+            &labels,
+            &maps,
+            &p,
+        )?;
         out.push(svg_to_png(&p)?);
         out.push(p);
         let bias = vec![("rank distance".to_string(), get(|s| s.rank_distance))];
         let p = dir.join("compare-bias.svg");
-        grouped_bars(&format!("Language bias on {} (lower is better)", reports[0].benchmark), "mean rank distance", &labels, &bias, &p)?;
+        grouped_bars(
+            &format!("Language bias on {} (lower is better)", reports[0].benchmark),
+            "mean rank distance",
+            &labels,
+            &bias,
+            &p,
+        )?;
         out.push(svg_to_png(&p)?);
         out.push(p);
     } else {
-        let get = |f: fn(&crate::report::BeirResult) -> f64| reports.iter().map(|r| r.beir.as_ref().map(f).unwrap_or(0.0)).collect::<Vec<f64>>();
-        let m = vec![("nDCG@10".to_string(), get(|b| 100.0 * b.ndcg_10)), ("Recall@100".to_string(), get(|b| 100.0 * b.recall_100))];
+        let get = |f: fn(&crate::report::BeirResult) -> f64| {
+            reports
+                .iter()
+                .map(|r| r.beir.as_ref().map(f).unwrap_or(0.0))
+                .collect::<Vec<f64>>()
+        };
+        let m = vec![
+            ("nDCG@10".to_string(), get(|b| 100.0 * b.ndcg_10)),
+            ("Recall@100".to_string(), get(|b| 100.0 * b.recall_100)),
+        ];
         let p = dir.join("compare-beir.svg");
-        grouped_bars(&format!("{} (higher is better)", reports[0].benchmark), "%", &labels, &m, &p)?;
+        grouped_bars(
+            &format!("{} (higher is better)", reports[0].benchmark),
+            "%",
+            &labels,
+            &m,
+            &p,
+        )?;
         out.push(svg_to_png(&p)?);
         out.push(p);
     }

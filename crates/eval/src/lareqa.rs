@@ -68,13 +68,19 @@ pub fn bar(len: usize, msg: &str, show: bool) -> ProgressBar {
 }
 
 pub fn embed_corpus(enc: &Encoder, corpus: &Corpus, opts: &LareqaOptions) -> Result<EmbeddedCorpus> {
-    let total: usize = corpus.langs.values().map(|d| d.questions.len() + d.candidates.len()).sum();
+    let total: usize = corpus
+        .langs
+        .values()
+        .map(|d| d.questions.len() + d.candidates.len())
+        .sum();
     let b = bar(total, "encoding", opts.show_progress);
     let mut questions = Vec::new();
     let mut candidates = Vec::new();
     for d in corpus.langs.values() {
         let q: Vec<String> = d.questions.iter().map(|q| q.text.clone()).collect();
-        let c: Vec<String> = (0..d.candidates.len()).map(|i| d.candidate_text(i, opts.input)).collect();
+        let c: Vec<String> = (0..d.candidates.len())
+            .map(|i| d.candidate_text(i, opts.input))
+            .collect();
         questions.push(embed_all(enc, &q, TextKind::Query, &b)?);
         candidates.push(embed_all(enc, &c, TextKind::Passage, &b)?);
     }
@@ -94,7 +100,12 @@ struct Acc {
 }
 
 /// Score an embedded corpus on every task. `device` holds the candidate matrix.
-pub fn score(corpus: &Corpus, emb: &EmbeddedCorpus, device: &Device, opts: &LareqaOptions) -> Result<(Vec<TaskResult>, Vec<MultiResult>)> {
+pub fn score(
+    corpus: &Corpus,
+    emb: &EmbeddedCorpus,
+    device: &Device,
+    opts: &LareqaOptions,
+) -> Result<(Vec<TaskResult>, Vec<MultiResult>)> {
     let langs: Vec<&hbt_data::lareqa::LangData> = corpus.langs.values().collect();
     let names: Vec<String> = corpus.languages();
     let n = langs.len();
@@ -128,7 +139,10 @@ pub fn score(corpus: &Corpus, emb: &EmbeddedCorpus, device: &Device, opts: &Lare
         let nqx = langs[x].questions.len();
         for start in (0..nqx).step_by(opts.chunk.max(1)) {
             let end = (start + opts.chunk.max(1)).min(nqx);
-            let q = Tensor::<2>::from_data(TensorData::new(qv.data[start * dim..end * dim].to_vec(), [end - start, dim]), device);
+            let q = Tensor::<2>::from_data(
+                TensorData::new(qv.data[start * dim..end * dim].to_vec(), [end - start, dim]),
+                device,
+            );
             let rows: Vec<f32> = q
                 .matmul(cand_t.clone())
                 .into_data()
@@ -165,9 +179,11 @@ pub fn score(corpus: &Corpus, emb: &EmbeddedCorpus, device: &Device, opts: &Lare
                 a.ap.push(average_precision(&ranks, ranks.len()));
                 a.ap20.push(ap_at_k(&ranks, ranks.len(), 20));
                 a.r10.push(recall_at_k(&ranks, ranks.len(), 10));
-                a.dist.push((ranks.last().unwrap_or(&0) - ranks.first().unwrap_or(&0)) as f64);
+                a.dist
+                    .push((ranks.last().unwrap_or(&0) - ranks.first().unwrap_or(&0)) as f64);
                 let top = top_k(row, 10);
-                a.own.push(top.iter().filter(|&&g| lang_of(g) == x).count() as f64 / top.len().max(1) as f64);
+                a.own
+                    .push(top.iter().filter(|&&g| lang_of(g) == x).count() as f64 / top.len().max(1) as f64);
                 if opts.runs.is_some() {
                     let e = runs.entry((x, n)).or_default();
                     let qid = format!("{}-{}", names[x], id);
@@ -189,7 +205,11 @@ pub fn score(corpus: &Corpus, emb: &EmbeddedCorpus, device: &Device, opts: &Lare
     if let Some(dir) = &opts.runs {
         std::fs::create_dir_all(dir).map_err(|e| EvalError::io(dir, e))?;
         for ((x, y), (run, qrels)) in &runs {
-            let name = if *y == n { format!("{}-multi", names[*x]) } else { format!("{}-{}", names[*x], names[*y]) };
+            let name = if *y == n {
+                format!("{}-multi", names[*x])
+            } else {
+                format!("{}-{}", names[*x], names[*y])
+            };
             for (ext, body) in [("run", run), ("qrels", qrels)] {
                 let p = dir.join(format!("{name}.{ext}"));
                 let mut f = std::fs::File::create(&p).map_err(|e| EvalError::io(&p, e))?;
@@ -207,7 +227,11 @@ pub fn score(corpus: &Corpus, emb: &EmbeddedCorpus, device: &Device, opts: &Lare
         let a = &pair_acc[x][y];
         tasks.push(TaskResult {
             name: t.name(&names),
-            kind: if t.kind == TaskKind::Mono { "mono".into() } else { "cross".into() },
+            kind: if t.kind == TaskKind::Mono {
+                "mono".into()
+            } else {
+                "cross".into()
+            },
             query_lang: names[x].clone(),
             cand_lang: names[y].clone(),
             queries: a.ap.len(),
@@ -240,7 +264,8 @@ pub fn score(corpus: &Corpus, emb: &EmbeddedCorpus, device: &Device, opts: &Lare
 
 /// Macro averages over tasks, as the paper reports them.
 pub fn summarize(tasks: &[TaskResult], multi: &[MultiResult]) -> Summary {
-    let of = |kind: &str, f: fn(&TaskResult) -> f64| mean(tasks.iter().filter(|t| t.kind == kind && t.queries > 0).map(f));
+    let of =
+        |kind: &str, f: fn(&TaskResult) -> f64| mean(tasks.iter().filter(|t| t.kind == kind && t.queries > 0).map(f));
     Summary {
         mono_map: of("mono", |t| t.map),
         cross_map: of("cross", |t| t.map),
@@ -258,7 +283,14 @@ pub fn summarize(tasks: &[TaskResult], multi: &[MultiResult]) -> Summary {
 }
 
 /// Embed and score a LAReQA corpus; the report records model, data and settings.
-pub fn evaluate(enc: &Encoder, corpus: &Corpus, benchmark: &str, model: &str, settings: serde_json::Value, opts: &LareqaOptions) -> Result<Report> {
+pub fn evaluate(
+    enc: &Encoder,
+    corpus: &Corpus,
+    benchmark: &str,
+    model: &str,
+    settings: serde_json::Value,
+    opts: &LareqaOptions,
+) -> Result<Report> {
     let t0 = Instant::now();
     let emb = embed_corpus(enc, corpus, opts)?;
     let (tasks, multi) = score(corpus, &emb, &enc.device, opts)?;
@@ -286,7 +318,10 @@ pub fn select_languages(corpus: Corpus, langs: Option<&[String]>, path: &Path) -
         Some(ls) => {
             for l in ls {
                 if !hbt_data::lang::is_known(l) {
-                    return Err(EvalError::Invalid(format!("unknown language code `{l}` (given to --languages for {})", path.display())));
+                    return Err(EvalError::Invalid(format!(
+                        "unknown language code `{l}` (given to --languages for {})",
+                        path.display()
+                    )));
                 }
             }
             Ok(corpus.restrict(ls)?)

@@ -23,10 +23,16 @@ pub fn write_outputs(report: &Report, dir: &std::path::Path) -> Result<Vec<std::
     })?;
     let mut out = Vec::new();
     let m = dir.join("report.md");
-    std::fs::write(&m, report.markdown()).map_err(|e| EvalError::Io { path: m.clone(), source: e })?;
+    std::fs::write(&m, report.markdown()).map_err(|e| EvalError::Io {
+        path: m.clone(),
+        source: e,
+    })?;
     out.push(m);
     let t = dir.join("table.txt");
-    std::fs::write(&t, report.table()).map_err(|e| EvalError::Io { path: t.clone(), source: e })?;
+    std::fs::write(&t, report.table()).map_err(|e| EvalError::Io {
+        path: t.clone(),
+        source: e,
+    })?;
     out.push(t);
     out.extend(charts::report_charts(report, dir)?);
     // Last, so that a present report.json means every output is there.

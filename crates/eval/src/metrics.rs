@@ -92,7 +92,12 @@ pub fn rank_of(scores: &[f32], target: usize) -> usize {
 /// Indices of the k best items, best first (same tie-break as [`rank_of`]).
 pub fn top_k(scores: &[f32], k: usize) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..scores.len()).collect();
-    let cmp = |a: &usize, b: &usize| scores[*b].partial_cmp(&scores[*a]).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(b));
+    let cmp = |a: &usize, b: &usize| {
+        scores[*b]
+            .partial_cmp(&scores[*a])
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cmp(b))
+    };
     let k = k.min(idx.len());
     if k == 0 {
         return Vec::new();
@@ -120,7 +125,11 @@ pub struct QueryMetrics {
 /// Ordering: score descending, then doc id descending (trec_eval's tie-break).
 pub fn score_query(run: &[(String, f64)], qrels: &std::collections::HashMap<String, i32>) -> QueryMetrics {
     let mut ranked: Vec<&(String, f64)> = run.iter().collect();
-    ranked.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal).then(b.0.cmp(&a.0)));
+    ranked.sort_by(|a, b| {
+        b.1.partial_cmp(&a.1)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(b.0.cmp(&a.0))
+    });
     let mut ranks = Vec::new();
     let mut graded = Vec::new();
     for (i, (d, _)) in ranked.iter().enumerate() {

@@ -157,7 +157,11 @@ impl Report {
             );
             return s;
         }
-        s += &format!("{} on {} — mAP (%) by query language (rows) × candidate language (columns)\n", self.label(), self.benchmark);
+        s += &format!(
+            "{} on {} — mAP (%) by query language (rows) × candidate language (columns)\n",
+            self.label(),
+            self.benchmark
+        );
         s += &format!("{:>6}", "");
         for l in &self.languages {
             s += &format!("{l:>7}");
@@ -200,7 +204,10 @@ impl Report {
 
     pub fn markdown(&self) -> String {
         let mut s = format!("# {} on {}\n\n", self.label(), self.benchmark);
-        s += &format!("- model: `{}`\n- data: `{}`\n- settings: `{}`\n- time: {:.1} s\n\n", self.model, self.data, self.settings, self.seconds);
+        s += &format!(
+            "- model: `{}`\n- data: `{}`\n- settings: `{}`\n- time: {:.1} s\n\n",
+            self.model, self.data, self.settings, self.seconds
+        );
         if let Some(b) = &self.beir {
             s += "| nDCG@10 | Recall@100 | MAP | MRR@10 | queries | documents |\n|---:|---:|---:|---:|---:|---:|\n";
             s += &format!(
@@ -242,7 +249,7 @@ impl Report {
         for (i, l) in self.languages.iter().enumerate() {
             s += &format!("| **{l}** |");
             for v in &m[i] {
-                    s += &match v {
+                s += &match v {
                     Some(v) => format!(" {v:.1} |"),
                     None => " – |".into(),
                 };

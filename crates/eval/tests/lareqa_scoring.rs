@@ -11,11 +11,11 @@ use hbt_model::burn::prelude::Device;
 
 fn write(dir: &Path, lang: &str) {
     let v = serde_json::json!({"data": [{"title": "T", "paragraphs": [{
-        "context": "Aa. Bb.", "sentence_breaks": [[0, 3], [4, 7]], "sentences": ["Aa.", "Bb."],
-        "qas": [
-            {"id": "q1", "question": "one?", "answers": [{"answer_start": 0, "text": "A"}]},
-            {"id": "q2", "question": "two?", "answers": [{"answer_start": 4, "text": "B"}]}
-        ]}]}]});
+    "context": "Aa. Bb.", "sentence_breaks": [[0, 3], [4, 7]], "sentences": ["Aa.", "Bb."],
+    "qas": [
+        {"id": "q1", "question": "one?", "answers": [{"answer_start": 0, "text": "A"}]},
+        {"id": "q2", "question": "two?", "answers": [{"answer_start": 4, "text": "B"}]}
+    ]}]}]});
     std::fs::write(dir.join(format!("{lang}.json")), v.to_string()).unwrap();
 }
 

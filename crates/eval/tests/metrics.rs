@@ -53,8 +53,12 @@ fn ranks_and_top_k_break_ties_by_index() {
 
 #[test]
 fn score_query_matches_hand_values() {
-    let run: Vec<(String, f64)> = [("a", 0.9), ("b", 0.8), ("c", 0.7), ("d", 0.6)].iter().map(|(d, s)| (d.to_string(), *s)).collect();
-    let qrels: std::collections::HashMap<String, i32> = [("b".to_string(), 1), ("d".to_string(), 1), ("z".to_string(), 1)].into();
+    let run: Vec<(String, f64)> = [("a", 0.9), ("b", 0.8), ("c", 0.7), ("d", 0.6)]
+        .iter()
+        .map(|(d, s)| (d.to_string(), *s))
+        .collect();
+    let qrels: std::collections::HashMap<String, i32> =
+        [("b".to_string(), 1), ("d".to_string(), 1), ("z".to_string(), 1)].into();
     let m = score_query(&run, &qrels);
     close(m.ap, (1.0 / 2.0 + 2.0 / 4.0) / 3.0);
     close(m.recall_10, 2.0 / 3.0);

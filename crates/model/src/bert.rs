@@ -23,17 +23,44 @@ impl Norm {
     }
 }
 
+/// GPU APIs cap a single storage buffer (wgpu's default binding limit is 128 MiB; Mesa's
+/// lavapipe refuses e5's 384 MB table outright), so the word-embedding table is kept in
+/// row shards of at most this many bytes.
+pub const MAX_SHARD_BYTES: usize = 96 << 20;
+
+/// Rows per word-embedding shard for a hidden size.
+pub fn shard_rows(hidden: usize) -> usize {
+    (MAX_SHARD_BYTES / (hidden * 4)).max(1)
+}
+
 #[derive(Module, Debug)]
 pub struct Embeddings {
-    pub word: Embedding,
+    /// The word-embedding table in row shards of [`shard_rows`] rows.
+    pub word: Vec<Embedding>,
     pub position: Embedding,
     pub token_type: Embedding,
     pub norm: Norm,
 }
 
+/// Token ids for one word-embedding shard: ids local to the shard, and (when the batch
+/// spans several shards) a `[batch, seq, 1]` mask of the tokens that live in it.
+#[derive(Debug, Clone)]
+pub struct WordShard {
+    pub shard: usize,
+    pub ids: Tensor<2, Int>,
+    pub mask: Option<Tensor<3>>,
+}
+
 impl Embeddings {
-    pub fn forward(&self, ids: Tensor<2, Int>, positions: Tensor<2, Int>, types: Tensor<2, Int>) -> Tensor<3> {
-        let x = self.word.forward(ids) + self.position.forward(positions) + self.token_type.forward(types);
+    pub fn forward(&self, words: &[WordShard], positions: Tensor<2, Int>, types: Tensor<2, Int>) -> Tensor<3> {
+        let mut x = self.position.forward(positions) + self.token_type.forward(types);
+        for w in words {
+            let e = self.word[w.shard].forward(w.ids.clone());
+            x = x + match &w.mask {
+                Some(m) => e * m.clone(),
+                None => e,
+            };
+        }
         self.norm.forward(x)
     }
 }
@@ -93,7 +120,7 @@ pub struct Bert {
 /// A tokenized batch on the device.
 #[derive(Debug, Clone)]
 pub struct BatchTensors {
-    pub ids: Tensor<2, Int>,
+    pub words: Vec<WordShard>,
     pub positions: Tensor<2, Int>,
     pub types: Tensor<2, Int>,
     /// 1.0 for real tokens, 0.0 for padding.
@@ -109,7 +136,7 @@ impl Bert {
         let bias = (input.mask.clone() - 1.0).mul_scalar(1e9).reshape([b, 1, 1, t]);
         let mut x = self
             .embeddings
-            .forward(input.ids.clone(), input.positions.clone(), input.types.clone());
+            .forward(&input.words, input.positions.clone(), input.types.clone());
         for layer in &self.layers {
             x = layer.forward(x, bias.clone());
         }

@@ -240,7 +240,6 @@ impl EncoderConfig {
             "pad_token_id": pad_token_id,
             "position_embedding_type": "absolute",
         });
-        Self::from_bytes(raw.to_string().as_bytes(), &PathBuf::from("<test config>"))
-            .expect("a test config is valid")
+        Self::from_bytes(raw.to_string().as_bytes(), &PathBuf::from("<test config>")).expect("a test config is valid")
     }
 }

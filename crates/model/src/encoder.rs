@@ -100,8 +100,11 @@ impl ModelFiles {
         } else if index.exists() {
             let map = WeightMap::from_dir(dir)?;
             drop(map); // validates the index; shards are re-read below as bytes
-            let v: serde_json::Value = serde_json::from_slice(&need("model.safetensors.index.json")?)
-                .map_err(|source| ModelError::Json { path: index.clone(), source })?;
+            let v: serde_json::Value =
+                serde_json::from_slice(&need("model.safetensors.index.json")?).map_err(|source| ModelError::Json {
+                    path: index.clone(),
+                    source,
+                })?;
             let mut files: Vec<String> = v["weight_map"]
                 .as_object()
                 .into_iter()
@@ -115,7 +118,10 @@ impl ModelFiles {
         } else {
             return Err(ModelError::io(
                 single,
-                std::io::Error::new(std::io::ErrorKind::NotFound, "no model.safetensors (nor model.safetensors.index.json)"),
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no model.safetensors (nor model.safetensors.index.json)",
+                ),
             ));
         }
         Ok(Self {
@@ -200,8 +206,11 @@ impl Encoder {
         let prefixes = match (&options.prefixes, &meta) {
             (Some(p), _) => p.clone(),
             (None, Some(m)) => m.prefixes.clone(),
-            (None, None) => prompts_from_st(files.st_prompts.as_deref(), &o.join("config_sentence_transformers.json"))?
-                .unwrap_or_else(|| guess_prefixes(&config, o)),
+            (None, None) => prompts_from_st(
+                files.st_prompts.as_deref(),
+                &o.join("config_sentence_transformers.json"),
+            )?
+            .unwrap_or_else(|| guess_prefixes(&config, o)),
         };
         let normalize = !options.no_normalize && meta.as_ref().map(|m| m.normalize).unwrap_or(true);
         let tokenizer = TextTokenizer::new(files.tokenizer, &o.join("tokenizer.json"), max_len, config.pad_token_id)?;
@@ -250,14 +259,46 @@ impl Encoder {
     /// Move a host batch to the device, with the architecture's position ids.
     pub fn to_device(&self, batch: &TokenBatch, device: &Device) -> BatchTensors {
         let (b, t) = (batch.batch, batch.seq);
-        let ids: Vec<i64> = batch.ids.iter().map(|&i| i as i64).collect();
+        let rows = crate::bert::shard_rows(self.config.hidden_size);
+        let mut shards: Vec<usize> = batch.ids.iter().map(|&i| i as usize / rows).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        let words = shards
+            .iter()
+            .map(|&s| {
+                let ids: Vec<i64> = batch
+                    .ids
+                    .iter()
+                    .map(|&i| {
+                        if i as usize / rows == s {
+                            (i as usize % rows) as i64
+                        } else {
+                            0
+                        }
+                    })
+                    .collect();
+                let mask = (shards.len() > 1).then(|| {
+                    let m: Vec<f32> = batch
+                        .ids
+                        .iter()
+                        .map(|&i| (i as usize / rows == s) as u8 as f32)
+                        .collect();
+                    Tensor::<3>::from_data(TensorData::new(m, [b, t, 1]), device)
+                });
+                crate::bert::WordShard {
+                    shard: s,
+                    ids: Tensor::from_data(TensorData::new(ids, [b, t]), device),
+                    mask,
+                }
+            })
+            .collect();
         let mut positions = Vec::with_capacity(b * t);
         for r in 0..b {
             positions.extend(self.config.position_ids(&batch.mask[r * t..(r + 1) * t]));
         }
         let mask: Vec<f32> = batch.mask.iter().map(|&m| m as f32).collect();
         BatchTensors {
-            ids: Tensor::from_data(TensorData::new(ids, [b, t]), device),
+            words,
             positions: Tensor::from_data(TensorData::new(positions, [b, t]), device),
             types: Tensor::zeros([b, t], device),
             mask: Tensor::from_data(TensorData::new(mask, [b, t]), device),
@@ -323,7 +364,10 @@ fn prompts_from_st(bytes: Option<&[u8]>, origin: &Path) -> Result<Option<Prefixe
         source,
     })?;
     let p = &v["prompts"];
-    let (q, d) = (p.get("query").and_then(|s| s.as_str()), p.get("passage").and_then(|s| s.as_str()));
+    let (q, d) = (
+        p.get("query").and_then(|s| s.as_str()),
+        p.get("passage").and_then(|s| s.as_str()),
+    );
     Ok(match (q, d) {
         (None, None) => None,
         (q, d) => Some(Prefixes {
@@ -340,5 +384,9 @@ fn guess_prefixes(config: &EncoderConfig, origin: &Path) -> Prefixes {
     let name = config.raw.get("_name_or_path").and_then(|v| v.as_str()).unwrap_or("");
     let dir = origin.file_name().and_then(|s| s.to_str()).unwrap_or("");
     let is_e5 = |s: &str| s.to_lowercase().contains("e5-") || s.to_lowercase().contains("-e5");
-    if is_e5(name) || is_e5(dir) { Prefixes::e5() } else { Prefixes::default() }
+    if is_e5(name) || is_e5(dir) {
+        Prefixes::e5()
+    } else {
+        Prefixes::default()
+    }
 }

@@ -31,7 +31,9 @@ pub enum ModelError {
     Mismatch { path: PathBuf, message: String },
     #[error("{path}: tokenizer: {message}")]
     Tokenizer { path: PathBuf, message: String },
-    #[error("no model at `{0}`: expected a directory with config.json, model.safetensors and tokenizer.json, or hf:ORG/NAME")]
+    #[error(
+        "no model at `{0}`: expected a directory with config.json, model.safetensors and tokenizer.json, or hf:ORG/NAME"
+    )]
     NotFound(String),
     #[error("hf:{repo}: {message}")]
     Hub { repo: String, message: String },

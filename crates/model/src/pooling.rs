@@ -68,7 +68,10 @@ impl Pooling {
         match (c.pooling_mode_mean_tokens, c.pooling_mode_cls_token) {
             (true, false) => Ok(Self::Mean),
             (false, true) => Ok(Self::Cls),
-            (true, true) => Err(ModelError::config(origin, "several pooling modes at once are not supported")),
+            (true, true) => Err(ModelError::config(
+                origin,
+                "several pooling modes at once are not supported",
+            )),
             (false, false) => Err(ModelError::config(origin, "no pooling mode is enabled")),
         }
     }

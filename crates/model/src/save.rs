@@ -61,7 +61,10 @@ impl Encoder {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "model".into());
-        let parent = dir.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        let parent = dir
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
         std::fs::create_dir_all(&parent).map_err(|e| ModelError::io(&parent, e))?;
         let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
         if tmp.exists() {
@@ -90,7 +93,11 @@ impl Encoder {
             "sentence_bert_config.json",
             &json(&serde_json::json!({"max_seq_length": self.tokenizer.max_len(), "do_lower_case": false})),
         )?;
-        write(dir, "1_Pooling/config.json", &json(&self.pooling.to_st_json(c.hidden_size)))?;
+        write(
+            dir,
+            "1_Pooling/config.json",
+            &json(&self.pooling.to_st_json(c.hidden_size)),
+        )?;
         let mut modules = vec![
             serde_json::json!({"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}),
             serde_json::json!({"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}),
@@ -128,7 +135,9 @@ impl Encoder {
         write(
             dir,
             "config_sentence_transformers.json",
-            &json(&serde_json::json!({"prompts": prompts, "default_prompt_name": null, "similarity_fn_name": "cosine"})),
+            &json(
+                &serde_json::json!({"prompts": prompts, "default_prompt_name": null, "similarity_fn_name": "cosine"}),
+            ),
         )?;
         write(
             dir,

@@ -77,9 +77,7 @@ fn resolve_hub(repo: &str) -> Result<PathBuf> {
     for f in REQUIRED {
         let p = r.get(f).map_err(|e| ModelError::Hub {
             repo: repo.into(),
-            message: format!(
-                "could not fetch {f}: {e} (no network? pass a local directory, or pre-fill the cache)"
-            ),
+            message: format!("could not fetch {f}: {e} (no network? pass a local directory, or pre-fill the cache)"),
         })?;
         dir = p.parent().map(|d| d.to_path_buf());
     }

@@ -141,7 +141,10 @@ impl WeightMap {
             files.dedup();
             for f in files {
                 if f.contains("..") || f.starts_with('/') {
-                    return Err(ModelError::config(&index, format!("shard name `{f}` leaves the model directory")));
+                    return Err(ModelError::config(
+                        &index,
+                        format!("shard name `{f}` leaves the model directory"),
+                    ));
                 }
                 let p = dir.join(f);
                 let bytes = std::fs::read(&p).map_err(|e| ModelError::io(&p, e))?;
@@ -150,7 +153,10 @@ impl WeightMap {
         } else {
             return Err(ModelError::io(
                 single,
-                std::io::Error::new(std::io::ErrorKind::NotFound, "no model.safetensors (nor a sharded index)"),
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no model.safetensors (nor a sharded index)",
+                ),
             ));
         }
         Ok(map)
@@ -164,7 +170,10 @@ impl WeightMap {
             }
             Some(t) if t.shape != shape => {
                 // Put it back so the mismatch is reported once, with both shapes.
-                missing.push(format!("{name} (shape {:?} in file, config needs {:?})", t.shape, shape));
+                missing.push(format!(
+                    "{name} (shape {:?} in file, config needs {:?})",
+                    t.shape, shape
+                ));
                 None
             }
             Some(t) => Some(t),
@@ -216,12 +225,17 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn linear(&mut self, name: &str, d_in: usize, d_out: usize) -> Option<Linear> {
-        let w = self.map.take(&format!("{name}.weight"), &[d_out, d_in], &mut self.missing);
+        let w = self
+            .map
+            .take(&format!("{name}.weight"), &[d_out, d_in], &mut self.missing);
         let b = self.map.take(&format!("{name}.bias"), &[d_out], &mut self.missing);
         let (w, b) = (w?, b?);
         let wt = transpose_host(&w.data, d_out, d_in);
         Some(Linear {
-            weight: named(&format!("{name}.weight"), Tensor::from_data(TensorData::new(wt, [d_in, d_out]), self.device)),
+            weight: named(
+                &format!("{name}.weight"),
+                Tensor::from_data(TensorData::new(wt, [d_in, d_out]), self.device),
+            ),
             bias: Some(named(&format!("{name}.bias"), tensor1(b, self.device))),
         })
     }
@@ -235,7 +249,9 @@ impl Builder<'_> {
         })
     }
     fn embedding(&mut self, name: &str, rows: usize, d: usize) -> Option<Embedding> {
-        let w = self.map.take(&format!("{name}.weight"), &[rows, d], &mut self.missing)?;
+        let w = self
+            .map
+            .take(&format!("{name}.weight"), &[rows, d], &mut self.missing)?;
         Some(Embedding {
             weight: named(&format!("{name}.weight"), tensor2(w, self.device)),
         })
@@ -260,7 +276,26 @@ pub fn build_bert(cfg: &EncoderConfig, map: &mut WeightMap, device: &Device, wan
         device,
         missing: Vec::new(),
     };
-    let word = b.embedding("embeddings.word_embeddings", cfg.vocab_size, h);
+    let word = b
+        .map
+        .take(
+            "embeddings.word_embeddings.weight",
+            &[cfg.vocab_size, h],
+            &mut b.missing,
+        )
+        .map(|w| {
+            let rows = crate::bert::shard_rows(h);
+            w.data
+                .chunks(rows * h)
+                .enumerate()
+                .map(|(k, chunk)| Embedding {
+                    weight: named(
+                        &format!("embeddings.word_embeddings.weight#{k}"),
+                        Tensor::from_data(TensorData::new(chunk.to_vec(), [chunk.len() / h, h]), device),
+                    ),
+                })
+                .collect::<Vec<_>>()
+        });
     let position = b.embedding("embeddings.position_embeddings", cfg.max_position_embeddings, h);
     let token_type = b.embedding("embeddings.token_type_embeddings", cfg.type_vocab_size, h);
     let norm = b.norm("embeddings.LayerNorm", h, eps);
@@ -293,7 +328,11 @@ pub fn build_bert(cfg: &EncoderConfig, map: &mut WeightMap, device: &Device, wan
             });
         }
     }
-    let pooler = if has_pooler { b.linear("pooler.dense", h, h) } else { None };
+    let pooler = if has_pooler {
+        b.linear("pooler.dense", h, h)
+    } else {
+        None
+    };
     let missing = std::mem::take(&mut b.missing);
     let unexpected: Vec<String> = b.map.tensors.keys().cloned().collect();
     if !missing.is_empty() || !unexpected.is_empty() {
@@ -307,7 +346,10 @@ pub fn build_bert(cfg: &EncoderConfig, map: &mut WeightMap, device: &Device, wan
             }
             msg += &format!("unexpected: {}", summarize(&unexpected));
         }
-        return Err(ModelError::Mismatch { path: origin, message: msg });
+        return Err(ModelError::Mismatch {
+            path: origin,
+            message: msg,
+        });
     }
     Ok(Bert {
         embeddings: Embeddings {
@@ -368,7 +410,10 @@ fn values(t: Tensor<2>) -> Result<Vec<f32>> {
 fn view(shape: Vec<usize>, data: &[f32], dtype: SaveDtype) -> OwnedView {
     let bytes = match dtype {
         SaveDtype::F32 => data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        SaveDtype::F16 => data.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect(),
+        SaveDtype::F16 => data
+            .iter()
+            .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
+            .collect(),
     };
     OwnedView {
         shape,
@@ -396,8 +441,14 @@ pub fn export_tensors(bert: &Bert, dtype: SaveDtype) -> Result<BTreeMap<String, 
     };
     let put_norm = |out: &mut BTreeMap<String, OwnedView>, name: &str, n: &Norm| -> Result<()> {
         let d = n.gamma.val().dims()[0];
-        out.insert(format!("{name}.weight"), view(vec![d], &values(n.gamma.val().reshape([1, d]))?, dtype));
-        out.insert(format!("{name}.bias"), view(vec![d], &values(n.beta.val().reshape([1, d]))?, dtype));
+        out.insert(
+            format!("{name}.weight"),
+            view(vec![d], &values(n.gamma.val().reshape([1, d]))?, dtype),
+        );
+        out.insert(
+            format!("{name}.bias"),
+            view(vec![d], &values(n.beta.val().reshape([1, d]))?, dtype),
+        );
         Ok(())
     };
     let put_emb = |out: &mut BTreeMap<String, OwnedView>, name: &str, e: &Embedding| -> Result<()> {
@@ -407,7 +458,18 @@ pub fn export_tensors(bert: &Bert, dtype: SaveDtype) -> Result<BTreeMap<String, 
         Ok(())
     };
     let e = &bert.embeddings;
-    put_emb(&mut out, "embeddings.word_embeddings", &e.word)?;
+    let mut word = Vec::new();
+    let mut rows = 0;
+    for shard in &e.word {
+        let w = shard.weight.val();
+        rows += w.dims()[0];
+        word.extend(values(w)?);
+    }
+    let h = word.len() / rows.max(1);
+    out.insert(
+        "embeddings.word_embeddings.weight".into(),
+        view(vec![rows, h], &word, dtype),
+    );
     put_emb(&mut out, "embeddings.position_embeddings", &e.position)?;
     put_emb(&mut out, "embeddings.token_type_embeddings", &e.token_type)?;
     put_norm(&mut out, "embeddings.LayerNorm", &e.norm)?;

@@ -21,7 +21,10 @@ fn truncated_safetensors_is_an_error_naming_the_file() {
     let bytes = std::fs::read(&p).unwrap();
     std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
     let e = try_load(tmp.path()).unwrap_err().to_string();
-    assert!(e.contains("model.safetensors") && e.contains("not a valid safetensors"), "{e}");
+    assert!(
+        e.contains("model.safetensors") && e.contains("not a valid safetensors"),
+        "{e}"
+    );
     // Shorter than the 8-byte header length.
     std::fs::write(&p, [1u8, 2, 3]).unwrap();
     let e = try_load(tmp.path()).unwrap_err().to_string();
@@ -36,7 +39,12 @@ fn header_offsets_past_the_file_are_an_error() {
     let bytes = std::fs::read(&p).unwrap();
     let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
-    let (name, meta) = header.as_object_mut().unwrap().iter_mut().find(|(k, _)| *k != "__metadata__").unwrap();
+    let (name, meta) = header
+        .as_object_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|(k, _)| *k != "__metadata__")
+        .unwrap();
     let name = name.clone();
     meta["data_offsets"][1] = serde_json::json!(10_000_000u64);
     let h = header.to_string().into_bytes();
@@ -58,8 +66,14 @@ fn config_that_does_not_match_the_weights_names_the_tensors() {
     std::fs::write(tmp.path().join("config.json"), cfg.to_string()).unwrap();
     let e = try_load(tmp.path()).unwrap_err().to_string();
     assert!(e.contains("weights do not match the config"), "{e}");
-    assert!(e.contains("encoder.layer.0.intermediate.dense.weight (shape [32, 16] in file, config needs [48, 16])"), "{e}");
-    assert!(e.contains("encoder.layer.2.attention.self.query.weight"), "missing layer not named: {e}");
+    assert!(
+        e.contains("encoder.layer.0.intermediate.dense.weight (shape [32, 16] in file, config needs [48, 16])"),
+        "{e}"
+    );
+    assert!(
+        e.contains("encoder.layer.2.attention.self.query.weight"),
+        "missing layer not named: {e}"
+    );
 }
 
 #[test]
@@ -79,9 +93,21 @@ fn unsupported_config_options_are_errors() {
     let tmp = tempfile::tempdir().unwrap();
     tiny(tmp.path());
     for (key, value, needle) in [
-        ("hidden_act", serde_json::json!("relu"), "hidden_act \"relu\" is not supported"),
-        ("model_type", serde_json::json!("gpt2"), "model_type \"gpt2\" is not supported"),
-        ("position_embedding_type", serde_json::json!("relative_key"), "position_embedding_type"),
+        (
+            "hidden_act",
+            serde_json::json!("relu"),
+            "hidden_act \"relu\" is not supported",
+        ),
+        (
+            "model_type",
+            serde_json::json!("gpt2"),
+            "model_type \"gpt2\" is not supported",
+        ),
+        (
+            "position_embedding_type",
+            serde_json::json!("relative_key"),
+            "position_embedding_type",
+        ),
         ("num_attention_heads", serde_json::json!(5), "not divisible"),
     ] {
         let mut cfg = common::tiny_config(&TinySpec::default());
@@ -143,17 +169,23 @@ fn long_text_is_truncated_to_the_max_length_and_flagged() {
 
 #[test]
 fn not_a_model_dir() {
-    let e = hbt_model::source::resolve_model("/nonexistent/model").unwrap_err().to_string();
+    let e = hbt_model::source::resolve_model("/nonexistent/model")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("/nonexistent/model"), "{e}");
     // SAFETY: no other test in this binary reads these variables.
     unsafe { std::env::set_var("HF_HUB_OFFLINE", "1") };
     unsafe { std::env::set_var("HF_HOME", "/nonexistent-hf-home") };
-    let e = hbt_model::source::resolve_model("hf:intfloat/multilingual-e5-small").unwrap_err().to_string();
+    let e = hbt_model::source::resolve_model("hf:intfloat/multilingual-e5-small")
+        .unwrap_err()
+        .to_string();
     if cfg!(feature = "hub") {
         assert!(e.contains("HF_HUB_OFFLINE") && e.contains("hf download"), "{e}");
     } else {
         assert!(e.contains("no hub support"), "{e}");
     }
-    let e = hbt_model::source::resolve_model("hf:not-a-repo").unwrap_err().to_string();
+    let e = hbt_model::source::resolve_model("hf:not-a-repo")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("ORG/NAME") || e.contains("no hub support"), "{e}");
 }

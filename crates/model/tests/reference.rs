@@ -11,18 +11,33 @@ fn check_model(idx: usize, dir: &std::path::Path) {
     let texts = model["texts"].as_array().unwrap();
     let device = Device::flex();
     let enc = Encoder::load(dir, &device, &EncoderOptions::default()).unwrap();
-    assert_eq!(enc.tokenizer.max_len() as u64, model["max_seq_length"].as_u64().unwrap());
+    assert_eq!(
+        enc.tokenizer.max_len() as u64,
+        model["max_seq_length"].as_u64().unwrap()
+    );
 
     let inputs: Vec<&str> = texts.iter().map(|t| t["input"].as_str().unwrap()).collect();
     let want: Vec<Vec<f64>> = texts
         .iter()
-        .map(|t| t["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect())
+        .map(|t| {
+            t["embedding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect()
+        })
         .collect();
 
     // Token ids: the whole list in one batch (inputs already carry their prefixes).
     let batch = enc.tokenize(&inputs, TextKind::Plain).unwrap();
     for (i, t) in texts.iter().enumerate() {
-        let ids: Vec<u32> = t["ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        let ids: Vec<u32> = t["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
         assert_eq!(batch.row_ids(i), ids.as_slice(), "token ids differ for {:?}", inputs[i]);
     }
 
@@ -53,7 +68,9 @@ fn all_minilm_l6_v2_matches_reference() {
 #[test]
 fn e5_prefixes_are_applied() {
     let enc = Encoder::load(&common::e5_dir(), &Device::flex(), &EncoderOptions::default()).unwrap();
-    let q = enc.embed(&["how many people live in Berlin?"], TextKind::Query).unwrap();
+    let q = enc
+        .embed(&["how many people live in Berlin?"], TextKind::Query)
+        .unwrap();
     let reference = common::reference();
     let want: Vec<f64> = reference["models"][0]["texts"][0]["embedding"]
         .as_array()

@@ -16,7 +16,12 @@ fn e5_on_wgpu_matches_reference() {
     let inputs: Vec<&str> = pick.iter().map(|&i| texts[i]["input"].as_str().unwrap()).collect();
     let got = enc.embed_batch(&inputs, TextKind::Plain).unwrap();
     for (k, &i) in pick.iter().enumerate() {
-        let want: Vec<f64> = texts[i]["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let want: Vec<f64> = texts[i]["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
         let c = common::cosine(&got[k], &want);
         assert!(c >= 0.999, "wgpu: cosine {c} < 0.999 for {:?}", inputs[k]);
     }

@@ -5,7 +5,7 @@ mod common;
 
 use common::TinySpec;
 use hbt_model::{
-    Architecture, EncoderConfig, Encoder, EncoderOptions, ModelFiles, Pooling, SaveOptions, TextKind,
+    Architecture, Encoder, EncoderConfig, EncoderOptions, ModelFiles, Pooling, SaveOptions, TextKind,
     burn::prelude::Device,
 };
 
@@ -87,7 +87,15 @@ fn save_and_reload_gives_identical_outputs() {
         let before = enc.embed(TEXTS, TextKind::Plain).unwrap();
         let out = tmp.path().join(format!("saved-{pooling}"));
         enc.save(&out, &ModelFiles::default(), SaveOptions::default()).unwrap();
-        for f in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "modules.json", "1_Pooling/config.json", "hbt.json"] {
+        for f in [
+            "config.json",
+            "model.safetensors",
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "modules.json",
+            "1_Pooling/config.json",
+            "hbt.json",
+        ] {
             assert!(out.join(f).is_file(), "{f} not written");
         }
         // HF names, no prefix, HF layout.
@@ -100,7 +108,9 @@ fn save_and_reload_gives_identical_outputs() {
         let after = again.embed(TEXTS, TextKind::Plain).unwrap();
         assert_eq!(before, after, "f32 save/reload must be bit-identical ({pooling})");
         // Saving over a non-empty directory is refused unless asked.
-        let err = enc.save(&out, &ModelFiles::default(), SaveOptions::default()).unwrap_err();
+        let err = enc
+            .save(&out, &ModelFiles::default(), SaveOptions::default())
+            .unwrap_err();
         assert!(err.to_string().contains("refusing to overwrite"), "{err}");
     }
 }
@@ -110,24 +120,46 @@ fn f16_and_bf16_checkpoints_load() {
     let tmp = tempfile::tempdir().unwrap();
     let spec = TinySpec::default();
     let t = common::write_tiny(&tmp.path().join("f32"), &spec, 5, "");
-    let reference = load(&tmp.path().join("f32"), None).embed(TEXTS, TextKind::Plain).unwrap();
+    let reference = load(&tmp.path().join("f32"), None)
+        .embed(TEXTS, TextKind::Plain)
+        .unwrap();
     for (dt, conv) in [
-        (safetensors::Dtype::F16, (|x: f32| half::f16::from_f32(x).to_le_bytes().to_vec()) as fn(f32) -> Vec<u8>),
-        (safetensors::Dtype::BF16, |x: f32| half::bf16::from_f32(x).to_le_bytes().to_vec()),
+        (
+            safetensors::Dtype::F16,
+            (|x: f32| half::f16::from_f32(x).to_le_bytes().to_vec()) as fn(f32) -> Vec<u8>,
+        ),
+        (safetensors::Dtype::BF16, |x: f32| {
+            half::bf16::from_f32(x).to_le_bytes().to_vec()
+        }),
     ] {
         let data: Vec<(String, Vec<usize>, Vec<u8>)> = t
             .iter()
-            .map(|(k, (s, v))| (format!("roberta.{k}"), s.clone(), v.iter().flat_map(|&x| conv(x)).collect()))
+            .map(|(k, (s, v))| {
+                (
+                    format!("roberta.{k}"),
+                    s.clone(),
+                    v.iter().flat_map(|&x| conv(x)).collect(),
+                )
+            })
             .collect();
         let views: Vec<_> = data
             .iter()
-            .map(|(k, s, b)| (k.clone(), safetensors::tensor::TensorView::new(dt, s.clone(), b).unwrap()))
+            .map(|(k, s, b)| {
+                (
+                    k.clone(),
+                    safetensors::tensor::TensorView::new(dt, s.clone(), b).unwrap(),
+                )
+            })
             .collect();
         let dir = tmp.path().join(format!("{dt:?}"));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::copy(tmp.path().join("f32/config.json"), dir.join("config.json")).unwrap();
         std::fs::copy(tmp.path().join("f32/tokenizer.json"), dir.join("tokenizer.json")).unwrap();
-        std::fs::write(dir.join("model.safetensors"), safetensors::serialize(views, None).unwrap()).unwrap();
+        std::fs::write(
+            dir.join("model.safetensors"),
+            safetensors::serialize(views, None).unwrap(),
+        )
+        .unwrap();
         let got = load(&dir, None).embed(TEXTS, TextKind::Plain).unwrap();
         for (a, b) in got.iter().zip(&reference) {
             assert!(common::cosine32(a, b) > 0.99, "{dt:?}");
@@ -148,7 +180,10 @@ fn sharded_checkpoint_loads() {
     std::fs::copy(one.join("tokenizer.json"), dir.join("tokenizer.json")).unwrap();
     let (a, b): (Vec<_>, Vec<_>) = t.into_iter().partition(|(k, _)| k.starts_with("embeddings"));
     let mut map = serde_json::Map::new();
-    for (name, part) in [("model-00001-of-00002.safetensors", a), ("model-00002-of-00002.safetensors", b)] {
+    for (name, part) in [
+        ("model-00001-of-00002.safetensors", a),
+        ("model-00002-of-00002.safetensors", b),
+    ] {
         for (k, _) in &part {
             map.insert(k.clone(), name.into());
         }

@@ -43,16 +43,24 @@ impl TrainData {
         for c in &corpora {
             for l in &cfg.train_langs {
                 if !c.langs.contains_key(l) && corpora.iter().all(|c| !c.langs.contains_key(l)) {
-                    return Err(TrainError::Config(format!("--train-langs: `{l}` is in none of the training corpora")));
+                    return Err(TrainError::Config(format!(
+                        "--train-langs: `{l}` is in none of the training corpora"
+                    )));
                 }
             }
-            let langs = if cfg.train_langs.is_empty() { None } else { Some(cfg.train_langs.as_slice()) };
+            let langs = if cfg.train_langs.is_empty() {
+                None
+            } else {
+                Some(cfg.train_langs.as_slice())
+            };
             let s = split::split_by_article(c, cfg.dev_fraction, cfg.seed);
             train.push(split::pair_space(c, Some(&s.train), langs));
             dev.push(split::pair_space(c, Some(&s.dev), langs));
         }
         if train.iter().all(|s| s.pair_count() == 0) {
-            return Err(TrainError::Config("the training corpus is empty: no (question, answer) pairs in the chosen languages".into()));
+            return Err(TrainError::Config(
+                "the training corpus is empty: no (question, answer) pairs in the chosen languages".into(),
+            ));
         }
         Ok(Self { corpora, train, dev })
     }
@@ -74,7 +82,13 @@ impl TrainData {
             if hard {
                 // The next sentence of the same paragraph (or the previous one at its end).
                 let sents = pl.paragraphs[pq.paragraph].sentences.clone();
-                let other = if pq.answer + 1 < sents.end { pq.answer + 1 } else if pq.answer > sents.start { pq.answer - 1 } else { pq.answer };
+                let other = if pq.answer + 1 < sents.end {
+                    pq.answer + 1
+                } else if pq.answer > sents.start {
+                    pq.answer - 1
+                } else {
+                    pq.answer
+                };
                 if other != pq.answer {
                     h.push(pl.candidates[other].text.clone());
                 }
@@ -170,7 +184,9 @@ impl Trainer {
         enc.tokenizer.pad_multiple = 16;
         let q_tok = enc.tokenizer.with_max_len(cfg.max_query_len)?;
         let p_tok = enc.tokenizer.with_max_len(cfg.max_passage_len)?;
-        let mut adamw = AdamWConfig::new().with_weight_decay(cfg.weight_decay as f32).with_epsilon(1e-8);
+        let mut adamw = AdamWConfig::new()
+            .with_weight_decay(cfg.weight_decay as f32)
+            .with_epsilon(1e-8);
         if let Some(c) = cfg.grad_clip {
             adamw = adamw.with_grad_clipping(Some(GradientClippingConfig::Norm(c as f32)));
         }
@@ -186,7 +202,11 @@ impl Trainer {
     }
 
     fn embed(&self, bert: &Bert, texts: &[String], kind: TextKind, device: &Device) -> Result<Tensor<2>> {
-        let tok = if kind == TextKind::Query { &self.q_tok } else { &self.p_tok };
+        let tok = if kind == TextKind::Query {
+            &self.q_tok
+        } else {
+            &self.p_tok
+        };
         let prefixed: Vec<String> = texts.iter().map(|t| self.enc.prefixes.apply(kind, t)).collect();
         let refs: Vec<&str> = prefixed.iter().map(String::as_str).collect();
         let batch = tok.encode(&refs)?;
@@ -201,7 +221,11 @@ impl Trainer {
         let (q, p, h) = data.texts(spaces, batch, self.cfg.hard_negatives);
         let qv = self.embed(&bert, &q, TextKind::Query, &plain)?;
         let pv = self.embed(&bert, &p, TextKind::Passage, &plain)?;
-        let hv = if h.is_empty() { None } else { Some(self.embed(&bert, &h, TextKind::Passage, &plain)?) };
+        let hv = if h.is_empty() {
+            None
+        } else {
+            Some(self.embed(&bert, &h, TextKind::Passage, &plain)?)
+        };
         Ok(info_nce(qv, pv, hv, self.cfg.temperature, self.cfg.symmetric).into_scalar::<f32>() as f64)
     }
 
@@ -213,7 +237,11 @@ impl Trainer {
             None => {
                 let qv = self.embed(&self.enc.bert, &q, TextKind::Query, &dev)?;
                 let pv = self.embed(&self.enc.bert, &p, TextKind::Passage, &dev)?;
-                let hv = if h.is_empty() { None } else { Some(self.embed(&self.enc.bert, &h, TextKind::Passage, &dev)?) };
+                let hv = if h.is_empty() {
+                    None
+                } else {
+                    Some(self.embed(&self.enc.bert, &h, TextKind::Passage, &dev)?)
+                };
                 let loss = info_nce(qv, pv, hv, self.cfg.temperature, self.cfg.symmetric);
                 let value = loss.clone().into_scalar::<f32>() as f64;
                 let grads = GradientsParams::from_grads(loss.backward(), &self.enc.bert);
@@ -234,28 +262,48 @@ impl Trainer {
         let plain = dev.clone().without_autodiff();
         let frozen = self.enc.bert.valid();
         let embed_all = |texts: &[String], kind: TextKind| -> Result<Tensor<2>> {
-            let parts: Vec<Tensor<2>> = texts.chunks(m).map(|c| self.embed(&frozen, c, kind, &plain)).collect::<Result<_>>()?;
+            let parts: Vec<Tensor<2>> = texts
+                .chunks(m)
+                .map(|c| self.embed(&frozen, c, kind, &plain))
+                .collect::<Result<_>>()?;
             Ok(Tensor::cat(parts, 0))
         };
         let leaf = |t: Tensor<2>| Tensor::<2>::from_data(t.into_data(), &dev).require_grad();
         let qv = leaf(embed_all(q, TextKind::Query)?);
         let pv = leaf(embed_all(p, TextKind::Passage)?);
-        let hv = if h.is_empty() { None } else { Some(leaf(embed_all(h, TextKind::Passage)?)) };
-        let loss = info_nce(qv.clone(), pv.clone(), hv.clone(), self.cfg.temperature, self.cfg.symmetric);
+        let hv = if h.is_empty() {
+            None
+        } else {
+            Some(leaf(embed_all(h, TextKind::Passage)?))
+        };
+        let loss = info_nce(
+            qv.clone(),
+            pv.clone(),
+            hv.clone(),
+            self.cfg.temperature,
+            self.cfg.symmetric,
+        );
         let value = loss.clone().into_scalar::<f32>() as f64;
         let g = loss.backward();
         let cached = |t: &Tensor<2>| t.grad(&g).map(|x| Tensor::<2>::from_data(x.into_data(), &dev));
         let (gq, gp) = (cached(&qv), cached(&pv));
         let gh = hv.as_ref().and_then(cached);
         let mut acc = GradientsAccumulator::new();
-        for (texts, kind, grad) in [(q, TextKind::Query, gq), (p, TextKind::Passage, gp), (h, TextKind::Passage, gh)] {
+        for (texts, kind, grad) in [
+            (q, TextKind::Query, gq),
+            (p, TextKind::Passage, gp),
+            (h, TextKind::Passage, gh),
+        ] {
             let Some(grad) = grad else { continue };
             for (i, c) in texts.chunks(m).enumerate() {
                 let e = self.embed(&self.enc.bert, c, kind, &dev)?;
                 let rows = c.len();
                 let gslice = grad.clone().slice(s![i * m..i * m + rows, ..]);
                 let surrogate = (e * gslice).sum();
-                acc.accumulate(&self.enc.bert, GradientsParams::from_grads(surrogate.backward(), &self.enc.bert));
+                acc.accumulate(
+                    &self.enc.bert,
+                    GradientsParams::from_grads(surrogate.backward(), &self.enc.bert),
+                );
             }
         }
         Ok((value, acc.grads()))
@@ -271,13 +319,19 @@ impl Trainer {
         }
         std::fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
         let weights = hbt_model::weights::to_safetensors(&self.enc.bert, SaveDtype::F32)?;
-        std::fs::write(tmp.join("model.safetensors"), weights).map_err(|e| TrainError::io(tmp.join("model.safetensors"), e))?;
-        self.optim.save(tmp.join("optimizer.bpk")).map_err(|e| TrainError::Checkpoint {
-            path: tmp.clone(),
-            message: format!("saving optimizer state: {e:?}"),
-        })?;
-        std::fs::write(tmp.join("state.json"), serde_json::to_vec_pretty(state).expect("state serializes"))
-            .map_err(|e| TrainError::io(tmp.join("state.json"), e))?;
+        std::fs::write(tmp.join("model.safetensors"), weights)
+            .map_err(|e| TrainError::io(tmp.join("model.safetensors"), e))?;
+        self.optim
+            .save(tmp.join("optimizer.bpk"))
+            .map_err(|e| TrainError::Checkpoint {
+                path: tmp.clone(),
+                message: format!("saving optimizer state: {e:?}"),
+            })?;
+        std::fs::write(
+            tmp.join("state.json"),
+            serde_json::to_vec_pretty(state).expect("state serializes"),
+        )
+        .map_err(|e| TrainError::io(tmp.join("state.json"), e))?;
         let fin = ckpts.join(&name);
         if fin.exists() {
             std::fs::remove_dir_all(&fin).map_err(|e| TrainError::io(&fin, e))?;
@@ -303,14 +357,24 @@ impl Trainer {
     pub fn load_checkpoint(&mut self, dir: &Path) -> Result<Option<CheckpointState>> {
         let ckpts = dir.join("checkpoints");
         let latest = ckpts.join("latest");
-        let Ok(name) = std::fs::read_to_string(&latest) else { return Ok(None) };
+        let Ok(name) = std::fs::read_to_string(&latest) else {
+            return Ok(None);
+        };
         let path = ckpts.join(name.trim());
-        let err = |m: String| TrainError::Checkpoint { path: path.clone(), message: m };
-        let state: CheckpointState = serde_json::from_slice(&std::fs::read(path.join("state.json")).map_err(|e| TrainError::io(path.join("state.json"), e))?)
-            .map_err(|e| err(format!("state.json: {e}")))?;
+        let err = |m: String| TrainError::Checkpoint {
+            path: path.clone(),
+            message: m,
+        };
+        let state: CheckpointState = serde_json::from_slice(
+            &std::fs::read(path.join("state.json")).map_err(|e| TrainError::io(path.join("state.json"), e))?,
+        )
+        .map_err(|e| err(format!("state.json: {e}")))?;
         let mine = Fingerprint::of(&self.enc);
         if state.model != mine {
-            return Err(err(format!("was written for another model ({:?}); this model is {:?}", state.model, mine)));
+            return Err(err(format!(
+                "was written for another model ({:?}); this model is {:?}",
+                state.model, mine
+            )));
         }
         let mut a = state.config.clone();
         let mut b = self.cfg.clone();
@@ -321,26 +385,50 @@ impl Trainer {
             c.checkpoint_every = 0;
         }
         if a != b {
-            return Err(err("was written with other training settings (sampler, batch, seed, lr, …); resume with the same ones".into()));
+            return Err(err(
+                "was written with other training settings (sampler, batch, seed, lr, …); resume with the same ones"
+                    .into(),
+            ));
         }
         let mut files = self.files.clone();
         let wpath = path.join("model.safetensors");
-        files.weights = vec![(wpath.clone(), std::fs::read(&wpath).map_err(|e| TrainError::io(&wpath, e))?)];
+        files.weights = vec![(
+            wpath.clone(),
+            std::fs::read(&wpath).map_err(|e| TrainError::io(&wpath, e))?,
+        )];
         let enc = Encoder::from_files(files, &self.enc.device, &EncoderOptions::default())?;
         self.enc.bert = enc.bert.train();
         let optim = std::mem::replace(&mut self.optim, AdamWConfig::new().init());
-        self.optim = optim.load(path.join("optimizer.bpk")).map_err(|e| err(format!("optimizer state: {e:?}")))?;
+        self.optim = optim
+            .load(path.join("optimizer.bpk"))
+            .map_err(|e| err(format!("optimizer state: {e:?}")))?;
         Ok(Some(state))
     }
 
     pub fn save_model(&self, dir: &Path) -> Result<()> {
-        self.enc.save(dir, &self.files, SaveOptions { dtype: SaveDtype::F32, overwrite: true })?;
+        self.enc.save(
+            dir,
+            &self.files,
+            SaveOptions {
+                dtype: SaveDtype::F32,
+                overwrite: true,
+            },
+        )?;
         Ok(())
     }
 }
 
 /// Train and write `out/model`, `out/train-log.jsonl`, `out/summary.json`.
-pub fn train(model_dir: &Path, corpora: Vec<Corpus>, device: &Device, cfg: TrainConfig, out: &Path, resume: bool, stop: Arc<AtomicBool>, show: bool) -> Result<Summary> {
+pub fn train(
+    model_dir: &Path,
+    corpora: Vec<Corpus>,
+    device: &Device,
+    cfg: TrainConfig,
+    out: &Path,
+    resume: bool,
+    stop: Arc<AtomicBool>,
+    show: bool,
+) -> Result<Summary> {
     cfg.validate()?;
     let data = TrainData::new(corpora, &cfg)?;
     let kind = SamplerKind::parse(&cfg.sampler, cfg.alpha)?;
@@ -367,14 +455,26 @@ pub fn train(model_dir: &Path, corpora: Vec<Corpus>, device: &Device, cfg: Train
     if resume {
         match trainer.load_checkpoint(out)? {
             Some(s) => state = s,
-            None => return Err(TrainError::Config(format!("--resume: no checkpoint under {}", out.join("checkpoints").display()))),
+            None => {
+                return Err(TrainError::Config(format!(
+                    "--resume: no checkpoint under {}",
+                    out.join("checkpoints").display()
+                )));
+            }
         }
         state.config = cfg.clone();
     } else if out.join("checkpoints/latest").exists() {
-        return Err(TrainError::Config(format!("{} already holds a training run; pass --resume to continue it, or another --out", out.display())));
+        return Err(TrainError::Config(format!(
+            "{} already holds a training run; pass --resume to continue it, or another --out",
+            out.display()
+        )));
     }
     let log_path = out.join("train-log.jsonl");
-    let mut log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(|e| TrainError::io(&log_path, e))?;
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| TrainError::io(&log_path, e))?;
     let val = |t: &Trainer| -> Result<Option<f64>> {
         if val_batches.is_empty() {
             return Ok(None);
@@ -390,15 +490,25 @@ pub fn train(model_dir: &Path, corpora: Vec<Corpus>, device: &Device, cfg: Train
     if let Some(v) = initial_val {
         writeln!(log, "{}", serde_json::json!({"step": 0, "val_loss": v})).map_err(|e| TrainError::io(&log_path, e))?;
     }
-    let bar = if show { ProgressBar::new(cfg.max_steps as u64) } else { ProgressBar::hidden() };
-    bar.set_style(ProgressStyle::with_template("{spinner} step {pos}/{len} [{bar:30}] {msg} eta {eta}").expect("template").progress_chars("=> "));
+    let bar = if show {
+        ProgressBar::new(cfg.max_steps as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} step {pos}/{len} [{bar:30}] {msg} eta {eta}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
     bar.set_position(state.step as u64);
     let mut pairs_done = 0usize;
     let mut last_val = None;
     let mut stopped = "max steps".to_string();
     let best_dir = out.join("best");
     let mut stream = sampler.stream(state.epoch, state.batch_index);
-    let step_delay: Option<u64> = std::env::var("HBT_TEST_STEP_DELAY_MS").ok().and_then(|v| v.parse().ok());
+    let step_delay: Option<u64> = std::env::var("HBT_TEST_STEP_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok());
     while state.step < cfg.max_steps {
         if stop.load(Ordering::SeqCst) {
             stopped = "interrupted".into();
@@ -438,9 +548,13 @@ pub fn train(model_dir: &Path, corpora: Vec<Corpus>, device: &Device, cfg: Train
                 }
             }
         }
-        writeln!(log, "{}", serde_json::to_string(&line).expect("log line")).map_err(|e| TrainError::io(&log_path, e))?;
+        writeln!(log, "{}", serde_json::to_string(&line).expect("log line"))
+            .map_err(|e| TrainError::io(&log_path, e))?;
         bar.set_position(state.step as u64);
-        bar.set_message(format!("loss {loss:.4} lr {lr:.2e} {pps:.1} pairs/s{}", last_val.map(|v| format!(" val {v:.4}")).unwrap_or_default()));
+        bar.set_message(format!(
+            "loss {loss:.4} lr {lr:.2e} {pps:.1} pairs/s{}",
+            last_val.map(|v| format!(" val {v:.4}")).unwrap_or_default()
+        ));
         if cfg.checkpoint_every > 0 && state.step % cfg.checkpoint_every == 0 {
             trainer.save_checkpoint(out, &state)?;
         }
@@ -478,7 +592,10 @@ pub fn train(model_dir: &Path, corpora: Vec<Corpus>, device: &Device, cfg: Train
         model_dir: model_dir_out,
         config: cfg,
     };
-    write_atomic(&out.join("summary.json"), &serde_json::to_vec_pretty(&summary).expect("summary"))?;
+    write_atomic(
+        &out.join("summary.json"),
+        &serde_json::to_vec_pretty(&summary).expect("summary"),
+    )?;
     Ok(summary)
 }
 

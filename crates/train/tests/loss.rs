@@ -29,7 +29,12 @@ fn reference(q: &[f64], p: &[f64], h: &[f64], b: usize, nh: usize, d: usize, t: 
             .sum::<f64>()
             / b as f64
     };
-    let fwd = ce(&|i| (0..b).map(|j| dot(q, i, p, j)).chain((0..nh).map(|j| dot(q, i, h, j))).collect());
+    let fwd = ce(&|i| {
+        (0..b)
+            .map(|j| dot(q, i, p, j))
+            .chain((0..nh).map(|j| dot(q, i, h, j)))
+            .collect()
+    });
     if sym {
         let bwd = ce(&|i| (0..b).map(|j| dot(p, i, q, j)).collect());
         (fwd + bwd) / 2.0
@@ -39,7 +44,10 @@ fn reference(q: &[f64], p: &[f64], h: &[f64], b: usize, nh: usize, d: usize, t: 
 }
 
 fn tensor(v: &[f64], r: usize, c: usize, dev: &Device) -> Tensor<2> {
-    Tensor::from_data(TensorData::new(v.iter().map(|&x| x as f32).collect::<Vec<f32>>(), [r, c]), dev)
+    Tensor::from_data(
+        TensorData::new(v.iter().map(|&x| x as f32).collect::<Vec<f32>>(), [r, c]),
+        dev,
+    )
 }
 
 #[test]
@@ -49,7 +57,12 @@ fn loss_matches_hand_computation() {
     let q = rand_mat(1, b, d);
     let p = rand_mat(2, b, d);
     let h = rand_mat(3, nh, d);
-    for (t, sym, hard) in [(0.05, false, false), (0.5, true, false), (0.1, false, true), (1.0, true, true)] {
+    for (t, sym, hard) in [
+        (0.05, false, false),
+        (0.5, true, false),
+        (0.1, false, true),
+        (1.0, true, true),
+    ] {
         let got = info_nce(
             tensor(&q, b, d, &dev),
             tensor(&p, b, d, &dev),
@@ -59,7 +72,10 @@ fn loss_matches_hand_computation() {
         )
         .into_scalar::<f32>() as f64;
         let want = reference(&q, &p, &h, b, if hard { nh } else { 0 }, d, t, sym);
-        assert!((got - want).abs() < 1e-4 * want.abs().max(1.0), "t={t} sym={sym} hard={hard}: {got} vs {want}");
+        assert!(
+            (got - want).abs() < 1e-4 * want.abs().max(1.0),
+            "t={t} sym={sym} hard={hard}: {got} vs {want}"
+        );
     }
 }
 
@@ -84,9 +100,20 @@ fn gradient_matches_finite_differences() {
             let mut minus = plus.clone();
             plus[k] += eps;
             minus[k] -= eps;
-            let f = |m: &Vec<f64>| if which == 0 { reference(m, &p, &h, b, nh, d, t, sym) } else { reference(&q, m, &h, b, nh, d, t, sym) };
+            let f = |m: &Vec<f64>| {
+                if which == 0 {
+                    reference(m, &p, &h, b, nh, d, t, sym)
+                } else {
+                    reference(&q, m, &h, b, nh, d, t, sym)
+                }
+            };
             let num = (f(&plus) - f(&minus)) / (2.0 * eps);
-            assert!((g[k] as f64 - num).abs() < 1e-3, "d loss / d {}[{k}]: autodiff {} vs numeric {num}", ["q", "p"][which], g[k]);
+            assert!(
+                (g[k] as f64 - num).abs() < 1e-3,
+                "d loss / d {}[{k}]: autodiff {} vs numeric {num}",
+                ["q", "p"][which],
+                g[k]
+            );
         }
     }
 }

@@ -151,9 +151,27 @@ pub fn tiny_tensors(spec: &TinySpec, seed: u64) -> BTreeMap<String, (Vec<usize>,
         t.insert(name, (shape, v));
     };
     let type_vocab = if spec.arch == Architecture::Bert { 2 } else { 1 };
-    put("embeddings.word_embeddings.weight".into(), vec![tiny_vocab(), h], &mut rng, 1.0, 0.0);
-    put("embeddings.position_embeddings.weight".into(), vec![spec.max_pos, h], &mut rng, 1.0, 0.0);
-    put("embeddings.token_type_embeddings.weight".into(), vec![type_vocab, h], &mut rng, 0.5, 0.0);
+    put(
+        "embeddings.word_embeddings.weight".into(),
+        vec![tiny_vocab(), h],
+        &mut rng,
+        1.0,
+        0.0,
+    );
+    put(
+        "embeddings.position_embeddings.weight".into(),
+        vec![spec.max_pos, h],
+        &mut rng,
+        1.0,
+        0.0,
+    );
+    put(
+        "embeddings.token_type_embeddings.weight".into(),
+        vec![type_vocab, h],
+        &mut rng,
+        0.5,
+        0.0,
+    );
     put("embeddings.LayerNorm.weight".into(), vec![h], &mut rng, 0.1, 1.0);
     put("embeddings.LayerNorm.bias".into(), vec![h], &mut rng, 0.1, 0.0);
     for l in 0..spec.layers {
@@ -186,11 +204,22 @@ pub fn safetensors_bytes(tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>, pre
     drop(views);
     let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
         .iter()
-        .map(|(k, (s, v))| (format!("{prefix}{k}"), s.clone(), v.iter().flat_map(|x| x.to_le_bytes()).collect()))
+        .map(|(k, (s, v))| {
+            (
+                format!("{prefix}{k}"),
+                s.clone(),
+                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            )
+        })
         .collect();
     let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = bytes
         .iter()
-        .map(|(k, s, b)| (k.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap()))
+        .map(|(k, s, b)| {
+            (
+                k.clone(),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap(),
+            )
+        })
         .collect();
     safetensors::serialize(views, None).unwrap()
 }
