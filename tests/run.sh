@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace --features hbt-model/wgpu
-cargo build -p hbt-cli
+# target/debug/hbt was built by the test run (for the CLI's integration tests); building it
+# again with `cargo build` would resolve other features and rebuild Burn.
 python3 tests/crosscheck_metrics.py target/debug/hbt
 cargo build -p hbt-model --target wasm32-unknown-unknown --no-default-features --features flex,webgpu
 echo "tests/run.sh: all passed"

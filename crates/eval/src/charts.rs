@@ -81,11 +81,6 @@ pub fn heatmap(report: &Report, path: &Path) -> Result<()> {
     ))
     .map_err(|e| chart_err(path, e))?;
     let center = |(x, y): (i32, i32)| (x + cell / 2, y + cell / 2);
-    let centered = |size: i32, color: RGBColor| {
-        TextStyle::from((FONT, size).into_font())
-            .color(&color)
-            .pos(Pos::new(HPos::Center, VPos::Center))
-    };
     for (j, l) in langs.iter().enumerate() {
         let x = left + cell * j as i32 + cell / 2;
         root.draw(&Text::new(
@@ -141,7 +136,9 @@ pub fn heatmap(report: &Report, path: &Path) -> Result<()> {
             root.draw(&Text::new(
                 label,
                 (c.0 - 1, c.1 - 1),
-                centered(14, v.map(text_on).unwrap_or(BLACK)),
+                TextStyle::from((FONT, 14).into_font())
+                    .color(&v.map(text_on).unwrap_or(BLACK))
+                    .pos(Pos::new(HPos::Center, VPos::Center)),
             ))
             .map_err(|e| chart_err(path, e))?;
         }
