@@ -64,8 +64,8 @@ pub fn heatmap(report: &Report, path: &Path) -> Result<()> {
     let m = report.map_matrix();
     let cell = 58i32;
     let left = 170i32;
-    let top = 120i32;
-    let width = (left + cell * (n as i32 + 1) + 40 + 110) as u32;
+    let top = 175i32;
+    let width = ((left + cell * (n as i32 + 1) + 40 + 110) as u32).max(1000);
     let height = (top + cell * n as i32 + 70) as u32;
     let root = SVGBackend::new(path, (width, height)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| chart_err(path, e))?;
@@ -93,7 +93,7 @@ pub fn heatmap(report: &Report, path: &Path) -> Result<()> {
     }
     let mx = left + cell * n as i32 + 20;
     root.draw(&Text::new(
-        "multilingual pool",
+        "multi pool",
         (mx + cell / 2, top - 8),
         TextStyle::from(
             (FONT, 13)
@@ -179,8 +179,8 @@ pub fn rank_distance_bars(report: &Report, path: &Path) -> Result<()> {
         .collect();
     let macro_avg = report.summary.as_ref().map(|s| s.rank_distance).unwrap_or(0.0);
     let n = rows.len().max(1);
-    let max = rows.iter().map(|r| r.1).fold(1.0f64, f64::max) * 1.15;
-    let root = SVGBackend::new(path, (110 + 70 * n as u32, 520)).into_drawing_area();
+    let max = rows.iter().map(|r| r.1).fold(1.0f64, f64::max) * 1.35;
+    let root = SVGBackend::new(path, ((140 + 112 * n as u32).max(900), 540)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| chart_err(path, e))?;
     let mut chart = ChartBuilder::on(&root)
         .caption(
@@ -192,9 +192,9 @@ pub fn rank_distance_bars(report: &Report, path: &Path) -> Result<()> {
             (FONT, 20).into_font(),
         )
         .margin(20)
-        .x_label_area_size(110)
-        .y_label_area_size(60)
-        .build_cartesian_2d((0..n).into_segmented(), 0.0..max)
+        .x_label_area_size(60)
+        .y_label_area_size(70)
+        .build_cartesian_2d((0..n - 1).into_segmented(), 0.0..max)
         .map_err(|e| chart_err(path, e))?;
     let labels: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
     chart

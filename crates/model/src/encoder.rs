@@ -73,6 +73,7 @@ pub struct ModelFiles {
     pub tokenizer_config: Option<Vec<u8>>,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn read_opt(path: &Path) -> Result<Option<Vec<u8>>> {
     match std::fs::read(path) {
         Ok(b) => Ok(Some(b)),

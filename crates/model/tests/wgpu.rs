@@ -11,8 +11,9 @@ fn e5_on_wgpu_matches_reference() {
     let texts = reference["models"][0]["texts"].as_array().unwrap();
     let device = hbt_model::device(BackendKind::Wgpu).unwrap();
     let enc = Encoder::load(&common::e5_dir(), &device, &EncoderOptions::default()).unwrap();
-    // A mixed batch (padding included) of the first six texts and the max-length one.
-    let pick: Vec<usize> = (0..6).chain([texts.len() - 1]).collect();
+    // A padded batch of six texts of different lengths and scripts. (The 512-token text is
+    // left to the CPU test: software Vulkan takes minutes over it.)
+    let pick: Vec<usize> = (0..6).collect();
     let inputs: Vec<&str> = pick.iter().map(|&i| texts[i]["input"].as_str().unwrap()).collect();
     let got = enc.embed_batch(&inputs, TextKind::Plain).unwrap();
     for (k, &i) in pick.iter().enumerate() {
