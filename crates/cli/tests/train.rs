@@ -204,9 +204,9 @@ fn resume_after_kill_9_gives_the_same_weights() {
         assert_eq!(na, nb);
         assert!(wa == wb, "{na} differs after resume (killed at step {at})");
     }
-    // The log has one line per step of the whole run (the resumed part appended).
+    // The log reads as one run: one line per step, replayed steps not duplicated.
     let log = std::fs::read_to_string(killed.join("train-log.jsonl")).unwrap();
-    assert!(log.lines().count() >= n);
+    assert_eq!(log.lines().count(), n, "{log}");
 }
 
 #[test]

@@ -470,6 +470,22 @@ pub fn train(
         )));
     }
     let log_path = out.join("train-log.jsonl");
+    if resume && log_path.exists() {
+        // Steps logged after the checkpoint are replayed; drop their old lines so the log
+        // reads as one uninterrupted run.
+        let text = std::fs::read_to_string(&log_path).map_err(|e| TrainError::io(&log_path, e))?;
+        let keep: String = text
+            .lines()
+            .filter(|l| {
+                serde_json::from_str::<serde_json::Value>(l)
+                    .ok()
+                    .and_then(|v| v["step"].as_u64())
+                    .is_some_and(|s| s as usize <= state.step)
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        write_atomic(&log_path, keep.as_bytes())?;
+    }
     let mut log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
