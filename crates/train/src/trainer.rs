@@ -502,8 +502,18 @@ pub fn train(
         Ok(Some(s / val_batches.len() as f64))
     };
     let t0 = Instant::now();
-    let initial_val = if state.step == 0 { val(&trainer)? } else { None };
-    if let Some(v) = initial_val {
+    let initial_val = if state.step == 0 {
+        val(&trainer)?
+    } else {
+        // A resumed run reports the validation loss its first part measured before step 1.
+        std::fs::read_to_string(&log_path).ok().and_then(|t| {
+            t.lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .find(|v| v["step"].as_u64() == Some(0))
+                .and_then(|v| v["val_loss"].as_f64())
+        })
+    };
+    if let (0, Some(v)) = (state.step, initial_val) {
         writeln!(log, "{}", serde_json::json!({"step": 0, "val_loss": v})).map_err(|e| TrainError::io(&log_path, e))?;
     }
     let bar = if show {
