@@ -37,8 +37,9 @@ pub struct ExperimentArgs {
     /// Train hybrid at each of these α instead of the sampler list (the paper's grid).
     #[arg(long, value_delimiter = ',')]
     pub alpha_sweep: Option<Vec<f64>>,
-    #[arg(long, default_value_t = 3)]
-    pub seeds: u64,
+    /// Seeds per sampler (default 3; 1 with `--preset cpu`, to stay under an hour on 2 cores).
+    #[arg(long)]
+    pub seeds: Option<u64>,
     #[arg(long)]
     pub out: PathBuf,
     #[arg(long)]
@@ -310,6 +311,7 @@ fn per_language(bench: &str, rows: &[(String, Vec<Report>)]) -> String {
 
 pub fn run(a: ExperimentArgs) -> Result<()> {
     let p = plan(&a)?;
+    let seeds = a.seeds.unwrap_or(if a.preset.is_some() { 1 } else { 3 });
     let t0 = std::time::Instant::now();
     let backend = a.backend.unwrap_or_else(crate::train_cmd::default_backend);
     std::fs::create_dir_all(&a.out).with_context(|| a.out.display().to_string())?;
@@ -347,7 +349,7 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
     std::fs::write(
         a.out.join("plan.json"),
         serde_json::to_vec_pretty(&serde_json::json!({
-            "init": p.init, "train": p.train, "tests": p.tests, "runs": runs, "seeds": a.seeds, "config": p.cfg, "limit": p.limit,
+            "init": p.init, "train": p.train, "tests": p.tests, "runs": runs, "seeds": seeds, "config": p.cfg, "limit": p.limit,
         }))?,
     )?;
     let mut rows: BTreeMap<String, Vec<(String, Vec<Report>)>> = BTreeMap::new();
@@ -366,7 +368,7 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
     }
     for (name, sampler, alpha) in &runs {
         let mut per_bench: BTreeMap<String, Vec<Report>> = BTreeMap::new();
-        for seed in 1..=a.seeds {
+        for seed in 1..=seeds {
             let run_dir = a.out.join("runs").join(format!("{name}-s{seed}"));
             let mut cfg = p.cfg.clone();
             cfg.sampler = sampler.clone();
@@ -425,7 +427,7 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
             .map(|d| d.file_name().unwrap_or_default().to_string_lossy().into_owned())
             .collect::<Vec<_>>()
             .join("+"),
-        a.seeds,
+        seeds,
         p.cfg.max_steps,
         p.cfg.batch_size,
         p.cfg.lr,
