@@ -4,14 +4,23 @@
 //! for graded metrics, their gains. Average precision runs over the full ranking (LAReQA's
 //! mAP); `ap_at_k` divides by min(|R|, k) as XTREME-R's mAP@20 does.
 
+/// Sum of precision at the rank of each relevant item ranked within the top k.
+fn precision_sum(ranks: &[usize], k: usize) -> f64 {
+    ranks
+        .iter()
+        .enumerate()
+        .take_while(|(_, r)| **r <= k)
+        .map(|(i, &r)| (i + 1) as f64 / r as f64)
+        .sum()
+}
+
 /// Average precision with no cutoff: mean over relevant items of precision at their rank.
 /// Relevant items never retrieved count as 0 (they are absent from `ranks`).
 pub fn average_precision(ranks: &[usize], n_relevant: usize) -> f64 {
     if n_relevant == 0 {
         return 0.0;
     }
-    let s: f64 = ranks.iter().enumerate().map(|(i, &r)| (i + 1) as f64 / r as f64).sum();
-    s / n_relevant as f64
+    precision_sum(ranks, usize::MAX) / n_relevant as f64
 }
 
 /// AP over the top k, divided by min(|R|, k) (XTREME-R's mAP@k).
@@ -19,13 +28,7 @@ pub fn ap_at_k(ranks: &[usize], n_relevant: usize, k: usize) -> f64 {
     if n_relevant == 0 {
         return 0.0;
     }
-    let s: f64 = ranks
-        .iter()
-        .enumerate()
-        .take_while(|(_, r)| **r <= k)
-        .map(|(i, &r)| (i + 1) as f64 / r as f64)
-        .sum();
-    s / n_relevant.min(k) as f64
+    precision_sum(ranks, k) / n_relevant.min(k) as f64
 }
 
 /// AP over the top k divided by |R| (trec_eval's `map_cut_k`).
@@ -33,13 +36,7 @@ pub fn map_cut(ranks: &[usize], n_relevant: usize, k: usize) -> f64 {
     if n_relevant == 0 {
         return 0.0;
     }
-    let s: f64 = ranks
-        .iter()
-        .enumerate()
-        .take_while(|(_, r)| **r <= k)
-        .map(|(i, &r)| (i + 1) as f64 / r as f64)
-        .sum();
-    s / n_relevant as f64
+    precision_sum(ranks, k) / n_relevant as f64
 }
 
 pub fn recall_at_k(ranks: &[usize], n_relevant: usize, k: usize) -> f64 {
