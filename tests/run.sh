@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The test command: unit and integration tests of every crate (CPU and wgpu on whatever
-# adapter the machine has: Mesa lavapipe without a GPU), the metric cross-check against
-# pytrec_eval and scikit-learn, and the wasm build of the model crate.
+# The test command: unit and integration tests of every native crate (CPU, and wgpu on
+# whatever adapter the machine has: Mesa lavapipe without a GPU), the metric cross-check
+# against pytrec_eval and scikit-learn, the web app's release build with trunk plus the demo
+# bundle from `hbt export`, and the end-to-end browser test in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --workspace --features hbt-model/wgpu
+# hbt-web is wasm-only; it is built by trunk below.
+cargo test --workspace --exclude hbt-web --features hbt-model/wgpu
 # target/debug/hbt was built by the test run (for the CLI's integration tests); building it
 # again with `cargo build` would resolve other features and rebuild Burn.
 python3 tests/crosscheck_metrics.py target/debug/hbt
-cargo build -p hbt-model --target wasm32-unknown-unknown --no-default-features --features flex,webgpu --profile wasm-ci
+HBT=target/debug/hbt scripts/build-web.sh
+node tests/browser/e2e.mjs --dist dist --hbt target/debug/hbt --out out/browser
 echo "tests/run.sh: all passed"

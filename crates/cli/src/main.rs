@@ -6,6 +6,7 @@ mod bench_cmd;
 mod data_cmd;
 mod eval_cmd;
 mod experiment_cmd;
+mod export_cmd;
 mod train_cmd;
 
 use anyhow::{Context, Result, bail};
@@ -42,6 +43,8 @@ enum Command {
     Train(train_cmd::TrainArgs),
     /// Reproduce the study: samplers × seeds, trained and evaluated, with a summary.
     Experiment(experiment_cmd::ExperimentArgs),
+    /// Write a static bundle (model, corpus, passage vectors, report) for the web app.
+    Export(export_cmd::ExportArgs),
     /// Throughput benchmarks (encoding, training steps).
     #[command(subcommand)]
     Bench(bench_cmd::BenchCommand),
@@ -182,6 +185,7 @@ fn main() {
         Command::Score(a) => eval_cmd::score(a),
         Command::Train(a) => train_cmd::run(a).map(|_| ()),
         Command::Experiment(a) => experiment_cmd::run(a),
+        Command::Export(a) => export_cmd::run(a),
         Command::Bench(c) => bench_cmd::run(c),
     };
     if let Err(e) = result {

@@ -8,8 +8,19 @@ use common::{hbt, shared, tiny_bert};
 fn eval(model: &std::path::Path, bench: &str, out: &std::path::Path, extra: &[&str]) -> std::process::Output {
     let data = shared(&format!("data/{bench}"));
     let mut args = vec![
-        "eval", "--model", model.to_str().unwrap(), "--bench", bench, "--data", data.to_str().unwrap(),
-        "--out", out.to_str().unwrap(), "--limit", "6", "--languages", "de,en,zh",
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--bench",
+        bench,
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--limit",
+        "6",
+        "--languages",
+        "de,en,zh",
     ];
     args.extend(extra);
     hbt().args(args).output().unwrap()
@@ -22,9 +33,22 @@ fn quick_eval_writes_every_output_and_compare_works() {
     tiny_bert(&model, 7, 16);
     let runs = tmp.path().join("runs");
     let out_a = tmp.path().join("a");
-    let o = eval(&model, "xquad-r", &out_a, &["--runs", runs.to_str().unwrap(), "--label", "tiny-a"]);
+    let o = eval(
+        &model,
+        "xquad-r",
+        &out_a,
+        &["--runs", runs.to_str().unwrap(), "--label", "tiny-a"],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    for f in ["report.json", "report.md", "table.txt", "map-heatmap.svg", "map-heatmap.png", "rank-distance.svg", "rank-distance.png"] {
+    for f in [
+        "report.json",
+        "report.md",
+        "table.txt",
+        "map-heatmap.svg",
+        "map-heatmap.png",
+        "rank-distance.svg",
+        "rank-distance.png",
+    ] {
         assert!(out_a.join(f).is_file(), "{f} missing");
     }
     let r: serde_json::Value = serde_json::from_slice(&std::fs::read(out_a.join("report.json")).unwrap()).unwrap();
@@ -38,7 +62,9 @@ fn quick_eval_writes_every_output_and_compare_works() {
         assert!((0.0..=1.0).contains(&v), "{k} = {v}");
     }
     // Every task gets TREC files that trec_eval could read.
-    assert!(runs.join("de-en.run").is_file() && runs.join("de-en.qrels").is_file() && runs.join("zh-multi.run").is_file());
+    assert!(
+        runs.join("de-en.run").is_file() && runs.join("de-en.qrels").is_file() && runs.join("zh-multi.run").is_file()
+    );
     // The same model scored again is the same report (deterministic), and a second model
     // compares against it.
     let model_b = tmp.path().join("tiny-b");
@@ -47,7 +73,13 @@ fn quick_eval_writes_every_output_and_compare_works() {
     assert!(eval(&model_b, "xquad-r", &out_b, &[]).status.success());
     let cmp = tmp.path().join("cmp");
     let o = hbt()
-        .args(["compare", out_a.join("report.json").to_str().unwrap(), out_b.join("report.json").to_str().unwrap(), "--out", cmp.to_str().unwrap()])
+        .args([
+            "compare",
+            out_a.join("report.json").to_str().unwrap(),
+            out_b.join("report.json").to_str().unwrap(),
+            "--out",
+            cmp.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -60,14 +92,29 @@ fn quick_eval_writes_every_output_and_compare_works() {
     let o = eval(&model, "mlqa-r", &out_m, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = hbt()
-        .args(["compare", out_a.join("report.json").to_str().unwrap(), out_m.join("report.json").to_str().unwrap(), "--out", cmp.to_str().unwrap()])
+        .args([
+            "compare",
+            out_a.join("report.json").to_str().unwrap(),
+            out_m.join("report.json").to_str().unwrap(),
+            "--out",
+            cmp.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(!o.status.success());
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("m/report.json") && e.contains("report on mlqa-r"), "{e}");
     // Not a report at all.
-    let o = hbt().args(["compare", out_a.join("report.md").to_str().unwrap(), out_a.join("report.json").to_str().unwrap(), "--out", cmp.to_str().unwrap()]).output().unwrap();
+    let o = hbt()
+        .args([
+            "compare",
+            out_a.join("report.md").to_str().unwrap(),
+            out_a.join("report.json").to_str().unwrap(),
+            "--out",
+            cmp.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
     assert!(!o.status.success());
     // An existing report is not overwritten without --force.
     let o = eval(&model, "xquad-r", &out_a, &[]);
@@ -81,7 +128,19 @@ fn eval_bad_inputs_are_clear_errors() {
     tiny_bert(&model, 9, 16);
     // Unknown language.
     let o = hbt()
-        .args(["eval", "--model", model.to_str().unwrap(), "--bench", "xquad-r", "--data", shared("data/xquad-r").to_str().unwrap(), "--out", tmp.path().join("x").to_str().unwrap(), "--languages", "de,xx"])
+        .args([
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--bench",
+            "xquad-r",
+            "--data",
+            shared("data/xquad-r").to_str().unwrap(),
+            "--out",
+            tmp.path().join("x").to_str().unwrap(),
+            "--languages",
+            "de,xx",
+        ])
         .output()
         .unwrap();
     assert!(!o.status.success());
@@ -89,7 +148,19 @@ fn eval_bad_inputs_are_clear_errors() {
     assert!(e.contains("unknown language code `xx`"), "{e}");
     // A language the corpus does not have.
     let o = hbt()
-        .args(["eval", "--model", model.to_str().unwrap(), "--bench", "mlqa-r", "--data", shared("data/mlqa-r").to_str().unwrap(), "--out", tmp.path().join("y").to_str().unwrap(), "--languages", "th"])
+        .args([
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--bench",
+            "mlqa-r",
+            "--data",
+            shared("data/mlqa-r").to_str().unwrap(),
+            "--out",
+            tmp.path().join("y").to_str().unwrap(),
+            "--languages",
+            "th",
+        ])
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&o.stderr).contains("`th` is not in this corpus"));
@@ -101,7 +172,17 @@ fn eval_bad_inputs_are_clear_errors() {
     assert!(e.contains("tokenizer.json"), "{e}");
     // Data that is not there: how to get it.
     let o = hbt()
-        .args(["eval", "--model", model.to_str().unwrap(), "--bench", "xquad-r", "--data", "/nonexistent/xquad-r", "--out", tmp.path().join("w").to_str().unwrap()])
+        .args([
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--bench",
+            "xquad-r",
+            "--data",
+            "/nonexistent/xquad-r",
+            "--out",
+            tmp.path().join("w").to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&o.stderr).contains("hbt data fetch"));

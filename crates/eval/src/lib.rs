@@ -8,6 +8,7 @@ pub mod charts;
 pub mod compare;
 pub mod embed;
 pub mod error;
+pub mod export;
 pub mod lareqa;
 pub mod metrics;
 pub mod report;

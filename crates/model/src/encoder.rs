@@ -349,6 +349,22 @@ impl Encoder {
         Ok(flat.chunks(h).map(<[f32]>::to_vec).collect())
     }
 
+    /// [`Encoder::embed_batch`] for devices that read back only asynchronously (WebGPU in
+    /// a browser, where blocking the main thread is not allowed).
+    pub async fn embed_batch_async(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<f32>>> {
+        let batch = self.tokenize(texts, kind)?;
+        let tensors = self.to_device(&batch, &self.device);
+        let v = self.forward(&tensors);
+        let h = self.config.hidden_size;
+        let flat = v
+            .into_data_async()
+            .await
+            .map_err(|e| ModelError::Backend(format!("{e:?}")))?
+            .try_to_vec::<f32>()
+            .map_err(|e| ModelError::Backend(format!("{e:?}")))?;
+        Ok(flat.chunks(h).map(<[f32]>::to_vec).collect())
+    }
+
     pub fn meta(&self) -> HbtMeta {
         HbtMeta {
             pooling: self.pooling,

@@ -7,10 +7,12 @@
 //! arrives as bytes ([`ModelFiles`]).
 
 pub mod bert;
+pub mod bundle;
 pub mod config;
 pub mod encoder;
 pub mod error;
 pub mod pooling;
+pub mod prune;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod save;
 #[cfg(not(target_arch = "wasm32"))]
@@ -23,6 +25,7 @@ pub use config::{Architecture, EncoderConfig};
 pub use encoder::{Encoder, EncoderOptions, HbtMeta, ModelFiles, Prefixes, TextKind};
 pub use error::{ModelError, Result};
 pub use pooling::Pooling;
+pub use prune::PruneStats;
 #[cfg(not(target_arch = "wasm32"))]
 pub use save::SaveOptions;
 pub use tokenize::{TextTokenizer, TokenBatch};

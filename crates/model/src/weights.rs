@@ -258,6 +258,20 @@ impl Builder<'_> {
     }
 }
 
+/// The word-embedding table `[rows, h]` (row-major) as row shards of [`crate::bert::shard_rows`].
+pub(crate) fn word_shards(data: &[f32], h: usize, device: &Device) -> Vec<Embedding> {
+    let rows = crate::bert::shard_rows(h);
+    data.chunks(rows * h)
+        .enumerate()
+        .map(|(k, chunk)| Embedding {
+            weight: named(
+                &format!("embeddings.word_embeddings.weight#{k}"),
+                Tensor::from_data(TensorData::new(chunk.to_vec(), [chunk.len() / h, h]), device),
+            ),
+        })
+        .collect()
+}
+
 /// Build the encoder from a checkpoint. `want_pooler`: load `pooler.dense` (required when
 /// pooling is `Pooler`; otherwise loaded when present so that a save round-trips it).
 pub fn build_bert(cfg: &EncoderConfig, map: &mut WeightMap, device: &Device, want_pooler: bool) -> Result<Bert> {
@@ -283,19 +297,7 @@ pub fn build_bert(cfg: &EncoderConfig, map: &mut WeightMap, device: &Device, wan
             &[cfg.vocab_size, h],
             &mut b.missing,
         )
-        .map(|w| {
-            let rows = crate::bert::shard_rows(h);
-            w.data
-                .chunks(rows * h)
-                .enumerate()
-                .map(|(k, chunk)| Embedding {
-                    weight: named(
-                        &format!("embeddings.word_embeddings.weight#{k}"),
-                        Tensor::from_data(TensorData::new(chunk.to_vec(), [chunk.len() / h, h]), device),
-                    ),
-                })
-                .collect::<Vec<_>>()
-        });
+        .map(|w| word_shards(&w.data, h, device));
     let position = b.embedding("embeddings.position_embeddings", cfg.max_position_embeddings, h);
     let token_type = b.embedding("embeddings.token_type_embeddings", cfg.type_vocab_size, h);
     let norm = b.norm("embeddings.LayerNorm", h, eps);
@@ -401,7 +403,7 @@ pub enum SaveDtype {
     F16,
 }
 
-fn values(t: Tensor<2>) -> Result<Vec<f32>> {
+pub(crate) fn values(t: Tensor<2>) -> Result<Vec<f32>> {
     t.into_data()
         .try_to_vec::<f32>()
         .map_err(|e| ModelError::Backend(format!("{e:?}")))

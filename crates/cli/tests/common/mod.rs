@@ -111,4 +111,3 @@ pub fn tiny_bert(dir: &Path, seed: u64, hidden: usize) {
     )
     .unwrap();
 }
-

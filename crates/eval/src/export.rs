@@ -1,0 +1,281 @@
+//! `hbt export`: a static bundle for the web app (format in [`hbt_model::bundle`]).
+//!
+//! The passage vectors are computed with the model *as exported* (f16 weights read back,
+//! pruned vocabulary), so the browser, which loads the same files, ranks against vectors
+//! that its own query encoder is consistent with.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use hbt_data::lareqa::{CandidateInput, Corpus};
+use hbt_model::bundle::{self, BundleCorpus, BundleFile, BundleModel, BundleQuestion, Manifest, Passage, VocabInfo};
+use hbt_model::{Encoder, EncoderOptions, ModelFiles, PruneStats, SaveDtype, SaveOptions, TextKind};
+use indicatif::ProgressBar;
+
+use crate::embed::embed_all;
+use crate::error::{EvalError, Result};
+use crate::report::Report;
+
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    pub dtype: SaveDtype,
+    pub prune_vocab: bool,
+    /// Replace a non-empty output directory.
+    pub overwrite: bool,
+    /// An `hbt eval` report to ship for the app's charts.
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExportSummary {
+    pub manifest: Manifest,
+    pub prune: Option<PruneStats>,
+    pub seconds: f64,
+}
+
+/// The passages (candidate sentences) and questions of a LAReQA corpus, every language.
+/// A question's answers are its answer sentence in every language of the bundle.
+pub fn lareqa_corpus(c: &Corpus, input: CandidateInput) -> BundleCorpus {
+    let mut out = BundleCorpus::default();
+    let mut first = std::collections::BTreeMap::new();
+    for (lang, d) in &c.langs {
+        first.insert(lang.clone(), out.passages.len());
+        for i in 0..d.candidates.len() {
+            out.passages.push(Passage {
+                id: format!("{lang}/{}/{i}", c.name),
+                lang: lang.clone(),
+                text: d.candidate_text(i, input),
+            });
+        }
+    }
+    for (lang, d) in &c.langs {
+        for q in &d.questions {
+            let answers = c
+                .langs
+                .iter()
+                .filter_map(|(l, other)| {
+                    let qi = *other.by_id.get(&q.id)?;
+                    Some(first[l] + other.questions[qi].answer)
+                })
+                .collect();
+            out.questions.push(BundleQuestion {
+                id: q.id.clone(),
+                lang: lang.clone(),
+                text: q.text.clone(),
+                answers,
+            });
+        }
+    }
+    out
+}
+
+/// A JSON-lines corpus: one `{"id": …, "lang": …, "text": …}` object a line.
+pub fn jsonl_corpus(path: &Path) -> Result<BundleCorpus> {
+    let f = std::fs::File::open(path).map_err(|e| EvalError::io(path, e))?;
+    let mut out = BundleCorpus::default();
+    for (n, line) in std::io::BufReader::new(f).lines().enumerate() {
+        let line = line.map_err(|e| EvalError::io(path, e))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let p: Passage = serde_json::from_str(&line).map_err(|e| EvalError::Report {
+            path: path.to_path_buf(),
+            message: format!("line {}: expected {{\"id\", \"lang\", \"text\"}}: {e}", n + 1),
+        })?;
+        if p.text.trim().is_empty() {
+            return Err(EvalError::Report {
+                path: path.to_path_buf(),
+                message: format!("line {}: passage `{}` has empty text", n + 1, p.id),
+            });
+        }
+        out.passages.push(p);
+    }
+    if out.passages.is_empty() {
+        return Err(EvalError::Report {
+            path: path.to_path_buf(),
+            message: "no passages in this file".into(),
+        });
+    }
+    Ok(out)
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).map_err(|e| EvalError::io(path, e))
+}
+
+fn files_under(root: &Path, dir: &Path, out: &mut Vec<BundleFile>) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| EvalError::io(dir, e))?
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| EvalError::io(dir, e))?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let p = e.path();
+        if p.is_dir() {
+            files_under(root, &p, out)?;
+        } else {
+            let bytes = e.metadata().map_err(|err| EvalError::io(&p, err))?.len();
+            let rel = p
+                .strip_prefix(root)
+                .expect("under root")
+                .to_string_lossy()
+                .replace('\\', "/");
+            out.push(BundleFile { path: rel, bytes });
+        }
+    }
+    Ok(())
+}
+
+/// Write the bundle for `enc` (loaded from `model_dir`) and `corpus` into `out`.
+pub fn export_bundle(
+    enc: &Encoder,
+    model_dir: &Path,
+    corpus: BundleCorpus,
+    source: &str,
+    out: &Path,
+    options: &ExportOptions,
+    bar: &ProgressBar,
+) -> Result<ExportSummary> {
+    let start = std::time::Instant::now();
+    if corpus.passages.is_empty() {
+        return Err(EvalError::Invalid(format!("{source}: no passages to export")));
+    }
+    if out.exists() && !options.overwrite {
+        let non_empty = std::fs::read_dir(out)
+            .map_err(|e| EvalError::io(out, e))?
+            .next()
+            .is_some();
+        if non_empty {
+            return Err(EvalError::io(
+                out,
+                std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "directory exists and is not empty (pass --force to replace it)",
+                ),
+            ));
+        }
+    }
+    let report = match &options.report {
+        Some(p) => {
+            Report::read(p)?;
+            Some(std::fs::read(p).map_err(|e| EvalError::io(p, e))?)
+        }
+        None => None,
+    };
+
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "bundle".into());
+    let parent = out
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    std::fs::create_dir_all(&parent).map_err(|e| EvalError::io(&parent, e))?;
+    let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| EvalError::io(&tmp, e))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(|e| EvalError::io(&tmp, e))?;
+
+    let extra = ModelFiles {
+        tokenizer_config: std::fs::read(model_dir.join("tokenizer_config.json")).ok(),
+        ..Default::default()
+    };
+    let save = SaveOptions {
+        dtype: options.dtype,
+        overwrite: false,
+    };
+    let model_out = tmp.join("model");
+    let prune = if options.prune_vocab {
+        let mut texts: Vec<(&str, TextKind)> = corpus
+            .passages
+            .iter()
+            .map(|p| (p.text.as_str(), TextKind::Passage))
+            .collect();
+        texts.extend(corpus.questions.iter().map(|q| (q.text.as_str(), TextKind::Query)));
+        let (pruned, stats) = enc.prune_vocab(&texts)?;
+        pruned.save(&model_out, &extra, save)?;
+        Some(stats)
+    } else {
+        enc.save(&model_out, &extra, save)?;
+        None
+    };
+
+    // Embed with the files just written, as the browser will see them.
+    let mut shipped = Encoder::load(&model_out, &enc.device, &EncoderOptions::default())?;
+    shipped.batch_size = enc.batch_size;
+    shipped.tokenizer.pad_multiple = enc.tokenizer.pad_multiple;
+    let texts: Vec<String> = corpus.passages.iter().map(|p| p.text.clone()).collect();
+    bar.set_length(texts.len() as u64);
+    let vectors = embed_all(&shipped, &texts, TextKind::Passage, bar)?;
+    write(
+        &tmp.join("embeddings.safetensors"),
+        &bundle::embeddings_safetensors(vectors.len(), vectors.dim, &vectors.data)?,
+    )?;
+    write(
+        &tmp.join("corpus.json"),
+        &serde_json::to_vec(&corpus).expect("corpus serializes"),
+    )?;
+    if let Some(r) = &report {
+        write(&tmp.join("report.json"), r)?;
+    }
+
+    let mut model_files = Vec::new();
+    files_under(&model_out, &model_out, &mut model_files)?;
+    let weights_pruned = model_files
+        .iter()
+        .find(|f| f.path == "model.safetensors")
+        .map(|f| f.bytes)
+        .unwrap_or(0);
+    let vocab = prune.as_ref().map(|s| {
+        let per_row = enc.config.hidden_size as u64 * if options.dtype == SaveDtype::F16 { 2 } else { 4 };
+        VocabInfo {
+            before: s.vocab_before,
+            after: s.vocab_after,
+            weights_bytes_full: weights_pruned + (s.vocab_before - s.vocab_after) as u64 * per_row,
+            weights_bytes_pruned: weights_pruned,
+        }
+    });
+    let mut files = Vec::new();
+    files_under(&tmp, &tmp, &mut files)?;
+    let label = model_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| model_dir.display().to_string());
+    let manifest = Manifest {
+        format: bundle::FORMAT.into(),
+        created_by: format!("hbt {}", env!("CARGO_PKG_VERSION")),
+        model: BundleModel {
+            dir: "model".into(),
+            label,
+            dtype: match options.dtype {
+                SaveDtype::F16 => "f16".into(),
+                SaveDtype::F32 => "f32".into(),
+            },
+            files: model_files.iter().map(|f| f.path.clone()).collect(),
+            vocab,
+        },
+        corpus: "corpus.json".into(),
+        embeddings: "embeddings.safetensors".into(),
+        report: report.as_ref().map(|_| "report.json".into()),
+        languages: corpus.languages(),
+        passages: corpus.passages.len(),
+        questions: corpus.questions.len(),
+        dim: vectors.dim,
+        source: source.into(),
+        files,
+    };
+    let mut mbytes = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
+    mbytes.push(b'\n');
+    write(&tmp.join(bundle::MANIFEST), &mbytes)?;
+    if out.exists() {
+        std::fs::remove_dir_all(out).map_err(|e| EvalError::io(out, e))?;
+    }
+    std::fs::rename(&tmp, out).map_err(|e| EvalError::io(out, e))?;
+    Ok(ExportSummary {
+        manifest,
+        prune,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}

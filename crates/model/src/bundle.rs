@@ -1,0 +1,254 @@
+//! The static bundle that `hbt export` writes and the web app reads: a model directory, a
+//! small corpus with its passage vectors precomputed, and optionally an eval report.
+//!
+//! ```text
+//! BUNDLE/manifest.json          what is where, sizes (the app's progress bar), vocabulary
+//! BUNDLE/model/…                an HF + sentence-transformers directory (f16 by default)
+//! BUNDLE/corpus.json            passages (id, language, text) and questions with answers
+//! BUNDLE/embeddings.safetensors `passages`: [n, dim] f16, unit length, in corpus order
+//! BUNDLE/report.json            optional: the `hbt eval` report shown as charts
+//! ```
+//!
+//! Only parsing lives here (it compiles for the browser); writing is `hbt-eval`'s export.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::encoder::ModelFiles;
+use crate::error::{ModelError, Result};
+
+/// Written into every manifest; a reader refuses anything else.
+pub const FORMAT: &str = "hbt-bundle/1";
+pub const MANIFEST: &str = "manifest.json";
+/// The tensor name of the passage vectors in `embeddings.safetensors`.
+pub const EMBEDDINGS_TENSOR: &str = "passages";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub format: String,
+    /// The program and version that wrote it.
+    pub created_by: String,
+    pub model: BundleModel,
+    pub corpus: String,
+    pub embeddings: String,
+    #[serde(default)]
+    pub report: Option<String>,
+    /// Languages of the passages, in display order.
+    pub languages: Vec<String>,
+    pub passages: usize,
+    pub questions: usize,
+    pub dim: usize,
+    /// Where the passages came from (a path or a benchmark name).
+    pub source: String,
+    /// Every file of the bundle with its size, for progress bars and integrity checks.
+    pub files: Vec<BundleFile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BundleModel {
+    /// Folder of the model inside the bundle.
+    pub dir: String,
+    /// A name for people (the source model directory's name).
+    pub label: String,
+    /// `f16` or `f32`.
+    pub dtype: String,
+    /// Files of the model folder, relative to it.
+    pub files: Vec<String>,
+    #[serde(default)]
+    pub vocab: Option<VocabInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VocabInfo {
+    pub before: usize,
+    pub after: usize,
+    /// `model.safetensors` bytes without and with pruning (same dtype).
+    pub weights_bytes_full: u64,
+    pub weights_bytes_pruned: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BundleFile {
+    pub path: String,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Passage {
+    pub id: String,
+    pub lang: String,
+    pub text: String,
+}
+
+/// A question with known answers in the bundle (LAReQA: the answer sentence in every
+/// language, i.e. its parallel passages).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BundleQuestion {
+    pub id: String,
+    pub lang: String,
+    pub text: String,
+    /// Indices into [`BundleCorpus::passages`].
+    pub answers: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct BundleCorpus {
+    pub passages: Vec<Passage>,
+    #[serde(default)]
+    pub questions: Vec<BundleQuestion>,
+}
+
+fn json<T: for<'de> Deserialize<'de>>(bytes: &[u8], origin: &Path) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|source| ModelError::Json {
+        path: origin.to_path_buf(),
+        source,
+    })
+}
+
+impl Manifest {
+    pub fn parse(bytes: &[u8], origin: &Path) -> Result<Self> {
+        let v: serde_json::Value = json(bytes, origin)?;
+        match v.get("format").and_then(|f| f.as_str()) {
+            Some(FORMAT) => {}
+            Some(other) => {
+                return Err(ModelError::config(
+                    origin,
+                    format!("bundle format `{other}` is not supported (this build reads `{FORMAT}`)"),
+                ));
+            }
+            None => {
+                return Err(ModelError::config(
+                    origin,
+                    "not an hbt bundle manifest (no `format` field)",
+                ));
+            }
+        }
+        let m: Manifest = json(bytes, origin)?;
+        if m.dim == 0 || m.passages == 0 {
+            return Err(ModelError::config(origin, "the bundle has no passages"));
+        }
+        Ok(m)
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.bytes).sum()
+    }
+
+    /// The size recorded for a bundle file, if any.
+    pub fn size_of(&self, path: &str) -> Option<u64> {
+        self.files.iter().find(|f| f.path == path).map(|f| f.bytes)
+    }
+}
+
+impl BundleCorpus {
+    /// Parse and check that every answer points at a passage.
+    pub fn parse(bytes: &[u8], origin: &Path) -> Result<Self> {
+        let c: BundleCorpus = json(bytes, origin)?;
+        for q in &c.questions {
+            if let Some(&a) = q.answers.iter().find(|&&a| a >= c.passages.len()) {
+                return Err(ModelError::config(
+                    origin,
+                    format!(
+                        "question {} names passage {a}, but there are {}",
+                        q.id,
+                        c.passages.len()
+                    ),
+                ));
+            }
+        }
+        Ok(c)
+    }
+
+    /// Languages in order of first appearance.
+    pub fn languages(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for p in &self.passages {
+            if !out.contains(&p.lang) {
+                out.push(p.lang.clone());
+            }
+        }
+        out
+    }
+}
+
+/// Passage vectors `[n, dim]` row-major from `embeddings.safetensors` (f16 or f32).
+pub fn read_embeddings(bytes: &[u8], origin: &Path) -> Result<(usize, usize, Vec<f32>)> {
+    let err = |message: String| ModelError::Safetensors {
+        path: origin.to_path_buf(),
+        message,
+    };
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| err(e.to_string()))?;
+    let t = st
+        .tensor(EMBEDDINGS_TENSOR)
+        .map_err(|_| err(format!("no tensor `{EMBEDDINGS_TENSOR}`")))?;
+    let [n, dim] = t.shape() else {
+        return Err(err(format!(
+            "`{EMBEDDINGS_TENSOR}` has shape {:?}, not [n, dim]",
+            t.shape()
+        )));
+    };
+    let data: Vec<f32> = match t.dtype() {
+        safetensors::Dtype::F16 => t
+            .data()
+            .chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        safetensors::Dtype::F32 => t
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        d => {
+            return Err(err(format!(
+                "`{EMBEDDINGS_TENSOR}` has dtype {d:?}; expected F16 or F32"
+            )));
+        }
+    };
+    Ok((*n, *dim, data))
+}
+
+/// The `embeddings.safetensors` image for passage vectors, stored as f16.
+pub fn embeddings_safetensors(n: usize, dim: usize, data: &[f32]) -> Result<Vec<u8>> {
+    let bytes: Vec<u8> = data
+        .iter()
+        .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
+        .collect();
+    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F16, vec![n, dim], &bytes)
+        .map_err(|e| ModelError::Backend(format!("passage vectors: {e}")))?;
+    safetensors::serialize([(EMBEDDINGS_TENSOR, view)], None)
+        .map_err(|e| ModelError::Backend(format!("serializing passage vectors: {e}")))
+}
+
+impl ModelFiles {
+    /// Model files fetched one by one (the browser), by their path inside the model folder.
+    pub fn from_named(origin: &Path, files: Vec<(String, Vec<u8>)>) -> Result<Self> {
+        let mut out = ModelFiles {
+            origin: origin.to_path_buf(),
+            ..Default::default()
+        };
+        for (name, bytes) in files {
+            match name.as_str() {
+                "config.json" => out.config = bytes,
+                "tokenizer.json" => out.tokenizer = bytes,
+                "1_Pooling/config.json" => out.st_pooling = Some(bytes),
+                "sentence_bert_config.json" => out.st_config = Some(bytes),
+                "config_sentence_transformers.json" => out.st_prompts = Some(bytes),
+                "hbt.json" => out.hbt_meta = Some(bytes),
+                "tokenizer_config.json" => out.tokenizer_config = Some(bytes),
+                n if n.ends_with(".safetensors") && !n.contains('/') => out.weights.push((origin.join(n), bytes)),
+                _ => {}
+            }
+        }
+        for (what, missing) in [
+            ("config.json", out.config.is_empty()),
+            ("tokenizer.json", out.tokenizer.is_empty()),
+            ("model.safetensors", out.weights.is_empty()),
+        ] {
+            if missing {
+                return Err(ModelError::NotFound(origin.join(what).display().to_string()));
+            }
+        }
+        Ok(out)
+    }
+}

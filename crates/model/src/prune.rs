@@ -1,0 +1,265 @@
+//! Vocabulary pruning: keep only the tokens a set of texts uses.
+//!
+//! A multilingual encoder spends most of its weights on the word-embedding table
+//! (multilingual-e5-small: 96 M of 118 M parameters for 250 k tokens). A browser bundle that
+//! only ever encodes text in a few languages needs a sliver of it. Pruning keeps the rows of
+//! the tokens the given texts use (plus every special token), renumbers them densely, and
+//! rewrites `tokenizer.json` to the new ids, so that text whose tokens were all kept gives
+//! exactly the vectors of the full model.
+//!
+//! Why the tokenization of kept text cannot change:
+//! * WordPiece (BERT) is greedy longest-match: every piece it chose was kept and no longer
+//!   piece existed before, so none exists after.
+//! * Unigram (XLM-R) takes the best-scoring segmentation; the original best one is still
+//!   available and every other one was available before. The one trap is its unknown-token
+//!   fallback, which it adds at a position only when no single-character piece starts
+//!   there: so the single-character piece of every character of the texts is kept too.
+//!
+//! [`Encoder::prune_vocab`] also checks this on the texts themselves and refuses to return a
+//! model that tokenizes any of them differently.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::Value;
+
+use crate::encoder::{Encoder, TextKind};
+use crate::error::{ModelError, Result};
+use crate::tokenize::TextTokenizer;
+use crate::weights::{values, word_shards};
+
+/// What pruning kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PruneStats {
+    pub vocab_before: usize,
+    pub vocab_after: usize,
+    /// Word-embedding parameters before and after.
+    pub params_before: usize,
+    pub params_after: usize,
+}
+
+/// Old token id → new id, for the kept ids in ascending order (order is preserved, so ids
+/// up to the padding id keep their value and XLM-R's position offsets stay right).
+fn remap_table(keep: &BTreeSet<u32>) -> HashMap<u32, u32> {
+    keep.iter().enumerate().map(|(new, &old)| (old, new as u32)).collect()
+}
+
+fn tok_err(origin: &std::path::Path, message: impl Into<String>) -> ModelError {
+    ModelError::Tokenizer {
+        path: origin.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// Rewrite a `tokenizer.json` to a kept subset of its vocabulary. Supports the models of
+/// the encoders hbt runs: Unigram (XLM-R, e5) and WordPiece (BERT, MiniLM).
+pub fn prune_tokenizer_json(bytes: &[u8], keep: &BTreeSet<u32>, origin: &std::path::Path) -> Result<Vec<u8>> {
+    let mut v: Value = serde_json::from_slice(bytes).map_err(|source| ModelError::Json {
+        path: origin.to_path_buf(),
+        source,
+    })?;
+    let map = remap_table(keep);
+    let remap = |old: u64| -> Result<u64> {
+        map.get(&(old as u32))
+            .map(|&n| n as u64)
+            .ok_or_else(|| tok_err(origin, format!("special token id {old} is not among the kept ids")))
+    };
+    let model = v
+        .get_mut("model")
+        .ok_or_else(|| tok_err(origin, "no `model` section"))?;
+    match model.get("type").and_then(Value::as_str) {
+        Some("Unigram") => {
+            let vocab = model["vocab"]
+                .as_array()
+                .ok_or_else(|| tok_err(origin, "Unigram model without a `vocab` list"))?;
+            let kept: Vec<Value> = keep
+                .iter()
+                .map(|&i| {
+                    vocab
+                        .get(i as usize)
+                        .cloned()
+                        .ok_or_else(|| tok_err(origin, format!("token id {i} is outside the vocabulary")))
+                })
+                .collect::<Result<_>>()?;
+            model["vocab"] = Value::Array(kept);
+            if let Some(u) = model.get("unk_id").and_then(Value::as_u64) {
+                model["unk_id"] = remap(u)?.into();
+            }
+        }
+        Some("WordPiece") => {
+            let vocab = model["vocab"]
+                .as_object()
+                .ok_or_else(|| tok_err(origin, "WordPiece model without a `vocab` map"))?;
+            let kept: serde_json::Map<String, Value> = vocab
+                .iter()
+                .filter_map(|(piece, id)| {
+                    let id = id.as_u64()? as u32;
+                    map.get(&id).map(|&n| (piece.clone(), Value::from(n)))
+                })
+                .collect();
+            model["vocab"] = Value::Object(kept);
+        }
+        other => {
+            return Err(tok_err(
+                origin,
+                format!("vocabulary pruning supports Unigram and WordPiece tokenizers, not {other:?}"),
+            ));
+        }
+    }
+    if let Some(added) = v.get_mut("added_tokens").and_then(Value::as_array_mut) {
+        for t in added {
+            if let Some(id) = t.get("id").and_then(Value::as_u64) {
+                t["id"] = remap(id)?.into();
+            }
+        }
+    }
+    if let Some(p) = v.get_mut("post_processor") {
+        remap_post_processor(p, &remap)?;
+    }
+    if let Some(pad) = v.get_mut("padding").filter(|p| p.is_object())
+        && let Some(id) = pad.get("pad_id").and_then(Value::as_u64)
+    {
+        pad["pad_id"] = remap(id)?.into();
+    }
+    Ok(serde_json::to_vec(&v).expect("a JSON value serializes"))
+}
+
+/// Special-token ids live in the post-processor too: `[token, id]` pairs in
+/// Roberta/BertProcessing, `ids` lists in TemplateProcessing, nested in Sequence.
+fn remap_post_processor(p: &mut Value, remap: &dyn Fn(u64) -> Result<u64>) -> Result<()> {
+    match p.get("type").and_then(Value::as_str) {
+        Some("RobertaProcessing") | Some("BertProcessing") => {
+            for key in ["sep", "cls"] {
+                if let Some(id) = p.get(key).and_then(|pair| pair.get(1)).and_then(Value::as_u64) {
+                    p[key][1] = remap(id)?.into();
+                }
+            }
+        }
+        Some("TemplateProcessing") => {
+            if let Some(specials) = p.get_mut("special_tokens").and_then(Value::as_object_mut) {
+                for s in specials.values_mut() {
+                    if let Some(ids) = s.get_mut("ids").and_then(Value::as_array_mut) {
+                        for id in ids {
+                            if let Some(old) = id.as_u64() {
+                                *id = remap(old)?.into();
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Some("Sequence") => {
+            if let Some(ps) = p.get_mut("processors").and_then(Value::as_array_mut) {
+                for q in ps {
+                    remap_post_processor(q, remap)?;
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+impl Encoder {
+    /// A copy of this encoder whose vocabulary holds only what `texts` use (each with the
+    /// prefix of its kind), every special token, and every id up to the padding id.
+    pub fn prune_vocab(&self, texts: &[(&str, TextKind)]) -> Result<(Encoder, PruneStats)> {
+        if texts.is_empty() {
+            return Err(ModelError::Input("vocabulary pruning needs at least one text".into()));
+        }
+        let origin = std::path::PathBuf::from("tokenizer.json");
+        let tok_json: Value = serde_json::from_slice(self.tokenizer.bytes()).map_err(|source| ModelError::Json {
+            path: origin.clone(),
+            source,
+        })?;
+        let mut keep: BTreeSet<u32> = (0..=self.config.pad_token_id).collect();
+        for t in tok_json["added_tokens"].as_array().into_iter().flatten() {
+            if let Some(id) = t["id"].as_u64() {
+                keep.insert(id as u32);
+            }
+        }
+        if let Some(u) = tok_json["model"]["unk_id"].as_u64() {
+            keep.insert(u as u32);
+        }
+        if let Some(u) = tok_json["model"]["unk_token"]
+            .as_str()
+            .and_then(|t| self.tokenizer.token_to_id(t))
+        {
+            keep.insert(u);
+        }
+        let mut full_ids: Vec<Vec<u32>> = Vec::with_capacity(texts.len());
+        let mut chars = BTreeSet::new();
+        for (text, kind) in texts {
+            let b = self.tokenize(&[text], *kind)?;
+            let ids = b.row_ids(0).to_vec();
+            keep.extend(ids.iter().copied());
+            full_ids.push(ids);
+            chars.extend(self.prefixes.apply(*kind, text).chars());
+        }
+        // Single-character pieces (bare and word-initial) keep Unigram's unknown fallback
+        // from appearing where it did not before (see the module docs).
+        for c in chars {
+            for piece in [c.to_string(), format!("\u{2581}{c}")] {
+                if let Some(id) = self.tokenizer.token_to_id(&piece) {
+                    keep.insert(id);
+                }
+            }
+        }
+        if let Some(&max) = keep.iter().next_back()
+            && max as usize >= self.config.vocab_size
+        {
+            return Err(ModelError::Mismatch {
+                path: origin,
+                message: format!(
+                    "token id {max} is outside the model's vocabulary of {}",
+                    self.config.vocab_size
+                ),
+            });
+        }
+        let new_tok = prune_tokenizer_json(self.tokenizer.bytes(), &keep, &origin)?;
+        let mut tokenizer = TextTokenizer::new(new_tok, &origin, self.tokenizer.max_len(), self.config.pad_token_id)?;
+        tokenizer.pad_multiple = self.tokenizer.pad_multiple;
+
+        let h = self.config.hidden_size;
+        let mut table = Vec::with_capacity(self.config.vocab_size * h);
+        for shard in &self.bert.embeddings.word {
+            table.extend(values(shard.weight.val())?);
+        }
+        let mut pruned = Vec::with_capacity(keep.len() * h);
+        for &id in &keep {
+            pruned.extend_from_slice(&table[id as usize * h..(id as usize + 1) * h]);
+        }
+        let mut bert = self.bert.clone();
+        bert.embeddings.word = word_shards(&pruned, h, &self.device);
+        let mut config = self.config.clone();
+        config.vocab_size = keep.len();
+        let out = Encoder {
+            bert,
+            config,
+            tokenizer,
+            pooling: self.pooling,
+            normalize: self.normalize,
+            prefixes: self.prefixes.clone(),
+            device: self.device.clone(),
+            batch_size: self.batch_size,
+        };
+
+        let map = remap_table(&keep);
+        for ((text, kind), old) in texts.iter().zip(&full_ids) {
+            let b = out.tokenize(&[text], *kind)?;
+            let want: Vec<u32> = old.iter().map(|i| map[i]).collect();
+            if b.row_ids(0) != want.as_slice() {
+                return Err(ModelError::Tokenizer {
+                    path: origin,
+                    message: format!("pruning changed how this text is tokenized: {text:?}"),
+                });
+            }
+        }
+        let stats = PruneStats {
+            vocab_before: self.config.vocab_size,
+            vocab_after: keep.len(),
+            params_before: self.config.vocab_size * h,
+            params_after: keep.len() * h,
+        };
+        Ok((out, stats))
+    }
+}

@@ -1,0 +1,18 @@
+//! hbt-web: the browser app. It loads a bundle written by `hbt export`, runs the very same
+//! hbt-model encoder on WebGPU (Burn's wgpu backend) or, where WebGPU is missing, on the CPU
+//! (Burn's flex backend), and shows multilingual search results with their language bias.
+//! Built with trunk from the repository root (`index.html`, `Trunk.toml`).
+
+mod analysis;
+mod app;
+mod charts;
+mod engine;
+mod fetch;
+
+fn main() {
+    console_error_panic_hook::set_once();
+    // A browser page has one thread: the tokenizer must not try to start a thread pool.
+    #[cfg(target_arch = "wasm32")]
+    tokenizers::utils::parallelism::set_parallelism(false);
+    leptos::mount::mount_to_body(app::App);
+}
