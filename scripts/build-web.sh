@@ -12,9 +12,9 @@ LANGS=${HBT_DEMO_LANGS:-de,en,es,ar,ru,zh}
 [ -x "$HBT" ] || { echo "no hbt binary at $HBT (cargo build, or set HBT)" >&2; exit 1; }
 
 trunk build --release
-"$HBT" eval --model "$E5" --bench xquad-r --data "$DATA" --languages "$LANGS" --limit 20 \
+"$HBT" eval --model "$E5" --bench xquad-r --data "$DATA" --languages "$LANGS" --limit 40 \
   --out out/demo-eval --force >/dev/null
-"$HBT" export --model "$E5" --corpus "$DATA" --languages "$LANGS" --limit 20 --prune-vocab \
+"$HBT" export --model "$E5" --corpus "$DATA" --languages "$LANGS" --limit 40 --prune-vocab \
   --report out/demo-eval/report.json --force --out dist/demo
 wasm=$(ls dist/*.wasm)
 echo "web app: $(du -b "$wasm" | cut -f1) bytes of wasm ($(gzip -c "$wasm" | wc -c) gzipped); dist/ $(du -sb dist | cut -f1) bytes with the demo bundle"
