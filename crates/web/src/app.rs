@@ -250,7 +250,9 @@ fn SearchBox(
 fn Results(engine: Rc<Engine>, result: RwSignal<Option<SearchResult>>, top: usize) -> impl IntoView {
     let langs = engine.langs.clone();
     let filter = RwSignal::new(langs.clone());
-    let e = engine.clone();
+    // Reactive closures must be Send; the engine is not (GPU handles), so it lives in the
+    // reactive arena and closures hold the handle.
+    let e = StoredValue::new_local(engine.clone());
     let chips = (top > 5).then(|| {
         view! {
             <div class="filter">
@@ -285,7 +287,7 @@ fn Results(engine: Rc<Engine>, result: RwSignal<Option<SearchResult>>, top: usiz
         }
     });
     let list = move || {
-        result.with(|r| {
+        e.with_value(|e| result.with(|r| {
             r.as_ref().map(|r| {
                 let keep = filter.get();
                 let known = e.known_question(&r.query).map(|q| q.answers.clone()).unwrap_or_default();
@@ -327,7 +329,7 @@ fn Results(engine: Rc<Engine>, result: RwSignal<Option<SearchResult>>, top: usiz
                     <ol class="results" id="results">{rows}</ol>
                 }
             })
-        })
+        }))
     };
     view! {
         {chips}
@@ -338,11 +340,10 @@ fn Results(engine: Rc<Engine>, result: RwSignal<Option<SearchResult>>, top: usiz
 #[component]
 fn FullPage(engine: Rc<Engine>, result: RwSignal<Option<SearchResult>>) -> impl IntoView {
     let k = RwSignal::new(10usize);
-    let e1 = engine.clone();
-    let e2 = engine.clone();
     let e3 = engine.clone();
+    let stored = StoredValue::new_local(engine.clone());
     let bias = move || {
-        result.with(|r| {
+        stored.with_value(|e1| result.with(|r| {
             r.as_ref().map(|r| {
                 let kk = k.get();
                 let langs: Vec<&str> = e1.corpus.passages.iter().map(|p| p.lang.as_str()).collect();
@@ -420,9 +421,9 @@ fn FullPage(engine: Rc<Engine>, result: RwSignal<Option<SearchResult>>) -> impl 
                     </section>
                 }
             })
-        })
+        }))
     };
-    let pca = move || {
+    let pca = move || stored.with_value(|e2| {
         let highlight: Vec<usize> = result.with(|r| {
             r.as_ref()
                 .map(|r| r.order.iter().take(5).copied().collect())
@@ -438,7 +439,7 @@ fn FullPage(engine: Rc<Engine>, result: RwSignal<Option<SearchResult>>) -> impl 
             .map(|q| q.answers.clone())
             .collect();
         charts::pca_scatter(&e2.pca, &langs, &groups, &highlight, &e2.langs)
-    };
+    });
     let report = e3.report.clone();
     let report_view = report.map(|rep| {
         let model = rep["model"].as_str().unwrap_or("").to_string();
