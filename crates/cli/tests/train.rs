@@ -215,18 +215,18 @@ fn gradient_caching_matches_the_full_batch() {
     tiny_bert(&model, 4, 16);
     let run = |name: &str, extra: &[&str]| {
         let out = tmp.path().join(name);
-        let o = hbt()
-            .args(train_args(&model, &out, 3))
-            .args(extra)
-            .output()
-            .unwrap();
+        let o = hbt().args(train_args(&model, &out, 3)).args(extra).output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         weights(&out.join("model"))
     };
     let full = run("full", &[]);
     let cached = run("cached", &["--micro-batch", "2"]);
     let start = weights(&model);
-    let f32s = |b: &[u8]| -> Vec<f32> { b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect() };
+    let f32s = |b: &[u8]| -> Vec<f32> {
+        b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    };
     let (mut max_diff, mut max_moved) = (0f32, 0f32);
     for ((n, a), (m, b)) in full.iter().zip(&cached) {
         assert_eq!(n, m);
@@ -247,5 +247,8 @@ fn gradient_caching_matches_the_full_batch() {
     }
     // Training moved the weights by far more than the two runs differ.
     assert!(max_moved > 1e-3, "training did not move the weights ({max_moved})");
-    assert!(max_diff < 1e-5, "micro-batched training differs from the full batch by {max_diff}");
+    assert!(
+        max_diff < 1e-5,
+        "micro-batched training differs from the full batch by {max_diff}"
+    );
 }

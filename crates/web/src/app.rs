@@ -423,26 +423,34 @@ fn FullPage(engine: Rc<Engine>, result: RwSignal<Option<SearchResult>>) -> impl 
             })
         }))
     };
-    let pca = move || stored.with_value(|e2| {
-        let highlight: Vec<usize> = result.with(|r| {
-            r.as_ref()
-                .map(|r| r.order.iter().take(5).copied().collect())
-                .unwrap_or_default()
-        });
-        let langs: Vec<usize> = e2.corpus.passages.iter().map(|p| e2.lang_index(&p.lang)).collect();
-        let mut seen = std::collections::HashSet::new();
-        let groups: Vec<Vec<usize>> = e2
-            .corpus
-            .questions
-            .iter()
-            .filter(|q| seen.insert(q.id.clone()))
-            .map(|q| q.answers.clone())
-            .collect();
-        charts::pca_scatter(&e2.pca, &langs, &groups, &highlight, &e2.langs)
-    });
+    let pca = move || {
+        stored.with_value(|e2| {
+            let highlight: Vec<usize> = result.with(|r| {
+                r.as_ref()
+                    .map(|r| r.order.iter().take(5).copied().collect())
+                    .unwrap_or_default()
+            });
+            let langs: Vec<usize> = e2.corpus.passages.iter().map(|p| e2.lang_index(&p.lang)).collect();
+            let mut seen = std::collections::HashSet::new();
+            let groups: Vec<Vec<usize>> = e2
+                .corpus
+                .questions
+                .iter()
+                .filter(|q| seen.insert(q.id.clone()))
+                .map(|q| q.answers.clone())
+                .collect();
+            charts::pca_scatter(&e2.pca, &langs, &groups, &highlight, &e2.langs)
+        })
+    };
     let report = e3.report.clone();
     let report_view = report.map(|rep| {
-        let model = rep["model"].as_str().unwrap_or("").to_string();
+        let model = rep["model"].as_str().unwrap_or("");
+        let model = model
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or(model)
+            .to_string();
         let bench = rep["benchmark"].as_str().unwrap_or("").to_string();
         let s = &rep["summary"];
         let pct = |k: &str| {

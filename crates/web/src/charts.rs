@@ -44,7 +44,7 @@ pub fn heatmap(report: &Value) -> Option<String> {
     let (left, top) = (46.0, 40.0);
     let (w, h) = (left + cell * n as f64 + 10.0, top + cell * n as f64 + 34.0);
     let mut s = format!(
-        r#"<svg viewBox="0 0 {w} {h}" class="chart" role="img" aria-label="mAP heatmap"><text x="{}" y="16" class="chart-title" text-anchor="middle">mAP (%) by query language (rows) × passage language (columns)</text>"#,
+        r#"<svg viewBox="0 0 {w} {h}" class="chart" role="img" aria-label="mAP heatmap"><text x="{}" y="16" class="chart-title" text-anchor="middle">mAP (%): query language × passage language</text>"#,
         w / 2.0
     );
     for (i, l) in langs.iter().enumerate() {

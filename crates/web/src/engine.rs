@@ -58,6 +58,8 @@ pub struct SearchResult {
     pub millis: f64,
 }
 
+const QUERY_PAD: usize = 32;
+
 fn now() -> f64 {
     web_sys::window()
         .and_then(|w| w.performance())
@@ -170,6 +172,9 @@ impl Engine {
         let (device, mut backend) = init_device(force_cpu).await;
         let mut encoder = Encoder::from_files(files.clone(), &device, &EncoderOptions::default())
             .map_err(|e| format!("the bundle's model does not load: {e}"))?;
+        // GPU kernels are compiled per shape: padding queries to a multiple of 32 tokens
+        // means the warm-up below compiles what almost every query will use.
+        encoder.tokenizer.pad_multiple = QUERY_PAD;
         if encoder.config.hidden_size != dim {
             return Err(format!(
                 "the model's vectors have {} dimensions but the passage vectors {dim}",
@@ -184,6 +189,7 @@ impl Engine {
             backend = Backend::Cpu(format!("WebGPU failed on the first query: {e}"));
             encoder =
                 Encoder::from_files(files, &Device::flex(), &EncoderOptions::default()).map_err(|e| e.to_string())?;
+            encoder.tokenizer.pad_multiple = QUERY_PAD;
         }
         let unk_id = ["<unk>", "[UNK]"].iter().find_map(|t| encoder.tokenizer.token_to_id(t));
         let langs = if manifest.languages.is_empty() {
