@@ -11,6 +11,8 @@ DATA=${HBT_XQUAD_R:-../shared/data/xquad-r}
 LANGS=${HBT_DEMO_LANGS:-de,en,es,ar,ru,zh}
 [ -x "$HBT" ] || { echo "no hbt binary at $HBT (cargo build, or set HBT)" >&2; exit 1; }
 
+# trunk runs cargo offline; the wasm-only crates are not fetched by the native build.
+cargo fetch --locked
 trunk build --release
 "$HBT" eval --model "$E5" --bench xquad-r --data "$DATA" --languages "$LANGS" --limit 40 \
   --out out/demo-eval --force >/dev/null
