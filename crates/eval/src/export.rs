@@ -140,21 +140,6 @@ pub fn export_bundle(
     if corpus.passages.is_empty() {
         return Err(EvalError::Invalid(format!("{source}: no passages to export")));
     }
-    if out.exists() && !options.overwrite {
-        let non_empty = std::fs::read_dir(out)
-            .map_err(|e| EvalError::io(out, e))?
-            .next()
-            .is_some();
-        if non_empty {
-            return Err(EvalError::io(
-                out,
-                std::io::Error::new(
-                    std::io::ErrorKind::AlreadyExists,
-                    "directory exists and is not empty (pass --force to replace it)",
-                ),
-            ));
-        }
-    }
     let report = match &options.report {
         Some(p) => {
             Report::read(p)?;
@@ -163,21 +148,27 @@ pub fn export_bundle(
         None => None,
     };
 
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "bundle".into());
-    let parent = out
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    std::fs::create_dir_all(&parent).map_err(|e| EvalError::io(&parent, e))?;
-    let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(|e| EvalError::io(&tmp, e))?;
-    }
-    std::fs::create_dir_all(&tmp).map_err(|e| EvalError::io(&tmp, e))?;
+    hbt_model::save::write_dir_atomically(out, options.overwrite, |tmp| {
+        write_bundle(enc, model_dir, corpus, source, tmp, options, report.as_deref(), bar)
+    })
+    .map(|(manifest, prune)| ExportSummary {
+        manifest,
+        prune,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
 
+#[allow(clippy::too_many_arguments)]
+fn write_bundle(
+    enc: &Encoder,
+    model_dir: &Path,
+    corpus: BundleCorpus,
+    source: &str,
+    tmp: &Path,
+    options: &ExportOptions,
+    report: Option<&[u8]>,
+    bar: &ProgressBar,
+) -> Result<(Manifest, Option<PruneStats>)> {
     let extra = ModelFiles {
         tokenizer_config: std::fs::read(model_dir.join("tokenizer_config.json")).ok(),
         ..Default::default()
@@ -217,7 +208,7 @@ pub fn export_bundle(
         &tmp.join("corpus.json"),
         &serde_json::to_vec(&corpus).expect("corpus serializes"),
     )?;
-    if let Some(r) = &report {
+    if let Some(r) = report {
         write(&tmp.join("report.json"), r)?;
     }
 
@@ -258,7 +249,7 @@ pub fn export_bundle(
         },
         corpus: "corpus.json".into(),
         embeddings: "embeddings.safetensors".into(),
-        report: report.as_ref().map(|_| "report.json".into()),
+        report: report.map(|_| "report.json".into()),
         languages: corpus.languages(),
         passages: corpus.passages.len(),
         questions: corpus.questions.len(),
@@ -269,13 +260,5 @@ pub fn export_bundle(
     let mut mbytes = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
     mbytes.push(b'\n');
     write(&tmp.join(bundle::MANIFEST), &mbytes)?;
-    if out.exists() {
-        std::fs::remove_dir_all(out).map_err(|e| EvalError::io(out, e))?;
-    }
-    std::fs::rename(&tmp, out).map_err(|e| EvalError::io(out, e))?;
-    Ok(ExportSummary {
-        manifest,
-        prune,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    Ok((manifest, prune))
 }

@@ -37,45 +37,60 @@ fn json(v: &serde_json::Value) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// Fill a directory beside its final place, then rename it into place, so that a crash
+/// leaves either the old directory or the complete new one. A non-empty `dir` is refused
+/// unless `overwrite`.
+pub fn write_dir_atomically<T, E: From<ModelError>>(
+    dir: &Path,
+    overwrite: bool,
+    fill: impl FnOnce(&Path) -> std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
+    if dir.exists() {
+        let non_empty = std::fs::read_dir(dir)
+            .map_err(|e| ModelError::io(dir, e))?
+            .next()
+            .is_some();
+        if non_empty && !overwrite {
+            return Err(ModelError::io(
+                dir,
+                std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "directory exists and is not empty (refusing to overwrite; --force replaces it)",
+                ),
+            )
+            .into());
+        }
+    }
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let parent = dir
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    std::fs::create_dir_all(&parent).map_err(|e| ModelError::io(&parent, e))?;
+    let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| ModelError::io(&tmp, e))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(|e| ModelError::io(&tmp, e))?;
+    let out = fill(&tmp)?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(|e| ModelError::io(dir, e))?;
+    Ok(out)
+}
+
 impl Encoder {
     /// Write the model so that both hbt and sentence-transformers open it. The directory is
     /// written beside its final place and renamed into it, so a crash leaves either the old
     /// directory or the complete new one.
     pub fn save(&self, dir: &Path, extra: &ModelFiles, options: SaveOptions) -> Result<()> {
-        if dir.exists() {
-            let non_empty = std::fs::read_dir(dir)
-                .map_err(|e| ModelError::io(dir, e))?
-                .next()
-                .is_some();
-            if non_empty && !options.overwrite {
-                return Err(ModelError::io(
-                    dir,
-                    std::io::Error::new(
-                        std::io::ErrorKind::AlreadyExists,
-                        "directory exists and is not empty (refusing to overwrite)",
-                    ),
-                ));
-            }
-        }
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "model".into());
-        let parent = dir
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        std::fs::create_dir_all(&parent).map_err(|e| ModelError::io(&parent, e))?;
-        let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(|e| ModelError::io(&tmp, e))?;
-        }
-        std::fs::create_dir_all(&tmp).map_err(|e| ModelError::io(&tmp, e))?;
-        self.write_files(&tmp, extra, options.dtype)?;
-        if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
-        }
-        std::fs::rename(&tmp, dir).map_err(|e| ModelError::io(dir, e))
+        write_dir_atomically(dir, options.overwrite, |tmp| {
+            self.write_files(tmp, extra, options.dtype)
+        })
     }
 
     fn write_files(&self, dir: &Path, extra: &ModelFiles, dtype: SaveDtype) -> Result<()> {
