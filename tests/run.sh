@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 cargo test --workspace --exclude hbt-web --features hbt-model/wgpu
 # target/debug/hbt was built by the test run (for the CLI's integration tests); building it
 # again with `cargo build` would resolve other features and rebuild Burn.
-python3 tests/crosscheck_metrics.py target/debug/hbt
-HBT=target/debug/hbt scripts/build-web.sh
-node tests/browser/e2e.mjs --dist dist --hbt target/debug/hbt --out out/browser
+HBT="${CARGO_TARGET_DIR:-target}/debug/hbt"
+python3 tests/crosscheck_metrics.py "$HBT"
+HBT="$HBT" scripts/build-web.sh
+node tests/browser/e2e.mjs --dist dist --hbt "$HBT" --out out/browser
 echo "tests/run.sh: all passed"
