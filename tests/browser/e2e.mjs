@@ -10,7 +10,7 @@
 // the widget on web/docs-example.html. Screenshots go to --out.
 import { chromium } from "playwright-core";
 import { createServer } from "node:http";
-import { readFile, mkdir, writeFile, stat } from "node:fs/promises";
+import { readFile, mkdir, writeFile, stat, cp, rm, truncate } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import { join, extname, resolve } from "node:path";
 import assert from "node:assert/strict";
@@ -132,6 +132,11 @@ async function main() {
   console.log(`query (de, ${q.id}): ${q.text}`);
   console.log(`known answers checked: ${targets.map((i) => `${langOf(i)}#${i}`).join(", ")}`);
 
+  // A corrupt copy of the bundle: its weights cut short.
+  await rm(join(dist, "corrupt"), { recursive: true, force: true });
+  await cp(join(dist, "demo"), join(dist, "corrupt"), { recursive: true });
+  const weights = join(dist, "corrupt", "model", "model.safetensors");
+  await truncate(weights, (await stat(weights)).size / 2);
   const server = await serve(dist);
   const base = `http://127.0.0.1:${server.address().port}`;
   const results = {};
@@ -147,6 +152,16 @@ async function main() {
         }
         if (mode === "webgpu") assert.equal(r.backend, "WebGPU", "with --enable-unsafe-webgpu the app should run on WebGPU");
         else {
+          // Bad bundles show an error on the page, not a blank screen.
+          for (const [bundle, expect] of [["nowhere/", "No bundle at"], ["corrupt/", "truncated or stale"]]) {
+            const page = await browser.newPage();
+            await page.goto(`${base}/index.html?bundle=${bundle}`);
+            const text = await page.textContent("#error", { timeout: 60_000 });
+            await page.screenshot({ path: join(out, `error-${bundle.replace("/", "")}.png`) });
+            await page.close();
+            assert.ok(text.includes(expect), `bundle ${bundle}: expected an error with "${expect}", got: ${text}`);
+            console.log(`bad bundle ${bundle}: the page says "${text.trim().slice(0, 90)}…"`);
+          }
           assert.equal(r.backend, "CPU", "with WebGPU disabled the app should fall back to the CPU");
           assert.ok(r.fallback, "the CPU fallback must be announced on the page");
         }
@@ -192,6 +207,7 @@ async function main() {
     rank_distance: results.webgpu.rankDistance,
   };
   await writeFile(join(out, "e2e.json"), JSON.stringify(summary, null, 2));
+  await rm(join(dist, "corrupt"), { recursive: true, force: true });
   console.log(`browser e2e: ok (screenshots in ${out})`);
 }
 

@@ -10,7 +10,17 @@ mod engine;
 mod fetch;
 
 fn main() {
-    console_error_panic_hook::set_once();
+    // A panic would otherwise leave a frozen page: log it and say so on the page.
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
+            let msg = charts::esc(&info.to_string());
+            let _ = body.insert_adjacent_html(
+                "afterbegin",
+                &format!(r#"<div class="error" role="alert" id="error"><strong>hbt stopped: </strong>{msg}</div>"#),
+            );
+        }
+    }));
     // A browser page has one thread: the tokenizer must not try to start a thread pool.
     #[cfg(target_arch = "wasm32")]
     tokenizers::utils::parallelism::set_parallelism(false);
