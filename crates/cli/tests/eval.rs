@@ -127,42 +127,12 @@ fn eval_bad_inputs_are_clear_errors() {
     let model = tmp.path().join("tiny");
     tiny_bert(&model, 9, 16);
     // Unknown language.
-    let o = hbt()
-        .args([
-            "eval",
-            "--model",
-            model.to_str().unwrap(),
-            "--bench",
-            "xquad-r",
-            "--data",
-            shared("data/xquad-r").to_str().unwrap(),
-            "--out",
-            tmp.path().join("x").to_str().unwrap(),
-            "--languages",
-            "de,xx",
-        ])
-        .output()
-        .unwrap();
+    let o = eval(&model, "xquad-r", &tmp.path().join("x"), &["--languages", "de,xx"]);
     assert!(!o.status.success());
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("unknown language code `xx`"), "{e}");
     // A language the corpus does not have.
-    let o = hbt()
-        .args([
-            "eval",
-            "--model",
-            model.to_str().unwrap(),
-            "--bench",
-            "mlqa-r",
-            "--data",
-            shared("data/mlqa-r").to_str().unwrap(),
-            "--out",
-            tmp.path().join("y").to_str().unwrap(),
-            "--languages",
-            "th",
-        ])
-        .output()
-        .unwrap();
+    let o = eval(&model, "mlqa-r", &tmp.path().join("y"), &["--languages", "th"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("`th` is not in this corpus"));
     // A model directory without its tokenizer.
     std::fs::remove_file(model.join("tokenizer.json")).unwrap();
