@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use hbt_model::{BackendKind, Encoder, EncoderOptions, TextKind};
 
@@ -30,6 +30,10 @@ pub struct EncodeArgs {
     iters: usize,
     #[arg(long, value_delimiter = ',', default_value = "cpu")]
     backends: Vec<BackendKind>,
+    /// Write the tokenized batch (`{"ids", "mask"}`) as JSON, so another framework can
+    /// run the very same tokens (scripts/bench-peers.py).
+    #[arg(long)]
+    dump_ids: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -44,6 +48,27 @@ pub struct TrainBenchArgs {
     steps: usize,
     #[arg(long, value_delimiter = ',', default_value = "cpu")]
     backends: Vec<BackendKind>,
+    /// Gradient caching micro-batch (texts per forward pass with gradients).
+    #[arg(long)]
+    micro_batch: Option<usize>,
+    /// Write every step's tokenized queries and passages as JSON (scripts/bench-peers.py).
+    #[arg(long)]
+    dump_ids: Option<PathBuf>,
+}
+
+fn token_json(b: &hbt_model::TokenBatch) -> serde_json::Value {
+    let rows = |v: &[u32]| -> Vec<Vec<u32>> { v.chunks(b.seq).map(<[u32]>::to_vec).collect() };
+    serde_json::json!({"ids": rows(&b.ids), "mask": rows(&b.mask)})
+}
+
+fn write_json(path: &PathBuf, v: &serde_json::Value) -> Result<()> {
+    std::fs::write(path, serde_json::to_vec(v)?).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Share of a padded batch's token slots that are padding.
+fn padding_share(b: &hbt_model::TokenBatch) -> f64 {
+    let real: usize = b.lengths.iter().sum();
+    1.0 - real as f64 / (b.batch * b.seq).max(1) as f64
 }
 
 fn long_texts(data: &PathBuf, n: usize) -> Result<Vec<String>> {
@@ -66,6 +91,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             let texts = long_texts(&a.data, a.batch)?;
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             for backend in &a.backends {
+                let info = crate::select_device(Some(*backend));
                 let device = hbt_model::device(*backend)?;
                 let dir = hbt_model::source::resolve_model(&a.model)?;
                 let opts = EncoderOptions {
@@ -75,6 +101,9 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                 let mut enc = Encoder::load(&dir, &device, &opts)?;
                 enc.batch_size = a.batch;
                 let tokens = enc.tokenize(&refs, TextKind::Passage)?;
+                if let Some(path) = &a.dump_ids {
+                    write_json(path, &token_json(&tokens))?;
+                }
                 enc.embed_batch(&refs, TextKind::Passage)?; // warm-up: kernels compile on first sight
                 let t0 = Instant::now();
                 for _ in 0..a.iters {
@@ -84,7 +113,8 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                 println!(
                     "{}",
                     serde_json::json!({"bench": "encode", "backend": format!("{backend:?}").to_lowercase(), "batch": a.batch,
-                        "seq": tokens.seq, "seconds_per_batch": s, "texts_per_s": a.batch as f64 / s})
+                        "seq": tokens.seq, "seconds_per_batch": s, "texts_per_s": a.batch as f64 / s,
+                        "threads": info.threads, "device": info.name})
                 );
             }
             Ok(())
@@ -99,14 +129,32 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                     warmup_steps: 0,
                     eval_every: 0,
                     checkpoint_every: 0,
+                    micro_batch: a.micro_batch,
                     ..Default::default()
                 };
                 let data = hbt_train::trainer::TrainData::new(vec![corpus.clone()], &cfg)?;
                 let sampler =
                     hbt_data::Sampler::new(data.train.clone(), hbt_data::SamplerKind::Hybrid(0.5), a.batch, 1)?;
+                let info = crate::select_device(Some(*backend));
                 let device = hbt_model::device(*backend)?;
                 let mut tr = hbt_train::Trainer::new(&dir, &device, cfg)?;
                 let batches: Vec<_> = sampler.stream(0, 0).take(a.steps + 1).map(|b| b.2).collect();
+                let tokenized = batches
+                    .iter()
+                    .map(|b| tr.tokenized(&data, b))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if let Some(path) = &a.dump_ids {
+                    let steps: Vec<_> = tokenized
+                        .iter()
+                        .map(|(q, p)| serde_json::json!({"query": token_json(q), "passage": token_json(p)}))
+                        .collect();
+                    write_json(path, &serde_json::json!({"steps": steps}))?;
+                }
+                let mean = |f: &dyn Fn(&(hbt_model::TokenBatch, hbt_model::TokenBatch)) -> f64| {
+                    tokenized.iter().map(f).sum::<f64>() / tokenized.len() as f64
+                };
+                let (q_pad, p_pad) = (mean(&|t| padding_share(&t.0)), mean(&|t| padding_share(&t.1)));
+                let (q_seq, p_seq) = (mean(&|t| t.0.seq as f64), mean(&|t| t.1.seq as f64));
                 tr.step(&data, &batches[0], 1e-5)?; // warm-up
                 let t0 = Instant::now();
                 for b in &batches[1..] {
@@ -116,7 +164,10 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                 println!(
                     "{}",
                     serde_json::json!({"bench": "train", "backend": format!("{backend:?}").to_lowercase(), "batch": a.batch,
-                        "seconds_per_step": s, "pairs_per_s": a.batch as f64 / s})
+                        "seconds_per_step": s, "pairs_per_s": a.batch as f64 / s, "threads": info.threads,
+                        "device": info.name, "micro_batch": a.micro_batch,
+                        "query_seq_mean": q_seq, "passage_seq_mean": p_seq,
+                        "query_padding_share": q_pad, "passage_padding_share": p_pad})
                 );
             }
             Ok(())

@@ -66,11 +66,12 @@ pub fn run_eval(a: EvalArgs) -> Result<hbt_eval::Report> {
         );
     }
     let dir = data_dir(&a.bench, a.data.clone())?;
-    let mut enc = a.model.load()?;
+    let (mut enc, device) = a.model.load()?;
     enc.batch_size = a.batch_size.max(1);
     enc.tokenizer.pad_multiple = 8;
     let settings = serde_json::json!({
-        "backend": format!("{:?}", a.model.backend).to_lowercase(),
+        "backend": device.backend,
+        "device": device,
         "limit": a.limit,
         "languages": a.languages,
         "input": a.input,

@@ -313,7 +313,8 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
     let p = plan(&a)?;
     let seeds = a.seeds.unwrap_or(if a.preset.is_some() { 1 } else { 3 });
     let t0 = std::time::Instant::now();
-    let backend = a.backend.unwrap_or_else(crate::train_cmd::default_backend);
+    let device_info = crate::select_device(a.backend);
+    let backend = crate::backend_of(&device_info);
     std::fs::create_dir_all(&a.out).with_context(|| a.out.display().to_string())?;
     let init_dir = hbt_model::source::resolve_model(&p.init)?;
     let corpora: Vec<_> = p
@@ -378,7 +379,7 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
                 let resume = run_dir.join("checkpoints/latest").is_file();
                 eprintln!("== train {name} seed {seed}{}", if resume { " (resuming)" } else { "" });
                 let device = hbt_model::device(backend)?;
-                let summary = hbt_train::train(
+                let mut summary = hbt_train::train(
                     &init_dir,
                     corpora.clone(),
                     &device,
@@ -388,6 +389,8 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
                     Arc::new(AtomicBool::new(false)),
                     true,
                 )?;
+                summary.device = Some(device_info.clone());
+                summary.write(&run_dir)?;
                 eprintln!(
                     "   {} steps, val loss {:?} -> {:?}, {:.0} s",
                     summary.steps, summary.initial_val_loss, summary.best_val_loss, summary.seconds

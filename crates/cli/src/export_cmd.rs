@@ -72,7 +72,7 @@ pub fn run(a: ExportArgs) -> Result<()> {
             hbt_data::fetch::HOW_TO_GET
         );
     };
-    let mut enc = a.model.load()?;
+    let (mut enc, _) = a.model.load()?;
     enc.batch_size = a.batch_size.max(1);
     enc.tokenizer.pad_multiple = 8;
     let dir = hbt_model::source::resolve_model(&a.model.model)?;

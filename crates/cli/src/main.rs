@@ -10,6 +10,11 @@ mod export_cmd;
 mod train_cmd;
 
 use anyhow::{Context, Result, bail};
+
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Args, Parser, Subcommand};
 use hbt_model::{BackendKind, Encoder, EncoderOptions, Pooling, Prefixes, TextKind};
 
@@ -22,6 +27,12 @@ use hbt_model::{BackendKind, Encoder, EncoderOptions, Pooling, Prefixes, TextKin
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// CPU threads for Burn's CPU backend (default: all cores, or RAYON_NUM_THREADS).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    /// Show the GPU stack's own diagnostics on stderr (hidden by default).
+    #[arg(short, long, global = true)]
+    verbose: bool,
 }
 
 #[derive(Subcommand)]
@@ -67,9 +78,9 @@ pub struct ModelArgs {
     /// Prefix for passages (e5: "passage: ").
     #[arg(long)]
     passage_prefix: Option<String>,
-    /// cpu (Burn flex) or wgpu.
-    #[arg(long, default_value = "cpu")]
-    pub backend: BackendKind,
+    /// cpu (Burn flex) or wgpu; default: wgpu only where a real GPU is present.
+    #[arg(long)]
+    pub backend: Option<BackendKind>,
 }
 
 impl ModelArgs {
@@ -93,11 +104,27 @@ impl ModelArgs {
         Ok(hbt_model::source::resolve_model(&self.model)?)
     }
 
-    pub fn load(&self) -> Result<Encoder> {
-        let device = hbt_model::device(self.backend)?;
+    /// Choose the device (and say which on stderr), then load the model on it.
+    pub fn load(&self) -> Result<(Encoder, hbt_model::DeviceInfo)> {
+        let info = select_device(self.backend);
+        let device = hbt_model::device(backend_of(&info))?;
         let dir = self.dir()?;
-        Encoder::load(&dir, &device, &self.options()).with_context(|| format!("loading model {}", self.model))
+        let enc =
+            Encoder::load(&dir, &device, &self.options()).with_context(|| format!("loading model {}", self.model))?;
+        Ok((enc, info))
     }
+}
+
+/// The backend to run on (asked for, or the honest default) with the line that says so.
+pub fn select_device(requested: Option<BackendKind>) -> hbt_model::DeviceInfo {
+    let (kind, reason) = hbt_model::choose_backend(requested);
+    let info = hbt_model::describe(kind, &reason);
+    eprintln!("hbt: {info}");
+    info
+}
+
+pub fn backend_of(info: &hbt_model::DeviceInfo) -> BackendKind {
+    if info.backend == "cpu" { BackendKind::Cpu } else { BackendKind::Wgpu }
 }
 
 #[derive(Args)]
@@ -120,7 +147,7 @@ fn embed(args: EmbedArgs) -> Result<()> {
     if args.texts.is_empty() {
         bail!("no texts given: hbt embed --model DIR [--query|--passage] TEXT...");
     }
-    let mut enc = args.model.load()?;
+    let (mut enc, _) = args.model.load()?;
     enc.batch_size = args.batch_size.max(1);
     let kind = if args.query {
         TextKind::Query
@@ -149,7 +176,7 @@ fn embed(args: EmbedArgs) -> Result<()> {
 }
 
 fn info(args: ModelArgs) -> Result<()> {
-    let enc = args.load()?;
+    let (enc, device) = args.load()?;
     let c = &enc.config;
     let params = c.parameter_count(enc.bert.pooler.is_some());
     let v = serde_json::json!({
@@ -169,6 +196,7 @@ fn info(args: ModelArgs) -> Result<()> {
         "normalize": enc.normalize,
         "query_prefix": enc.prefixes.query,
         "passage_prefix": enc.prefixes.passage,
+        "device": device,
     });
     println!("{}", serde_json::to_string_pretty(&v)?);
     Ok(())
@@ -176,6 +204,22 @@ fn info(args: ModelArgs) -> Result<()> {
 
 fn main() {
     let cli = Cli::parse();
+    if cli.verbose {
+        // SAFETY: single-threaded here, before anything reads the environment.
+        unsafe { std::env::set_var("HBT_VERBOSE", "1") };
+    }
+    hbt_model::device_info::quiet_gpu_stack();
+    if let Some(n) = cli.threads {
+        if n == 0 {
+            eprintln!("hbt: error: --threads must be at least 1");
+            std::process::exit(2);
+        }
+        // Burn's flex backend runs its kernels on rayon's global pool.
+        if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(n).build_global() {
+            eprintln!("hbt: error: --threads {n}: {e}");
+            std::process::exit(2);
+        }
+    }
     let result = match cli.command {
         Command::Embed(a) => embed(a),
         Command::Info(a) => info(a),

@@ -104,15 +104,6 @@ impl TrainArgs {
     }
 }
 
-/// wgpu when this build has it and an adapter answers, else the CPU.
-pub fn default_backend() -> BackendKind {
-    if cfg!(feature = "wgpu") && std::env::var("HBT_BACKEND").map(|v| v != "cpu").unwrap_or(true) {
-        BackendKind::Wgpu
-    } else {
-        BackendKind::Cpu
-    }
-}
-
 pub fn run(a: TrainArgs) -> Result<hbt_train::Summary> {
     let cfg = a.config();
     cfg.validate()?;
@@ -122,8 +113,8 @@ pub fn run(a: TrainArgs) -> Result<hbt_train::Summary> {
         .iter()
         .map(|p| hbt_data::load_dir(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let backend = a.backend.unwrap_or_else(default_backend);
-    let device = hbt_model::device(backend)?;
+    let info = crate::select_device(a.backend);
+    let device = hbt_model::device(crate::backend_of(&info))?;
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
     // First Ctrl-C: finish the step, checkpoint, exit cleanly. A second one kills.
@@ -133,7 +124,10 @@ pub fn run(a: TrainArgs) -> Result<hbt_train::Summary> {
         }
         eprintln!("\nhbt: interrupt — saving a checkpoint (Ctrl-C again to kill)");
     });
-    let summary = hbt_train::train(&dir, corpora, &device, cfg, &a.out, a.resume, stop, true).context("training")?;
+    let mut summary =
+        hbt_train::train(&dir, corpora, &device, cfg, &a.out, a.resume, stop, true).context("training")?;
+    summary.device = Some(info);
+    summary.write(&a.out)?;
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(summary)
 }

@@ -252,3 +252,33 @@ fn gradient_caching_matches_the_full_batch() {
         "micro-batched training differs from the full batch by {max_diff}"
     );
 }
+
+/// With no `--backend`, hbt picks wgpu only for a real GPU, says which device runs and
+/// why on stderr, and records it in summary.json. On a machine whose only wgpu adapter is a
+/// software rasteriser (lavapipe here and in CI) that is the CPU.
+#[test]
+fn default_backend_is_honest_and_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("m");
+    tiny_bert(&model, 2, 16);
+    let out = tmp.path().join("run");
+    let mut args = train_args(&model, &out, 1);
+    let at = args.iter().position(|a| a == "--backend").unwrap();
+    args.drain(at..at + 2);
+    let o = hbt().args(&args).env_remove("HBT_BACKEND").output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(!err.contains("XDG_RUNTIME_DIR"), "GPU-stack noise reached the user: {err}");
+    let line = err.lines().find(|l| l.starts_with("hbt: device:")).unwrap_or_else(|| panic!("no device line: {err}"));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let device = &summary["device"];
+    let real_gpu = hbt_model::device_info::wgpu_adapters().iter().any(|a| a.is_gpu);
+    let want = if real_gpu { "wgpu" } else { "cpu" };
+    assert_eq!(device["backend"], want, "{line}\n{device}");
+    assert!(!device["reason"].as_str().unwrap_or("").is_empty(), "{device}");
+    if !real_gpu {
+        assert!(line.contains("CPU") && line.contains("no GPU"), "{line}");
+        assert!(device["threads"].as_u64().unwrap_or(0) >= 1, "{device}");
+    }
+}

@@ -34,9 +34,16 @@ pub fn embed_all(enc: &Encoder, texts: &[String], kind: TextKind, bar: &Progress
     if texts.is_empty() {
         return Ok(out);
     }
+    // Sort by token count (characters are a poor proxy across scripts: a Chinese character
+    // is often a token, a Latin one a fraction of one), so each batch pads only to texts
+    // of nearly its own length. Tokenizing twice costs little next to the encoder.
+    let mut lengths = Vec::with_capacity(texts.len());
+    for chunk in texts.chunks(1024) {
+        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        lengths.extend(enc.tokenize(&refs, kind)?.lengths);
+    }
     let mut order: Vec<usize> = (0..texts.len()).collect();
-    // Character length is a cheap proxy for token length.
-    order.sort_by_key(|&i| std::cmp::Reverse(texts[i].chars().count()));
+    order.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
     for chunk in order.chunks(enc.batch_size.max(1)) {
         let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
         let vs = enc.embed_batch(&batch, kind)?;

@@ -6,7 +6,8 @@ use burn::module::Param;
 use burn::nn::{Embedding, Linear};
 use burn::prelude::*;
 use burn::tensor::activation::{gelu, softmax, tanh};
-use burn::tensor::module::layer_norm;
+use burn::tensor::module::{attention, layer_norm};
+use burn::tensor::ops::AttentionModuleOptions;
 
 /// LayerNorm with both affine terms, built from loaded tensors (burn-nn's keeps its epsilon
 /// private, so a pretrained one cannot be assembled from parts).
@@ -75,18 +76,37 @@ pub struct SelfAttention {
     pub heads: usize,
 }
 
+/// How a layer masks padded keys.
+#[derive(Debug, Clone)]
+pub enum AttentionMask {
+    /// `[batch, 1, 1, seq]`: 0 for real keys, a large negative number for padding, added
+    /// to the scores. Differentiable everywhere, so training uses it.
+    Bias(Tensor<4>),
+    /// `[batch, 1, 1, seq]`, true for padding: Burn's fused attention kernel (one pass over
+    /// the scores per head, no `[batch, heads, seq, seq]` temporaries). Inference only:
+    /// Burn's fused op has no backward.
+    Fused(Tensor<4, Bool>),
+}
+
 impl SelfAttention {
-    /// `bias` is 0 for real key positions and a large negative number for padding,
-    /// shaped `[batch, 1, 1, seq]` so it broadcasts over heads and query positions.
-    pub fn forward(&self, x: Tensor<3>, bias: Tensor<4>) -> Tensor<3> {
+    pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask) -> Tensor<3> {
         let [b, t, h] = x.dims();
         let d = h / self.heads;
         let split = |y: Tensor<3>| y.reshape([b, t, self.heads, d]).swap_dims(1, 2);
         let q = split(self.query.forward(x.clone()));
         let k = split(self.key.forward(x.clone()));
         let v = split(self.value.forward(x.clone()));
-        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((d as f64).sqrt()) + bias;
-        let context = softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([b, t, h]);
+        let context = match mask {
+            AttentionMask::Bias(bias) => {
+                let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((d as f64).sqrt()) + bias.clone();
+                softmax(scores, 3).matmul(v)
+            }
+            AttentionMask::Fused(pad) => {
+                let pad = pad.clone().expand([b, 1, t, t]);
+                attention(q, k, v, Some(pad), None, AttentionModuleOptions::default())
+            }
+        };
+        let context = context.swap_dims(1, 2).reshape([b, t, h]);
         // Post-LN: the residual is added before normalising, as in the original BERT.
         self.norm.forward(self.output.forward(context) + x)
     }
@@ -101,8 +121,8 @@ pub struct Layer {
 }
 
 impl Layer {
-    pub fn forward(&self, x: Tensor<3>, bias: Tensor<4>) -> Tensor<3> {
-        let x = self.attention.forward(x, bias);
+    pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask) -> Tensor<3> {
+        let x = self.attention.forward(x, mask);
         let h = gelu(self.intermediate.forward(x.clone()));
         self.norm.forward(self.output.forward(h) + x)
     }
@@ -125,20 +145,27 @@ pub struct BatchTensors {
     pub types: Tensor<2, Int>,
     /// 1.0 for real tokens, 0.0 for padding.
     pub mask: Tensor<2>,
+    /// Use Burn's fused attention (set for gradient-free CPU batches, where it is faster).
+    pub fused_attention: bool,
 }
 
 impl Bert {
     /// Token states `[batch, seq, hidden]`.
     pub fn forward(&self, input: &BatchTensors) -> Tensor<3> {
         let [b, t] = input.mask.dims();
-        // Masked keys get -1e9: exp underflows to exactly 0 in f32, so padding cannot change
-        // a real token's attention weights and a padded text embeds like the same text alone.
-        let bias = (input.mask.clone() - 1.0).mul_scalar(1e9).reshape([b, 1, 1, t]);
+        let mask = if input.fused_attention {
+            AttentionMask::Fused(input.mask.clone().lower_elem(0.5).reshape([b, 1, 1, t]))
+        } else {
+            // Masked keys get -1e9: exp underflows to exactly 0 in f32, so padding cannot
+            // change a real token's attention weights and a padded text embeds like the same
+            // text alone.
+            AttentionMask::Bias((input.mask.clone() - 1.0).mul_scalar(1e9).reshape([b, 1, 1, t]))
+        };
         let mut x = self
             .embeddings
             .forward(&input.words, input.positions.clone(), input.types.clone());
         for layer in &self.layers {
-            x = layer.forward(x, bias.clone());
+            x = layer.forward(x, &mask);
         }
         x
     }

@@ -303,6 +303,7 @@ impl Encoder {
             positions: Tensor::from_data(TensorData::new(positions, [b, t]), device),
             types: Tensor::zeros([b, t], device),
             mask: Tensor::from_data(TensorData::new(mask, [b, t]), device),
+            fused_attention: fused_attention_on(device),
         }
     }
 
@@ -372,6 +373,13 @@ impl Encoder {
             prefixes: self.prefixes.clone(),
         }
     }
+}
+
+/// Burn's fused attention is used where it is known to be faster and has no gradient to
+/// miss: the CPU (flex) without autodiff. GPUs keep the matmul/softmax path, which the
+/// wgpu fusion compiles into few kernels anyway.
+fn fused_attention_on(device: &Device) -> bool {
+    crate::is_cpu(device)
 }
 
 fn prompts_from_st(bytes: Option<&[u8]>, origin: &Path) -> Result<Option<Prefixes>> {

@@ -9,6 +9,7 @@
 pub mod bert;
 pub mod bundle;
 pub mod config;
+pub mod device_info;
 pub mod encoder;
 pub mod error;
 pub mod pooling;
@@ -22,6 +23,7 @@ pub mod weights;
 
 pub use burn;
 pub use config::{Architecture, EncoderConfig};
+pub use device_info::{DeviceInfo, choose_backend, describe};
 pub use encoder::{Encoder, EncoderOptions, HbtMeta, ModelFiles, Prefixes, TextKind};
 pub use error::{ModelError, Result};
 pub use pooling::Pooling;
@@ -53,8 +55,29 @@ impl std::str::FromStr for BackendKind {
     }
 }
 
+/// Whether `device` is Burn's CPU backend without autodiff.
+pub fn is_cpu(device: &Device) -> bool {
+    #[cfg(feature = "flex")]
+    {
+        *device == Device::flex()
+    }
+    #[cfg(not(feature = "flex"))]
+    {
+        let _ = device;
+        false
+    }
+}
+
 /// The Burn device for a backend, or an error when this build lacks it.
 pub fn device(kind: BackendKind) -> Result<Device> {
+    #[cfg(not(target_arch = "wasm32"))]
+    if kind == BackendKind::Wgpu {
+        // Autotune results and compiled kernels persist in cubecl's environment directory:
+        // `target/environment` under the outermost Cargo workspace around the working
+        // directory, else the user cache (`~/.cache/cubecl`); a `cubecl.toml` with
+        // `[environment] path = …` moves it (README, "GPU").
+        device_info::quiet_gpu_stack();
+    }
     match kind {
         #[cfg(feature = "flex")]
         BackendKind::Cpu => Ok(Device::flex()),

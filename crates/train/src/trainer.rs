@@ -18,7 +18,7 @@ use burn::prelude::*;
 use hbt_data::sampler::{Batch, PairSpace, Sampler, SamplerKind};
 use hbt_data::{Corpus, split};
 use hbt_model::bert::Bert;
-use hbt_model::{Encoder, EncoderOptions, ModelFiles, SaveDtype, SaveOptions, TextKind, TextTokenizer};
+use hbt_model::{Encoder, EncoderOptions, ModelFiles, SaveDtype, SaveOptions, TextKind, TextTokenizer, TokenBatch};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
@@ -155,6 +155,16 @@ pub struct Summary {
     pub stopped: String,
     pub model_dir: PathBuf,
     pub config: TrainConfig,
+    /// What ran the training (filled in by the caller that chose the device).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<hbt_model::DeviceInfo>,
+}
+
+impl Summary {
+    /// Write `summary.json` in `out` (atomically).
+    pub fn write(&self, out: &Path) -> Result<()> {
+        write_atomic(&out.join("summary.json"), &serde_json::to_vec_pretty(self).expect("summary"))
+    }
 }
 
 pub struct Trainer {
@@ -179,9 +189,13 @@ impl Trainer {
         let files = ModelFiles::read_dir(model_dir)?;
         let mut weightless = files.clone();
         weightless.weights.clear();
+        // Each side pads to its batch's longest text, rounded up: to 8 on the CPU (SIMD
+        // width, little waste), to 32 on GPUs so a run compiles a handful of kernel shapes
+        // (2 query and 4 passage lengths at 64/128 tokens) instead of one per batch.
+        let pad_multiple = if hbt_model::is_cpu(&device.clone().without_autodiff()) { 8 } else { 32 };
         let device = device.clone().autodiff();
         let mut enc = Encoder::from_files(files, &device, &EncoderOptions::default())?;
-        enc.tokenizer.pad_multiple = 16;
+        enc.tokenizer.pad_multiple = pad_multiple;
         let q_tok = enc.tokenizer.with_max_len(cfg.max_query_len)?;
         let p_tok = enc.tokenizer.with_max_len(cfg.max_passage_len)?;
         let mut adamw = AdamWConfig::new()
@@ -212,6 +226,19 @@ impl Trainer {
         let batch = tok.encode(&refs)?;
         let t = self.enc.to_device(&batch, device);
         Ok(self.enc.forward_with(bert, &t))
+    }
+
+    /// A batch's queries and passages as the training step tokenizes them (prefixes,
+    /// truncation, padding): what a benchmark hands to another framework, and what padding
+    /// statistics are computed from.
+    pub fn tokenized(&self, data: &TrainData, batch: &Batch) -> Result<(TokenBatch, TokenBatch)> {
+        let (q, p, _) = data.texts(&data.train, batch, self.cfg.hard_negatives);
+        let enc = |tok: &TextTokenizer, texts: &[String], kind: TextKind| -> Result<TokenBatch> {
+            let prefixed: Vec<String> = texts.iter().map(|t| self.enc.prefixes.apply(kind, t)).collect();
+            let refs: Vec<&str> = prefixed.iter().map(String::as_str).collect();
+            Ok(tok.encode(&refs)?)
+        };
+        Ok((enc(&self.q_tok, &q, TextKind::Query)?, enc(&self.p_tok, &p, TextKind::Passage)?))
     }
 
     /// The loss of one batch without gradients.
@@ -268,31 +295,44 @@ impl Trainer {
                 .collect::<Result<_>>()?;
             Ok(Tensor::cat(parts, 0))
         };
-        let leaf = |t: Tensor<2>| Tensor::<2>::from_data(t.into_data(), &dev).require_grad();
-        let qv = leaf(embed_all(q, TextKind::Query)?);
-        let pv = leaf(embed_all(p, TextKind::Passage)?);
-        let hv = if h.is_empty() {
+        // Micro-batches of texts sorted by token length, so each pads only to texts of
+        // about its own length; the loss sees the embeddings back in batch order.
+        let sorted = |texts: &[String], kind: TextKind| -> Result<(Vec<String>, Tensor<2>, Tensor<2>)> {
+            let tok = if kind == TextKind::Query { &self.q_tok } else { &self.p_tok };
+            let prefixed: Vec<String> = texts.iter().map(|t| self.enc.prefixes.apply(kind, t)).collect();
+            let refs: Vec<&str> = prefixed.iter().map(String::as_str).collect();
+            let lengths = tok.encode(&refs)?.lengths;
+            let mut order: Vec<usize> = (0..texts.len()).collect();
+            order.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
+            let mut inverse = vec![0i64; order.len()];
+            for (j, &i) in order.iter().enumerate() {
+                inverse[i] = j as i64;
+            }
+            let texts: Vec<String> = order.iter().map(|&i| texts[i].clone()).collect();
+            let leaf = Tensor::<2>::from_data(embed_all(&texts, kind)?.into_data(), &dev).require_grad();
+            let n = inverse.len();
+            let in_order = leaf.clone().select(0, Tensor::<1, Int>::from_data(TensorData::new(inverse, [n]), &dev));
+            Ok((texts, leaf, in_order))
+        };
+        let (qs, ql, qv) = sorted(q, TextKind::Query)?;
+        let (ps, pl, pv) = sorted(p, TextKind::Passage)?;
+        let hard = if h.is_empty() {
             None
         } else {
-            Some(leaf(embed_all(h, TextKind::Passage)?))
+            Some(sorted(h, TextKind::Passage)?)
         };
-        let loss = info_nce(
-            qv.clone(),
-            pv.clone(),
-            hv.clone(),
-            self.cfg.temperature,
-            self.cfg.symmetric,
-        );
+        let loss = info_nce(qv, pv, hard.as_ref().map(|x| x.2.clone()), self.cfg.temperature, self.cfg.symmetric);
         let value = loss.clone().into_scalar::<f32>() as f64;
         let g = loss.backward();
         let cached = |t: &Tensor<2>| t.grad(&g).map(|x| Tensor::<2>::from_data(x.into_data(), &dev));
-        let (gq, gp) = (cached(&qv), cached(&pv));
-        let gh = hv.as_ref().and_then(cached);
+        let (gq, gp) = (cached(&ql), cached(&pl));
+        let gh = hard.as_ref().and_then(|x| cached(&x.1));
+        let hs: &[String] = hard.as_ref().map(|x| x.0.as_slice()).unwrap_or(&[]);
         let mut acc = GradientsAccumulator::new();
         for (texts, kind, grad) in [
-            (q, TextKind::Query, gq),
-            (p, TextKind::Passage, gp),
-            (h, TextKind::Passage, gh),
+            (qs.as_slice(), TextKind::Query, gq),
+            (ps.as_slice(), TextKind::Passage, gp),
+            (hs, TextKind::Passage, gh),
         ] {
             let Some(grad) = grad else { continue };
             for (i, c) in texts.chunks(m).enumerate() {
@@ -617,11 +657,9 @@ pub fn train(
         stopped,
         model_dir: model_dir_out,
         config: cfg,
+        device: None,
     };
-    write_atomic(
-        &out.join("summary.json"),
-        &serde_json::to_vec_pretty(&summary).expect("summary"),
-    )?;
+    summary.write(out)?;
     Ok(summary)
 }
 

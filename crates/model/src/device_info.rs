@@ -1,0 +1,227 @@
+//! Which device runs the work, and why: the honest default backend and the start-up line.
+//!
+//! With no `--backend`, wgpu is used only where an adapter is a real GPU; a machine whose
+//! only adapter is a software rasteriser (Mesa's lavapipe, SwiftShader: wgpu `DeviceType::Cpu`)
+//! runs ~20× slower there than on Burn's CPU backend, so it gets the CPU.
+
+use serde::{Deserialize, Serialize};
+
+use crate::BackendKind;
+
+/// What runs the work, as the start-up line and `report.json` / `summary.json` say it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DeviceInfo {
+    /// `cpu` or `wgpu`.
+    pub backend: String,
+    /// The adapter's name (wgpu) or the CPU model.
+    pub name: String,
+    /// wgpu's device type (`DiscreteGpu`, `IntegratedGpu`, `Cpu`, …) or `Cpu`.
+    pub device_type: String,
+    /// CPU threads Burn's flex backend uses (rayon's pool).
+    pub threads: usize,
+    /// The widest SIMD the CPU kernels pick at run time.
+    pub simd: String,
+    /// Why this backend was chosen.
+    pub reason: String,
+}
+
+impl std::fmt::Display for DeviceInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.backend.as_str() {
+            "cpu" => write!(
+                f,
+                "device: CPU (Burn flex) — {}, {} thread{}, {} — {}",
+                self.name,
+                self.threads,
+                if self.threads == 1 { "" } else { "s" },
+                self.simd,
+                self.reason
+            ),
+            _ => write!(f, "device: wgpu — {} ({}) — {}", self.name, self.device_type, self.reason),
+        }
+    }
+}
+
+/// The SIMD level this CPU offers to the kernels that choose at run time.
+pub fn cpu_simd() -> String {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    {
+        let has = |f: bool, n: &str| f.then(|| n.to_string());
+        // AMX and FP16 detection are not stable in std; the kernel's flags say it.
+        let flags = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let flag = |f: &str| flags.split_whitespace().any(|w| w == f);
+        let tags: Vec<String> = [
+            has(std::arch::is_x86_feature_detected!("avx512f"), "AVX-512F"),
+            has(std::arch::is_x86_feature_detected!("avx512vnni"), "VNNI"),
+            has(std::arch::is_x86_feature_detected!("avx512bf16"), "BF16"),
+            has(flag("avx512_fp16"), "FP16"),
+            has(flag("amx_tile"), "AMX"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !tags.is_empty() {
+            return tags.join("/");
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            return "AVX2+FMA".into();
+        }
+        "SSE2".into()
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        "NEON".into()
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        if cfg!(target_feature = "simd128") { "wasm simd128".into() } else { "wasm scalar".into() }
+    }
+    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64", target_arch = "wasm32")))]
+    {
+        "scalar".into()
+    }
+}
+
+fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|n| n.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+/// Threads the CPU backend runs on.
+pub fn cpu_threads() -> usize {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        rayon::current_num_threads()
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        1
+    }
+}
+
+/// A wgpu adapter as listed by the instance.
+#[derive(Debug, Clone)]
+pub struct Adapter {
+    pub name: String,
+    pub device_type: String,
+    /// A real GPU (discrete, integrated or virtual), not a software rasteriser.
+    pub is_gpu: bool,
+}
+
+/// The adapters wgpu can see (empty in builds without wgpu).
+pub fn wgpu_adapters() -> Vec<Adapter> {
+    #[cfg(all(feature = "wgpu", not(target_arch = "wasm32")))]
+    {
+        quiet_gpu_stack();
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+            .into_iter()
+            .map(|a| {
+                let info = a.get_info();
+                Adapter {
+                    name: info.name.clone(),
+                    device_type: format!("{:?}", info.device_type),
+                    is_gpu: matches!(
+                        info.device_type,
+                        wgpu::DeviceType::DiscreteGpu | wgpu::DeviceType::IntegratedGpu | wgpu::DeviceType::VirtualGpu
+                    ),
+                }
+            })
+            .collect()
+    }
+    #[cfg(not(all(feature = "wgpu", not(target_arch = "wasm32"))))]
+    {
+        Vec::new()
+    }
+}
+
+/// Mesa's Vulkan drivers print "error: XDG_RUNTIME_DIR is invalid or not set in the
+/// environment" while probing for a Wayland display when that variable is unset (CI,
+/// containers, ssh sessions). It is not an error for hbt, which never opens a window: point
+/// it at a private directory so the probe fails quietly. `HBT_VERBOSE=1` (or `-v`) leaves
+/// the environment alone.
+pub fn quiet_gpu_stack() {
+    #[cfg(all(unix, not(target_arch = "wasm32")))]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            if std::env::var_os("HBT_VERBOSE").is_some() || std::env::var_os("XDG_RUNTIME_DIR").is_some() {
+                return;
+            }
+            let dir = std::env::temp_dir().join(format!("hbt-runtime-{}", std::process::id()));
+            if std::fs::create_dir_all(&dir).is_ok() {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+                // SAFETY: called once, before any GPU thread exists (callers do this first
+                // thing, before a device is created).
+                unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+            }
+        });
+    }
+}
+
+/// The backend to use: the one asked for, or wgpu only where a real GPU is present.
+pub fn choose_backend(requested: Option<BackendKind>) -> (BackendKind, String) {
+    if let Some(kind) = requested {
+        return (kind, "asked for with --backend".into());
+    }
+    if let Ok(v) = std::env::var("HBT_BACKEND")
+        && let Ok(kind) = v.parse::<BackendKind>()
+    {
+        return (kind, format!("HBT_BACKEND={v}"));
+    }
+    if !cfg!(feature = "wgpu") {
+        return (BackendKind::Cpu, "this build has no GPU backend".into());
+    }
+    let adapters = wgpu_adapters();
+    if let Some(gpu) = adapters.iter().find(|a| a.is_gpu) {
+        return (BackendKind::Wgpu, format!("found GPU {} ({})", gpu.name, gpu.device_type));
+    }
+    let seen = if adapters.is_empty() {
+        "no wgpu adapter".to_string()
+    } else {
+        let names: Vec<String> = adapters.iter().map(|a| format!("{} ({})", a.name, a.device_type)).collect();
+        format!("only software adapters ({}), ~20× slower than the CPU backend", names.join(", "))
+    };
+    (BackendKind::Cpu, format!("no GPU: {seen}"))
+}
+
+/// Describe the device a backend runs on.
+pub fn describe(kind: BackendKind, reason: &str) -> DeviceInfo {
+    match kind {
+        BackendKind::Cpu => DeviceInfo {
+            backend: "cpu".into(),
+            name: cpu_name(),
+            device_type: "Cpu".into(),
+            threads: cpu_threads(),
+            simd: cpu_simd(),
+            reason: reason.into(),
+        },
+        BackendKind::Wgpu => {
+            let adapters = wgpu_adapters();
+            // cubecl's default device prefers a discrete GPU, then integrated, then the rest.
+            let rank = |a: &Adapter| match a.device_type.as_str() {
+                "DiscreteGpu" => 0,
+                "IntegratedGpu" => 1,
+                "VirtualGpu" => 2,
+                _ => 3,
+            };
+            let best = adapters.iter().min_by_key(|a| rank(a));
+            DeviceInfo {
+                backend: "wgpu".into(),
+                name: best.map(|a| a.name.clone()).unwrap_or_else(|| "no adapter found".into()),
+                device_type: best.map(|a| a.device_type.clone()).unwrap_or_default(),
+                threads: cpu_threads(),
+                simd: cpu_simd(),
+                reason: reason.into(),
+            }
+        }
+    }
+}

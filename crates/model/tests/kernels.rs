@@ -1,0 +1,109 @@
+//! The CPU kernels hbt's speed rests on, against independent f64 references: the vectorised
+//! GELU and its gradient (patched burn-flex, vendor/), softmax, and Burn's fused attention
+//! against the matmul/softmax path with padding.
+#![cfg(feature = "flex")]
+
+use hbt_model::burn::prelude::*;
+use hbt_model::burn::tensor::activation::{gelu, softmax};
+use hbt_model::burn::tensor::module::attention;
+use hbt_model::burn::tensor::ops::AttentionModuleOptions;
+
+fn values(t: Tensor<1>) -> Vec<f32> {
+    t.into_data().to_vec::<f32>().unwrap()
+}
+
+fn gelu_f64(x: f64) -> f64 {
+    0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2))
+}
+
+#[test]
+fn gelu_matches_exact_erf_gelu() {
+    let dev = Device::flex();
+    // Every float step of 1e-3 over the range BERT activations take, and the tails.
+    let xs: Vec<f32> = (-12_000..12_000).map(|i| i as f32 * 1e-3).chain([-40.0, 40.0, 0.0]).collect();
+    let n = xs.len();
+    let got = values(gelu(Tensor::<1>::from_data(TensorData::new(xs.clone(), [n]), &dev)));
+    let worst = xs
+        .iter()
+        .zip(&got)
+        .map(|(&x, &g)| (g as f64 - gelu_f64(x as f64)).abs())
+        .fold(0.0, f64::max);
+    // f32 rounding of the result alone is up to ~6e-7 at |x| = 12.
+    assert!(worst < 2e-6, "worst absolute GELU error {worst}");
+}
+
+#[test]
+fn gelu_gradient_matches_exact_derivative() {
+    let dev = Device::flex().autodiff();
+    let xs: Vec<f32> = (-800..800).map(|i| i as f32 * 1e-2).collect();
+    let n = xs.len();
+    let x = Tensor::<1>::from_data(TensorData::new(xs.clone(), [n]), &dev).require_grad();
+    let g = gelu(x.clone()).sum().backward();
+    let grad = values(x.grad(&g).unwrap());
+    let worst = xs
+        .iter()
+        .zip(&grad)
+        .map(|(&x, &d)| {
+            let x = x as f64;
+            let want = 0.5 * (1.0 + libm::erf(x / std::f64::consts::SQRT_2))
+                + x * (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
+            (d as f64 - want).abs()
+        })
+        .fold(0.0, f64::max);
+    assert!(worst < 2e-6, "worst absolute GELU-gradient error {worst}");
+}
+
+#[test]
+fn softmax_matches_f64_and_zeroes_masked_entries() {
+    let dev = Device::flex();
+    let (rows, cols) = (7, 131);
+    let mut xs: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919 % 1000) as f32 / 50.0) - 10.0).collect();
+    for r in 0..rows {
+        xs[r * cols + 3] = -1e9; // a padded key
+        xs[r * cols + 5] = f32::NEG_INFINITY;
+    }
+    let got = softmax(Tensor::<2>::from_data(TensorData::new(xs.clone(), [rows, cols]), &dev), 1)
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap();
+    for r in 0..rows {
+        let row = &xs[r * cols..(r + 1) * cols];
+        let m = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+        let z: f64 = row.iter().map(|&x| (x as f64 - m).exp()).sum();
+        for c in 0..cols {
+            let want = (row[c] as f64 - m).exp() / z;
+            let g = got[r * cols + c] as f64;
+            assert!((g - want).abs() <= 1e-6 * want.max(1e-3), "row {r} col {c}: {g} vs {want}");
+        }
+        assert_eq!(got[r * cols + 3], 0.0);
+        assert_eq!(got[r * cols + 5], 0.0);
+    }
+}
+
+#[test]
+fn fused_attention_equals_the_masked_softmax_path() {
+    let dev = Device::flex();
+    let (b, h, t, d) = (3, 4, 37, 16);
+    let r = |seed: usize, n: usize| -> Vec<f32> {
+        (0..n).map(|i| (((i + seed) * 2654435761usize % 10007) as f32 / 10007.0) - 0.5).collect()
+    };
+    let q = Tensor::<4>::from_data(TensorData::new(r(1, b * h * t * d), [b, h, t, d]), &dev);
+    let k = Tensor::<4>::from_data(TensorData::new(r(2, b * h * t * d), [b, h, t, d]), &dev);
+    let v = Tensor::<4>::from_data(TensorData::new(r(3, b * h * t * d), [b, h, t, d]), &dev);
+    let lengths = [37usize, 20, 1];
+    let keep: Vec<f32> = lengths.iter().flat_map(|&l| (0..t).map(move |i| (i < l) as u8 as f32)).collect();
+    let keep = Tensor::<2>::from_data(TensorData::new(keep, [b, t]), &dev);
+    let bias = (keep.clone() - 1.0).mul_scalar(1e9).reshape([b, 1, 1, t]);
+    let plain = softmax(q.clone().matmul(k.clone().swap_dims(2, 3)).div_scalar((d as f64).sqrt()) + bias, 3)
+        .matmul(v.clone());
+    let pad = keep.lower_elem(0.5).reshape([b, 1, 1, t]).expand([b, 1, t, t]);
+    let opts = AttentionModuleOptions::default();
+    let fused = attention(q.clone(), k.clone(), v.clone(), Some(pad.clone()), None, opts);
+    let diff = (fused.clone() - plain).abs().max().into_scalar::<f32>();
+    assert!(diff < 1e-5, "fused vs plain attention: max difference {diff}");
+    // Padding cannot leak: new values at the third text's padded keys change nothing there.
+    let v2 = v.slice_assign(s![2..3, .., 1..t, ..], Tensor::ones([1, h, t - 1, d], &dev) * 100.0);
+    let fused2 = attention(q, k, v2, Some(pad), None, opts);
+    let leak = (fused2 - fused).slice(s![2..3, .., .., ..]).abs().max().into_scalar::<f32>();
+    assert_eq!(leak, 0.0, "padded keys changed a text's attention output");
+}

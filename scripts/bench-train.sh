@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Training-step time, e5-small, batch 32 from MLQA-R's hybrid sampler (queries ≤ 64,
+# passages ≤ 128 tokens): hbt beside PyTorch eager (fp32, bf16 autocast) on the same token
+# ids, 1 and 2 threads, in one run. Extra arguments go to `hbt bench train`
+# (e.g. --micro-batch 8). One JSON line per measurement.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SHARED=${HBT_SHARED:-$(cd .. && pwd)/shared}
+MODEL=${HBT_MODEL:-$HOME/.cache/hbt-fixtures/multilingual-e5-small}
+THREADS=${HBT_BENCH_THREADS:-1 2}
+STEPS=${HBT_BENCH_STEPS:-3}
+HBT=${HBT_BIN:-target/release/hbt}
+[ -x "$HBT" ] || cargo build --release -p hbt-cli
+OUT=${HBT_BENCH_OUT:-out/bench}
+mkdir -p "$OUT"
+for t in $THREADS; do
+  "$HBT" --threads "$t" bench train --model "$MODEL" --data "$SHARED/data/mlqa-r" --batch 32 --steps "$STEPS" \
+    --dump-ids "$OUT/train-ids.json" "$@"
+  if python3 -c 'import torch, transformers' 2>/dev/null; then
+    python3 scripts/bench_peers.py train "$MODEL" "$OUT/train-ids.json" --threads "$t"
+  else
+    echo "(peers skipped: pip install torch transformers)" >&2
+  fi
+done

@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""The peers of `hbt bench`: PyTorch eager (fp32, bf16 autocast) and ONNX Runtime (fp32, int8)
+on the very token ids hbt ran (`hbt bench ... --dump-ids`), the same model directory,
+batch and thread count. Prints one JSON line per measurement, as `hbt bench` does.
+
+  bench_peers.py encode MODEL_DIR IDS.json --threads 1 --iters 5 [--onnx-dir DIR]
+  bench_peers.py train  MODEL_DIR STEPS.json --threads 2
+
+Needs `pip install torch transformers onnxruntime onnx onnxscript` (~3 GB; never in CI).
+Timing excludes tokenization on both sides of encode (hbt's includes it: a few ms).
+"""
+import argparse, json, os, sys, time
+
+
+def load_ids(path):
+    import torch
+    d = json.load(open(path))
+    return torch.tensor(d["ids"], dtype=torch.long), torch.tensor(d["mask"], dtype=torch.long)
+
+
+def mean_pool(states, mask):
+    m = mask.unsqueeze(-1).to(states.dtype)
+    v = (states * m).sum(1) / m.sum(1).clamp(min=1e-9)
+    return v / v.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+
+
+def timeit(fn, iters, warmup=1):
+    for _ in range(warmup):
+        fn()
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    return (time.perf_counter() - t0) / iters
+
+
+def encode(a):
+    import numpy as np
+    import torch
+    from transformers import AutoModel
+    torch.set_num_threads(a.threads)
+    ids, mask = load_ids(a.ids)
+    b, t = ids.shape
+    model = AutoModel.from_pretrained(a.model, torch_dtype=torch.float32).eval()
+    out = {}
+
+    def run_fp32():
+        with torch.inference_mode():
+            out["fp32"] = mean_pool(model(input_ids=ids, attention_mask=mask).last_hidden_state, mask)
+
+    def run_bf16():
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            out["bf16"] = mean_pool(model(input_ids=ids, attention_mask=mask).last_hidden_state.float(), mask)
+
+    def line(name, s, **extra):
+        print(json.dumps({"bench": "encode", "backend": name, "threads": a.threads, "batch": b, "seq": t,
+                          "seconds_per_batch": s, "texts_per_s": b / s, **extra}), flush=True)
+
+    s = timeit(run_fp32, a.iters)
+    line("pytorch-fp32", s)
+    s = timeit(run_bf16, a.iters)
+    cos = float((out["bf16"] * out["fp32"]).sum(-1).min())
+    line("pytorch-bf16-autocast", s, min_cosine_to_fp32=cos)
+    if a.onnx_dir:
+        import onnxruntime as ort
+        fp32, int8 = export_onnx(model, a.onnx_dir, ids, mask)
+        ref = out["fp32"].numpy()
+        for name, path in [("onnxruntime-fp32", fp32), ("onnxruntime-int8-dynamic", int8)]:
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = a.threads
+            so.inter_op_num_threads = 1
+            sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+            feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
+            res = {}
+
+            def run():
+                h = sess.run(None, feed)[0]
+                m = feed["attention_mask"][..., None].astype(np.float32)
+                v = (h * m).sum(1) / m.sum(1)
+                res["v"] = v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+            s = timeit(run, a.iters)
+            line(name, s, min_cosine_to_fp32=float((res["v"] * ref).sum(-1).min()))
+
+
+def export_onnx(model, out_dir, ids, mask):
+    """fp32 ONNX via torch.onnx (TorchScript exporter) and int8 via dynamic quantization
+    (per-channel), both cached in out_dir."""
+    import torch
+    os.makedirs(out_dir, exist_ok=True)
+    fp32 = os.path.join(out_dir, "model.onnx")
+    int8 = os.path.join(out_dir, "model-int8.onnx")
+    if not os.path.exists(fp32):
+        torch.onnx.export(model, (ids[:2], mask[:2]), fp32, input_names=["input_ids", "attention_mask"],
+                          output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+                          dynamic_axes={"input_ids": {0: "b", 1: "t"}, "attention_mask": {0: "b", 1: "t"},
+                                        "last_hidden_state": {0: "b", 1: "t"}})
+    if not os.path.exists(int8):
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        quantize_dynamic(fp32, int8, per_channel=True, weight_type=QuantType.QInt8)
+    return fp32, int8
+
+
+def train(a):
+    import torch
+    from transformers import AutoModel
+    torch.set_num_threads(a.threads)
+    steps = json.load(open(a.ids))["steps"]
+    model = AutoModel.from_pretrained(a.model, torch_dtype=torch.float32).train()
+    # hbt's defaults: AdamW (wd 0.01, eps 1e-8), InfoNCE at temperature 0.05, in-batch negatives.
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.01, eps=1e-8)
+    batches = [(torch.tensor(s["query"]["ids"]), torch.tensor(s["query"]["mask"]),
+                torch.tensor(s["passage"]["ids"]), torch.tensor(s["passage"]["mask"])) for s in steps]
+
+    def step(batch, bf16):
+        qi, qm, pi, pm = batch
+        ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else torch.autocast("cpu", enabled=False)
+        with ctx:
+            q = mean_pool(model(input_ids=qi, attention_mask=qm).last_hidden_state.float(), qm)
+            p = mean_pool(model(input_ids=pi, attention_mask=pm).last_hidden_state.float(), pm)
+        logits = q @ p.T / 0.05
+        loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(q)))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for name, bf16 in [("pytorch-fp32", False), ("pytorch-bf16-autocast", True)]:
+        step(batches[0], bf16)  # warm-up
+        t0 = time.perf_counter()
+        for b in batches[1:]:
+            step(b, bf16)
+        s = (time.perf_counter() - t0) / (len(batches) - 1)
+        print(json.dumps({"bench": "train", "backend": name, "threads": a.threads, "batch": len(batches[0][0]),
+                          "seconds_per_step": s, "pairs_per_s": len(batches[0][0]) / s}), flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("what", choices=["encode", "train"])
+    p.add_argument("model")
+    p.add_argument("ids")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--iters", type=int, default=5)
+    p.add_argument("--onnx-dir")
+    a = p.parse_args()
+    encode(a) if a.what == "encode" else train(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
