@@ -9,7 +9,10 @@ batch and thread count. Prints one JSON line per measurement, as `hbt bench` doe
 Needs `pip install torch transformers onnxruntime onnx onnxscript` (~3 GB; never in CI).
 Timing excludes tokenization on both sides of encode (hbt's includes it: a few ms).
 """
-import argparse, json, os, sys, time
+import argparse, json, os, sys, time, warnings
+
+warnings.filterwarnings("ignore")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
 def load_ids(path):
@@ -40,7 +43,7 @@ def encode(a):
     torch.set_num_threads(a.threads)
     ids, mask = load_ids(a.ids)
     b, t = ids.shape
-    model = AutoModel.from_pretrained(a.model, torch_dtype=torch.float32).eval()
+    model = AutoModel.from_pretrained(a.model, dtype=torch.float32).eval()
     out = {}
 
     def run_fp32():
@@ -89,8 +92,16 @@ def export_onnx(model, out_dir, ids, mask):
     os.makedirs(out_dir, exist_ok=True)
     fp32 = os.path.join(out_dir, "model.onnx")
     int8 = os.path.join(out_dir, "model-int8.onnx")
+    class Wrapped(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids, attention_mask):
+            return self.m(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
     if not os.path.exists(fp32):
-        torch.onnx.export(model, (ids[:2], mask[:2]), fp32, input_names=["input_ids", "attention_mask"],
+        torch.onnx.export(Wrapped(model), (ids[:2], mask[:2]), fp32, input_names=["input_ids", "attention_mask"],
                           output_names=["last_hidden_state"], opset_version=17, dynamo=False,
                           dynamic_axes={"input_ids": {0: "b", 1: "t"}, "attention_mask": {0: "b", 1: "t"},
                                         "last_hidden_state": {0: "b", 1: "t"}})
@@ -105,7 +116,7 @@ def train(a):
     from transformers import AutoModel
     torch.set_num_threads(a.threads)
     steps = json.load(open(a.ids))["steps"]
-    model = AutoModel.from_pretrained(a.model, torch_dtype=torch.float32).train()
+    model = AutoModel.from_pretrained(a.model, dtype=torch.float32).train()
     # hbt's defaults: AdamW (wd 0.01, eps 1e-8), InfoNCE at temperature 0.05, in-batch negatives.
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.01, eps=1e-8)
     batches = [(torch.tensor(s["query"]["ids"]), torch.tensor(s["query"]["mask"]),

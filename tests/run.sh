@@ -5,11 +5,14 @@
 # bundle from `hbt export`, and the end-to-end browser test in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# hbt-web is wasm-only; it is built by trunk below.
-cargo test --workspace --exclude hbt-web --features hbt-model/wgpu
-# target/debug/hbt was built by the test run (for the CLI's integration tests); building it
-# again with `cargo build` would resolve other features and rebuild Burn.
-HBT="${CARGO_TARGET_DIR:-target}/debug/hbt"
+# hbt-web is wasm-only; it is built by trunk below. The release profile: Burn's kernels
+# dominate the tests' time, they are optimised in either profile, and a developer's
+# `cargo build --release` (the binary the README and benchmarks use) shares its build.
+# Bounded autotuning on whatever wgpu adapter there is (lavapipe in CI).
+export CUBECL_AUTOTUNE_LEVEL=${CUBECL_AUTOTUNE_LEVEL:-minimal}
+cargo test --release --workspace --exclude hbt-web --features hbt-model/wgpu
+# target/release/hbt was built by the test run (for the CLI's integration tests).
+HBT="${CARGO_TARGET_DIR:-target}/release/hbt"
 python3 tests/crosscheck_metrics.py "$HBT"
 HBT="$HBT" scripts/build-web.sh
 node tests/browser/e2e.mjs --dist dist --hbt "$HBT" --out out/browser

@@ -9,7 +9,7 @@ use hbt_model::burn::tensor::module::attention;
 use hbt_model::burn::tensor::ops::AttentionModuleOptions;
 
 fn values(t: Tensor<1>) -> Vec<f32> {
-    t.into_data().to_vec::<f32>().unwrap()
+    t.into_data().try_to_vec::<f32>().unwrap()
 }
 
 fn gelu_f64(x: f64) -> f64 {
@@ -26,10 +26,10 @@ fn gelu_matches_exact_erf_gelu() {
     let worst = xs
         .iter()
         .zip(&got)
-        .map(|(&x, &g)| (g as f64 - gelu_f64(x as f64)).abs())
+        .map(|(&x, &g)| (g as f64 - gelu_f64(x as f64)).abs() / (x as f64).abs().max(1.0))
         .fold(0.0, f64::max);
-    // f32 rounding of the result alone is up to ~6e-7 at |x| = 12.
-    assert!(worst < 2e-6, "worst absolute GELU error {worst}");
+    // Absolute near 0, relative to |x| beyond: f32's own rounding is ~6e-8 of |x|.
+    assert!(worst < 5e-7, "worst GELU error {worst} (absolute, or relative to |x| > 1)");
 }
 
 #[test]
@@ -64,7 +64,7 @@ fn softmax_matches_f64_and_zeroes_masked_entries() {
     }
     let got = softmax(Tensor::<2>::from_data(TensorData::new(xs.clone(), [rows, cols]), &dev), 1)
         .into_data()
-        .to_vec::<f32>()
+        .try_to_vec::<f32>()
         .unwrap();
     for r in 0..rows {
         let row = &xs[r * cols..(r + 1) * cols];
