@@ -2,19 +2,11 @@
 # Encoding throughput, e5-small, the first 32 XQuAD-R contexts truncated to 128 tokens,
 # mean pooled: hbt (CPU, and wgpu when given `cpu,wgpu`) beside PyTorch eager (fp32, bf16
 # autocast) and ONNX Runtime (fp32, int8 dynamic) on the same token ids, 1 and 2 threads,
-# in one run. One JSON line per measurement. Peers need `scripts/bench-peers-env.sh`
-# (PyTorch ~3 GB, never in CI); without them only hbt runs.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-SHARED=${HBT_SHARED:-$(cd .. && pwd)/shared}
-MODEL=${HBT_MODEL:-$HOME/.cache/hbt-fixtures/multilingual-e5-small}
+# in one run. One JSON line per measurement. The peers need `pip install torch transformers
+# onnxruntime onnx onnxscript` (~3 GB, never in CI); without them only hbt runs.
+source "$(dirname "$0")/bench-common.sh"
 BACKENDS=${1:-cpu}
-THREADS=${HBT_BENCH_THREADS:-1 2}
 ITERS=${HBT_BENCH_ITERS:-5}
-HBT=${HBT_BIN:-target/release/hbt}
-[ -x "$HBT" ] || cargo build --release -p hbt-cli
-OUT=${HBT_BENCH_OUT:-out/bench}
-mkdir -p "$OUT"
 for t in $THREADS; do
   "$HBT" --threads "$t" bench encode --model "$MODEL" --data "$SHARED/data/xquad-r" --batch 32 --len 128 \
     --iters "$ITERS" --backends "$BACKENDS" --dump-ids "$OUT/encode-ids.json"

@@ -3,16 +3,8 @@
 # passages ≤ 128 tokens): hbt beside PyTorch eager (fp32, bf16 autocast) on the same token
 # ids, 1 and 2 threads, in one run. Extra arguments go to `hbt bench train`
 # (e.g. --micro-batch 8). One JSON line per measurement.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-SHARED=${HBT_SHARED:-$(cd .. && pwd)/shared}
-MODEL=${HBT_MODEL:-$HOME/.cache/hbt-fixtures/multilingual-e5-small}
-THREADS=${HBT_BENCH_THREADS:-1 2}
+source "$(dirname "$0")/bench-common.sh"
 STEPS=${HBT_BENCH_STEPS:-3}
-HBT=${HBT_BIN:-target/release/hbt}
-[ -x "$HBT" ] || cargo build --release -p hbt-cli
-OUT=${HBT_BENCH_OUT:-out/bench}
-mkdir -p "$OUT"
 for t in $THREADS; do
   "$HBT" --threads "$t" bench train --model "$MODEL" --data "$SHARED/data/mlqa-r" --batch 32 --steps "$STEPS" \
     --dump-ids "$OUT/train-ids.json" "$@"

@@ -31,7 +31,7 @@ pub struct EncodeArgs {
     #[arg(long, value_delimiter = ',', default_value = "cpu")]
     backends: Vec<BackendKind>,
     /// Write the tokenized batch (`{"ids", "mask"}`) as JSON, so another framework can
-    /// run the very same tokens (scripts/bench-peers.py).
+    /// run the very same tokens (scripts/bench_peers.py).
     #[arg(long)]
     dump_ids: Option<PathBuf>,
 }
@@ -51,7 +51,7 @@ pub struct TrainBenchArgs {
     /// Gradient caching micro-batch (texts per forward pass with gradients).
     #[arg(long)]
     micro_batch: Option<usize>,
-    /// Write every step's tokenized queries and passages as JSON (scripts/bench-peers.py).
+    /// Write every step's tokenized queries and passages as JSON (scripts/bench_peers.py).
     #[arg(long)]
     dump_ids: Option<PathBuf>,
 }

@@ -314,7 +314,7 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
     let seeds = a.seeds.unwrap_or(if a.preset.is_some() { 1 } else { 3 });
     let t0 = std::time::Instant::now();
     let device_info = crate::select_device(a.backend);
-    let backend = crate::backend_of(&device_info);
+    let backend = device_info.kind();
     std::fs::create_dir_all(&a.out).with_context(|| a.out.display().to_string())?;
     let init_dir = hbt_model::source::resolve_model(&p.init)?;
     let corpora: Vec<_> = p

@@ -107,7 +107,7 @@ impl ModelArgs {
     /// Choose the device (and say which on stderr), then load the model on it.
     pub fn load(&self) -> Result<(Encoder, hbt_model::DeviceInfo)> {
         let info = select_device(self.backend);
-        let device = hbt_model::device(backend_of(&info))?;
+        let device = hbt_model::device(info.kind())?;
         let dir = self.dir()?;
         let enc =
             Encoder::load(&dir, &device, &self.options()).with_context(|| format!("loading model {}", self.model))?;
@@ -117,14 +117,9 @@ impl ModelArgs {
 
 /// The backend to run on (asked for, or the honest default) with the line that says so.
 pub fn select_device(requested: Option<BackendKind>) -> hbt_model::DeviceInfo {
-    let (kind, reason) = hbt_model::choose_backend(requested);
-    let info = hbt_model::describe(kind, &reason);
+    let info = hbt_model::choose_device(requested);
     eprintln!("hbt: {info}");
     info
-}
-
-pub fn backend_of(info: &hbt_model::DeviceInfo) -> BackendKind {
-    if info.backend == "cpu" { BackendKind::Cpu } else { BackendKind::Wgpu }
 }
 
 #[derive(Args)]

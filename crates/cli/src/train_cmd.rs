@@ -114,7 +114,7 @@ pub fn run(a: TrainArgs) -> Result<hbt_train::Summary> {
         .map(|p| hbt_data::load_dir(p))
         .collect::<Result<Vec<_>, _>>()?;
     let info = crate::select_device(a.backend);
-    let device = hbt_model::device(crate::backend_of(&info))?;
+    let device = hbt_model::device(info.kind())?;
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
     // First Ctrl-C: finish the step, checkpoint, exit cleanly. A second one kills.

@@ -42,14 +42,14 @@ impl std::fmt::Display for DeviceInfo {
     }
 }
 
-/// The SIMD level this CPU offers to the kernels that choose at run time.
-pub fn cpu_simd() -> String {
+/// The SIMD level this CPU offers to the kernels that choose at run time; `cpuinfo` is
+/// the text of /proc/cpuinfo (empty where there is none).
+fn cpu_simd(cpuinfo: &str) -> String {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     {
         let has = |f: bool, n: &str| f.then(|| n.to_string());
         // AMX and FP16 detection are not stable in std; the kernel's flags say it.
-        let flags = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let flag = |f: &str| flags.split_whitespace().any(|w| w == f);
+        let flag = |f: &str| cpuinfo.split_whitespace().any(|w| w == f);
         let tags: Vec<String> = [
             has(std::arch::is_x86_feature_detected!("avx512f"), "AVX-512F"),
             has(std::arch::is_x86_feature_detected!("avx512vnni"), "VNNI"),
@@ -68,6 +68,8 @@ pub fn cpu_simd() -> String {
         }
         "SSE2".into()
     }
+    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+    let _ = cpuinfo;
     #[cfg(target_arch = "aarch64")]
     {
         "NEON".into()
@@ -82,15 +84,12 @@ pub fn cpu_simd() -> String {
     }
 }
 
-fn cpu_name() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|n| n.trim().to_string())
-        })
+fn cpu_name(cpuinfo: &str) -> String {
+    cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map(|n| n.trim().to_string())
         .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }
 
@@ -167,8 +166,48 @@ pub fn quiet_gpu_stack() {
     }
 }
 
-/// The backend to use: the one asked for, or wgpu only where a real GPU is present.
-pub fn choose_backend(requested: Option<BackendKind>) -> (BackendKind, String) {
+impl DeviceInfo {
+    /// The backend this describes.
+    pub fn kind(&self) -> BackendKind {
+        if self.backend == "cpu" { BackendKind::Cpu } else { BackendKind::Wgpu }
+    }
+}
+
+/// The device to run on, described: the backend asked for (`--backend`, else
+/// `HBT_BACKEND`), or wgpu only where a real GPU is present. wgpu's adapters are listed at
+/// most once (each listing starts a wgpu instance).
+pub fn choose_device(requested: Option<BackendKind>) -> DeviceInfo {
+    let adapters = std::cell::OnceCell::new();
+    let adapters = || adapters.get_or_init(wgpu_adapters);
+    let (kind, reason) = choose_backend(requested, adapters);
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let (name, device_type) = match kind {
+        BackendKind::Cpu => (cpu_name(&cpuinfo), "Cpu".to_string()),
+        BackendKind::Wgpu => {
+            // cubecl's default device prefers a discrete GPU, then integrated, then the rest.
+            let rank = |a: &&Adapter| match a.device_type.as_str() {
+                "DiscreteGpu" => 0,
+                "IntegratedGpu" => 1,
+                "VirtualGpu" => 2,
+                _ => 3,
+            };
+            match adapters().iter().min_by_key(rank) {
+                Some(a) => (a.name.clone(), a.device_type.clone()),
+                None => ("no adapter found".into(), String::new()),
+            }
+        }
+    };
+    DeviceInfo {
+        backend: if kind == BackendKind::Cpu { "cpu" } else { "wgpu" }.into(),
+        name,
+        device_type,
+        threads: cpu_threads(),
+        simd: cpu_simd(&cpuinfo),
+        reason,
+    }
+}
+
+fn choose_backend<'a>(requested: Option<BackendKind>, adapters: impl Fn() -> &'a Vec<Adapter>) -> (BackendKind, String) {
     if let Some(kind) = requested {
         return (kind, "asked for with --backend".into());
     }
@@ -180,7 +219,7 @@ pub fn choose_backend(requested: Option<BackendKind>) -> (BackendKind, String) {
     if !cfg!(feature = "wgpu") {
         return (BackendKind::Cpu, "this build has no GPU backend".into());
     }
-    let adapters = wgpu_adapters();
+    let adapters = adapters();
     if let Some(gpu) = adapters.iter().find(|a| a.is_gpu) {
         return (BackendKind::Wgpu, format!("found GPU {} ({})", gpu.name, gpu.device_type));
     }
@@ -191,37 +230,4 @@ pub fn choose_backend(requested: Option<BackendKind>) -> (BackendKind, String) {
         format!("only software adapters ({}), ~20× slower than the CPU backend", names.join(", "))
     };
     (BackendKind::Cpu, format!("no GPU: {seen}"))
-}
-
-/// Describe the device a backend runs on.
-pub fn describe(kind: BackendKind, reason: &str) -> DeviceInfo {
-    match kind {
-        BackendKind::Cpu => DeviceInfo {
-            backend: "cpu".into(),
-            name: cpu_name(),
-            device_type: "Cpu".into(),
-            threads: cpu_threads(),
-            simd: cpu_simd(),
-            reason: reason.into(),
-        },
-        BackendKind::Wgpu => {
-            let adapters = wgpu_adapters();
-            // cubecl's default device prefers a discrete GPU, then integrated, then the rest.
-            let rank = |a: &Adapter| match a.device_type.as_str() {
-                "DiscreteGpu" => 0,
-                "IntegratedGpu" => 1,
-                "VirtualGpu" => 2,
-                _ => 3,
-            };
-            let best = adapters.iter().min_by_key(|a| rank(a));
-            DeviceInfo {
-                backend: "wgpu".into(),
-                name: best.map(|a| a.name.clone()).unwrap_or_else(|| "no adapter found".into()),
-                device_type: best.map(|a| a.device_type.clone()).unwrap_or_default(),
-                threads: cpu_threads(),
-                simd: cpu_simd(),
-                reason: reason.into(),
-            }
-        }
-    }
 }

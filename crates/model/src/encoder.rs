@@ -303,7 +303,10 @@ impl Encoder {
             positions: Tensor::from_data(TensorData::new(positions, [b, t]), device),
             types: Tensor::zeros([b, t], device),
             mask: Tensor::from_data(TensorData::new(mask, [b, t]), device),
-            fused_attention: fused_attention_on(device),
+            // Burn's fused attention where it is faster and no gradient is needed: the CPU
+            // without autodiff. GPUs keep the matmul/softmax path, which wgpu's fusion
+            // compiles into few kernels anyway.
+            fused_attention: crate::is_cpu(device),
         }
     }
 
@@ -373,13 +376,6 @@ impl Encoder {
             prefixes: self.prefixes.clone(),
         }
     }
-}
-
-/// Burn's fused attention is used where it is known to be faster and has no gradient to
-/// miss: the CPU (flex) without autodiff. GPUs keep the matmul/softmax path, which the
-/// wgpu fusion compiles into few kernels anyway.
-fn fused_attention_on(device: &Device) -> bool {
-    crate::is_cpu(device)
 }
 
 fn prompts_from_st(bytes: Option<&[u8]>, origin: &Path) -> Result<Option<Prefixes>> {

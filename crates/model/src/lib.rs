@@ -23,7 +23,7 @@ pub mod weights;
 
 pub use burn;
 pub use config::{Architecture, EncoderConfig};
-pub use device_info::{DeviceInfo, choose_backend, describe};
+pub use device_info::{DeviceInfo, choose_device};
 pub use encoder::{Encoder, EncoderOptions, HbtMeta, ModelFiles, Prefixes, TextKind};
 pub use error::{ModelError, Result};
 pub use pooling::Pooling;

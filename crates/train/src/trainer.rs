@@ -215,7 +215,8 @@ impl Trainer {
         })
     }
 
-    fn embed(&self, bert: &Bert, texts: &[String], kind: TextKind, device: &Device) -> Result<Tensor<2>> {
+    /// Tokenize texts as training does: the kind's prefix, its length limit, padding.
+    fn tokenize(&self, texts: &[String], kind: TextKind) -> Result<TokenBatch> {
         let tok = if kind == TextKind::Query {
             &self.q_tok
         } else {
@@ -223,8 +224,11 @@ impl Trainer {
         };
         let prefixed: Vec<String> = texts.iter().map(|t| self.enc.prefixes.apply(kind, t)).collect();
         let refs: Vec<&str> = prefixed.iter().map(String::as_str).collect();
-        let batch = tok.encode(&refs)?;
-        let t = self.enc.to_device(&batch, device);
+        Ok(tok.encode(&refs)?)
+    }
+
+    fn embed(&self, bert: &Bert, texts: &[String], kind: TextKind, device: &Device) -> Result<Tensor<2>> {
+        let t = self.enc.to_device(&self.tokenize(texts, kind)?, device);
         Ok(self.enc.forward_with(bert, &t))
     }
 
@@ -233,12 +237,7 @@ impl Trainer {
     /// statistics are computed from.
     pub fn tokenized(&self, data: &TrainData, batch: &Batch) -> Result<(TokenBatch, TokenBatch)> {
         let (q, p, _) = data.texts(&data.train, batch, self.cfg.hard_negatives);
-        let enc = |tok: &TextTokenizer, texts: &[String], kind: TextKind| -> Result<TokenBatch> {
-            let prefixed: Vec<String> = texts.iter().map(|t| self.enc.prefixes.apply(kind, t)).collect();
-            let refs: Vec<&str> = prefixed.iter().map(String::as_str).collect();
-            Ok(tok.encode(&refs)?)
-        };
-        Ok((enc(&self.q_tok, &q, TextKind::Query)?, enc(&self.p_tok, &p, TextKind::Passage)?))
+        Ok((self.tokenize(&q, TextKind::Query)?, self.tokenize(&p, TextKind::Passage)?))
     }
 
     /// The loss of one batch without gradients.
@@ -298,10 +297,7 @@ impl Trainer {
         // Micro-batches of texts sorted by token length, so each pads only to texts of
         // about its own length; the loss sees the embeddings back in batch order.
         let sorted = |texts: &[String], kind: TextKind| -> Result<(Vec<String>, Tensor<2>, Tensor<2>)> {
-            let tok = if kind == TextKind::Query { &self.q_tok } else { &self.p_tok };
-            let prefixed: Vec<String> = texts.iter().map(|t| self.enc.prefixes.apply(kind, t)).collect();
-            let refs: Vec<&str> = prefixed.iter().map(String::as_str).collect();
-            let lengths = tok.encode(&refs)?.lengths;
+            let lengths = self.tokenize(texts, kind)?.lengths;
             let mut order: Vec<usize> = (0..texts.len()).collect();
             order.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
             let mut inverse = vec![0i64; order.len()];

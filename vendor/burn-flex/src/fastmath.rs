@@ -108,18 +108,6 @@ multiversion!(gelu_grad_map, (x: &[f32], g: &[f32], dst: &mut [f32]), {
     }
 });
 
-multiversion!(erf_inplace, (xs: &mut [f32]), {
-    for x in xs.iter_mut() {
-        *x = erf_f32(*x);
-    }
-});
-
-multiversion!(exp_inplace, (xs: &mut [f32]), {
-    for x in xs.iter_mut() {
-        *x = exp_f32(*x);
-    }
-});
-
 // `row[i] = exp(row[i] - max)`, returning the sum. Sixteen partial sums keep the
 // reduction vectorised; the order is fixed, so results are deterministic.
 multiversion!(exp_sub_sum, (row: &mut [f32], max: f32) -> f32, {

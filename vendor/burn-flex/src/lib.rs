@@ -36,8 +36,8 @@ mod strided_index;
 mod tensor;
 mod zip;
 
-#[doc(hidden)]
 pub mod fastmath;
+#[doc(hidden)]
 pub mod ops;
 
 #[doc(hidden)]

@@ -321,113 +321,21 @@ fn softmax_last_f32(tensor: FlexTensor) -> FlexTensor {
     )
 }
 
-/// Row sweep for f32 softmax. With the `simd` feature, delegates to the
-/// `#[macerator::with_simd]` SIMD kernel (one dispatch per chunk of rows,
-/// amortized over all rows in the chunk). Without `simd`, uses a scalar
-/// row kernel.
+/// Row sweep for f32 softmax (hbt patch: `fastmath::softmax_rows`, compiled for the
+/// widest SIMD the CPU has, replaces upstream's macerator and scalar row kernels).
 #[inline]
 fn softmax_rows_f32(input: &[f32], output: &mut [f32], row_len: usize) {
+    // Release-mode invariant checks. These run once per chunk of rows
+    // (dozens of times per call, not per-element), so the overhead is
+    // unmeasurable against the kernel work. A debug-only check would
+    // silently pass a short final chunk to the row kernel on release
+    // builds if a future refactor broke the row alignment at the call
+    // site, yielding wrong softmax output with no panic.
     assert_eq!(input.len(), output.len());
     assert_eq!(input.len() % row_len, 0);
     // hbt patch: one multiversioned kernel with a vectorised exp (upstream's pass 2 was
     // scalar `expf`).
     crate::fastmath::softmax_rows(input, output, row_len);
-}
-
-#[cfg(feature = "simd")]
-#[macerator::with_simd]
-#[allow(dead_code)]
-fn softmax_rows_f32_simd<S: macerator::Simd>(input: &[f32], output: &mut [f32], row_len: usize) {
-    debug_assert_eq!(input.len(), output.len());
-    debug_assert_eq!(input.len() % row_len, 0);
-    for (in_row, out_row) in input.chunks(row_len).zip(output.chunks_mut(row_len)) {
-        softmax_row_f32_simd::<S>(in_row, out_row);
-    }
-}
-
-/// Scalar fallback row kernel for f32 softmax when the `simd` feature is
-/// disabled. Uses the same 3-pass algorithm as the SIMD path; LLVM
-/// autovectorizes the max-reduce and normalize loops on most targets.
-#[cfg(not(feature = "simd"))]
-#[inline]
-#[allow(dead_code)]
-fn softmax_row_f32_scalar(input: &[f32], output: &mut [f32]) {
-    let mut max_val = f32::NEG_INFINITY;
-    for &x in input {
-        if x > max_val {
-            max_val = x;
-        }
-    }
-    let mut sum = 0.0f32;
-    for (i, &x) in input.iter().enumerate() {
-        let e = (x - max_val).exp();
-        output[i] = e;
-        sum += e;
-    }
-    let inv = 1.0f32 / sum;
-    for x in output.iter_mut() {
-        *x *= inv;
-    }
-}
-
-/// Inner row kernel for a single softmax row. `#[inline(always)]` so it
-/// inlines into `softmax_rows_f32_simd`'s loop body for each monomorphized S,
-/// avoiding a per-row call boundary.
-#[cfg(feature = "simd")]
-#[inline(always)]
-#[allow(dead_code)]
-fn softmax_row_f32_simd<S: macerator::Simd>(input: &[f32], output: &mut [f32]) {
-    use macerator::{Scalar, vload_unaligned, vstore_unaligned};
-    let lanes = <f32 as Scalar>::lanes::<S>();
-    let len = input.len();
-    let simd_len = len / lanes * lanes;
-
-    // Pass 1: row max for numerical stability.
-    // SIMD max-reduction across the row, scalar tail.
-    let (mut max_val, tail_start) = if simd_len >= lanes {
-        let mut max_vec = unsafe { vload_unaligned::<S, _>(input.as_ptr()) };
-        let mut j = lanes;
-        while j < simd_len {
-            let v = unsafe { vload_unaligned::<S, _>(input.as_ptr().add(j)) };
-            max_vec = max_vec.max(v);
-            j += lanes;
-        }
-        (max_vec.reduce_max(), simd_len)
-    } else {
-        (f32::NEG_INFINITY, 0)
-    };
-    for &x in &input[tail_start..] {
-        if x > max_val {
-            max_val = x;
-        }
-    }
-
-    // Pass 2: compute exp(x - max), store in output, accumulate sum.
-    // Scalar exp (no SIMD exp in macerator). This pass is the one that
-    // actually does memory reads + writes on the whole row, so scalar
-    // here still lands us at memory bandwidth.
-    let mut sum = 0.0f32;
-    for idx in 0..len {
-        let e = (input[idx] - max_val).exp();
-        output[idx] = e;
-        sum += e;
-    }
-
-    // Pass 3: normalize.
-    // SIMD splat + multiply, scalar tail.
-    let inv = 1.0f32 / sum;
-    let inv_vec = inv.splat::<S>();
-    let mut i = 0;
-    while i < simd_len {
-        unsafe {
-            let v = vload_unaligned::<S, _>(output.as_ptr().add(i));
-            vstore_unaligned::<S, _>(output.as_mut_ptr().add(i), v * inv_vec);
-        }
-        i += lanes;
-    }
-    for x in &mut output[i..] {
-        *x *= inv;
-    }
 }
 
 // f64, f16, bf16 softmax share the same row-parallel dispatcher shell and
