@@ -4,7 +4,7 @@ on the very token ids hbt ran (`hbt bench ... --dump-ids`), the same model direc
 batch and thread count. Prints one JSON line per measurement, as `hbt bench` does.
 
   bench_peers.py encode MODEL_DIR IDS.json --threads 1 --iters 5 [--onnx-dir DIR]
-  bench_peers.py train  MODEL_DIR STEPS.json --threads 2
+  bench_peers.py train  MODEL_DIR STEPS.json --threads 2 [--device cuda]
 
 Needs `pip install torch transformers onnxruntime onnx onnxscript` (~3 GB; never in CI).
 Timing excludes tokenization on both sides of encode (hbt's includes it: a few ms).
@@ -41,9 +41,14 @@ def encode(a):
     import torch
     from transformers import AutoModel
     torch.set_num_threads(a.threads)
-    ids, mask = load_ids(a.ids)
+    dev = torch.device(a.device)
+    ids, mask = (x.to(dev) for x in load_ids(a.ids))
     b, t = ids.shape
-    model = AutoModel.from_pretrained(a.model, dtype=torch.float32).eval()
+    model = AutoModel.from_pretrained(a.model, dtype=torch.float32).to(dev).eval()
+
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
     out = {}
 
     def run_fp32():
@@ -51,22 +56,22 @@ def encode(a):
             out["fp32"] = mean_pool(model(input_ids=ids, attention_mask=mask).last_hidden_state, mask)
 
     def run_bf16():
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16):
             out["bf16"] = mean_pool(model(input_ids=ids, attention_mask=mask).last_hidden_state.float(), mask)
 
     def line(name, s, **extra):
-        print(json.dumps({"bench": "encode", "backend": name, "threads": a.threads, "batch": b, "seq": t,
+        print(json.dumps({"bench": "encode", "backend": name, "device": a.device, "threads": a.threads, "batch": b, "seq": t,
                           "seconds_per_batch": s, "texts_per_s": b / s, **extra}), flush=True)
 
-    s = timeit(run_fp32, a.iters)
+    s = timeit(lambda: (run_fp32(), sync()), a.iters, warmup=3)
     line("pytorch-fp32", s)
-    s = timeit(run_bf16, a.iters)
+    s = timeit(lambda: (run_bf16(), sync()), a.iters, warmup=3)
     cos = float((out["bf16"] * out["fp32"]).sum(-1).min())
     line("pytorch-bf16-autocast", s, min_cosine_to_fp32=cos)
-    if a.onnx_dir:
+    if a.onnx_dir and dev.type == "cpu":
         import onnxruntime as ort
         fp32, int8 = export_onnx(model, a.onnx_dir, ids, mask)
-        ref = out["fp32"].numpy()
+        ref = out["fp32"].cpu().numpy()
         for name, path in [("onnxruntime-fp32", fp32), ("onnxruntime-int8-dynamic", int8)]:
             so = ort.SessionOptions()
             so.intra_op_num_threads = a.threads
@@ -115,33 +120,48 @@ def train(a):
     import torch
     from transformers import AutoModel
     torch.set_num_threads(a.threads)
-    steps = json.load(open(a.ids))["steps"]
-    model = AutoModel.from_pretrained(a.model, dtype=torch.float32).train()
+    dumped = json.load(open(a.ids))
+    steps, warmup = dumped["steps"], max(1, dumped.get("warmup", 1))
+    dev = torch.device(a.device)
+    model = AutoModel.from_pretrained(a.model, dtype=torch.float32).to(dev).train()
     # hbt's defaults: AdamW (wd 0.01, eps 1e-8), InfoNCE at temperature 0.05, in-batch negatives.
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.01, eps=1e-8)
-    batches = [(torch.tensor(s["query"]["ids"]), torch.tensor(s["query"]["mask"]),
-                torch.tensor(s["passage"]["ids"]), torch.tensor(s["passage"]["mask"])) for s in steps]
+    batches = [tuple(torch.tensor(s[side][k], device=dev) for side in ("query", "passage") for k in ("ids", "mask"))
+               for s in steps]
+
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
 
     def step(batch, bf16):
         qi, qm, pi, pm = batch
-        ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else torch.autocast("cpu", enabled=False)
+        ctx = torch.autocast(dev.type, dtype=torch.bfloat16) if bf16 else torch.autocast(dev.type, enabled=False)
         with ctx:
             q = mean_pool(model(input_ids=qi, attention_mask=qm).last_hidden_state.float(), qm)
             p = mean_pool(model(input_ids=pi, attention_mask=pm).last_hidden_state.float(), pm)
         logits = q @ p.T / 0.05
-        loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(q)))
+        loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(q), device=dev))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
     for name, bf16 in [("pytorch-fp32", False), ("pytorch-bf16-autocast", True)]:
-        step(batches[0], bf16)  # warm-up
-        t0 = time.perf_counter()
-        for b in batches[1:]:
-            step(b, bf16)
-        s = (time.perf_counter() - t0) / (len(batches) - 1)
-        print(json.dumps({"bench": "train", "backend": name, "threads": a.threads, "batch": len(batches[0][0]),
-                          "seconds_per_step": s, "pairs_per_s": len(batches[0][0]) / s}), flush=True)
+        def timed(bs):
+            out = []
+            for b in bs:
+                t0 = time.perf_counter()
+                step(b, bf16)
+                sync()
+                out.append(time.perf_counter() - t0)
+            return out
+
+        warm = timed(batches[:warmup])
+        times = timed(batches[warmup:])
+        s = sum(times) / len(times)
+        print(json.dumps({"bench": "train", "backend": name, "device": a.device, "threads": a.threads, "batch": len(batches[0][0]),
+                          "seconds_per_step": s, "median_seconds_per_step": sorted(times)[len(times) // 2],
+                          "pairs_per_s": len(batches[0][0]) / s, "step_seconds": times, "warmup_seconds": warm}),
+              flush=True)
 
 
 def main():
@@ -152,6 +172,7 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--onnx-dir")
+    p.add_argument("--device", default="cpu", help="torch device (cpu or cuda)")
     a = p.parse_args()
     encode(a) if a.what == "encode" else train(a)
 

@@ -28,6 +28,9 @@ pub struct EncodeArgs {
     len: usize,
     #[arg(long, default_value_t = 5)]
     iters: usize,
+    /// Untimed batches first: a GPU compiles and autotunes kernels for every new shape.
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
     #[arg(long, value_delimiter = ',', default_value = "cpu")]
     backends: Vec<BackendKind>,
     /// Write the tokenized batch (`{"ids", "mask"}`) as JSON, so another framework can
@@ -46,6 +49,9 @@ pub struct TrainBenchArgs {
     batch: usize,
     #[arg(long, default_value_t = 5)]
     steps: usize,
+    /// Untimed steps first: a GPU compiles and autotunes kernels for every new shape.
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
     #[arg(long, value_delimiter = ',', default_value = "cpu")]
     backends: Vec<BackendKind>,
     /// Gradient caching micro-batch (texts per forward pass with gradients).
@@ -104,7 +110,9 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                 if let Some(path) = &a.dump_ids {
                     write_json(path, &token_json(&tokens))?;
                 }
-                enc.embed_batch(&refs, TextKind::Passage)?; // warm-up: kernels compile on first sight
+                for _ in 0..a.warmup {
+                    enc.embed_batch(&refs, TextKind::Passage)?;
+                }
                 let t0 = Instant::now();
                 for _ in 0..a.iters {
                     enc.embed_batch(&refs, TextKind::Passage)?;
@@ -120,12 +128,15 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             Ok(())
         }
         BenchCommand::Train(a) => {
+            if a.steps == 0 {
+                bail!("--steps must be at least 1 (timed steps come after --warmup)");
+            }
             let dir = hbt_model::source::resolve_model(&a.model)?;
             let corpus = hbt_data::load_dir(&a.data)?;
             for backend in &a.backends {
                 let cfg = hbt_train::TrainConfig {
                     batch_size: a.batch,
-                    max_steps: a.steps + 1,
+                    max_steps: a.steps + a.warmup,
                     warmup_steps: 0,
                     eval_every: 0,
                     checkpoint_every: 0,
@@ -138,7 +149,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                 let info = crate::select_device(Some(*backend));
                 let device = hbt_model::device(*backend)?;
                 let mut tr = hbt_train::Trainer::new(&dir, &device, cfg)?;
-                let batches: Vec<_> = sampler.stream(0, 0).take(a.steps + 1).map(|b| b.2).collect();
+                let batches: Vec<_> = sampler.stream(0, 0).take(a.steps + a.warmup).map(|b| b.2).collect();
                 let tokenized = batches
                     .iter()
                     .map(|b| tr.tokenized(&data, b))
@@ -148,23 +159,37 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                         .iter()
                         .map(|(q, p)| serde_json::json!({"query": token_json(q), "passage": token_json(p)}))
                         .collect();
-                    write_json(path, &serde_json::json!({"steps": steps}))?;
+                    write_json(path, &serde_json::json!({"steps": steps, "warmup": a.warmup}))?;
                 }
                 let mean = |f: &dyn Fn(&(hbt_model::TokenBatch, hbt_model::TokenBatch)) -> f64| {
                     tokenized.iter().map(f).sum::<f64>() / tokenized.len() as f64
                 };
                 let (q_pad, p_pad) = (mean(&|t| padding_share(&t.0)), mean(&|t| padding_share(&t.1)));
                 let (q_seq, p_seq) = (mean(&|t| t.0.seq as f64), mean(&|t| t.1.seq as f64));
-                tr.step(&data, &batches[0], 1e-5)?; // warm-up
-                let t0 = Instant::now();
-                for b in &batches[1..] {
-                    tr.step(&data, b, 1e-5)?;
-                }
-                let s = t0.elapsed().as_secs_f64() / a.steps as f64;
+                // Each step is timed to the end of its optimizer update (GPU queues are
+                // asynchronous), so first-sight kernel compilation shows in the warm-up times
+                // and the median is robust to a shape first seen after the warm-up.
+                let mut timed = |bs: &[hbt_data::Batch]| -> Result<Vec<f64>> {
+                    bs.iter()
+                        .map(|b| -> Result<f64> {
+                            let t0 = Instant::now();
+                            tr.step(&data, b, 1e-5)?;
+                            tr.sync();
+                            Ok(t0.elapsed().as_secs_f64())
+                        })
+                        .collect()
+                };
+                let warm = timed(&batches[..a.warmup])?;
+                let times = timed(&batches[a.warmup..])?;
+                let s = times.iter().sum::<f64>() / times.len() as f64;
+                let mut sorted = times.clone();
+                sorted.sort_by(f64::total_cmp);
+                let median = sorted[sorted.len() / 2];
                 println!(
                     "{}",
                     serde_json::json!({"bench": "train", "backend": format!("{backend:?}").to_lowercase(), "batch": a.batch,
-                        "seconds_per_step": s, "pairs_per_s": a.batch as f64 / s, "threads": info.threads,
+                        "seconds_per_step": s, "median_seconds_per_step": median, "pairs_per_s": a.batch as f64 / s,
+                        "step_seconds": times, "warmup_seconds": warm, "threads": info.threads,
                         "device": info.name, "micro_batch": a.micro_batch,
                         "query_seq_mean": q_seq, "passage_seq_mean": p_seq,
                         "query_padding_share": q_pad, "passage_padding_share": p_pad})

@@ -316,6 +316,8 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
     let device_info = crate::select_device(a.backend);
     let backend = device_info.kind();
     std::fs::create_dir_all(&a.out).with_context(|| a.out.display().to_string())?;
+    // One study writer at a time (each run's own directory is locked again by training).
+    let _lock = hbt_train::RunLock::acquire(&a.out)?;
     let init_dir = hbt_model::source::resolve_model(&p.init)?;
     let corpora: Vec<_> = p
         .train

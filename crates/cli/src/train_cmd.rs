@@ -45,7 +45,7 @@ pub struct TrainArgs {
     /// One hard negative per pair: a neighbouring sentence of the answer's paragraph.
     #[arg(long)]
     pub hard_negatives: bool,
-    /// Per-tensor gradient norm clip (0 disables).
+    /// Clip the gradients' global L2 norm to this (PyTorch's clip_grad_norm_; 0 disables).
     #[arg(long, default_value_t = 1.0)]
     pub grad_clip: f64,
     #[arg(long, default_value_t = 64)]
@@ -66,8 +66,16 @@ pub struct TrainArgs {
     /// Early stopping after this many validations without improvement (0: off).
     #[arg(long, default_value_t = 0)]
     pub patience: usize,
+    /// Write a checkpoint (weights + optimizer state, ~3× the f32 model) every N steps.
     #[arg(long, default_value_t = 100)]
     pub checkpoint_every: usize,
+    /// Checkpoints kept on the disk while running (the newest N).
+    #[arg(long, default_value_t = 1)]
+    pub keep_last: usize,
+    /// Keep the final checkpoint of a finished run (so `--resume` with more `--steps` can
+    /// extend it); otherwise a finished run keeps only `model/` and `summary.json`.
+    #[arg(long)]
+    pub keep_checkpoints: bool,
     /// Continue the run in --out from its last checkpoint.
     #[arg(long)]
     pub resume: bool,
@@ -100,6 +108,8 @@ impl TrainArgs {
             val_batches: self.val_batches,
             patience: self.patience,
             checkpoint_every: self.checkpoint_every,
+            keep_last: self.keep_last,
+            keep_checkpoints: self.keep_checkpoints,
         }
     }
 }

@@ -6,44 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::Stdio;
 
-use common::{hbt, shared, tiny_bert};
-
-fn train_args(model: &Path, out: &Path, steps: usize) -> Vec<String> {
-    [
-        "train",
-        "--model",
-        model.to_str().unwrap(),
-        "--train",
-        shared("data/mlqa-r").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--sampler",
-        "hybrid",
-        "--batch",
-        "6",
-        "--steps",
-        &steps.to_string(),
-        "--warmup",
-        "3",
-        "--lr",
-        "1e-3",
-        "--seed",
-        "5",
-        "--checkpoint-every",
-        "1",
-        "--eval-every",
-        "0",
-        "--max-query-len",
-        "24",
-        "--max-passage-len",
-        "32",
-        "--backend",
-        "cpu",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
+use common::{hbt, tiny_bert, train_args};
 
 fn weights(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let b = std::fs::read(dir.join("model.safetensors")).unwrap();
@@ -193,7 +156,9 @@ fn bad_training_inputs_are_clear_errors() {
     assert!(e.contains("`fr` is in none of the training corpora"), "{e}");
     // A checkpoint from another model: train the 16-wide model, resume with a 32-wide one.
     let out = tmp.path().join("e");
-    let o = hbt().args(train_args(&model, &out, 2)).output().unwrap();
+    let mut args = train_args(&model, &out, 2);
+    args.push("--keep-checkpoints".into());
+    let o = hbt().args(args).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let other = tmp.path().join("other");
     tiny_bert(&other, 4, 32);
@@ -268,10 +233,15 @@ fn default_backend_is_honest_and_recorded() {
     let o = hbt().args(&args).env_remove("HBT_BACKEND").output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
-    assert!(!err.contains("XDG_RUNTIME_DIR"), "GPU-stack noise reached the user: {err}");
-    let line = err.lines().find(|l| l.starts_with("hbt: device:")).unwrap_or_else(|| panic!("no device line: {err}"));
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert!(
+        !err.contains("XDG_RUNTIME_DIR"),
+        "GPU-stack noise reached the user: {err}"
+    );
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("hbt: device:"))
+        .unwrap_or_else(|| panic!("no device line: {err}"));
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     let device = &summary["device"];
     let real_gpu = hbt_model::device_info::wgpu_adapters().iter().any(|a| a.is_gpu);
     let want = if real_gpu { "wgpu" } else { "cpu" };

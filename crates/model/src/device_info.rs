@@ -37,7 +37,11 @@ impl std::fmt::Display for DeviceInfo {
                 self.simd,
                 self.reason
             ),
-            _ => write!(f, "device: wgpu — {} ({}) — {}", self.name, self.device_type, self.reason),
+            _ => write!(
+                f,
+                "device: wgpu — {} ({}) — {}",
+                self.name, self.device_type, self.reason
+            ),
         }
     }
 }
@@ -76,9 +80,18 @@ fn cpu_simd(cpuinfo: &str) -> String {
     }
     #[cfg(target_arch = "wasm32")]
     {
-        if cfg!(target_feature = "simd128") { "wasm simd128".into() } else { "wasm scalar".into() }
+        if cfg!(target_feature = "simd128") {
+            "wasm simd128".into()
+        } else {
+            "wasm scalar".into()
+        }
     }
-    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64", target_arch = "wasm32")))]
+    #[cfg(not(any(
+        target_arch = "x86",
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        target_arch = "wasm32"
+    )))]
     {
         "scalar".into()
     }
@@ -169,7 +182,11 @@ pub fn quiet_gpu_stack() {
 impl DeviceInfo {
     /// The backend this describes.
     pub fn kind(&self) -> BackendKind {
-        if self.backend == "cpu" { BackendKind::Cpu } else { BackendKind::Wgpu }
+        if self.backend == "cpu" {
+            BackendKind::Cpu
+        } else {
+            BackendKind::Wgpu
+        }
     }
 }
 
@@ -207,7 +224,10 @@ pub fn choose_device(requested: Option<BackendKind>) -> DeviceInfo {
     }
 }
 
-fn choose_backend<'a>(requested: Option<BackendKind>, adapters: impl Fn() -> &'a Vec<Adapter>) -> (BackendKind, String) {
+fn choose_backend<'a>(
+    requested: Option<BackendKind>,
+    adapters: impl Fn() -> &'a Vec<Adapter>,
+) -> (BackendKind, String) {
     if let Some(kind) = requested {
         return (kind, "asked for with --backend".into());
     }
@@ -221,13 +241,22 @@ fn choose_backend<'a>(requested: Option<BackendKind>, adapters: impl Fn() -> &'a
     }
     let adapters = adapters();
     if let Some(gpu) = adapters.iter().find(|a| a.is_gpu) {
-        return (BackendKind::Wgpu, format!("found GPU {} ({})", gpu.name, gpu.device_type));
+        return (
+            BackendKind::Wgpu,
+            format!("found GPU {} ({})", gpu.name, gpu.device_type),
+        );
     }
     let seen = if adapters.is_empty() {
         "no wgpu adapter".to_string()
     } else {
-        let names: Vec<String> = adapters.iter().map(|a| format!("{} ({})", a.name, a.device_type)).collect();
-        format!("only software adapters ({}), ~20× slower than the CPU backend", names.join(", "))
+        let names: Vec<String> = adapters
+            .iter()
+            .map(|a| format!("{} ({})", a.name, a.device_type))
+            .collect();
+        format!(
+            "only software adapters ({}), ~20× slower than the CPU backend",
+            names.join(", ")
+        )
     };
     (BackendKind::Cpu, format!("no GPU: {seen}"))
 }

@@ -215,15 +215,28 @@ impl Encoder {
         };
         let normalize = !options.no_normalize && meta.as_ref().map(|m| m.normalize).unwrap_or(true);
         let tokenizer = TextTokenizer::new(files.tokenizer, &o.join("tokenizer.json"), max_len, config.pad_token_id)?;
-        if tokenizer.vocab_size() > config.vocab_size {
+        // Every id the tokenizer can emit must have an embedding row, or a lookup would
+        // read past the table.
+        let top = tokenizer.max_id().map_or(0, |m| m as usize + 1);
+        if tokenizer.vocab_size() > config.vocab_size || top > config.vocab_size {
             return Err(ModelError::Mismatch {
                 path: o.join("tokenizer.json"),
                 message: format!(
-                    "the tokenizer has {} tokens but the model's vocab_size is {}",
+                    "the tokenizer has {} tokens with ids up to {} but the model's vocab_size is {}",
                     tokenizer.vocab_size(),
+                    top.saturating_sub(1),
                     config.vocab_size
                 ),
             });
+        }
+        if config.pad_token_id as usize >= config.vocab_size {
+            return Err(ModelError::config(
+                o.join("config.json"),
+                format!(
+                    "pad_token_id {} is outside the vocabulary ({} rows)",
+                    config.pad_token_id, config.vocab_size
+                ),
+            ));
         }
         let mut map = WeightMap {
             origin: files

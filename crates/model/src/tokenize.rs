@@ -10,6 +10,39 @@ use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStr
 
 use crate::error::{ModelError, Result};
 
+/// Runs `f`, turning a panic into `Err(message)` without printing it. The `tokenizers`
+/// crate panics on some malformed files (an unknown `decoder` is an `expect`); a user's
+/// file must give an error, not a crash. Other threads' panics still print.
+#[cfg(not(target_arch = "wasm32"))]
+fn without_panics<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> std::result::Result<R, String> {
+    use std::cell::Cell;
+    thread_local!(static QUIET: Cell<bool> = const { Cell::new(false) });
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(Cell::get) {
+                previous(info)
+            }
+        }));
+    });
+    QUIET.with(|q| q.set(true));
+    let r = std::panic::catch_unwind(f);
+    QUIET.with(|q| q.set(false));
+    r.map_err(|p| {
+        p.downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into())
+    })
+}
+
+/// In the browser panics abort; the JSON pre-check in [`TextTokenizer::new`] is what guards.
+#[cfg(target_arch = "wasm32")]
+fn without_panics<R>(f: impl FnOnce() -> R) -> std::result::Result<R, String> {
+    Ok(f())
+}
+
 /// A tokenized, padded batch on the host.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenBatch {
@@ -59,7 +92,12 @@ impl TextTokenizer {
             path: origin.to_path_buf(),
             message,
         };
-        let mut inner = Tokenizer::from_bytes(&bytes).map_err(|e| err(format!("cannot parse: {e}")))?;
+        // Plain JSON first: a syntax error gets serde's line and column, and never reaches
+        // the tokenizers crate's panicking paths.
+        serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).map_err(|e| err(format!("not valid JSON: {e}")))?;
+        let mut inner = without_panics(|| Tokenizer::from_bytes(&bytes))
+            .map_err(|p| err(format!("cannot parse (the tokenizers library gave up: {p})")))?
+            .map_err(|e| err(format!("cannot parse: {e}")))?;
         if max_len < 2 {
             return Err(err(format!("max length {max_len} leaves no room for special tokens")));
         }
@@ -94,6 +132,10 @@ impl TextTokenizer {
     }
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
+    }
+    /// The largest id the tokenizer can emit (ids need not be contiguous).
+    pub fn max_id(&self) -> Option<u32> {
+        self.inner.get_vocab(true).into_values().max()
     }
     /// The `tokenizer.json` bytes as loaded (saved back unchanged).
     pub fn bytes(&self) -> &[u8] {

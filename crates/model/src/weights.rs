@@ -301,8 +301,31 @@ pub fn build_bert(cfg: &EncoderConfig, map: &mut WeightMap, device: &Device, wan
     let position = b.embedding("embeddings.position_embeddings", cfg.max_position_embeddings, h);
     let token_type = b.embedding("embeddings.token_type_embeddings", cfg.type_vocab_size, h);
     let norm = b.norm("embeddings.LayerNorm", h, eps);
+    // A config may claim any number of layers; name the first one the weights lack and
+    // summarise the rest, rather than walk (and list) billions of absent tensors.
+    let file_layers = b
+        .map
+        .tensors
+        .keys()
+        .filter_map(|k| {
+            k.strip_prefix("encoder.layer.")?
+                .split('.')
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
+        .max()
+        .map_or(0, |m| m + 1);
+    let walk = cfg.num_hidden_layers.min(file_layers + 1);
+    if cfg.num_hidden_layers > walk {
+        b.missing.push(format!(
+            "encoder.layer.{walk}..{} (config.json has num_hidden_layers = {}, the weights {file_layers})",
+            cfg.num_hidden_layers - 1,
+            cfg.num_hidden_layers
+        ));
+    }
     let mut layers = Vec::new();
-    for i in 0..cfg.num_hidden_layers {
+    for i in 0..walk {
         let p = format!("encoder.layer.{i}");
         let query = b.linear(&format!("{p}.attention.self.query"), h, h);
         let key = b.linear(&format!("{p}.attention.self.key"), h, h);

@@ -20,7 +20,10 @@ fn gelu_f64(x: f64) -> f64 {
 fn gelu_matches_exact_erf_gelu() {
     let dev = Device::flex();
     // Every float step of 1e-3 over the range BERT activations take, and the tails.
-    let xs: Vec<f32> = (-12_000..12_000).map(|i| i as f32 * 1e-3).chain([-40.0, 40.0, 0.0]).collect();
+    let xs: Vec<f32> = (-12_000..12_000)
+        .map(|i| i as f32 * 1e-3)
+        .chain([-40.0, 40.0, 0.0])
+        .collect();
     let n = xs.len();
     let got = values(gelu(Tensor::<1>::from_data(TensorData::new(xs.clone(), [n]), &dev)));
     let worst = xs
@@ -29,7 +32,10 @@ fn gelu_matches_exact_erf_gelu() {
         .map(|(&x, &g)| (g as f64 - gelu_f64(x as f64)).abs() / (x as f64).abs().max(1.0))
         .fold(0.0, f64::max);
     // Absolute near 0, relative to |x| beyond: f32's own rounding is ~6e-8 of |x|.
-    assert!(worst < 5e-7, "worst GELU error {worst} (absolute, or relative to |x| > 1)");
+    assert!(
+        worst < 5e-7,
+        "worst GELU error {worst} (absolute, or relative to |x| > 1)"
+    );
 }
 
 #[test]
@@ -57,15 +63,20 @@ fn gelu_gradient_matches_exact_derivative() {
 fn softmax_matches_f64_and_zeroes_masked_entries() {
     let dev = Device::flex();
     let (rows, cols) = (7, 131);
-    let mut xs: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919 % 1000) as f32 / 50.0) - 10.0).collect();
+    let mut xs: Vec<f32> = (0..rows * cols)
+        .map(|i| ((i * 7919 % 1000) as f32 / 50.0) - 10.0)
+        .collect();
     for r in 0..rows {
         xs[r * cols + 3] = -1e9; // a padded key
         xs[r * cols + 5] = f32::NEG_INFINITY;
     }
-    let got = softmax(Tensor::<2>::from_data(TensorData::new(xs.clone(), [rows, cols]), &dev), 1)
-        .into_data()
-        .try_to_vec::<f32>()
-        .unwrap();
+    let got = softmax(
+        Tensor::<2>::from_data(TensorData::new(xs.clone(), [rows, cols]), &dev),
+        1,
+    )
+    .into_data()
+    .try_to_vec::<f32>()
+    .unwrap();
     for r in 0..rows {
         let row = &xs[r * cols..(r + 1) * cols];
         let m = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
@@ -73,7 +84,10 @@ fn softmax_matches_f64_and_zeroes_masked_entries() {
         for c in 0..cols {
             let want = (row[c] as f64 - m).exp() / z;
             let g = got[r * cols + c] as f64;
-            assert!((g - want).abs() <= 1e-6 * want.max(1e-3), "row {r} col {c}: {g} vs {want}");
+            assert!(
+                (g - want).abs() <= 1e-6 * want.max(1e-3),
+                "row {r} col {c}: {g} vs {want}"
+            );
         }
         assert_eq!(got[r * cols + 3], 0.0);
         assert_eq!(got[r * cols + 5], 0.0);
@@ -85,17 +99,28 @@ fn fused_attention_equals_the_masked_softmax_path() {
     let dev = Device::flex();
     let (b, h, t, d) = (3, 4, 37, 16);
     let r = |seed: usize, n: usize| -> Vec<f32> {
-        (0..n).map(|i| (((i + seed) * 2654435761usize % 10007) as f32 / 10007.0) - 0.5).collect()
+        (0..n)
+            .map(|i| (((i + seed) * 2654435761usize % 10007) as f32 / 10007.0) - 0.5)
+            .collect()
     };
     let q = Tensor::<4>::from_data(TensorData::new(r(1, b * h * t * d), [b, h, t, d]), &dev);
     let k = Tensor::<4>::from_data(TensorData::new(r(2, b * h * t * d), [b, h, t, d]), &dev);
     let v = Tensor::<4>::from_data(TensorData::new(r(3, b * h * t * d), [b, h, t, d]), &dev);
     let lengths = [37usize, 20, 1];
-    let keep: Vec<f32> = lengths.iter().flat_map(|&l| (0..t).map(move |i| (i < l) as u8 as f32)).collect();
+    let keep: Vec<f32> = lengths
+        .iter()
+        .flat_map(|&l| (0..t).map(move |i| (i < l) as u8 as f32))
+        .collect();
     let keep = Tensor::<2>::from_data(TensorData::new(keep, [b, t]), &dev);
     let bias = (keep.clone() - 1.0).mul_scalar(1e9).reshape([b, 1, 1, t]);
-    let plain = softmax(q.clone().matmul(k.clone().swap_dims(2, 3)).div_scalar((d as f64).sqrt()) + bias, 3)
-        .matmul(v.clone());
+    let plain = softmax(
+        q.clone()
+            .matmul(k.clone().swap_dims(2, 3))
+            .div_scalar((d as f64).sqrt())
+            + bias,
+        3,
+    )
+    .matmul(v.clone());
     let pad = keep.lower_elem(0.5).reshape([b, 1, 1, t]).expand([b, 1, t, t]);
     let opts = AttentionModuleOptions::default();
     let fused = attention(q.clone(), k.clone(), v.clone(), Some(pad.clone()), None, opts);
@@ -104,6 +129,10 @@ fn fused_attention_equals_the_masked_softmax_path() {
     // Padding cannot leak: new values at the third text's padded keys change nothing there.
     let v2 = v.slice_assign(s![2..3, .., 1..t, ..], Tensor::ones([1, h, t - 1, d], &dev) * 100.0);
     let fused2 = attention(q, k, v2, Some(pad), None, opts);
-    let leak = (fused2 - fused).slice(s![2..3, .., .., ..]).abs().max().into_scalar::<f32>();
+    let leak = (fused2 - fused)
+        .slice(s![2..3, .., .., ..])
+        .abs()
+        .max()
+        .into_scalar::<f32>();
     assert_eq!(leak, 0.0, "padded keys changed a text's attention output");
 }

@@ -23,7 +23,8 @@ pub struct TrainConfig {
     pub symmetric: bool,
     /// Add one hard negative per pair: another sentence of the answer's paragraph.
     pub hard_negatives: bool,
-    /// Clip each parameter's gradient to this L2 norm (Burn's per-tensor norm clipping).
+    /// Clip the gradients' global L2 norm (all parameters together, as PyTorch's
+    /// `clip_grad_norm_`) to this value.
     pub grad_clip: Option<f64>,
     pub max_query_len: usize,
     pub max_passage_len: usize,
@@ -38,8 +39,22 @@ pub struct TrainConfig {
     pub val_batches: usize,
     /// Stop after this many validations without improvement (0: never).
     pub patience: usize,
-    /// Write a checkpoint every N steps (0: only at the end and on interrupt).
+    /// Write a checkpoint every N steps (0: only on interrupt, or at the end with
+    /// `keep_checkpoints`).
     pub checkpoint_every: usize,
+    /// Checkpoints kept on the disk while running (the newest; each holds the weights and
+    /// the optimizer state, ~3× the model in f32).
+    #[serde(default = "one")]
+    pub keep_last: usize,
+    /// Keep the final checkpoint (with optimizer state) of a finished run, so it can be
+    /// resumed for more steps. Off: a finished run keeps only `model/` (and `best/` where
+    /// it differs).
+    #[serde(default)]
+    pub keep_checkpoints: bool,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Default for TrainConfig {
@@ -66,6 +81,8 @@ impl Default for TrainConfig {
             val_batches: 4,
             patience: 0,
             checkpoint_every: 100,
+            keep_last: 1,
+            keep_checkpoints: false,
         }
     }
 }
@@ -92,6 +109,9 @@ impl TrainConfig {
         }
         if !(0.0..1.0).contains(&self.dev_fraction) {
             return bad(format!("--dev-fraction must lie in [0, 1), got {}", self.dev_fraction));
+        }
+        if self.keep_last == 0 {
+            return bad("--keep-last must be at least 1 (the checkpoint a resume starts from)".into());
         }
         if self.max_query_len < 3 || self.max_passage_len < 3 {
             return bad("max query/passage lengths must be at least 3 tokens".into());

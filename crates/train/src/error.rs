@@ -16,6 +16,16 @@ pub enum TrainError {
     Config(String),
     #[error("checkpoint {path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
+    #[error(
+        "{path}: not enough free disk space for a checkpoint: {} needed, {} free (nothing was written; `latest` is unchanged)",
+        gb(*need),
+        gb(*free)
+    )]
+    DiskFull { path: PathBuf, need: u64, free: u64 },
+    #[error(
+        "{path} is being written by another hbt process ({holder}); wait for it to finish or stop it, or choose another --out"
+    )]
+    Locked { path: PathBuf, holder: String },
 }
 
 impl TrainError {
@@ -25,6 +35,10 @@ impl TrainError {
             source,
         }
     }
+}
+
+fn gb(bytes: u64) -> String {
+    format!("{:.2} GB", bytes as f64 / 1e9)
 }
 
 pub type Result<T, E = TrainError> = std::result::Result<T, E>;

@@ -2,11 +2,14 @@
 //! passages) with InfoNCE over in-batch negatives, drawing batches from hbt-data's
 //! X-X-mono / X-Y / hybrid / X-X samplers, on Burn's wgpu backend or the CPU.
 
+pub mod clip;
 pub mod config;
+pub mod durable;
 pub mod error;
 pub mod loss;
 pub mod trainer;
 
 pub use config::TrainConfig;
+pub use durable::RunLock;
 pub use error::{Result, TrainError};
 pub use trainer::{Summary, Trainer, train};

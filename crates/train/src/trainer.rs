@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use hbt_data::sampler::{Batch, PairSpace, Sampler, SamplerKind};
@@ -23,6 +22,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
+use crate::durable::{self, RunLock, Verified};
 use crate::error::{Result, TrainError};
 use crate::loss::info_nce;
 
@@ -140,6 +140,9 @@ pub struct LogLine {
     pub loss: f64,
     pub lr: f64,
     pub pairs_per_s: f64,
+    /// Global L2 norm of the gradients before clipping.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grad_norm: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub val_loss: Option<f64>,
 }
@@ -158,12 +161,26 @@ pub struct Summary {
     /// What ran the training (filled in by the caller that chose the device).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<hbt_model::DeviceInfo>,
+    /// Bytes this run wrote (checkpoints, `best/`, `model/`, logs), resumed parts included
+    /// only from this process on.
+    #[serde(default)]
+    pub bytes_written: u64,
+    /// Bytes the run directory holds at the end.
+    #[serde(default)]
+    pub bytes_on_disk: u64,
+    /// What was recovered from (a damaged checkpoint passed over, say).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Summary {
     /// Write `summary.json` in `out` (atomically).
     pub fn write(&self, out: &Path) -> Result<()> {
-        write_atomic(&out.join("summary.json"), &serde_json::to_vec_pretty(self).expect("summary"))
+        durable::write_atomic(
+            &out.join("summary.json"),
+            &serde_json::to_vec_pretty(self).expect("summary"),
+        )?;
+        Ok(())
     }
 }
 
@@ -174,13 +191,16 @@ pub struct Trainer {
     p_tok: TextTokenizer,
     optim: ModuleOptimizer,
     files: ModelFiles,
+    /// Bytes written to the disk so far (checkpoints and models).
+    bytes_written: std::cell::Cell<u64>,
+    /// What loading a checkpoint had to work around.
+    pub warnings: Vec<String>,
+    /// The global gradient norm of the last step, before clipping.
+    pub last_grad_norm: Option<f64>,
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| TrainError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
-}
+/// Names of the files in a checkpoint directory, in the order they are written.
+const CHECKPOINT_FILES: [&str; 3] = ["model.safetensors", "optimizer.bpk", "state.json"];
 
 impl Trainer {
     /// Load the initial model on `device` (autodiff is added here).
@@ -192,18 +212,21 @@ impl Trainer {
         // Each side pads to its batch's longest text, rounded up: to 8 on the CPU (SIMD
         // width, little waste), to 32 on GPUs so a run compiles a handful of kernel shapes
         // (2 query and 4 passage lengths at 64/128 tokens) instead of one per batch.
-        let pad_multiple = if hbt_model::is_cpu(&device.clone().without_autodiff()) { 8 } else { 32 };
+        let pad_multiple = if hbt_model::is_cpu(&device.clone().without_autodiff()) {
+            8
+        } else {
+            32
+        };
         let device = device.clone().autodiff();
         let mut enc = Encoder::from_files(files, &device, &EncoderOptions::default())?;
         enc.tokenizer.pad_multiple = pad_multiple;
         let q_tok = enc.tokenizer.with_max_len(cfg.max_query_len)?;
         let p_tok = enc.tokenizer.with_max_len(cfg.max_passage_len)?;
-        let mut adamw = AdamWConfig::new()
+        // Gradients are clipped by their global norm in `step` (crate::clip), not by
+        // Burn's per-tensor option.
+        let adamw = AdamWConfig::new()
             .with_weight_decay(cfg.weight_decay as f32)
             .with_epsilon(1e-8);
-        if let Some(c) = cfg.grad_clip {
-            adamw = adamw.with_grad_clipping(Some(GradientClippingConfig::Norm(c as f32)));
-        }
         enc.bert = enc.bert.clone().train();
         Ok(Self {
             cfg,
@@ -212,6 +235,9 @@ impl Trainer {
             p_tok,
             optim: adamw.init(),
             files: weightless,
+            bytes_written: Default::default(),
+            warnings: Vec::new(),
+            last_grad_norm: None,
         })
     }
 
@@ -237,7 +263,25 @@ impl Trainer {
     /// statistics are computed from.
     pub fn tokenized(&self, data: &TrainData, batch: &Batch) -> Result<(TokenBatch, TokenBatch)> {
         let (q, p, _) = data.texts(&data.train, batch, self.cfg.hard_negatives);
-        Ok((self.tokenize(&q, TextKind::Query)?, self.tokenize(&p, TextKind::Passage)?))
+        Ok((
+            self.tokenize(&q, TextKind::Query)?,
+            self.tokenize(&p, TextKind::Passage)?,
+        ))
+    }
+
+    /// Waits until the device has run all queued work (GPU queues are asynchronous: a
+    /// timing that ends without this leaves the last optimizer step uncounted).
+    pub fn sync(&self) {
+        // Reading one value back waits for every kernel queued before it.
+        let _ = self
+            .enc
+            .bert
+            .embeddings
+            .position
+            .weight
+            .val()
+            .slice([0..1, 0..1])
+            .into_data();
     }
 
     /// The loss of one batch without gradients.
@@ -275,6 +319,11 @@ impl Trainer {
             }
             Some(m) => self.grad_cache_step(&q, &p, &h, m)?,
         };
+        let mut grads = grads;
+        self.last_grad_norm = Some(match self.cfg.grad_clip {
+            Some(c) => crate::clip::clip_global_norm(&self.enc.bert, &mut grads, c),
+            None => crate::clip::global_norm(&self.enc.bert, &grads),
+        });
         self.enc.bert = self.optim.step(lr, self.enc.bert.clone(), grads);
         Ok(loss)
     }
@@ -307,7 +356,9 @@ impl Trainer {
             let texts: Vec<String> = order.iter().map(|&i| texts[i].clone()).collect();
             let leaf = Tensor::<2>::from_data(embed_all(&texts, kind)?.into_data(), &dev).require_grad();
             let n = inverse.len();
-            let in_order = leaf.clone().select(0, Tensor::<1, Int>::from_data(TensorData::new(inverse, [n]), &dev));
+            let in_order = leaf
+                .clone()
+                .select(0, Tensor::<1, Int>::from_data(TensorData::new(inverse, [n]), &dev));
             Ok((texts, leaf, in_order))
         };
         let (qs, ql, qv) = sorted(q, TextKind::Query)?;
@@ -317,7 +368,13 @@ impl Trainer {
         } else {
             Some(sorted(h, TextKind::Passage)?)
         };
-        let loss = info_nce(qv, pv, hard.as_ref().map(|x| x.2.clone()), self.cfg.temperature, self.cfg.symmetric);
+        let loss = info_nce(
+            qv,
+            pv,
+            hard.as_ref().map(|x| x.2.clone()),
+            self.cfg.temperature,
+            self.cfg.symmetric,
+        );
         let value = loss.clone().into_scalar::<f32>() as f64;
         let g = loss.backward();
         let cached = |t: &Tensor<2>| t.grad(&g).map(|x| Tensor::<2>::from_data(x.into_data(), &dev));
@@ -345,9 +402,32 @@ impl Trainer {
         Ok((value, acc.grads()))
     }
 
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes_written.get()
+    }
+
+    fn wrote(&self, n: u64) {
+        self.bytes_written.set(self.bytes_written.get() + n);
+    }
+
+    /// A checkpoint's size on the disk: the last one's, or weights plus AdamW's two moments.
+    fn checkpoint_size(&self, ckpts: &Path) -> u64 {
+        if let Ok(name) = std::fs::read_to_string(ckpts.join("latest"))
+            && let Some(m) = durable::read_manifest(&ckpts.join(name.trim()))
+        {
+            return m.total_bytes();
+        }
+        self.enc.bert.num_params() as u64 * 4 * 3 + (1 << 20)
+    }
+
+    /// Write a checkpoint durably: files, their checksums, a rename into place, then the
+    /// `latest` pointer, each flushed to the disk before the next step depends on it. A
+    /// crash at any point leaves `latest` naming a whole checkpoint. Keeps the newest
+    /// `keep_last`.
     fn save_checkpoint(&self, dir: &Path, state: &CheckpointState) -> Result<()> {
         let ckpts = dir.join("checkpoints");
         std::fs::create_dir_all(&ckpts).map_err(|e| TrainError::io(&ckpts, e))?;
+        durable::ensure_space(&ckpts, self.checkpoint_size(&ckpts))?;
         let name = format!("step-{:07}", state.step);
         let tmp = ckpts.join(format!(".{name}.partial"));
         if tmp.exists() {
@@ -355,48 +435,93 @@ impl Trainer {
         }
         std::fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
         let weights = hbt_model::weights::to_safetensors(&self.enc.bert, SaveDtype::F32)?;
-        std::fs::write(tmp.join("model.safetensors"), weights)
-            .map_err(|e| TrainError::io(tmp.join("model.safetensors"), e))?;
-        self.optim
-            .save(tmp.join("optimizer.bpk"))
-            .map_err(|e| TrainError::Checkpoint {
-                path: tmp.clone(),
-                message: format!("saving optimizer state: {e:?}"),
-            })?;
-        std::fs::write(
-            tmp.join("state.json"),
-            serde_json::to_vec_pretty(state).expect("state serializes"),
-        )
-        .map_err(|e| TrainError::io(tmp.join("state.json"), e))?;
+        durable::write_synced(&tmp.join(CHECKPOINT_FILES[0]), &weights)?;
+        drop(weights);
+        let opt = tmp.join(CHECKPOINT_FILES[1]);
+        self.optim.save(&opt).map_err(|e| TrainError::Checkpoint {
+            path: tmp.clone(),
+            message: format!("saving optimizer state: {e:?}"),
+        })?;
+        durable::sync_file(&opt)?;
+        durable::write_synced(
+            &tmp.join(CHECKPOINT_FILES[2]),
+            &serde_json::to_vec_pretty(state).expect("state serializes"),
+        )?;
+        let manifest = durable::write_manifest(&tmp, &CHECKPOINT_FILES)?;
+        self.wrote(manifest.total_bytes());
+        durable::sync_dir(&tmp)?;
         let fin = ckpts.join(&name);
         if fin.exists() {
             std::fs::remove_dir_all(&fin).map_err(|e| TrainError::io(&fin, e))?;
         }
         std::fs::rename(&tmp, &fin).map_err(|e| TrainError::io(&fin, e))?;
-        // The pointer moves only once the checkpoint is complete: a kill at any point leaves
-        // `latest` naming a whole checkpoint.
-        write_atomic(&ckpts.join("latest"), name.as_bytes())?;
-        // Keep the two newest.
-        let mut all: Vec<PathBuf> = std::fs::read_dir(&ckpts)
-            .map_err(|e| TrainError::io(&ckpts, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("step-")))
-            .collect();
-        all.sort();
-        for old in all.iter().rev().skip(2) {
-            let _ = std::fs::remove_dir_all(old);
+        durable::sync_dir(&ckpts)?;
+        // The pointer moves only once the checkpoint is complete on the disk.
+        durable::write_atomic(&ckpts.join("latest"), name.as_bytes())?;
+        let all = checkpoint_dirs(&ckpts)?;
+        for old in all.iter().skip(self.cfg.keep_last) {
+            if old != &fin {
+                std::fs::remove_dir_all(old).map_err(|e| TrainError::io(old, e))?;
+            }
         }
         Ok(())
     }
 
-    /// Load the newest checkpoint under `dir`, checking it belongs to this model and config.
+    /// Load the newest intact checkpoint under `dir`, checking it belongs to this model and
+    /// config. One whose files fail their manifest (a crash, a full disk, bit rot) is passed
+    /// over with a warning in favour of the one before it.
     pub fn load_checkpoint(&mut self, dir: &Path) -> Result<Option<CheckpointState>> {
         let ckpts = dir.join("checkpoints");
-        let latest = ckpts.join("latest");
-        let Ok(name) = std::fs::read_to_string(&latest) else {
+        let latest = std::fs::read_to_string(ckpts.join("latest")).ok();
+        let mut candidates = checkpoint_dirs(&ckpts).unwrap_or_default();
+        if let Some(name) = latest.as_deref().map(str::trim) {
+            let named = ckpts.join(name);
+            if named.is_dir() {
+                candidates.retain(|p| p != &named);
+                candidates.insert(0, named);
+            } else {
+                self.warnings.push(format!(
+                    "{} names `{name}`, which is missing; looking for an earlier checkpoint",
+                    ckpts.join("latest").display()
+                ));
+            }
+        } else if candidates.is_empty() {
             return Ok(None);
-        };
-        let path = ckpts.join(name.trim());
+        }
+        let mut damaged = Vec::new();
+        for path in candidates {
+            match durable::verify(&path) {
+                Verified::Intact(_) => {}
+                Verified::Unverifiable => self.warnings.push(format!(
+                    "checkpoint {} has no manifest (written by an older hbt); loading it unverified",
+                    path.display()
+                )),
+                Verified::Damaged(why) => {
+                    self.warnings.push(format!(
+                        "checkpoint {} is damaged ({why}); falling back to the one before it",
+                        path.display()
+                    ));
+                    damaged.push(format!("{}: {why}", path.display()));
+                    continue;
+                }
+            }
+            return self.load_checkpoint_dir(&path).map(Some);
+        }
+        Err(TrainError::Checkpoint {
+            path: ckpts,
+            message: if damaged.is_empty() {
+                "`latest` names no checkpoint and none is left; start again without --resume".into()
+            } else {
+                format!(
+                    "every checkpoint is damaged ({}); start again without --resume",
+                    damaged.join("; ")
+                )
+            },
+        })
+    }
+
+    fn load_checkpoint_dir(&mut self, path: &Path) -> Result<CheckpointState> {
+        let path = path.to_path_buf();
         let err = |m: String| TrainError::Checkpoint {
             path: path.clone(),
             message: m,
@@ -419,6 +544,8 @@ impl Trainer {
             c.patience = 0;
             c.eval_every = 0;
             c.checkpoint_every = 0;
+            c.keep_last = 1;
+            c.keep_checkpoints = false;
         }
         if a != b {
             return Err(err(
@@ -438,7 +565,7 @@ impl Trainer {
         self.optim = optim
             .load(path.join("optimizer.bpk"))
             .map_err(|e| err(format!("optimizer state: {e:?}")))?;
-        Ok(Some(state))
+        Ok(state)
     }
 
     pub fn save_model(&self, dir: &Path) -> Result<()> {
@@ -450,8 +577,35 @@ impl Trainer {
                 overwrite: true,
             },
         )?;
+        // A crash must not leave `best/` or `model/` half-written behind a summary that
+        // points at it.
+        let mut bytes = 0;
+        for e in std::fs::read_dir(dir).map_err(|e| TrainError::io(dir, e))?.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_file()) {
+                durable::sync_file(&e.path())?;
+                bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
+            }
+        }
+        durable::sync_dir(dir)?;
+        self.wrote(bytes);
         Ok(())
     }
+}
+
+/// `step-*` checkpoint directories under `ckpts`, newest first.
+fn checkpoint_dirs(ckpts: &Path) -> Result<Vec<PathBuf>> {
+    let rd = match std::fs::read_dir(ckpts) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(TrainError::io(ckpts, e)),
+    };
+    let mut all: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir() && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("step-")))
+        .collect();
+    all.sort();
+    all.reverse();
+    Ok(all)
 }
 
 /// Train and write `out/model`, `out/train-log.jsonl`, `out/summary.json`.
@@ -477,6 +631,21 @@ pub fn train(
         Vec::new()
     };
     std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
+    let _lock = RunLock::acquire(out)?;
+    let finished = out.join("summary.json").is_file();
+    if finished && !out.join("checkpoints/latest").exists() {
+        return Err(TrainError::Config(if resume {
+            format!(
+                "{}: this run finished and kept no checkpoint to resume from (train with --keep-checkpoints to extend a run later)",
+                out.display()
+            )
+        } else {
+            format!(
+                "{} already holds a finished training run; choose another --out",
+                out.display()
+            )
+        }));
+    }
     let mut trainer = Trainer::new(model_dir, device, cfg.clone())?;
     let fp = Fingerprint::of(&trainer.enc);
     let mut state = CheckpointState {
@@ -499,6 +668,9 @@ pub fn train(
             }
         }
         state.config = cfg.clone();
+        for w in &trainer.warnings {
+            eprintln!("hbt: warning: {w}");
+        }
     } else if out.join("checkpoints/latest").exists() {
         return Err(TrainError::Config(format!(
             "{} already holds a training run; pass --resume to continue it, or another --out",
@@ -520,7 +692,7 @@ pub fn train(
             })
             .map(|l| format!("{l}\n"))
             .collect();
-        write_atomic(&log_path, keep.as_bytes())?;
+        durable::write_atomic(&log_path, keep.as_bytes())?;
     }
     let mut log = std::fs::OpenOptions::new()
         .create(true)
@@ -595,6 +767,7 @@ pub fn train(
             loss,
             lr,
             pairs_per_s: pps,
+            grad_norm: trainer.last_grad_norm,
             val_loss: None,
         };
         if cfg.eval_every > 0 && state.step % cfg.eval_every == 0 {
@@ -630,20 +803,27 @@ pub fn train(
         }
     }
     bar.finish_and_clear();
-    trainer.save_checkpoint(out, &state)?;
+    let interrupted = stopped == "interrupted";
+    // An interrupted run needs its checkpoint to resume; a finished one only on request.
+    if interrupted || cfg.keep_checkpoints {
+        trainer.save_checkpoint(out, &state)?;
+    }
     let model_dir_out = out.join("model");
-    if best_dir.join("model.safetensors").exists() && stopped != "interrupted" {
-        // The best validated weights are the result; keep them as `model/`.
-        if model_dir_out.exists() {
-            std::fs::remove_dir_all(&model_dir_out).map_err(|e| TrainError::io(&model_dir_out, e))?;
-        }
-        copy_dir(&best_dir, &model_dir_out)?;
+    if model_dir_out.exists() {
+        std::fs::remove_dir_all(&model_dir_out).map_err(|e| TrainError::io(&model_dir_out, e))?;
+    }
+    if best_dir.join("model.safetensors").exists() && !interrupted {
+        // The best validated weights are the result: `best/` becomes `model/` (a rename,
+        // not a second copy).
+        std::fs::rename(&best_dir, &model_dir_out).map_err(|e| TrainError::io(&model_dir_out, e))?;
+        durable::sync_dir(out)?;
     } else {
         trainer.save_model(&model_dir_out)?;
     }
-    let final_val = if stopped == "interrupted" { None } else { last_val };
+    let final_val = if interrupted { None } else { last_val };
+    let cfg_keep = cfg.keep_checkpoints;
     let secs = t0.elapsed().as_secs_f64();
-    let summary = Summary {
+    let mut summary = Summary {
         steps: state.step,
         initial_val_loss: initial_val,
         best_val_loss: state.best_val,
@@ -654,22 +834,22 @@ pub fn train(
         model_dir: model_dir_out,
         config: cfg,
         device: None,
+        bytes_written: 0,
+        bytes_on_disk: 0,
+        warnings: trainer.warnings.clone(),
     };
+    let log_bytes = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
+    summary.bytes_written = trainer.bytes_written() + log_bytes;
     summary.write(out)?;
-    Ok(summary)
-}
-
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to).map_err(|e| TrainError::io(to, e))?;
-    for e in std::fs::read_dir(from).map_err(|e| TrainError::io(from, e))? {
-        let e = e.map_err(|e| TrainError::io(from, e))?;
-        let p = e.path();
-        let t = to.join(e.file_name());
-        if p.is_dir() {
-            copy_dir(&p, &t)?;
-        } else {
-            std::fs::copy(&p, &t).map_err(|e| TrainError::io(&p, e))?;
+    if !interrupted && !cfg_keep {
+        // The run is complete on the disk (model, summary): its checkpoints can go.
+        let ckpts = out.join("checkpoints");
+        if ckpts.exists() {
+            std::fs::remove_dir_all(&ckpts).map_err(|e| TrainError::io(&ckpts, e))?;
+            durable::sync_dir(out)?;
         }
     }
-    Ok(())
+    summary.bytes_on_disk = durable::dir_bytes(out);
+    summary.write(out)?;
+    Ok(summary)
 }

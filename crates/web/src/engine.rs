@@ -108,13 +108,13 @@ impl Engine {
             done: 0,
             total: 1,
         });
-        let mbytes = fetch_bytes(&manifest_url, |_| {})
-            .await
-            .map_err(|e| format!(
+        let mbytes = fetch_bytes(&manifest_url, |_| {}).await.map_err(|e| {
+            format!(
                 "No bundle at {base} ({e}). For the demo, run `scripts/build-web.sh` (it exports one to \
                  target/web-demo, which every `trunk build` / `trunk serve` copies in), or pass \
                  ?bundle=URL of a bundle made with `hbt export`."
-            ))?;
+            )
+        })?;
         let manifest = Manifest::parse(&mbytes, &PathBuf::from(&manifest_url)).map_err(|e| e.to_string())?;
         let total = manifest.total_bytes().max(1);
         let mut done = 0u64;

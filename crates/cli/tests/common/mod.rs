@@ -111,3 +111,41 @@ pub fn tiny_bert(dir: &Path, seed: u64, hidden: usize) {
     )
     .unwrap();
 }
+
+/// `hbt train` on MLQA-R with a tiny model: batch 6, a checkpoint every step, CPU.
+pub fn train_args(model: &Path, out: &Path, steps: usize) -> Vec<String> {
+    [
+        "train",
+        "--model",
+        model.to_str().unwrap(),
+        "--train",
+        shared("data/mlqa-r").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--sampler",
+        "hybrid",
+        "--batch",
+        "6",
+        "--steps",
+        &steps.to_string(),
+        "--warmup",
+        "3",
+        "--lr",
+        "1e-3",
+        "--seed",
+        "5",
+        "--checkpoint-every",
+        "1",
+        "--eval-every",
+        "0",
+        "--max-query-len",
+        "24",
+        "--max-passage-len",
+        "32",
+        "--backend",
+        "cpu",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
