@@ -227,7 +227,26 @@ const METRICS: [Metric; 7] = [
     ("rank dist. ↓", false, |s| s.rank_distance),
 ];
 
-fn summary_table(bench: &str, rows: &[(String, Vec<Report>)]) -> String {
+/// The paired test behind a summary column, if it has one.
+fn tested(k: usize) -> Option<hbt_eval::stats::Measure> {
+    use hbt_eval::stats::Measure;
+    match k {
+        0 => Some(Measure::MonoMap),
+        1 => Some(Measure::CrossMap),
+        2 => Some(Measure::MultiMap),
+        6 => Some(Measure::RankDistance),
+        _ => None,
+    }
+}
+
+/// Paired tests between every two rows (seeds pooled per question).
+fn significance(rows: &[(String, Vec<Report>)]) -> Result<Vec<hbt_eval::stats::Comparison>> {
+    let groups: Vec<(String, Vec<&Report>)> = rows.iter().map(|(n, rs)| (n.clone(), rs.iter().collect())).collect();
+    Ok(hbt_eval::stats::compare_all(&groups, 10_000, 1)?)
+}
+
+fn summary_table(bench: &str, rows: &[(String, Vec<Report>)], comps: &[hbt_eval::stats::Comparison]) -> String {
+    let groups: Vec<(String, Vec<&Report>)> = rows.iter().map(|(n, rs)| (n.clone(), rs.iter().collect())).collect();
     let stats: Vec<Vec<(f64, f64)>> = rows
         .iter()
         .map(|(_, rs)| {
@@ -248,20 +267,16 @@ fn summary_table(bench: &str, rows: &[(String, Vec<Report>)]) -> String {
     s += "\n";
     for (i, (name, rs)) in rows.iter().enumerate() {
         s += &format!("| {name} | {} |", rs.len());
-        for (k, (_, higher, _)) in METRICS.iter().enumerate() {
-            let col: Vec<f64> = stats.iter().map(|r| r[k].0).collect();
-            let best = if *higher {
-                col.iter().cloned().fold(f64::MIN, f64::max)
-            } else {
-                col.iter().cloned().fold(f64::MAX, f64::min)
-            };
+        for k in 0..METRICS.len() {
+            // Bold only a winner that a paired test separates from the runner-up.
+            let best = tested(k).and_then(|m| hbt_eval::stats::significant_best(&groups, comps, m));
             let (m, sd) = stats[i][k];
             let cell = if rs.len() > 1 {
                 format!("{m:.2} ± {sd:.2}")
             } else {
                 format!("{m:.2}")
             };
-            s += &if (m - best).abs() < 1e-12 {
+            s += &if best == Some(i) {
                 format!(" **{cell}** |")
             } else {
                 format!(" {cell} |")
@@ -419,7 +434,7 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
     // Summary.
     let secs = t0.elapsed().as_secs_f64();
     let mut md = format!(
-        "# Experiment: {} → {}\n\ninit `{}`; train {}; {} seed(s); {} steps of batch {} (lr {}, temperature {}); eval limit {:?}.\nMean ± sample std over seeds; best per column in bold; rank distance: lower is better.\n\n",
+        "# Experiment: {} → {}\n\ninit `{}`; train {}; {} seed(s); {} steps of batch {} (lr {}, temperature {}); eval limit {:?}.\nMean ± sample std over seeds; rank distance: lower is better. **Bold**: the best row, only where a paired test over questions puts it ahead of the runner-up (p < 0.05, and by more than the seeds' spread); columns without a test (R@k) are not marked.\n\n",
         p.train
             .iter()
             .map(|d| d.display().to_string())
@@ -440,7 +455,13 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
         p.limit,
     );
     for (bench, rs) in &rows {
-        md += &summary_table(bench, rs);
+        let comps = significance(rs);
+        md += &summary_table(bench, rs, comps.as_deref().unwrap_or(&[]));
+        md += "\n";
+        match &comps {
+            Ok(c) => md += &hbt_eval::stats::markdown(c),
+            Err(e) => md += &format!("Paired tests unavailable: {e}\n"),
+        }
         md += "\n";
         md += &per_language(bench, rs);
         md += "\n";

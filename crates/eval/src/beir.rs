@@ -91,6 +91,7 @@ pub fn evaluate(
             beir: Some(result),
             seconds: t0.elapsed().as_secs_f64(),
             label: None,
+            question_ids: Vec::new(),
         },
         run,
     ))

@@ -129,6 +129,18 @@ pub fn table(reports: &[Report]) -> String {
     s
 }
 
+/// Paired tests between every two LAReQA reports (Markdown), or why there are none.
+pub fn paired_tests(reports: &[Report]) -> String {
+    if reports[0].beir.is_some() {
+        return String::new();
+    }
+    let groups: Vec<(String, Vec<&Report>)> = reports.iter().map(|r| (r.label(), vec![r])).collect();
+    match crate::stats::compare_all(&groups, 10_000, 1) {
+        Ok(c) => crate::stats::markdown(&c),
+        Err(e) => format!("Paired tests unavailable: {e}\n"),
+    }
+}
+
 /// Write `compare.md` and the grouped-bar charts into `dir`.
 pub fn write(reports: &[Report], dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| EvalError::io(dir, e))?;
@@ -137,7 +149,12 @@ pub fn write(reports: &[Report], dir: &Path) -> Result<Vec<PathBuf>> {
     let md = dir.join("compare.md");
     std::fs::write(
         &md,
-        format!("# Comparison on {}\n\n{}", reports[0].benchmark, table(reports)),
+        format!(
+            "# Comparison on {}\n\n{}\n{}",
+            reports[0].benchmark,
+            table(reports),
+            paired_tests(reports)
+        ),
     )
     .map_err(|e| EvalError::io(&md, e))?;
     out.push(md);

@@ -142,8 +142,13 @@ pub fn export_bundle(
     }
     let report = match &options.report {
         Some(p) => {
-            Report::read(p)?;
-            Some(std::fs::read(p).map_err(|e| EvalError::io(p, e))?)
+            // The app draws the summary figures; per-query ranks (for paired tests) would
+            // only add megabytes to the download.
+            let mut r = Report::read(p)?;
+            r.question_ids.clear();
+            r.tasks.iter_mut().for_each(|t| t.per_query = None);
+            r.multi.iter_mut().for_each(|m| m.per_query = None);
+            Some(serde_json::to_vec_pretty(&r).expect("a report serializes"))
         }
         None => None,
     };

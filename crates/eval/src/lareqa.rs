@@ -21,7 +21,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::embed::{Vectors, embed_all};
 use crate::error::{EvalError, Result};
 use crate::metrics::{ap_at_k, average_precision, mean, rank_of, recall_at_k, rr_at_k, top_k};
-use crate::report::{MultiResult, Report, Summary, TaskResult};
+use crate::report::{MultiResult, PoolQueries, Report, Summary, TaskQueries, TaskResult};
 
 #[derive(Debug, Clone)]
 pub struct LareqaOptions {
@@ -97,6 +97,9 @@ struct Acc {
     rr10: Vec<f64>,
     dist: Vec<f64>,
     own: Vec<f64>,
+    qids: Vec<u32>,
+    rank: Vec<u32>,
+    ranks: Vec<Vec<u32>>,
 }
 
 /// Score an embedded corpus on every task. `device` holds the candidate matrix.
@@ -129,6 +132,8 @@ pub fn score(
     let cand_t: Tensor<2> = Tensor::<2>::from_data(TensorData::new(all, [total, dim]), device).transpose();
     let lang_of = |g: usize| offsets.iter().rposition(|&o| o <= g).expect("offset 0 exists");
 
+    let all_ids = question_ids(corpus);
+    let qindex: HashMap<&str, u32> = all_ids.iter().enumerate().map(|(i, q)| (q.as_str(), i as u32)).collect();
     let mut pair_acc: Vec<Vec<Acc>> = vec![vec![Acc::default(); n]; n];
     let mut multi_acc: Vec<Acc> = vec![Acc::default(); n];
     let mut runs: HashMap<(usize, usize), (String, String)> = HashMap::new();
@@ -164,6 +169,8 @@ pub fn score(
                     a.r1.push(recall_at_k(&[r], 1, 1));
                     a.r10.push(recall_at_k(&[r], 1, 10));
                     a.rr10.push(rr_at_k(&[r], 10));
+                    a.qids.push(qindex[id.as_str()]);
+                    a.rank.push(r as u32);
                     if opts.runs.is_some() {
                         let e = runs.entry((x, y)).or_default();
                         let qid = format!("{}-{}", names[x], id);
@@ -176,6 +183,8 @@ pub fn score(
                 let mut ranks: Vec<usize> = rel_global.iter().map(|&g| rank_of(row, g)).collect();
                 ranks.sort_unstable();
                 let a = &mut multi_acc[x];
+                a.qids.push(qindex[id.as_str()]);
+                a.ranks.push(ranks.iter().map(|&r| r as u32).collect());
                 a.ap.push(average_precision(&ranks, ranks.len()));
                 a.ap20.push(ap_at_k(&ranks, ranks.len(), 20));
                 a.r10.push(recall_at_k(&ranks, ranks.len(), 10));
@@ -241,6 +250,10 @@ pub fn score(
             r_1: mean(a.r1.iter().copied()),
             r_10: mean(a.r10.iter().copied()),
             mrr_10: mean(a.rr10.iter().copied()),
+            per_query: Some(TaskQueries {
+                qids: a.qids.clone(),
+                ranks: a.rank.clone(),
+            }),
         });
     }
     let multi = (0..n)
@@ -256,6 +269,10 @@ pub fn score(
                 rank_distance: mean(a.dist.iter().copied()),
                 own_lang_top10: mean(a.own.iter().copied()),
                 blind_own_lang: langs[x].candidates.len() as f64 / total as f64,
+                per_query: Some(PoolQueries {
+                    qids: a.qids.clone(),
+                    ranks: a.ranks.clone(),
+                }),
             }
         })
         .collect();
@@ -295,6 +312,7 @@ pub fn evaluate(
     let emb = embed_corpus(enc, corpus, opts)?;
     let (tasks, multi) = score(corpus, &emb, &enc.device, opts)?;
     let summary = summarize(&tasks, &multi);
+    let question_ids = question_ids(corpus);
     Ok(Report {
         hbt_report: crate::report::REPORT_VERSION,
         benchmark: benchmark.to_string(),
@@ -308,7 +326,20 @@ pub fn evaluate(
         beir: None,
         seconds: t0.elapsed().as_secs_f64(),
         label: None,
+        question_ids,
     })
+}
+
+/// Every question id of the corpus, sorted: what per-query results index.
+pub fn question_ids(corpus: &Corpus) -> Vec<String> {
+    let mut ids: Vec<String> = corpus
+        .langs
+        .values()
+        .flat_map(|d| d.questions.iter().map(|q| q.id.clone()))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 /// Validate the languages a user asked for against a corpus directory.

@@ -12,6 +12,7 @@ pub mod export;
 pub mod lareqa;
 pub mod metrics;
 pub mod report;
+pub mod stats;
 
 pub use error::{EvalError, Result};
 pub use report::Report;

@@ -7,7 +7,25 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{EvalError, Result};
 
-pub const REPORT_VERSION: u32 = 1;
+/// 2: tasks and multi pools keep per-query ranks (`per_query`, `question_ids`), so paired
+/// tests can be run on saved reports. Version-1 reports still load (without them).
+pub const REPORT_VERSION: u32 = 2;
+
+/// Per-query results of a mono or cross task: the answer's rank (1-based) for each query,
+/// and the query's index in [`Report::question_ids`]. Every per-query metric (AP = 1/rank,
+/// R@k, RR@k) follows from the rank, so this is exact and small.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TaskQueries {
+    pub qids: Vec<u32>,
+    pub ranks: Vec<u32>,
+}
+
+/// Per-query results of a multilingual pool: the ranks of all relevant candidates.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PoolQueries {
+    pub qids: Vec<u32>,
+    pub ranks: Vec<Vec<u32>>,
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TaskResult {
@@ -23,6 +41,8 @@ pub struct TaskResult {
     pub r_1: f64,
     pub r_10: f64,
     pub mrr_10: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_query: Option<TaskQueries>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -39,6 +59,8 @@ pub struct MultiResult {
     pub own_lang_top10: f64,
     /// The share a language-blind ranker would give: the own language's share of the pool.
     pub blind_own_lang: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_query: Option<PoolQueries>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -88,6 +110,9 @@ pub struct Report {
     /// Optional label used by `hbt compare` (defaults to the model name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// Question ids (sorted) that `per_query.qids` index.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub question_ids: Vec<String>,
 }
 
 impl Report {

@@ -218,6 +218,7 @@ impl Encoder {
         let new_tok = prune_tokenizer_json(self.tokenizer.bytes(), &keep, &origin)?;
         let mut tokenizer = TextTokenizer::new(new_tok, &origin, self.tokenizer.max_len(), self.config.pad_token_id)?;
         tokenizer.pad_multiple = self.tokenizer.pad_multiple;
+        tokenizer.id_limit = u32::try_from(keep.len()).ok();
 
         let h = self.config.hidden_size;
         let mut table = Vec::with_capacity(self.config.vocab_size * h);

@@ -72,6 +72,9 @@ pub struct TextTokenizer {
     /// Pad the sequence length up to a multiple of this (GPU kernels are compiled per
     /// shape; bucketing keeps the number of shapes small).
     pub pad_multiple: usize,
+    /// Ids must stay below this (the model's embedding rows): a tokenizer.json whose
+    /// post-processor or added tokens name larger ids would read past the table.
+    pub id_limit: Option<u32>,
     origin: PathBuf,
 }
 
@@ -116,6 +119,7 @@ impl TextTokenizer {
             max_len,
             pad_id,
             pad_multiple: 1,
+            id_limit: None,
             origin: origin.to_path_buf(),
         })
     }
@@ -124,6 +128,7 @@ impl TextTokenizer {
     pub fn with_max_len(&self, max_len: usize) -> Result<Self> {
         let mut t = Self::new(self.bytes.clone(), &self.origin, max_len.min(self.max_len), self.pad_id)?;
         t.pad_multiple = self.pad_multiple;
+        t.id_limit = self.id_limit;
         Ok(t)
     }
 
@@ -167,6 +172,16 @@ impl TextTokenizer {
         let mut lengths = Vec::with_capacity(batch);
         let mut truncated = Vec::with_capacity(batch);
         for (i, e) in encodings.iter().enumerate() {
+            if let Some(limit) = self.id_limit
+                && let Some(&bad) = e.get_ids().iter().find(|&&id| id >= limit)
+            {
+                return Err(ModelError::Tokenizer {
+                    path: self.origin.clone(),
+                    message: format!(
+                        "produced token id {bad}, but the model has {limit} embedding rows (an added token or the post_processor names an id outside the vocabulary)"
+                    ),
+                });
+            }
             let n = e.get_ids().len();
             ids[i * seq..i * seq + n].copy_from_slice(e.get_ids());
             mask[i * seq..i * seq + n].fill(1);
