@@ -14,17 +14,62 @@ pub const REPORT_VERSION: u32 = 2;
 /// Per-query results of a mono or cross task: the answer's rank (1-based) for each query,
 /// and the query's index in [`Report::question_ids`]. Every per-query metric (AP = 1/rank,
 /// R@k, RR@k) follows from the rank, so this is exact and small.
+/// Stored as space-separated numbers in one string (a pretty-printed JSON array would put
+/// every number on a line of its own: ~3× the bytes).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TaskQueries {
+    #[serde(with = "packed")]
     pub qids: Vec<u32>,
+    #[serde(with = "packed")]
     pub ranks: Vec<u32>,
 }
 
-/// Per-query results of a multilingual pool: the ranks of all relevant candidates.
+/// Per-query results of a multilingual pool: the ranks of all relevant candidates
+/// (stored as `"r,r,r r,r,r …"`, one comma-separated group per query).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PoolQueries {
+    #[serde(with = "packed")]
     pub qids: Vec<u32>,
+    #[serde(with = "packed_groups")]
     pub ranks: Vec<Vec<u32>>,
+}
+
+mod packed {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(v: &[u32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.iter().map(u32::to_string).collect::<Vec<_>>().join(" "))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u32>, D::Error> {
+        String::deserialize(d)?
+            .split_ascii_whitespace()
+            .map(|x| x.parse().map_err(|_| D::Error::custom(format!("`{x}` is not a count"))))
+            .collect()
+    }
+}
+
+mod packed_groups {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(v: &[Vec<u32>], s: S) -> Result<S::Ok, S::Error> {
+        let groups: Vec<String> = v
+            .iter()
+            .map(|g| g.iter().map(u32::to_string).collect::<Vec<_>>().join(","))
+            .collect();
+        s.serialize_str(&groups.join(" "))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u32>>, D::Error> {
+        String::deserialize(d)?
+            .split_ascii_whitespace()
+            .map(|g| {
+                g.split(',')
+                    .map(|x| x.parse().map_err(|_| D::Error::custom(format!("`{x}` is not a rank"))))
+                    .collect()
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

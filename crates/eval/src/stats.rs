@@ -335,11 +335,16 @@ pub fn markdown(comps: &[Comparison]) -> String {
         return String::new();
     };
     let mut s = format!(
-        "Paired tests over questions (sign-flip randomization, {} resamples{}; 95% bootstrap interval; \
+        "Paired tests over {} questions (sign-flip randomization: {}; 95% bootstrap interval of {} resamples; \
          a difference counts when p < {ALPHA} and it exceeds the seeds' spread):\n\n\
          | A | B | measure | A − B | 95% interval | p | seed spread | verdict |\n|---|---|---|---:|---|---:|---:|---|\n",
-        first.test.resamples,
-        if first.test.exact { ", exact" } else { "" }
+        first.test.questions,
+        if first.test.exact {
+            "exact, every sign pattern".to_string()
+        } else {
+            format!("{} random sign patterns", first.test.resamples)
+        },
+        first.test.resamples
     );
     for c in comps {
         let t = &c.test;
