@@ -287,6 +287,32 @@ fn summary_table(bench: &str, rows: &[(String, Vec<Report>)], comps: &[hbt_eval:
     s
 }
 
+/// Each seed's figure, so a reader sees the spread behind mean ± std.
+fn per_seed(rows: &[(String, Vec<Report>)]) -> String {
+    use hbt_eval::stats::Measure;
+    let mut s = String::from("Per seed (in seed order):\n\n| run |");
+    for m in Measure::ALL {
+        s += &format!(" {} |", m.label());
+    }
+    s += "\n|---|";
+    for _ in Measure::ALL {
+        s += "---|";
+    }
+    s += "\n";
+    for (name, rs) in rows {
+        s += &format!("| {name} |");
+        for m in Measure::ALL {
+            let v: Vec<String> = rs
+                .iter()
+                .filter_map(|r| r.summary.as_ref().map(|x| format!("{:.2}", m.of(x))))
+                .collect();
+            s += &format!(" {} |", v.join(" / "));
+        }
+        s += "\n";
+    }
+    s
+}
+
 fn per_language(bench: &str, rows: &[(String, Vec<Report>)]) -> String {
     let langs = rows
         .iter()
@@ -457,6 +483,8 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
     for (bench, rs) in &rows {
         let comps = significance(rs);
         md += &summary_table(bench, rs, comps.as_deref().unwrap_or(&[]));
+        md += "\n";
+        md += &per_seed(rs);
         md += "\n";
         match &comps {
             Ok(c) => md += &hbt_eval::stats::markdown(c),

@@ -133,7 +133,11 @@ pub fn score(
     let lang_of = |g: usize| offsets.iter().rposition(|&o| o <= g).expect("offset 0 exists");
 
     let all_ids = question_ids(corpus);
-    let qindex: HashMap<&str, u32> = all_ids.iter().enumerate().map(|(i, q)| (q.as_str(), i as u32)).collect();
+    let qindex: HashMap<&str, u32> = all_ids
+        .iter()
+        .enumerate()
+        .map(|(i, q)| (q.as_str(), i as u32))
+        .collect();
     let mut pair_acc: Vec<Vec<Acc>> = vec![vec![Acc::default(); n]; n];
     let mut multi_acc: Vec<Acc> = vec![Acc::default(); n];
     let mut runs: HashMap<(usize, usize), (String, String)> = HashMap::new();

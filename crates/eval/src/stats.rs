@@ -31,7 +31,12 @@ pub enum Measure {
 }
 
 impl Measure {
-    pub const ALL: [Measure; 4] = [Measure::MonoMap, Measure::CrossMap, Measure::MultiMap, Measure::RankDistance];
+    pub const ALL: [Measure; 4] = [
+        Measure::MonoMap,
+        Measure::CrossMap,
+        Measure::MultiMap,
+        Measure::RankDistance,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -262,7 +267,10 @@ impl Measure {
 
 /// Mean and sample standard deviation of one measure over a system's seeds.
 pub fn seed_spread(reports: &[&Report], m: Measure) -> (f64, f64) {
-    let v: Vec<f64> = reports.iter().filter_map(|r| r.summary.as_ref().map(|s| m.of(s))).collect();
+    let v: Vec<f64> = reports
+        .iter()
+        .filter_map(|r| r.summary.as_ref().map(|s| m.of(s)))
+        .collect();
     let n = v.len().max(1) as f64;
     let mean = v.iter().sum::<f64>() / n;
     let sd = if v.len() > 1 {
@@ -324,7 +332,8 @@ pub fn significant_best(groups: &[(String, Vec<&Report>)], comps: &[Comparison],
     let (&best, &second) = (order.first()?, order.get(1)?);
     let c = comps.iter().find(|c| {
         c.test.measure == m
-            && ((c.a == groups[best].0 && c.b == groups[second].0) || (c.a == groups[second].0 && c.b == groups[best].0))
+            && ((c.a == groups[best].0 && c.b == groups[second].0)
+                || (c.a == groups[second].0 && c.b == groups[best].0))
     })?;
     (c.better.as_deref() == Some(groups[best].0.as_str())).then_some(best)
 }
@@ -356,7 +365,11 @@ pub fn markdown(comps: &[Comparison]) -> String {
             t.diff,
             t.ci_low,
             t.ci_high,
-            if t.p < 0.001 { "< 0.001".to_string() } else { format!("{:.3}", t.p) },
+            if t.p < 0.001 {
+                "< 0.001".to_string()
+            } else {
+                format!("{:.3}", t.p)
+            },
             c.seed_spread,
             match &c.better {
                 Some(w) => format!("**{w}** better"),

@@ -56,7 +56,9 @@ fn xquad_reports() -> (Report, Report) {
     let mut rnd = |n: usize| -> Vectors {
         let data = (0..n * 8)
             .map(|_| {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
             })
             .collect();

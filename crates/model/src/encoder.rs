@@ -214,8 +214,12 @@ impl Encoder {
             .unwrap_or_else(|| guess_prefixes(&config, o)),
         };
         let normalize = !options.no_normalize && meta.as_ref().map(|m| m.normalize).unwrap_or(true);
-        let mut tokenizer = TextTokenizer::new(files.tokenizer, &o.join("tokenizer.json"), max_len, config.pad_token_id)?;
+        let mut tokenizer =
+            TextTokenizer::new(files.tokenizer, &o.join("tokenizer.json"), max_len, config.pad_token_id)?;
         tokenizer.id_limit = u32::try_from(config.vocab_size).ok();
+        // Ids a post-processor adds are not in the vocabulary: one probe text checks them
+        // against the embedding rows now rather than at the first query.
+        tokenizer.encode(&["hbt probe"])?;
         // Every id the tokenizer can emit must have an embedding row, or a lookup would
         // read past the table.
         let top = tokenizer.max_id().map_or(0, |m| m as usize + 1);

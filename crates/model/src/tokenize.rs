@@ -104,6 +104,11 @@ impl TextTokenizer {
         if max_len < 2 {
             return Err(err(format!("max length {max_len} leaves no room for special tokens")));
         }
+        // Some malformed files parse but panic on first use (a template naming a special
+        // token it does not define): one probe text finds them here, as an error.
+        let probe = without_panics(|| inner.encode("hbt probe", true).map(|_| ()))
+            .map_err(|p| err(format!("cannot encode with it (the tokenizers library gave up: {p})")))?;
+        probe.map_err(|e| err(format!("cannot encode with it: {e}")))?;
         inner.with_padding(None);
         inner
             .with_truncation(Some(TruncationParams {
@@ -156,9 +161,11 @@ impl TextTokenizer {
         if texts.is_empty() {
             return Err(ModelError::Input("no texts to encode (the text list is empty)".into()));
         }
-        let encodings = self
-            .inner
-            .encode_batch(texts.to_vec(), true)
+        let encodings = without_panics(|| self.inner.encode_batch(texts.to_vec(), true))
+            .map_err(|p| ModelError::Tokenizer {
+                path: self.origin.clone(),
+                message: format!("encoding failed (the tokenizers library gave up: {p})"),
+            })?
             .map_err(|e| ModelError::Tokenizer {
                 path: self.origin.clone(),
                 message: format!("encoding failed: {e}"),

@@ -171,6 +171,7 @@ fn must_name(e: impl std::fmt::Display, file: &str) -> Result<(), TestCaseError>
 
 #[test]
 fn model_loaders_never_panic_on_random_or_mutated_files() {
+    inputs_that_once_crashed_are_errors_naming_the_file();
     let base = tiny_files();
     // Each file of a model directory, mutated while the others stay valid.
     fuzz("config.json", mutated(base.config.clone()), |b| {
@@ -260,4 +261,60 @@ fn model_loaders_never_panic_on_random_or_mutated_files() {
     };
     fuzz("embeddings.safetensors", mutated(emb), check_emb);
     fuzz("embeddings.safetensors-random", random_bytes(), check_emb);
+}
+
+/// The crashes the long fuzz runs found, kept as plain regression cases. (Called from the
+/// one test of this binary: the allocation bound reads a process-wide counter.)
+fn inputs_that_once_crashed_are_errors_naming_the_file() {
+    let base = tiny_files();
+    let cfg = String::from_utf8(base.config.clone()).unwrap();
+    let tok = String::from_utf8(base.tokenizer.clone()).unwrap();
+    let cases: Vec<(&str, ModelFiles)> = vec![
+        // 2^32 layers: the builder listed billions of missing tensors (out of memory).
+        ("num_hidden_layers", {
+            let mut f = tiny_files();
+            f.config = cfg
+                .replace("\"num_hidden_layers\":2", "\"num_hidden_layers\":4294967296")
+                .into_bytes();
+            f
+        }),
+        // A post-processor id past the embedding table (index out of bounds in the lookup).
+        ("embedding rows", {
+            let mut f = tiny_files();
+            f.tokenizer = tok.replace("\"ids\":[2]", "\"ids\":[65535]").into_bytes();
+            f
+        }),
+        // A template naming a special token it does not define (tokenizers panics on use).
+        ("cannot encode", {
+            let mut f = tiny_files();
+            let single = "{\"SpecialToken\":{\"id\":\"</s>\",\"type_id\":0}}]";
+            let i = tok.find("\"single\"").unwrap();
+            let j = i + tok[i..].find(single).unwrap();
+            f.tokenizer = format!(
+                "{}{}{}",
+                &tok[..j],
+                single.replace("</s>", "#/s>"),
+                &tok[j + single.len()..]
+            )
+            .into_bytes();
+            f
+        }),
+        // A decoder that is neither tagged nor legacy (tokenizers' `expect("Helper")`).
+        ("tokenizer.json", {
+            let mut f = tiny_files();
+            f.tokenizer = tok.replace("\"decoder\":null", "\"decoder\":{\"type\":7}").into_bytes();
+            f
+        }),
+    ];
+    for (what, files) in cases {
+        assert!(
+            files.config != base.config || files.tokenizer != base.tokenizer,
+            "{what}: case not applied"
+        );
+        let e = Encoder::from_files(files, &Device::flex(), &EncoderOptions::default())
+            .err()
+            .unwrap_or_else(|| panic!("{what}: accepted"))
+            .to_string();
+        assert!(e.contains("/fuzz/model") && e.contains(what), "{what}: {e}");
+    }
 }
