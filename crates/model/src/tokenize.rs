@@ -104,11 +104,6 @@ impl TextTokenizer {
         if max_len < 2 {
             return Err(err(format!("max length {max_len} leaves no room for special tokens")));
         }
-        // Some malformed files parse but panic on first use (a template naming a special
-        // token it does not define): one probe text finds them here, as an error.
-        let probe = without_panics(|| inner.encode("hbt probe", true).map(|_| ()))
-            .map_err(|p| err(format!("cannot encode with it (the tokenizers library gave up: {p})")))?;
-        probe.map_err(|e| err(format!("cannot encode with it: {e}")))?;
         inner.with_padding(None);
         inner
             .with_truncation(Some(TruncationParams {
@@ -118,6 +113,12 @@ impl TextTokenizer {
                 direction: TruncationDirection::Right,
             }))
             .map_err(|e| err(format!("cannot set truncation: {e}")))?;
+        // Some malformed files parse but panic on first use (a template naming a special
+        // token it does not define): one probe text, after the file's own padding and
+        // truncation are replaced by ours, finds them here as an error.
+        let probe = without_panics(|| inner.encode("hbt probe", true).map(|_| ()))
+            .map_err(|p| err(format!("cannot encode with it (the tokenizers library gave up: {p})")))?;
+        probe.map_err(|e| err(format!("cannot encode with it: {e}")))?;
         Ok(Self {
             inner,
             bytes,

@@ -306,6 +306,13 @@ fn inputs_that_once_crashed_are_errors_naming_the_file() {
             f
         }),
     ];
+    // A tokenizer.json asking for padding to 10^11 tokens: hbt's own padding replaces it
+    // before anything is encoded (a probe encode once ran first and tried to allocate it).
+    let mut f = tiny_files();
+    assert!(tok.contains("{\"Fixed\":64}"));
+    f.tokenizer = tok.replace("{\"Fixed\":64}", "{\"Fixed\":100000000000}").into_bytes();
+    let enc = Encoder::from_files(f, &Device::flex(), &EncoderOptions::default()).unwrap();
+    assert_eq!(enc.embed(TEXTS, TextKind::Query).unwrap().len(), TEXTS.len());
     for (what, files) in cases {
         assert!(
             files.config != base.config || files.tokenizer != base.tokenizer,
