@@ -291,6 +291,8 @@ pub struct Comparison {
     pub seed_spread: f64,
     /// `a`, `b`, or `None`: no difference (p ≥ 0.05, or within the seeds' spread).
     pub better: Option<String>,
+    /// Seeds (reports) behind each side.
+    pub seeds: (usize, usize),
 }
 
 /// Significance level for the verdicts.
@@ -313,6 +315,7 @@ pub fn compare_all(groups: &[(String, Vec<&Report>)], resamples: usize, seed: u6
                     b: nb.clone(),
                     seed_spread: spread,
                     better: significant.then(|| if a_better { na.clone() } else { nb.clone() }),
+                    seeds: (ra.len(), rb.len()),
                     test,
                 });
             }
@@ -355,6 +358,13 @@ pub fn markdown(comps: &[Comparison]) -> String {
         },
         first.test.resamples
     );
+    if comps.iter().any(|c| c.seeds.0 < 2 || c.seeds.1 < 2) {
+        s.insert_str(
+            0,
+            "With one seed on a side, how much training runs vary is unknown: such a verdict covers the \
+             sample of questions only, not the training noise (use `--seeds 3`).\n\n",
+        );
+    }
     for c in comps {
         let t = &c.test;
         s += &format!(
