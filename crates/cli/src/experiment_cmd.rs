@@ -206,47 +206,27 @@ fn eval_into(
     Ok(r)
 }
 
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    let m = v.iter().sum::<f64>() / v.len().max(1) as f64;
-    let var = if v.len() > 1 {
-        v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64
-    } else {
-        0.0
-    };
-    (m, var.sqrt())
-}
+use hbt_eval::stats::{Measure, mean_std};
 
-type Metric = (&'static str, bool, fn(&hbt_eval::report::Summary) -> f64);
+/// A summary column: its name, its figure, and the paired test behind it (R@k have none).
+type Metric = (&'static str, Option<Measure>, fn(&hbt_eval::report::Summary) -> f64);
 const METRICS: [Metric; 7] = [
-    ("mono mAP", true, |s| 100.0 * s.mono_map),
-    ("cross mAP", true, |s| 100.0 * s.cross_map),
-    ("multi mAP", true, |s| 100.0 * s.multi_map),
-    ("mono R@1", true, |s| 100.0 * s.mono_r_1),
-    ("cross R@1", true, |s| 100.0 * s.cross_r_1),
-    ("multi R@10", true, |s| 100.0 * s.multi_r_10),
-    ("rank dist. ↓", false, |s| s.rank_distance),
+    ("mono mAP", Some(Measure::MonoMap), |s| 100.0 * s.mono_map),
+    ("cross mAP", Some(Measure::CrossMap), |s| 100.0 * s.cross_map),
+    ("multi mAP", Some(Measure::MultiMap), |s| 100.0 * s.multi_map),
+    ("mono R@1", None, |s| 100.0 * s.mono_r_1),
+    ("cross R@1", None, |s| 100.0 * s.cross_r_1),
+    ("multi R@10", None, |s| 100.0 * s.multi_r_10),
+    ("rank dist. ↓", Some(Measure::RankDistance), |s| s.rank_distance),
 ];
 
-/// The paired test behind a summary column, if it has one.
-fn tested(k: usize) -> Option<hbt_eval::stats::Measure> {
-    use hbt_eval::stats::Measure;
-    match k {
-        0 => Some(Measure::MonoMap),
-        1 => Some(Measure::CrossMap),
-        2 => Some(Measure::MultiMap),
-        6 => Some(Measure::RankDistance),
-        _ => None,
-    }
-}
-
-/// Paired tests between every two rows (seeds pooled per question).
-fn significance(rows: &[(String, Vec<Report>)]) -> Result<Vec<hbt_eval::stats::Comparison>> {
-    let groups: Vec<(String, Vec<&Report>)> = rows.iter().map(|(n, rs)| (n.clone(), rs.iter().collect())).collect();
-    Ok(hbt_eval::stats::compare_all(&groups, 10_000, 1)?)
+/// Each row's seed reports, as the paired tests take them.
+fn groups(rows: &[(String, Vec<Report>)]) -> Vec<(String, Vec<&Report>)> {
+    rows.iter().map(|(n, rs)| (n.clone(), rs.iter().collect())).collect()
 }
 
 fn summary_table(bench: &str, rows: &[(String, Vec<Report>)], comps: &[hbt_eval::stats::Comparison]) -> String {
-    let groups: Vec<(String, Vec<&Report>)> = rows.iter().map(|(n, rs)| (n.clone(), rs.iter().collect())).collect();
+    let groups = groups(rows);
     let stats: Vec<Vec<(f64, f64)>> = rows
         .iter()
         .map(|(_, rs)| {
@@ -267,9 +247,9 @@ fn summary_table(bench: &str, rows: &[(String, Vec<Report>)], comps: &[hbt_eval:
     s += "\n";
     for (i, (name, rs)) in rows.iter().enumerate() {
         s += &format!("| {name} | {} |", rs.len());
-        for k in 0..METRICS.len() {
+        for (k, (_, test, _)) in METRICS.iter().enumerate() {
             // Bold only a winner that a paired test separates from the runner-up.
-            let best = tested(k).and_then(|m| hbt_eval::stats::significant_best(&groups, comps, m));
+            let best = test.and_then(|m| hbt_eval::stats::significant_best(&groups, comps, m));
             let (m, sd) = stats[i][k];
             let cell = if rs.len() > 1 {
                 format!("{m:.2} ± {sd:.2}")
@@ -289,7 +269,6 @@ fn summary_table(bench: &str, rows: &[(String, Vec<Report>)], comps: &[hbt_eval:
 
 /// Each seed's figure, so a reader sees the spread behind mean ± std.
 fn per_seed(rows: &[(String, Vec<Report>)]) -> String {
-    use hbt_eval::stats::Measure;
     let mut s = String::from("Per seed (in seed order):\n\n| run |");
     for m in Measure::ALL {
         s += &format!(" {} |", m.label());
@@ -481,7 +460,7 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
         p.limit,
     );
     for (bench, rs) in &rows {
-        let comps = significance(rs);
+        let comps = hbt_eval::stats::compare_all(&groups(rs), 10_000, 1);
         md += &summary_table(bench, rs, comps.as_deref().unwrap_or(&[]));
         md += "\n";
         md += &per_seed(rs);

@@ -265,20 +265,24 @@ impl Measure {
     }
 }
 
+/// Mean and sample standard deviation (0 for fewer than two values).
+pub fn mean_std(v: &[f64]) -> (f64, f64) {
+    let m = v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let var = if v.len() > 1 {
+        v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64
+    } else {
+        0.0
+    };
+    (m, var.sqrt())
+}
+
 /// Mean and sample standard deviation of one measure over a system's seeds.
 pub fn seed_spread(reports: &[&Report], m: Measure) -> (f64, f64) {
     let v: Vec<f64> = reports
         .iter()
         .filter_map(|r| r.summary.as_ref().map(|s| m.of(s)))
         .collect();
-    let n = v.len().max(1) as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let sd = if v.len() > 1 {
-        (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-    } else {
-        0.0
-    };
-    (mean, sd)
+    mean_std(&v)
 }
 
 /// One pair of systems on one measure, with the verdict a reader can act on.
