@@ -362,69 +362,115 @@ pub fn report_charts(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Lines of several series over a shared x axis (e.g. a metric against α).
-pub fn lines(
-    title: &str,
-    x_desc: &str,
-    y_desc: &str,
-    xs: &[f64],
-    series: &[(String, Vec<f64>)],
-    path: &Path,
-) -> Result<()> {
-    let root = SVGBackend::new(path, (760, 480)).into_drawing_area();
+/// One panel of [`sweep`]: per x value, the seeds' figures; `reference` (the untrained
+/// model, say) is drawn as a dashed line.
+pub struct SweepPanel {
+    pub title: String,
+    pub values: Vec<Vec<f64>>,
+    pub reference: Option<f64>,
+}
+
+/// A figure against a swept setting, one panel per measure: every seed a dot, the mean a
+/// line, ± one sample standard deviation a bar.
+pub fn sweep(title: &str, xs: &[f64], panels: &[SweepPanel], path: &Path) -> Result<()> {
+    let cols = 2usize;
+    let rows = panels.len().div_ceil(cols).max(1);
+    let root = SVGBackend::new(path, (1000, 40 + 360 * rows as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| chart_err(path, e))?;
-    let (x0, x1) = (
-        xs.iter().cloned().fold(f64::MAX, f64::min),
-        xs.iter().cloned().fold(f64::MIN, f64::max),
-    );
-    let ys = series.iter().flat_map(|s| s.1.iter().copied());
-    let (y0, y1) = ys.fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
-    let pad = ((y1 - y0) * 0.15).max(0.5);
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, (FONT, 20).into_font())
-        .margin(20)
-        .x_label_area_size(45)
-        .y_label_area_size(60)
-        .build_cartesian_2d((x0 - 0.05)..(x1 + 0.05), (y0 - pad)..(y1 + pad))
+    let root = root
+        .titled(title, (FONT, 20).into_font())
         .map_err(|e| chart_err(path, e))?;
-    chart
-        .configure_mesh()
-        .x_desc(x_desc)
-        .y_desc(y_desc)
-        .label_style((FONT, 14))
-        .draw()
-        .map_err(|e| chart_err(path, e))?;
-    for (i, (name, v)) in series.iter().enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
-        let pts: Vec<(f64, f64)> = xs.iter().copied().zip(v.iter().copied()).collect();
-        chart
-            .draw_series(LineSeries::new(pts.clone(), ShapeStyle::from(&color).stroke_width(2)))
-            .map_err(|e| chart_err(path, e))?
-            .label(name.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], ShapeStyle::from(&color).stroke_width(2))
-            });
-        chart
-            .draw_series(pts.iter().map(|&(x, y)| Circle::new((x, y), 4, color.filled())))
+    let areas = root.split_evenly((rows, cols));
+    let (x0, x1) = xs
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    let xpad = ((x1 - x0) * 0.08).max(0.05);
+    for (k, (panel, area)) in panels.iter().zip(areas.iter()).enumerate() {
+        let color = PALETTE[k % PALETTE.len()];
+        let stats: Vec<(f64, f64, f64)> = xs
+            .iter()
+            .zip(&panel.values)
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(&x, v)| {
+                let (m, sd) = crate::stats::mean_std(v);
+                (x, m, sd)
+            })
+            .collect();
+        let all = panel
+            .values
+            .iter()
+            .flatten()
+            .copied()
+            .chain(stats.iter().flat_map(|&(_, m, sd)| [m - sd, m + sd]))
+            .chain(panel.reference);
+        let (y0, y1) = all.fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
+        if y0 > y1 {
+            continue;
+        }
+        let ypad = ((y1 - y0) * 0.12).max(0.2);
+        let mut chart = ChartBuilder::on(area)
+            .caption(&panel.title, (FONT, 16).into_font())
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(55)
+            .build_cartesian_2d((x0 - xpad)..(x1 + xpad), (y0 - ypad)..(y1 + ypad))
             .map_err(|e| chart_err(path, e))?;
         chart
-            .draw_series(pts.iter().map(|&(x, y)| {
+            .configure_mesh()
+            .x_desc("α (share of X-X-mono batches)")
+            .label_style((FONT, 13))
+            .draw()
+            .map_err(|e| chart_err(path, e))?;
+        if let Some(r) = panel.reference {
+            let grey = RGBColor(120, 120, 120);
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(x0 - xpad, r), (x1 + xpad, r)],
+                    6,
+                    4,
+                    ShapeStyle::from(&grey).stroke_width(1),
+                ))
+                .map_err(|e| chart_err(path, e))?
+                .label(format!("untrained ({r:.1})"))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey));
+        }
+        let seeds = xs.iter().zip(&panel.values).flat_map(|(&x, v)| v.iter().map(move |&y| (x, y)));
+        chart
+            .draw_series(seeds.map(|p| Circle::new(p, 3, color.mix(0.45).filled())))
+            .map_err(|e| chart_err(path, e))?
+            .label("each seed")
+            .legend(move |(x, y)| Circle::new((x + 10, y), 3, color.mix(0.45).filled()));
+        chart
+            .draw_series(stats.iter().map(|&(x, m, sd)| {
+                ErrorBar::new_vertical(x, m - sd, m, m + sd, ShapeStyle::from(&color).stroke_width(2), 10)
+            }))
+            .map_err(|e| chart_err(path, e))?;
+        chart
+            .draw_series(LineSeries::new(
+                stats.iter().map(|&(x, m, _)| (x, m)),
+                ShapeStyle::from(&color).stroke_width(2),
+            ))
+            .map_err(|e| chart_err(path, e))?
+            .label("mean ± std")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        chart
+            .draw_series(stats.iter().map(|&(x, m, _)| {
                 Text::new(
-                    format!("{y:.1}"),
-                    (x, y + pad * 0.12),
-                    TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom)),
+                    format!("{m:.1}"),
+                    (x, m),
+                    TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Left, VPos::Bottom)),
                 )
             }))
             .map_err(|e| chart_err(path, e))?;
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .label_font((FONT, 12))
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(|e| chart_err(path, e))?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .label_font((FONT, 13))
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
-        .map_err(|e| chart_err(path, e))?;
     root.present().map_err(|e| chart_err(path, e))?;
     Ok(())
 }

@@ -6,6 +6,8 @@ pub enum EvalError {
     Model(#[from] hbt_model::ModelError),
     #[error(transparent)]
     Data(#[from] hbt_data::DataError),
+    #[error(transparent)]
+    Train(#[from] hbt_train::TrainError),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

@@ -1,7 +1,8 @@
 //! hbt-eval: scores encoders on the retrieval tasks of hbt-data exactly as the literature
 //! does (LAReQA mAP over full rankings, XTREME-R mAP@20, R@k, nDCG@k, MRR@k, the
 //! rank-distance language-bias score) and renders the result as tables, JSON, Markdown,
-//! TREC run files and charts.
+//! TREC run files and charts; [`study`] runs the paper's whole study (train every sampler and
+//! seed with hbt-train, evaluate, test the differences).
 
 pub mod beir;
 pub mod charts;
@@ -13,6 +14,7 @@ pub mod lareqa;
 pub mod metrics;
 pub mod report;
 pub mod stats;
+pub mod study;
 
 pub use error::{EvalError, Result};
 pub use report::Report;
