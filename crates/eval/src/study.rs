@@ -376,6 +376,27 @@ impl Study {
                 Ok((n.clone(), p.limit.map_or(c.clone(), |l| c.limit(l))))
             })
             .collect::<Result<_>>()?;
+        // Recorded after every stage, so that the time of an invocation that is killed still
+        // counts in the summary's wall time.
+        let path = self.dir.join("timing.json");
+        let mut timing: Timing = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        timing.invocations.push(Invocation {
+            seconds: 0.0,
+            device: device.to_string(),
+            trained: 0,
+            evaluated: 0,
+        });
+        let mut record = |trained: usize, evaluated: usize| -> Result<()> {
+            let inv = timing.invocations.last_mut().expect("pushed above");
+            inv.seconds = t0.elapsed().as_secs_f64();
+            (inv.trained, inv.evaluated) = (trained, evaluated);
+            let bytes = serde_json::to_vec_pretty(&timing).expect("timing serialises");
+            hbt_train::durable::write_atomic(&path, &bytes)?;
+            Ok(())
+        };
         let (mut trained, mut evaluated) = (0, 0);
         for (bench, corpus) in &tests {
             let out = self.dir.join("initial").join(bench);
@@ -383,6 +404,7 @@ impl Study {
                 progress(&format!("== initial model on {bench}"));
                 self.evaluate(&init_dir, bench, corpus, backend, "initial", &out)?;
                 evaluated += 1;
+                record(trained, evaluated)?;
             }
         }
         for run in &p.runs {
@@ -413,6 +435,7 @@ impl Study {
                     s.device = Some(device.clone());
                     s.write(&run_dir)?;
                     trained += 1;
+                    record(trained, evaluated)?;
                     progress(&format!(
                         "   {} steps, val loss {:?} -> {:?}, {:.0} s",
                         s.steps, s.initial_val_loss, s.best_val_loss, s.seconds
@@ -425,23 +448,13 @@ impl Study {
                         let label = format!("{}-s{seed}", run.name);
                         self.evaluate(&run_dir.join("model"), bench, corpus, backend, &label, &out)?;
                         evaluated += 1;
+                        record(trained, evaluated)?;
                     }
                 }
             }
         }
-        let path = self.dir.join("timing.json");
-        let mut timing: Timing = std::fs::read(&path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
-        timing.invocations.push(Invocation {
-            seconds: t0.elapsed().as_secs_f64(),
-            device: device.to_string(),
-            trained,
-            evaluated,
-        });
-        let bytes = serde_json::to_vec_pretty(&timing).expect("timing serialises");
-        hbt_train::durable::write_atomic(&path, &bytes)?;
+        record(trained, evaluated)?;
+        drop(record);
         Ok(timing)
     }
 
@@ -461,10 +474,13 @@ impl Study {
         let cpu = hbt_model::is_cpu(&device);
         enc.batch_size = if cpu { 64 } else { 128 };
         enc.tokenizer.pad_multiple = if cpu { 8 } else { 32 };
+        // The prefixes go on record: a model directory that does not declare them gets e5's
+        // only when its name says e5, and a run without them is a different experiment.
         let settings = serde_json::json!({
             "limit": self.plan.limit,
             "input": CandidateInput::Sentence,
             "backend": format!("{backend:?}").to_lowercase(),
+            "prefixes": enc.prefixes,
         });
         let mut r = crate::lareqa::evaluate(
             &enc,
@@ -542,6 +558,17 @@ impl Study {
                 None => "every question id".into(),
             },
         );
+        if let Some(r) = rows.values().flat_map(|v| v.first()).flat_map(|(_, r)| r.first()).next() {
+            md += &match r.settings.get("prefixes") {
+                Some(pf) if pf["query"].as_str().is_some_and(|q| !q.is_empty()) => format!(
+                    "Prefixes: queries `{}`, passages `{}`.\n\n",
+                    pf["query"].as_str().unwrap_or(""),
+                    pf["passage"].as_str().unwrap_or("")
+                ),
+                Some(_) => "Prefixes: none (the model directory declares none and is not named as an e5 model).\n\n".into(),
+                None => String::new(),
+            };
+        }
         let mut comparisons = BTreeMap::new();
         let mut charts = Vec::new();
         for (bench, rs) in &rows {
