@@ -37,6 +37,11 @@ pub struct ExportArgs {
     /// Keep only the tokens the bundle's passages and questions use (plus specials).
     #[arg(long)]
     pub prune_vocab: bool,
+    /// With --prune-vocab: also keep every piece these word lists need (one word a line,
+    /// e.g. `scripts/wordlists.py`'s frequency lists of the served languages), so questions
+    /// the bundle does not contain tokenize as with the full model.
+    #[arg(long, num_args = 1.., requires = "prune_vocab")]
+    pub vocab_words: Vec<PathBuf>,
     /// Texts per forward pass.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
@@ -89,6 +94,7 @@ pub fn run(a: ExportArgs) -> Result<()> {
     let options = ExportOptions {
         dtype,
         prune_vocab: a.prune_vocab,
+        vocab_words: a.vocab_words.clone(),
         overwrite: a.force,
         report: a.report.clone(),
     };

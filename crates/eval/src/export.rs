@@ -20,6 +20,10 @@ use crate::report::Report;
 pub struct ExportOptions {
     pub dtype: SaveDtype,
     pub prune_vocab: bool,
+    /// Word lists (one word a line; a tab ends the word) whose pieces the pruned vocabulary
+    /// keeps too, each word as written and capitalised: the served languages' vocabulary,
+    /// so that queries the bundle does not contain tokenize as with the full model.
+    pub vocab_words: Vec<PathBuf>,
     /// Replace a non-empty output directory.
     pub overwrite: bool,
     /// An `hbt eval` report to ship for the app's charts.
@@ -97,6 +101,43 @@ pub fn jsonl_corpus(path: &Path) -> Result<BundleCorpus> {
         });
     }
     Ok(out)
+}
+
+/// The words of `files`, as written and with a capital first letter (the tokenizer is
+/// case-sensitive; frequency lists such as wordfreq's are lowercased), joined into texts
+/// of 16 words: whitespace splits words before the subword model, so each word tokenizes
+/// as it would alone, and 16 words stay well inside the model's maximum length (tokens past
+/// it would be cut off, and their pieces not kept).
+pub fn word_list_texts(files: &[PathBuf]) -> Result<Vec<String>> {
+    let mut words = Vec::new();
+    for path in files {
+        let bytes = std::fs::read(path).map_err(|e| EvalError::io(path, e))?;
+        let text = String::from_utf8(bytes).map_err(|e| EvalError::Report {
+            path: path.clone(),
+            message: format!("a word list must be UTF-8 text: {e}"),
+        })?;
+        let before = words.len();
+        for line in text.lines() {
+            let w = line.split('\t').next().unwrap_or("").trim();
+            if w.is_empty() {
+                continue;
+            }
+            let mut cs = w.chars();
+            let first = cs.next().expect("non-empty");
+            let cap: String = first.to_uppercase().chain(cs).collect();
+            if cap != w {
+                words.push(cap);
+            }
+            words.push(w.to_string());
+        }
+        if words.len() == before {
+            return Err(EvalError::Report {
+                path: path.clone(),
+                message: "no words in this word list (one word a line expected)".into(),
+            });
+        }
+    }
+    Ok(words.chunks(16).map(|c| c.join(" ")).collect())
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -183,12 +224,14 @@ fn write_bundle(
         overwrite: false,
     };
     let model_out = tmp.join("model");
-    let prune = if options.prune_vocab {
-        let mut texts: Vec<(&str, TextKind)> = corpus
+    let word_texts = word_list_texts(&options.vocab_words)?;
+    let prune = if options.prune_vocab || !options.vocab_words.is_empty() {
+        let mut texts: Vec<(&str, TextKind)> = word_texts.iter().map(|t| (t.as_str(), TextKind::Plain)).collect();
+        texts.extend(corpus
             .passages
             .iter()
-            .map(|p| (p.text.as_str(), TextKind::Passage))
-            .collect();
+            .map(|p| (p.text.as_str(), TextKind::Passage)),
+        );
         texts.extend(corpus.questions.iter().map(|q| (q.text.as_str(), TextKind::Query)));
         let (pruned, stats) = enc.prune_vocab(&texts)?;
         pruned.save(&model_out, &extra, save)?;

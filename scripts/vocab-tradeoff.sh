@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The demo bundle's vocabulary against what a user types: for each word-list size (0 = the
+# bundle's own texts only), export the bundle, then embed held-out XQuAD-R questions (articles
+# 20 and later, which no bundle of --limit 40 contains; 25 a language) with the bundle's model
+# and with the full model, and print kept tokens, bundle size and the cosines per language.
+#   HBT=target/release/hbt scripts/vocab-tradeoff.sh [SIZES...]     (needs pip's wordfreq)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HBT=${HBT:-target/release/hbt}
+E5=${HBT_E5_DIR:-$HOME/.cache/hbt-fixtures/multilingual-e5-small}
+DATA=${HBT_XQUAD_R:-../shared/data/xquad-r}
+LANGS=${HBT_DEMO_LANGS:-de,en,es,ar,ru,zh}
+OUT=${OUT:-out/vocab-tradeoff}
+SIZES=("${@:-0 2000 10000 30000}"); SIZES=(${SIZES[*]})
+mkdir -p "$OUT"
+python3 - "$DATA" "$LANGS" > "$OUT/heldout.jsonl" <<'PY'
+import json, sys
+data, langs = sys.argv[1], sys.argv[2].split(",")
+for l in langs:
+    d = json.load(open(f"{data}/{l}.json", encoding="utf-8"))
+    qs = [q["question"] for a in d["data"][20:] for p in a["paragraphs"] for q in p["qas"]]
+    for q in qs[:25]:
+        print(json.dumps({"lang": l, "text": q}, ensure_ascii=False))
+PY
+embed() { # MODEL -> one vector a line
+  python3 -c 'import json,sys; [print(json.loads(l)["text"]) for l in open(sys.argv[1])]' "$OUT/heldout.jsonl" \
+    | tr '\n' '\0' | xargs -0 "$HBT" embed --model "$1" --query 2>/dev/null
+}
+embed "$E5" > "$OUT/full.jsonl"
+echo "| word list (top N a language) | kept tokens | bundle MB | model MB | min cosine | share ≥ 0.999 | mean cosine per language |"
+echo "|---|---:|---:|---:|---:|---:|---|"
+for n in "${SIZES[@]}"; do
+  words=()
+  if [ "$n" -gt 0 ]; then
+    python3 scripts/wordlists.py --top "$n" --out "$OUT/words-$n" ${LANGS//,/ } 2>/dev/null
+    words=(--vocab-words "$OUT"/words-"$n"/*.txt)
+  fi
+  "$HBT" export --model "$E5" --corpus "$DATA" --languages "$LANGS" --limit 40 --prune-vocab "${words[@]}" \
+    --force --out "$OUT/bundle-$n" >/dev/null 2>"$OUT/export-$n.log"
+  embed "$OUT/bundle-$n/model" > "$OUT/bundle-$n.jsonl"
+  python3 - "$n" "$OUT" <<'PY'
+import json, os, sys
+import numpy as np
+n, out = sys.argv[1], sys.argv[2]
+langs = [json.loads(l)["lang"] for l in open(f"{out}/heldout.jsonl")]
+a = np.array([json.loads(l)["embedding"] for l in open(f"{out}/full.jsonl")])
+b = np.array([json.loads(l)["embedding"] for l in open(f"{out}/bundle-{n}.jsonl")])
+cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+m = json.load(open(f"{out}/bundle-{n}/manifest.json"))
+size = lambda d: sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(d) for f in fs) / 1e6
+per = " ".join(f"{l} {cos[[i for i, x in enumerate(langs) if x == l]].mean():.4f}" for l in dict.fromkeys(langs))
+print(f"| {n if n != '0' else 'none (bundle texts)'} | {m['model']['vocab']['after']} | {size(f'{out}/bundle-{n}'):.1f} | "
+      f"{size(f'{out}/bundle-{n}/model'):.1f} | {cos.min():.4f} | {(cos >= 0.999).mean():.0%} | {per} |")
+PY
+done
