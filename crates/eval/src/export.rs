@@ -104,7 +104,8 @@ pub fn jsonl_corpus(path: &Path) -> Result<BundleCorpus> {
 }
 
 /// The words of `files`, as written and with a capital first letter (the tokenizer is
-/// case-sensitive; frequency lists such as wordfreq's are lowercased), joined into texts
+/// case-sensitive; frequency lists such as wordfreq's are lowercased), each also behind an
+/// opening parenthesis, joined into texts
 /// of 16 words: whitespace splits words before the subword model, so each word tokenizes
 /// as it would alone, and 16 words stay well inside the model's maximum length (tokens past
 /// it would be cut off, and their pieces not kept).
@@ -125,7 +126,11 @@ pub fn word_list_texts(files: &[PathBuf]) -> Result<Vec<String>> {
             let mut cs = w.chars();
             let first = cs.next().expect("non-empty");
             let cap: String = first.to_uppercase().chain(cs).collect();
+            // After an opening mark ("¿Por", "(the") a word is cut without the word-initial
+            // `▁`: its bare pieces are needed too.
+            words.push(format!("({w}"));
             if cap != w {
+                words.push(format!("({cap}"));
                 words.push(cap);
             }
             words.push(w.to_string());
@@ -138,6 +143,36 @@ pub fn word_list_texts(files: &[PathBuf]) -> Result<Vec<String>> {
         }
     }
     Ok(words.chunks(16).map(|c| c.join(" ")).collect())
+}
+
+/// Scripts written without spaces between words: there the subword model segments whole
+/// phrases, so a word list cannot say which multi-word pieces a query will use.
+fn unspaced(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF      // Hiragana, Katakana
+        | 0x3400..=0x4DBF    // CJK extension A
+        | 0x4E00..=0x9FFF    // CJK unified ideographs
+        | 0xF900..=0xFAFF    // CJK compatibility ideographs
+        | 0x0E00..=0x0EFF    // Thai, Lao
+        | 0x1000..=0x109F    // Myanmar
+        | 0x1780..=0x17FF)   // Khmer
+}
+
+/// The characters of unspaced scripts that the word lists use.
+fn unspaced_chars(word_texts: &[String]) -> std::collections::HashSet<char> {
+    word_texts.iter().flat_map(|t| t.chars()).filter(|&c| unspaced(c)).collect()
+}
+
+/// Pieces kept by class once word lists are given: numbers and punctuation (any digit
+/// string, "1466" or "20-21", is cut into such pieces; ~3,000 of them in XLM-R's
+/// vocabulary), and in unspaced scripts every piece made of the lists' characters.
+fn keep_class(piece: &str, unspaced_chars: &std::collections::HashSet<char>) -> bool {
+    let body = piece.trim_start_matches('\u{2581}');
+    if body.is_empty() {
+        return false;
+    }
+    body.chars().all(|c| c.is_ascii_digit() || c.is_ascii_punctuation())
+        || body.chars().all(|c| unspaced(c) && unspaced_chars.contains(&c))
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -233,7 +268,12 @@ fn write_bundle(
             .map(|p| (p.text.as_str(), TextKind::Passage)),
         );
         texts.extend(corpus.questions.iter().map(|q| (q.text.as_str(), TextKind::Query)));
-        let (pruned, stats) = enc.prune_vocab(&texts)?;
+        let (pruned, stats) = if options.vocab_words.is_empty() {
+            enc.prune_vocab(&texts)?
+        } else {
+            let unspaced = unspaced_chars(&word_texts);
+            enc.prune_vocab_keeping(&texts, &|piece| keep_class(piece, &unspaced))?
+        };
         pruned.save(&model_out, &extra, save)?;
         Some(stats)
     } else {

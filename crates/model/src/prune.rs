@@ -163,6 +163,17 @@ impl Encoder {
     /// A copy of this encoder whose vocabulary holds only what `texts` use (each with the
     /// prefix of its kind), every special token, and every id up to the padding id.
     pub fn prune_vocab(&self, texts: &[(&str, TextKind)]) -> Result<(Encoder, PruneStats)> {
+        self.prune_vocab_keeping(texts, &|_| false)
+    }
+
+    /// [`Encoder::prune_vocab`], also keeping every vocabulary piece for which `keep_piece`
+    /// (given the piece as the tokenizer spells it, `▁` included) says so: whole classes of
+    /// pieces that no finite list of texts covers, such as numbers.
+    pub fn prune_vocab_keeping(
+        &self,
+        texts: &[(&str, TextKind)],
+        keep_piece: &dyn Fn(&str) -> bool,
+    ) -> Result<(Encoder, PruneStats)> {
         if texts.is_empty() {
             return Err(ModelError::Input("vocabulary pruning needs at least one text".into()));
         }
@@ -202,6 +213,11 @@ impl Encoder {
                 if let Some(id) = self.tokenizer.token_to_id(&piece) {
                     keep.insert(id);
                 }
+            }
+        }
+        for (piece, id) in self.tokenizer.inner().get_vocab(false) {
+            if keep_piece(&piece) {
+                keep.insert(id);
             }
         }
         if let Some(&max) = keep.iter().next_back()
