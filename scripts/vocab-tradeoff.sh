@@ -11,6 +11,7 @@ E5=${HBT_E5_DIR:-$HOME/.cache/hbt-fixtures/multilingual-e5-small}
 DATA=${HBT_XQUAD_R:-../shared/data/xquad-r}
 LANGS=${HBT_DEMO_LANGS:-de,en,es,ar,ru,zh}
 OUT=${OUT:-out/vocab-tradeoff}
+DTYPE=${DTYPE:-f16}   # f16, or q8: the word-embedding table in int8
 SIZES=("${@:-0 2000 10000 30000}"); SIZES=(${SIZES[*]})
 mkdir -p "$OUT"
 python3 - "$DATA" "$LANGS" > "$OUT/heldout.jsonl" <<'PY'
@@ -36,7 +37,7 @@ for n in "${SIZES[@]}"; do
     words=(--vocab-words "$OUT"/words-"$n"/*.txt)
   fi
   "$HBT" export --model "$E5" --corpus "$DATA" --languages "$LANGS" --limit 40 --prune-vocab "${words[@]}" \
-    --force --out "$OUT/bundle-$n" >/dev/null 2>"$OUT/export-$n.log"
+    --dtype "$DTYPE" --force --out "$OUT/bundle-$n" >/dev/null 2>"$OUT/export-$n.log"
   embed "$OUT/bundle-$n/model" > "$OUT/bundle-$n.jsonl"
   python3 - "$n" "$OUT" <<'PY'
 import json, os, sys

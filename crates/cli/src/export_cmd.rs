@@ -31,7 +31,9 @@ pub struct ExportArgs {
     /// An `hbt eval` report.json to ship for the app's charts.
     #[arg(long)]
     pub report: Option<PathBuf>,
-    /// Weights precision in the bundle: f16 (default) or f32.
+    /// Weights precision in the bundle: f16 (default), f32, or q8 (word-embedding table and
+    /// linear layers in int8 with per-row scales, the rest f16; read by hbt and its browser
+    /// app only).
     #[arg(long, default_value = "f16")]
     pub dtype: String,
     /// Keep only the tokens the bundle's passages and questions use (plus specials).
@@ -56,7 +58,8 @@ pub fn run(a: ExportArgs) -> Result<()> {
     let dtype = match a.dtype.as_str() {
         "f16" => SaveDtype::F16,
         "f32" => SaveDtype::F32,
-        o => bail!("unknown --dtype `{o}` (f16, f32)"),
+        "q8" => SaveDtype::Q8,
+        o => bail!("unknown --dtype `{o}` (f16, f32, q8)"),
     };
     let (corpus, source) = if a.corpus.is_dir() {
         let c = hbt_data::load_dir(&a.corpus)?;

@@ -308,7 +308,12 @@ fn write_bundle(
         .map(|f| f.bytes)
         .unwrap_or(0);
     let vocab = prune.as_ref().map(|s| {
-        let per_row = enc.config.hidden_size as u64 * if options.dtype == SaveDtype::F16 { 2 } else { 4 };
+        let per_row = enc.config.hidden_size as u64
+            * match options.dtype {
+                SaveDtype::F32 => 4,
+                SaveDtype::F16 => 2,
+                SaveDtype::Q8 => 1,
+            };
         VocabInfo {
             before: s.vocab_before,
             after: s.vocab_after,
@@ -331,6 +336,7 @@ fn write_bundle(
             dtype: match options.dtype {
                 SaveDtype::F16 => "f16".into(),
                 SaveDtype::F32 => "f32".into(),
+                SaveDtype::Q8 => "q8".into(),
             },
             files: model_files.iter().map(|f| f.path.clone()).collect(),
             vocab,

@@ -77,6 +77,45 @@ fn to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
     })
 }
 
+/// An int8 matrix times its per-row scales (`NAME_scale`, one a row, in the same file).
+fn dequantize_rows(
+    st: &SafeTensors<'_>,
+    name: &str,
+    view: &safetensors::tensor::TensorView<'_>,
+    origin: &Path,
+) -> Result<Vec<f32>> {
+    let err = |message: String| ModelError::Tensor {
+        path: origin.to_path_buf(),
+        name: name.to_string(),
+        message,
+    };
+    let shape = view.shape();
+    let [rows, cols] = shape else {
+        return Err(err(format!("is int8 with shape {shape:?}; hbt reads int8 matrices only")));
+    };
+    let scale_name = format!("{name}{SCALE_SUFFIX}");
+    let scales = st
+        .tensor(&scale_name)
+        .map_err(|_| err(format!("is int8 but `{scale_name}` (its per-row scales) is missing")))?;
+    if scales.shape() != [*rows] {
+        return Err(err(format!(
+            "has {rows} rows but `{scale_name}` has shape {:?}",
+            scales.shape()
+        )));
+    }
+    let scales = to_f32(scales.dtype(), scales.data())
+        .ok_or_else(|| err(format!("`{scale_name}` has dtype {:?}", scales.dtype())))?;
+    if let Some(bad) = scales.iter().find(|s| !s.is_finite()) {
+        return Err(err(format!("`{scale_name}` holds {bad}")));
+    }
+    let q = view.data();
+    let mut out = Vec::with_capacity(q.len());
+    for (row, s) in q.chunks_exact((*cols).max(1)).zip(&scales) {
+        out.extend(row.iter().map(|&b| b as i8 as f32 * s));
+    }
+    Ok(out)
+}
+
 impl WeightMap {
     /// Add the tensors of one safetensors file given as bytes.
     pub fn add_safetensors(&mut self, bytes: &[u8], origin: &Path) -> Result<()> {
@@ -85,14 +124,21 @@ impl WeightMap {
             message: e.to_string(),
         })?;
         for (name, view) in st.iter() {
-            if is_ignorable(name) {
+            if is_ignorable(name) || (name.ends_with(SCALE_SUFFIX) && st.names().iter().any(|n| **n == name[..name.len() - SCALE_SUFFIX.len()])) {
                 continue;
             }
-            let data = to_f32(view.dtype(), view.data()).ok_or_else(|| ModelError::Tensor {
-                path: origin.to_path_buf(),
-                name: name.to_string(),
-                message: format!("has dtype {:?}; hbt reads F32, F16, BF16 and F64 weights", view.dtype()),
-            })?;
+            let data = if view.dtype() == Dtype::I8 {
+                dequantize_rows(&st, name, &view, origin)?
+            } else {
+                to_f32(view.dtype(), view.data()).ok_or_else(|| ModelError::Tensor {
+                    path: origin.to_path_buf(),
+                    name: name.to_string(),
+                    message: format!(
+                        "has dtype {:?}; hbt reads F32, F16, BF16, F64 and I8 (with per-row scales) weights",
+                        view.dtype()
+                    ),
+                })?
+            };
             let key = canonical(name);
             if self.tensors.contains_key(&key) {
                 return Err(ModelError::Tensor {
@@ -424,6 +470,27 @@ impl safetensors::View for &OwnedView {
 pub enum SaveDtype {
     F32,
     F16,
+    /// Weight-only int8: the word-embedding table and every linear layer's weight as I8
+    /// with one f32 scale per row (`NAME` beside `NAME_scale`; a linear layer's rows are
+    /// its output channels), everything else f16; dequantized on load. hbt reads it back
+    /// (natively and in the browser); Hugging Face's loaders do not.
+    Q8,
+}
+
+/// The name of the per-row scales of an int8 tensor.
+pub const SCALE_SUFFIX: &str = "_scale";
+
+/// Symmetric per-row int8: each row's largest magnitude maps to 127.
+pub fn quantize_rows(data: &[f32], cols: usize) -> (Vec<i8>, Vec<f32>) {
+    let mut q = Vec::with_capacity(data.len());
+    let mut scales = Vec::with_capacity(data.len() / cols.max(1));
+    for row in data.chunks(cols.max(1)) {
+        let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+        scales.push(scale);
+        q.extend(row.iter().map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8));
+    }
+    (q, scales)
 }
 
 pub(crate) fn values(t: Tensor<2>) -> Result<Vec<f32>> {
@@ -435,7 +502,7 @@ pub(crate) fn values(t: Tensor<2>) -> Result<Vec<f32>> {
 fn view(shape: Vec<usize>, data: &[f32], dtype: SaveDtype) -> OwnedView {
     let bytes = match dtype {
         SaveDtype::F32 => data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        SaveDtype::F16 => data
+        SaveDtype::F16 | SaveDtype::Q8 => data
             .iter()
             .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
             .collect(),
@@ -445,9 +512,23 @@ fn view(shape: Vec<usize>, data: &[f32], dtype: SaveDtype) -> OwnedView {
         bytes,
         dtype: match dtype {
             SaveDtype::F32 => Dtype::F32,
-            SaveDtype::F16 => Dtype::F16,
+            SaveDtype::F16 | SaveDtype::Q8 => Dtype::F16,
         },
     }
+}
+
+/// A matrix as int8 rows plus `NAME_scale`.
+fn q8_matrix(out: &mut BTreeMap<String, OwnedView>, name: &str, data: &[f32], rows: usize, cols: usize) {
+    let (q, scales) = quantize_rows(data, cols);
+    out.insert(
+        name.to_string(),
+        OwnedView {
+            shape: vec![rows, cols],
+            bytes: q.iter().map(|&v| v as u8).collect(),
+            dtype: Dtype::I8,
+        },
+    );
+    out.insert(format!("{name}{SCALE_SUFFIX}"), view(vec![rows], &scales, SaveDtype::F32));
 }
 
 /// Every weight of `bert` under its Hugging Face name (no prefix), HF layouts.
@@ -457,7 +538,12 @@ pub fn export_tensors(bert: &Bert, dtype: SaveDtype) -> Result<BTreeMap<String, 
         let w = l.weight.val();
         let [d_in, d_out] = w.dims();
         let wt = transpose_host(&values(w)?, d_in, d_out);
-        out.insert(format!("{name}.weight"), view(vec![d_out, d_in], &wt, dtype));
+        if dtype == SaveDtype::Q8 {
+            // Rows are output channels: one scale per channel, as int8 weight-only schemes do.
+            q8_matrix(out, &format!("{name}.weight"), &wt, d_out, d_in);
+        } else {
+            out.insert(format!("{name}.weight"), view(vec![d_out, d_in], &wt, dtype));
+        }
         if let Some(b) = &l.bias {
             let b = values(b.val().reshape([1, d_out]))?;
             out.insert(format!("{name}.bias"), view(vec![d_out], &b, dtype));
@@ -491,10 +577,14 @@ pub fn export_tensors(bert: &Bert, dtype: SaveDtype) -> Result<BTreeMap<String, 
         word.extend(values(w)?);
     }
     let h = word.len() / rows.max(1);
-    out.insert(
-        "embeddings.word_embeddings.weight".into(),
-        view(vec![rows, h], &word, dtype),
-    );
+    if dtype == SaveDtype::Q8 {
+        q8_matrix(&mut out, "embeddings.word_embeddings.weight", &word, rows, h);
+    } else {
+        out.insert(
+            "embeddings.word_embeddings.weight".into(),
+            view(vec![rows, h], &word, dtype),
+        );
+    }
     put_emb(&mut out, "embeddings.position_embeddings", &e.position)?;
     put_emb(&mut out, "embeddings.token_type_embeddings", &e.token_type)?;
     put_norm(&mut out, "embeddings.LayerNorm", &e.norm)?;
