@@ -3,7 +3,8 @@
 # dist/; trunk's post_build hook (scripts/trunk-stage-demo.sh) copies the bundle into every
 # build as dist/demo, so a later `trunk build` or `trunk serve` keeps it. The bundle:
 # multilingual-e5-small (the fixture) on the first XQuAD-R questions in six languages and
-# scripts, vocabulary pruned, with a small eval report for the app's charts.
+# scripts, vocabulary pruned to those languages, int8 weights, with a small eval report for
+# the app's charts.
 #   HBT=path/to/hbt  HBT_E5_DIR=model  HBT_XQUAD_R=data  scripts/build-web.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,8 +18,22 @@ LANGS=${HBT_DEMO_LANGS:-de,en,es,ar,ru,zh}
 cargo fetch --locked
 "$HBT" eval --model "$E5" --bench xquad-r --data "$DATA" --languages "$LANGS" --limit 40 \
   --out out/demo-eval --force >/dev/null
-"$HBT" export --model "$E5" --corpus "$DATA" --languages "$LANGS" --limit 40 --prune-vocab \
-  --report out/demo-eval/report.json --force --out target/web-demo
+# The vocabulary: the bundle's texts plus every piece the served languages' 100,000 most
+# frequent words need (wordfreq), so questions the bundle does not hold tokenize as with the
+# full model; weights in int8 (README: 59 MB, 99% of held-out questions at cosine >= 0.999).
+# HBT_DEMO_WORDS=0 prunes to the bundle's texts alone (45 MB in f16, cosine ~0.87 on those).
+WORDS=${HBT_DEMO_WORDS:-100000}
+vocab=()
+if [ "$WORDS" -gt 0 ]; then
+  python3 -c 'import wordfreq' 2>/dev/null || {
+    echo "build-web.sh: the demo's word lists need PyPI's wordfreq (python3 -m pip install wordfreq), or HBT_DEMO_WORDS=0" >&2
+    exit 1
+  }
+  python3 scripts/wordlists.py --top "$WORDS" --out target/web-demo-words ${LANGS//,/ }
+  vocab=(--vocab-words target/web-demo-words/*.txt)
+fi
+"$HBT" export --model "$E5" --corpus "$DATA" --languages "$LANGS" --limit 40 --prune-vocab "${vocab[@]}" \
+  --dtype "${HBT_DEMO_DTYPE:-q8}" --report out/demo-eval/report.json --force --out target/web-demo
 trunk build --release
 [ -f dist/demo/manifest.json ] || { echo "trunk's hook did not stage the demo bundle into dist/demo" >&2; exit 1; }
 wasm=$(ls dist/*.wasm)

@@ -78,7 +78,10 @@ function cosine(a, b) {
   return d / Math.sqrt(na * nb);
 }
 
-async function searchApp(browser, url, query, shot) {
+// A question no bundle text contains, in everyday words: what a visitor types.
+const UNSEEN = "Wie viele Menschen lebten im Jahr 1900 in der Stadt?";
+
+async function searchApp(browser, url, query, shot, unseen) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const logs = [];
   page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
@@ -111,9 +114,26 @@ async function searchApp(browser, url, query, shot) {
   const vector = JSON.parse(await page.textContent("#query-vector"));
   const rankDistance = (await page.textContent("#rank-distance").catch(() => null))?.trim();
   const fallbackNote = await page.$("#fallback-note");
+  let unseenResult = null;
+  if (unseen) {
+    // The same page, a second query: wait for a new query vector, not the first one's.
+    const before = await page.textContent("#query-vector");
+    await page.fill("#query", unseen);
+    await page.click("#search");
+    await page.waitForFunction(
+      (prev) => document.querySelector("#query-vector")?.textContent !== prev && !document.querySelector("#search").disabled,
+      before,
+      { timeout: LOAD_TIMEOUT },
+    );
+    unseenResult = {
+      vector: JSON.parse(await page.textContent("#query-vector")),
+      warning: (await page.$$eval("p.warn", (ps) => ps.map((p) => p.textContent))).join(" "),
+    };
+    await page.screenshot({ path: shot.replace(".png", "-unseen.png"), fullPage: true });
+  }
   await page.screenshot({ path: shot, fullPage: true });
   await page.close();
-  return { backend, top, vector, searchMs, rankDistance, fallback: !!fallbackNote, logs };
+  return { backend, top, vector, searchMs, rankDistance, fallback: !!fallbackNote, unseen: unseenResult, logs };
 }
 
 async function main() {
@@ -146,7 +166,13 @@ async function main() {
     for (const [mode, webgpu] of [["webgpu", true], ["cpu", false]]) {
       const browser = await launch(webgpu);
       try {
-        const r = await searchApp(browser, `${base}/index.html?bundle=demo/`, q.text, join(out, `app-${mode}.png`));
+        const r = await searchApp(
+          browser,
+          `${base}/index.html?bundle=demo/`,
+          q.text,
+          join(out, `app-${mode}.png`),
+          mode === "cpu" ? UNSEEN : null,
+        );
         console.log(`${mode}: backend ${r.backend}, search ${r.searchMs} ms, top-5 ${r.top.join(",")}, ${r.rankDistance ?? ""}`);
         results[mode] = r;
         for (const t of targets) {
@@ -205,7 +231,19 @@ async function main() {
   assert.ok(cos.webgpu >= 0.999, `browser (WebGPU) vector differs from hbt embed: cosine ${cos.webgpu}`);
   assert.ok(cos.cpu >= 0.999, `browser (CPU) vector differs from hbt embed: cosine ${cos.cpu}`);
 
+  // The unseen question against the *full* model (not the bundle's): the bundle's vocabulary
+  // covers its languages, not only its own texts.
+  const full = args.e5 ?? process.env.HBT_E5_DIR;
+  assert.ok(full, "the unseen-query check needs the full model: --e5 DIR or HBT_E5_DIR");
+  const fullLine = execFileSync(hbt, ["embed", "--model", full, "--query", UNSEEN], { encoding: "utf8" });
+  const fullVec = JSON.parse(fullLine.trim().split("\n")[0]).embedding;
+  const unseenCos = cosine(fullVec, results.cpu.unseen.vector);
+  console.log(`unseen query "${UNSEEN}": cosine with the full model ${unseenCos.toFixed(6)}${results.cpu.unseen.warning ? `; page warns: ${results.cpu.unseen.warning}` : ""}`);
+  assert.ok(!results.cpu.unseen.warning.includes("unknown"), `the unseen query lost tokens: ${results.cpu.unseen.warning}`);
+  assert.ok(unseenCos >= 0.999, `unseen query: browser vector vs full model cosine ${unseenCos}`);
+
   const summary = {
+    unseen_query: { text: UNSEEN, cosine_with_full_model: unseenCos },
     query: q.text,
     question: q.id,
     targets,
