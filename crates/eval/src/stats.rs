@@ -347,6 +347,12 @@ pub fn significant_best(groups: &[(String, Vec<&Report>)], comps: &[Comparison],
 
 /// Markdown: one row per pair and measure.
 pub fn markdown(comps: &[Comparison]) -> String {
+    markdown_noting(comps, &[])
+}
+
+/// [`markdown`], where the systems named in `untrained` are deterministic (an untrained
+/// model has no training noise), so one "seed" of theirs needs no caveat.
+pub fn markdown_noting(comps: &[Comparison], untrained: &[&str]) -> String {
     let Some(first) = comps.first() else {
         return String::new();
     };
@@ -362,7 +368,8 @@ pub fn markdown(comps: &[Comparison]) -> String {
         },
         first.test.resamples
     );
-    if comps.iter().any(|c| c.seeds.0 < 2 || c.seeds.1 < 2) {
+    let single = |n: &str, seeds: usize| seeds < 2 && !untrained.contains(&n);
+    if comps.iter().any(|c| single(&c.a, c.seeds.0) || single(&c.b, c.seeds.1)) {
         s.insert_str(
             0,
             "With one seed on a side, how much training runs vary is unknown: such a verdict covers the \

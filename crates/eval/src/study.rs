@@ -585,7 +585,7 @@ impl Study {
             md += &per_seed(rs);
             md += "\n";
             match &comps {
-                Ok(c) => md += &crate::stats::markdown(c),
+                Ok(c) => md += &crate::stats::markdown_noting(c, &["initial"]),
                 Err(e) => md += &format!("Paired tests unavailable: {e}\n"),
             }
             md += "\n";

@@ -140,3 +140,33 @@ fn reports_without_per_query_results_are_refused() {
     let e = paired(&[&a], &[&b], Measure::MonoMap, 100, 1).unwrap_err().to_string();
     assert!(e.contains("no per-query results"), "{e}");
 }
+
+#[test]
+fn the_one_seed_caveat_names_trained_systems_only() {
+    use hbt_eval::stats::{Comparison, PairedTest, markdown, markdown_noting};
+    let c = |a: &str, b: &str, seeds: (usize, usize)| Comparison {
+        a: a.into(),
+        b: b.into(),
+        test: PairedTest {
+            measure: Measure::MultiMap,
+            diff: -1.0,
+            ci_low: -1.5,
+            ci_high: -0.5,
+            p: 0.001,
+            questions: 100,
+            resamples: 10_000,
+            exact: false,
+        },
+        seed_spread: 0.2,
+        better: Some(b.into()),
+        seeds,
+    };
+    let caveat = "With one seed on a side";
+    // The untrained model is one deterministic run: comparing it needs no seed caveat...
+    let against_initial = [c("initial", "mono", (1, 3)), c("mono", "cross", (3, 3))];
+    assert!(!markdown_noting(&against_initial, &["initial"]).contains(caveat));
+    assert!(markdown(&against_initial).contains(caveat));
+    // ...but a trained system with one seed does.
+    let one_trained = [c("initial", "mono", (1, 1))];
+    assert!(markdown_noting(&one_trained, &["initial"]).contains(caveat));
+}
