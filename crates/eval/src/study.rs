@@ -168,8 +168,8 @@ pub enum Preset {
     /// Every output once, in a few minutes on 2 cores: 1 seed, 20 steps of batch 8,
     /// evaluation on 40 XQuAD-R question ids.
     Quick,
-    /// The largest study that fits 90 minutes on 2 cores: 3 seeds × mono / cross / hybrid,
-    /// 40 steps of batch 12, evaluation on all 1190 XQuAD-R ids.
+    /// The largest study that fits 90 minutes on 2 cores with a margin for other work: 3
+    /// seeds × mono / cross / hybrid, 40 steps of batch 12, evaluation on all 1190 XQuAD-R ids.
     Cpu,
     /// The paper's settings for a GPU: batch 100, lr 3e-5, weight decay 0.01, α 0.5, 1000
     /// steps, 3 seeds, full XQuAD-R and MLQA-R evaluation.
@@ -233,8 +233,9 @@ impl Preset {
                 p.limit = Some(40);
             }
             Preset::Cpu => {
-                // Cost model (README): 10 full evaluations of ~4.6 min and 9 trainings of
-                // ~4.7 s per step of batch 12 with these lengths.
+                // Cost model (README): 10 full evaluations of ~4.5 min and 9 trainings of
+                // ~3.8 s a step of batch 12 at these lengths: ~68 min alone, under 90 with a
+                // 30% slowdown from other work on the machine.
                 p.seeds = 3;
                 c.batch_size = 12;
                 c.max_steps = 40;
