@@ -408,12 +408,14 @@ pub fn sweep(title: &str, xs: &[f64], panels: &[SweepPanel], path: &Path) -> Res
             continue;
         }
         let ypad = ((y1 - y0) * 0.12).max(0.2);
+        // Room below the data for the legend, so it never hides a point or a bar.
+        let legend_room = (y1 - y0).max(0.5) * 0.45;
         let mut chart = ChartBuilder::on(area)
             .caption(&panel.title, (FONT, 16).into_font())
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(55)
-            .build_cartesian_2d((x0 - xpad)..(x1 + xpad), (y0 - ypad)..(y1 + ypad))
+            .build_cartesian_2d((x0 - xpad)..(x1 + xpad), (y0 - ypad - legend_room)..(y1 + ypad))
             .map_err(|e| chart_err(path, e))?;
         chart
             .configure_mesh()
