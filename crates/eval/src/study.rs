@@ -221,15 +221,7 @@ impl Preset {
         match self {
             Preset::Quick => {
                 p.seeds = 1;
-                c.batch_size = 8;
-                c.max_steps = 20;
-                c.warmup_steps = 2;
-                c.lr = 2e-5;
-                c.eval_every = 10;
-                c.val_batches = 2;
-                c.checkpoint_every = 10;
-                c.max_query_len = 48;
-                c.max_passage_len = 96;
+                (c.batch_size, c.max_steps, c.warmup_steps) = (8, 20, 2);
                 p.limit = Some(40);
             }
             Preset::Cpu => {
@@ -237,17 +229,19 @@ impl Preset {
                 // ~3.8 s a step of batch 12 at these lengths: ~68 min alone, under 90 with a
                 // 30% slowdown from other work on the machine.
                 p.seeds = 3;
-                c.batch_size = 12;
-                c.max_steps = 40;
-                c.warmup_steps = 4;
-                c.lr = 2e-5;
-                c.eval_every = 20;
-                c.val_batches = 2;
-                c.checkpoint_every = 20;
-                c.max_query_len = 48;
-                c.max_passage_len = 96;
+                (c.batch_size, c.max_steps, c.warmup_steps) = (12, 40, 4);
             }
             Preset::Paper => {}
+        }
+        if self != Preset::Paper {
+            // Both CPU presets: e5's usual fine-tuning lr, short texts, two validation
+            // batches; a validation and a checkpoint twice a run.
+            c.lr = 2e-5;
+            c.val_batches = 2;
+            c.max_query_len = 48;
+            c.max_passage_len = 96;
+            c.eval_every = c.max_steps / 2;
+            c.checkpoint_every = c.max_steps / 2;
         }
         Ok(p)
     }
@@ -274,6 +268,17 @@ pub fn local_or_fetch(name: &str) -> Result<PathBuf> {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Timing {
     pub invocations: Vec<Invocation>,
+}
+
+impl Timing {
+    /// A study directory's `timing.json`; empty where there is none yet (or it is
+    /// unreadable: the wall time is a report, not an input to any result).
+    pub fn read(dir: &Path) -> Timing {
+        std::fs::read(dir.join("timing.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -308,11 +313,7 @@ impl Study {
         std::fs::create_dir_all(dir).map_err(|e| EvalError::io(dir, e))?;
         let path = dir.join("plan.json");
         if path.is_file() {
-            let old = std::fs::read(&path).map_err(|e| EvalError::io(&path, e))?;
-            let old: Plan = serde_json::from_slice(&old).map_err(|e| EvalError::Report {
-                path: path.clone(),
-                message: format!("not a study plan: {e}"),
-            })?;
+            let old = read_plan(&path)?;
             if old != plan {
                 return Err(EvalError::Report {
                     path,
@@ -335,12 +336,7 @@ impl Study {
 
     /// Open a planned study directory (to summarise it, say).
     pub fn open(dir: &Path) -> Result<Study> {
-        let path = dir.join("plan.json");
-        let bytes = std::fs::read(&path).map_err(|e| EvalError::io(&path, e))?;
-        let plan: Plan = serde_json::from_slice(&bytes).map_err(|e| EvalError::Report {
-            path,
-            message: format!("not a study plan: {e}"),
-        })?;
+        let plan = read_plan(&dir.join("plan.json"))?;
         Ok(Study {
             plan,
             dir: dir.to_path_buf(),
@@ -374,16 +370,16 @@ impl Study {
             .iter()
             .map(|(n, d)| {
                 let c = hbt_data::load_dir(d)?;
-                Ok((n.clone(), p.limit.map_or(c.clone(), |l| c.limit(l))))
+                Ok((n.clone(), match p.limit {
+                    Some(l) => c.limit(l),
+                    None => c,
+                }))
             })
             .collect::<Result<_>>()?;
         // Recorded after every stage, so that the time of an invocation that is killed still
         // counts in the summary's wall time.
         let path = self.dir.join("timing.json");
-        let mut timing: Timing = std::fs::read(&path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
+        let mut timing = Timing::read(&self.dir);
         timing.invocations.push(Invocation {
             seconds: 0.0,
             device: device.to_string(),
@@ -527,10 +523,7 @@ impl Study {
     pub fn summary(&self) -> Result<StudySummary> {
         let p = &self.plan;
         let rows = self.rows()?;
-        let timing: Timing = std::fs::read(self.dir.join("timing.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
+        let timing = Timing::read(&self.dir);
         let names = |v: &[PathBuf]| {
             v.iter()
                 .map(|d| d.file_name().unwrap_or_default().to_string_lossy().into_owned())
@@ -708,6 +701,14 @@ impl Study {
         }
         Ok(out)
     }
+}
+
+fn read_plan(path: &Path) -> Result<Plan> {
+    let bytes = std::fs::read(path).map_err(|e| EvalError::io(path, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| EvalError::Report {
+        path: path.to_path_buf(),
+        message: format!("not a study plan: {e}"),
+    })
 }
 
 fn plan_diff(old: &Plan, new: &Plan) -> String {
