@@ -5,6 +5,9 @@ batch and thread count. Prints one JSON line per measurement, as `hbt bench` doe
 
   bench_peers.py encode MODEL_DIR IDS.json --threads 1 --iters 5 [--onnx-dir DIR]
   bench_peers.py train  MODEL_DIR STEPS.json --threads 2 [--device cuda]
+  bench_peers.py query  MODEL_DIR OUT.json --data MLQA_R_DIR --lang de --tokens 32 --onnx-dir DIR
+      (for bench-browser.sh: the first question of that length, its ids and PyTorch fp32
+      vector, and the ONNX exports ONNX Runtime Web loads)
 
 Needs `pip install torch transformers onnxruntime onnx onnxscript` (~3 GB; never in CI).
 Timing excludes tokenization on both sides of encode (hbt's includes it: a few ms).
@@ -164,17 +167,52 @@ def train(a):
               flush=True)
 
 
+def query(a):
+    """Pick the first question of `data/lang.json` whose "query: "-prefixed tokenization has
+    exactly `tokens` ids (no padding on either side of the browser benchmark), and write its
+    ids, the PyTorch fp32 mean-pooled vector and the ONNX exports."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(a.model)
+    pick = None
+    for lang in a.lang.split(","):
+        path = os.path.join(a.data, f"{lang}.json")
+        qs = [qa["question"] for art in json.load(open(path))["data"] for para in art["paragraphs"] for qa in para["qas"]]
+        for q in qs:
+            ids = tok("query: " + q)["input_ids"]
+            if len(ids) == a.tokens:
+                pick = (q, ids, lang, path)
+                break
+        if pick:
+            break
+    if not pick:
+        sys.exit(f"{a.data}: no {a.lang} question tokenizes to exactly {a.tokens} tokens")
+    text, ids, lang, path = pick
+    model = AutoModel.from_pretrained(a.model, dtype=torch.float32).eval()
+    t = torch.tensor([ids], dtype=torch.long)
+    m = torch.ones_like(t)
+    with torch.inference_mode():
+        v = mean_pool(model(input_ids=t, attention_mask=m).last_hidden_state, m)[0]
+    fp32, int8 = export_onnx(model, a.onnx_dir, t.repeat(2, 1), m.repeat(2, 1))
+    json.dump({"text": text, "lang": lang, "source": path, "ids": ids, "torch_fp32": v.tolist(),
+               "onnx": {"fp32": fp32, "int8": int8}}, open(a.ids, "w"))
+    print(f"query ({lang}, {len(ids)} tokens): {text}")
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("what", choices=["encode", "train"])
+    p.add_argument("what", choices=["encode", "train", "query"])
     p.add_argument("model")
     p.add_argument("ids")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--onnx-dir")
     p.add_argument("--device", default="cpu", help="torch device (cpu or cuda)")
+    p.add_argument("--data", help="query: a LAReQA folder")
+    p.add_argument("--lang", default="de")
+    p.add_argument("--tokens", type=int, default=32)
     a = p.parse_args()
-    encode(a) if a.what == "encode" else train(a)
+    {"encode": encode, "train": train, "query": query}[a.what](a)
 
 
 if __name__ == "__main__":

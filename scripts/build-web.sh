@@ -2,9 +2,10 @@
 # Export the demo bundle into target/web-demo, then build the web app (trunk, release) into
 # dist/; trunk's post_build hook (scripts/trunk-stage-demo.sh) copies the bundle into every
 # build as dist/demo, so a later `trunk build` or `trunk serve` keeps it. The bundle:
-# multilingual-e5-small (the fixture) on the first XQuAD-R questions in six languages and
-# scripts, vocabulary pruned to those languages, int8 weights, with a small eval report for
-# the app's charts.
+# multilingual-e5-small (the fixture) on all of XQuAD-R in six languages and scripts (1,190
+# questions and ~1,220 passages a language, so the bias view ranks a real pool), vocabulary
+# pruned to those languages, int8 weights, with the eval report of the same pool for the
+# app's charts. HBT_DEMO_LIMIT=40 keeps the first 40 questions per language (a small demo).
 #   HBT=path/to/hbt  HBT_E5_DIR=model  HBT_XQUAD_R=data  scripts/build-web.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,11 +13,13 @@ HBT=${HBT:-target/debug/hbt}
 E5=${HBT_E5_DIR:-$HOME/.cache/hbt-fixtures/multilingual-e5-small}
 DATA=${HBT_XQUAD_R:-../shared/data/xquad-r}
 LANGS=${HBT_DEMO_LANGS:-de,en,es,ar,ru,zh}
+limit=()
+[ -n "${HBT_DEMO_LIMIT:-}" ] && limit=(--limit "$HBT_DEMO_LIMIT")
 [ -x "$HBT" ] || { echo "no hbt binary at $HBT (cargo build, or set HBT)" >&2; exit 1; }
 
 # trunk runs cargo offline; the wasm-only crates are not fetched by the native build.
 cargo fetch --locked
-"$HBT" eval --model "$E5" --bench xquad-r --data "$DATA" --languages "$LANGS" --limit 40 \
+"$HBT" eval --model "$E5" --bench xquad-r --data "$DATA" --languages "$LANGS" "${limit[@]}" \
   --out out/demo-eval --force >/dev/null
 # The vocabulary: the bundle's texts plus every piece the served languages' 100,000 most
 # frequent words need (wordfreq), so questions the bundle does not hold tokenize as with the
@@ -32,7 +35,7 @@ if [ "$WORDS" -gt 0 ]; then
   python3 scripts/wordlists.py --top "$WORDS" --out target/web-demo-words ${LANGS//,/ }
   vocab=(--vocab-words target/web-demo-words/*.txt)
 fi
-"$HBT" export --model "$E5" --corpus "$DATA" --languages "$LANGS" --limit 40 --prune-vocab "${vocab[@]}" \
+"$HBT" export --model "$E5" --corpus "$DATA" --languages "$LANGS" "${limit[@]}" --prune-vocab "${vocab[@]}" \
   --dtype "${HBT_DEMO_DTYPE:-q8}" --report out/demo-eval/report.json --force --out target/web-demo
 trunk build --release
 [ -f dist/demo/manifest.json ] || { echo "trunk's hook did not stage the demo bundle into dist/demo" >&2; exit 1; }

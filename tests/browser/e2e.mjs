@@ -78,8 +78,50 @@ function cosine(a, b) {
   return d / Math.sqrt(na * nb);
 }
 
-// A question no bundle text contains, in everyday words: what a visitor types.
-const UNSEEN = "Wie viele Menschen lebten im Jahr 1900 in der Stadt?";
+// Questions the bundle does not hold, in four scripts (Latin, Arabic, Han, Cyrillic): what
+// visitors type. Two are everyday words, two are MLQA-R questions (the bundle is XQuAD-R).
+const UNSEEN = [
+  "Wie viele Menschen lebten im Jahr 1900 in der Stadt?",
+  "هل تزول الإصابة بمرض ذبابة الرمال عبر الوقت؟",
+  "吉尔吉斯斯坦的主要宗教为什么是伊斯兰教？",
+  "Сколько людей жило в городе в 1900 году?",
+];
+const SHARED = resolve(args.shared ?? process.env.HBT_SHARED ?? "../shared");
+
+// A visitor's own file: the sentences of MLQA-R's first paragraphs in four languages, as
+// JSON lines (what the page's file drop takes), and an English question about them.
+async function ownFile() {
+  const rows = [];
+  for (const lang of ["en", "de", "zh", "ar"]) {
+    const data = JSON.parse(await readFile(join(SHARED, "data", "mlqa-r", `${lang}.json`), "utf8")).data;
+    for (const para of data.slice(0, 6).flatMap((a) => a.paragraphs.slice(0, 1))) {
+      para.sentences.forEach((text, i) => rows.push({ id: `${lang}-${rows.length}-${i}`, lang, text: text.trim() }));
+    }
+  }
+  const question = JSON.parse(await readFile(join(SHARED, "data", "mlqa-r", "en.json"), "utf8")).data[0].paragraphs[0].qas[0].question;
+  return { rows: rows.filter((r) => r.text), question };
+}
+
+// Ask `text` on a page whose search already ran once; wait for the new query vector.
+async function ask(page, text) {
+  const before = await page.textContent("#query-vector").catch(() => null);
+  await page.fill("#query", text);
+  await page.click("#search");
+  await page.waitForFunction(
+    (prev) => {
+      const v = document.querySelector("#query-vector");
+      return v && v.textContent !== prev && !document.querySelector("#search").disabled;
+    },
+    before,
+    { timeout: LOAD_TIMEOUT },
+  );
+  return {
+    vector: JSON.parse(await page.textContent("#query-vector")),
+    warning: (await page.$$eval("p.warn", (ps) => ps.map((p) => p.textContent))).join(" "),
+    top: await page.$$eval("#results li", (lis) => lis.slice(0, 5).map((li) => li.dataset.id)),
+    scores: await page.$$eval("#results li .score", (ss) => ss.slice(0, 5).map((s) => Number(s.textContent))),
+  };
+}
 
 async function searchApp(browser, url, query, shot, unseen) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -92,9 +134,23 @@ async function searchApp(browser, url, query, shot, unseen) {
     onError = (e) => reject(new Error(`page error: ${e.message}`));
     page.on("pageerror", onError);
   });
+  // Long tasks (main thread blocked ≥ 50 ms), to report how long the page froze, if at all.
+  await page.addInitScript(() => {
+    window.__longTasks = [];
+    new PerformanceObserver((l) => l.getEntries().forEach((e) => window.__longTasks.push(Math.round(e.duration)))).observe({ entryTypes: ["longtask"] });
+  });
   await page.goto(url);
+  // An impatient visitor: types the question while the model loads and presses Enter; the
+  // search runs once the model is ready.
+  await page.waitForSelector("#query", { timeout: 60_000 });
+  const typing0 = Date.now();
+  await page.type("#query", query, { delay: 5 });
+  const typingMs = Date.now() - typing0;
+  const typedBeforeReady = !(await page.$("#load-info"));
+  await page.press("#query", "Enter");
+  const t0 = Date.now();
   try {
-    await Promise.race([page.waitForSelector("#query, #error", { timeout: LOAD_TIMEOUT }), crashed]);
+    await Promise.race([page.waitForSelector("#load-info, #error", { timeout: LOAD_TIMEOUT }), crashed]);
   } catch (e) {
     await page.screenshot({ path: shot.replace(".png", "-failed.png"), fullPage: true });
     throw new Error(`the app did not load: ${e.message}\n${logs.join("\n")}`);
@@ -104,36 +160,45 @@ async function searchApp(browser, url, query, shot, unseen) {
   page.off("pageerror", onError);
   crashed.catch(() => {});
   const backend = (await page.textContent("#backend")).trim();
-  await page.fill("#query", query);
-  const t0 = Date.now();
-  await page.click("#search");
   await page.waitForSelector("#results li", { timeout: LOAD_TIMEOUT });
   await page.waitForFunction(() => !document.querySelector("#search").disabled, null, { timeout: LOAD_TIMEOUT });
   const searchMs = Date.now() - t0;
+  assert.equal(await page.inputValue("#query"), query, "the query typed during loading was changed");
+  const loadTasks = await page.evaluate(() => window.__longTasks.splice(0));
   const top = await page.$$eval("#results li", (lis) => lis.slice(0, 5).map((li) => Number(li.dataset.passage)));
   const vector = JSON.parse(await page.textContent("#query-vector"));
   const rankDistance = (await page.textContent("#rank-distance").catch(() => null))?.trim();
   const fallbackNote = await page.$("#fallback-note");
-  let unseenResult = null;
-  if (unseen) {
-    // The same page, a second query: wait for a new query vector, not the first one's.
-    const before = await page.textContent("#query-vector");
-    await page.fill("#query", unseen);
-    await page.click("#search");
-    await page.waitForFunction(
-      (prev) => document.querySelector("#query-vector")?.textContent !== prev && !document.querySelector("#search").disabled,
-      before,
-      { timeout: LOAD_TIMEOUT },
-    );
-    unseenResult = {
-      vector: JSON.parse(await page.textContent("#query-vector")),
-      warning: (await page.$$eval("p.warn", (ps) => ps.map((p) => p.textContent))).join(" "),
-    };
-    await page.screenshot({ path: shot.replace(".png", "-unseen.png"), fullPage: true });
-  }
   await page.screenshot({ path: shot, fullPage: true });
+  let unseenResult = null, own = null, secondVisit = null;
+  if (unseen) {
+    unseenResult = [];
+    for (const text of unseen) unseenResult.push({ text, ...(await ask(page, text)) });
+    await page.screenshot({ path: shot.replace(".png", "-unseen.png"), fullPage: true });
+
+    // A file of the visitor's own passages: a broken one is refused with its line named,
+    // a good one is embedded here (with a progress bar) and searched with the same views.
+    await page.setInputFiles("#passages-file", { name: "broken.jsonl", mimeType: "application/json", buffer: Buffer.from('{"text": "fine"}\n{oops}\n') });
+    const ownError = (await page.textContent("#own-error", { timeout: 60_000 })).trim();
+    const { rows, question } = await ownFile();
+    const jsonl = rows.map((r) => JSON.stringify(r)).join("\n") + "\n";
+    await page.setInputFiles("#passages-file", { name: "mine.jsonl", mimeType: "application/json", buffer: Buffer.from(jsonl) });
+    const sawProgress = await page.waitForSelector("#embed-progress", { timeout: 60_000 }).then(() => true, () => false);
+    await page.screenshot({ path: shot.replace(".png", "-own-embedding.png"), fullPage: true });
+    await page.waitForFunction(() => document.querySelector("#pool-label")?.textContent === "mine.jsonl", null, { timeout: LOAD_TIMEOUT });
+    const hit = await ask(page, question);
+    await page.screenshot({ path: shot.replace(".png", "-own.png"), fullPage: true });
+    own = { rows, question, error: ownError, sawProgress, ...hit };
+
+    // A second visit: the bundle comes from the Cache API, not the network.
+    const t1 = Date.now();
+    await page.reload();
+    await page.waitForSelector("#load-info", { timeout: LOAD_TIMEOUT });
+    secondVisit = { ms: Date.now() - t1, cachedBytes: Number(await page.getAttribute("#load-info", "data-cached-bytes")), info: (await page.textContent("#load-info")).trim() };
+  }
   await page.close();
-  return { backend, top, vector, searchMs, rankDistance, fallback: !!fallbackNote, unseen: unseenResult, logs };
+  const typing = { ms: typingMs, before_ready: typedBeforeReady, longest_task_ms_loading: Math.max(0, ...loadTasks), long_tasks_loading: loadTasks };
+  return { backend, top, vector, searchMs, rankDistance, fallback: !!fallbackNote, unseen: unseenResult, own, secondVisit, typing, logs };
 }
 
 async function main() {
@@ -142,6 +207,9 @@ async function main() {
     throw new Error(`${dist}/demo/manifest.json is missing: make the demo bundle with \`hbt export … --out ${dist}/demo\``);
   });
   const corpus = JSON.parse(await readFile(join(dist, "demo", "corpus.json"), "utf8"));
+  const manifest = JSON.parse(await readFile(join(dist, "demo", "manifest.json"), "utf8"));
+  const bundleQuestions = new Set(corpus.questions.map((q) => q.text.trim()));
+  for (const u of UNSEEN) assert.ok(!bundleQuestions.has(u), `"${u}" is a bundle question: it must be held out`);
   const langOf = (i) => corpus.passages[i].lang;
   // The first German question whose answers exist in at least two other languages.
   const q = corpus.questions.find((q) => q.lang === "de" && new Set(q.answers.map(langOf).filter((l) => l !== "de")).size >= 2);
@@ -173,7 +241,7 @@ async function main() {
           join(out, `app-${mode}.png`),
           mode === "cpu" ? UNSEEN : null,
         );
-        console.log(`${mode}: backend ${r.backend}, search ${r.searchMs} ms, top-5 ${r.top.join(",")}, ${r.rankDistance ?? ""}`);
+        console.log(`${mode}: backend ${r.backend}, typed during loading: ${r.typing.before_ready} (${r.typing.ms} ms for ${q.text.length} characters), longest main-thread task while loading ${r.typing.longest_task_ms_loading} ms, first search ${r.searchMs} ms after ready, top-5 ${r.top.join(",")}, ${r.rankDistance ?? ""}`);
         results[mode] = r;
         for (const t of targets) {
           assert.ok(r.top.includes(t), `${mode}: known ${langOf(t)} answer #${t} is not in the top 5 (${r.top})`);
@@ -231,19 +299,48 @@ async function main() {
   assert.ok(cos.webgpu >= 0.999, `browser (WebGPU) vector differs from hbt embed: cosine ${cos.webgpu}`);
   assert.ok(cos.cpu >= 0.999, `browser (CPU) vector differs from hbt embed: cosine ${cos.cpu}`);
 
-  // The unseen question against the *full* model (not the bundle's): the bundle's vocabulary
-  // covers its languages, not only its own texts.
+  // The held-out questions against the *full* model (not the bundle's): the bundle's
+  // vocabulary covers its languages, not only its own texts.
   const full = args.e5 ?? process.env.HBT_E5_DIR;
-  assert.ok(full, "the unseen-query check needs the full model: --e5 DIR or HBT_E5_DIR");
-  const fullLine = execFileSync(hbt, ["embed", "--model", full, "--query", UNSEEN], { encoding: "utf8" });
-  const fullVec = JSON.parse(fullLine.trim().split("\n")[0]).embedding;
-  const unseenCos = cosine(fullVec, results.cpu.unseen.vector);
-  console.log(`unseen query "${UNSEEN}": cosine with the full model ${unseenCos.toFixed(6)}${results.cpu.unseen.warning ? `; page warns: ${results.cpu.unseen.warning}` : ""}`);
-  assert.ok(!results.cpu.unseen.warning.includes("unknown"), `the unseen query lost tokens: ${results.cpu.unseen.warning}`);
-  assert.ok(unseenCos >= 0.999, `unseen query: browser vector vs full model cosine ${unseenCos}`);
+  assert.ok(full, "the held-out query check needs the full model: --e5 DIR or HBT_E5_DIR");
+  const fullVecs = execFileSync(hbt, ["embed", "--model", full, "--query", ...UNSEEN], { encoding: "utf8" })
+    .trim().split("\n").map((l) => JSON.parse(l).embedding);
+  const unseen = results.cpu.unseen.map((u, i) => ({ text: u.text, cosine_with_full_model: cosine(fullVecs[i], u.vector), warning: u.warning }));
+  for (const u of unseen) {
+    console.log(`held-out "${u.text}": cosine with the full model ${u.cosine_with_full_model.toFixed(6)}${u.warning ? `; page warns: ${u.warning}` : ""}`);
+    assert.ok(!u.warning.includes("unknown"), `held-out "${u.text}" lost tokens: ${u.warning}`);
+    assert.ok(u.cosine_with_full_model >= 0.999, `held-out "${u.text}": browser vector vs full model cosine ${u.cosine_with_full_model}`);
+  }
+
+  // The visitor's file: the page's ranking is the native model's ranking of the same texts.
+  const own = results.cpu.own;
+  console.log(`own file: broken one refused ("${own.error}"); ${own.rows.length} passages embedded (progress bar seen: ${own.sawProgress}); top-5 ${own.top.join(", ")}`);
+  assert.ok(own.error.includes("broken.jsonl: line 2 is not JSON"), `a broken file should be refused naming its line, got: ${own.error}`);
+  assert.ok(own.sawProgress, "embedding a dropped file shows no progress bar");
+  const embedJson = (kind, texts) =>
+    execFileSync(hbt, ["embed", "--model", join(dist, "demo", "model"), `--${kind}`, ...texts], { encoding: "utf8", maxBuffer: 1 << 28 })
+      .trim().split("\n").map((l) => JSON.parse(l).embedding);
+  const pv = embedJson("passage", own.rows.map((r) => r.text));
+  const [qv] = embedJson("query", [own.question]);
+  const dot = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0);
+  const nativeOrder = own.rows.map((r, i) => ({ id: r.id, score: dot(qv, pv[i]) })).sort((a, b) => b.score - a.score);
+  console.log(`own file, native top-5: ${nativeOrder.slice(0, 5).map((r) => `${r.id} ${r.score.toFixed(3)}`).join(", ")}`);
+  assert.equal(own.top[0], nativeOrder[0].id, "the browser's best passage of the dropped file is not the native model's");
+  own.top.forEach((id, k) => {
+    const n = nativeOrder.find((r) => r.id === id);
+    assert.ok(Math.abs(n.score - own.scores[k]) < 2e-3, `passage ${id}: browser score ${own.scores[k]} vs native ${n.score}`);
+  });
+
+  // The second visit took the whole bundle from the Cache API.
+  const sv = results.cpu.secondVisit;
+  console.log(`second visit: ready in ${sv.ms} ms; ${sv.info}`);
+  assert.equal(sv.cachedBytes, manifest.files.reduce((s, f) => s + f.bytes, 0), "the second visit did not take every bundle file from the Cache API");
 
   const summary = {
-    unseen_query: { text: UNSEEN, cosine_with_full_model: unseenCos },
+    held_out_queries: unseen,
+    own_file: { passages: own.rows.length, question: own.question, top5: own.top, native_top5: nativeOrder.slice(0, 5).map((r) => r.id) },
+    second_visit: sv,
+    typing_while_loading: { webgpu: results.webgpu.typing, cpu: results.cpu.typing },
     query: q.text,
     question: q.id,
     targets,

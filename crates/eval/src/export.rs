@@ -8,6 +8,7 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use hbt_data::lareqa::{CandidateInput, Corpus};
+use sha2::Digest;
 use hbt_model::bundle::{self, BundleCorpus, BundleFile, BundleModel, BundleQuestion, Manifest, Passage, VocabInfo};
 use hbt_model::{Encoder, EncoderOptions, ModelFiles, PruneStats, SaveDtype, SaveOptions, TextKind};
 use indicatif::ProgressBar;
@@ -190,13 +191,18 @@ fn files_under(root: &Path, dir: &Path, out: &mut Vec<BundleFile>) -> Result<()>
         if p.is_dir() {
             files_under(root, &p, out)?;
         } else {
-            let bytes = e.metadata().map_err(|err| EvalError::io(&p, err))?.len();
+            let data = std::fs::read(&p).map_err(|err| EvalError::io(&p, err))?;
+            let sha256 = Some(format!("{:x}", sha2::Sha256::digest(&data)));
             let rel = p
                 .strip_prefix(root)
                 .expect("under root")
                 .to_string_lossy()
                 .replace('\\', "/");
-            out.push(BundleFile { path: rel, bytes });
+            out.push(BundleFile {
+                path: rel,
+                bytes: data.len() as u64,
+                sha256,
+            });
         }
     }
     Ok(())

@@ -72,6 +72,10 @@ pub struct VocabInfo {
 pub struct BundleFile {
     pub path: String,
     pub bytes: u64,
+    /// Hex SHA-256 of the file: the browser keys its Cache API copy by it, so a changed
+    /// file is downloaded again and an unchanged one never is. Absent in older bundles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -137,7 +141,11 @@ impl Manifest {
 
     /// The size recorded for a bundle file, if any.
     pub fn size_of(&self, path: &str) -> Option<u64> {
-        self.files.iter().find(|f| f.path == path).map(|f| f.bytes)
+        self.file(path).map(|f| f.bytes)
+    }
+
+    pub fn file(&self, path: &str) -> Option<&BundleFile> {
+        self.files.iter().find(|f| f.path == path)
     }
 }
 
@@ -251,4 +259,63 @@ impl ModelFiles {
         }
         Ok(out)
     }
+}
+
+/// The most passages a visitor's file may hold: each is embedded in the browser (about a
+/// second per 8 on a laptop CPU), so a larger file belongs in `hbt export`.
+pub const MAX_USER_PASSAGES: usize = 20_000;
+
+/// The language of passages whose file does not say (BCP 47 "undetermined").
+pub const UNKNOWN_LANG: &str = "und";
+
+/// A visitor's own passages, from a file dropped on the page. `*.jsonl` / `*.ndjson`: one
+/// JSON object per line with a `text` string and optional `lang` and `id` strings; anything
+/// else is read as UTF-8 text, one passage per non-empty line. Errors name the file and line.
+pub fn parse_user_passages(bytes: &[u8], name: &str) -> Result<Vec<Passage>> {
+    let origin = Path::new(name);
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| ModelError::config(origin, format!("not UTF-8 text (invalid byte at offset {})", e.valid_up_to())))?;
+    let lower = name.to_ascii_lowercase();
+    let jsonl = lower.ends_with(".jsonl") || lower.ends_with(".ndjson");
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let n = i + 1;
+        if out.len() == MAX_USER_PASSAGES {
+            return Err(ModelError::config(
+                origin,
+                format!("more than {MAX_USER_PASSAGES} passages (line {n}): split the file, or export a bundle with `hbt export`"),
+            ));
+        }
+        let (id, lang, text) = if jsonl {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .map_err(|e| ModelError::config(origin, format!("line {n} is not JSON: {e}")))?;
+            let field = |k: &str| -> Result<Option<String>> {
+                match v.get(k) {
+                    None | Some(serde_json::Value::Null) => Ok(None),
+                    Some(serde_json::Value::String(s)) => Ok(Some(s.trim().to_string())),
+                    Some(serde_json::Value::Number(x)) if k == "id" => Ok(Some(x.to_string())),
+                    Some(_) => Err(ModelError::config(origin, format!("line {n}: `{k}` is not a string"))),
+                }
+            };
+            if !v.is_object() {
+                return Err(ModelError::config(origin, format!("line {n}: expected an object with a `text` field")));
+            }
+            let text = field("text")?
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| ModelError::config(origin, format!("line {n}: no `text` (or it is empty)")))?;
+            let lang = field("lang")?.filter(|l| !l.is_empty()).unwrap_or_else(|| UNKNOWN_LANG.into());
+            (field("id")?.unwrap_or_else(|| format!("line {n}")), lang, text)
+        } else {
+            (format!("line {n}"), UNKNOWN_LANG.to_string(), line.to_string())
+        };
+        out.push(Passage { id, lang, text });
+    }
+    if out.is_empty() {
+        return Err(ModelError::config(origin, "no passages (the file is empty)"));
+    }
+    Ok(out)
 }

@@ -134,6 +134,8 @@ pub fn language_name(code: &str) -> &str {
         "fr" => "French",
         "ja" => "Japanese",
         "ko" => "Korean",
+        "ro" => "Romanian",
+        "und" => "language not given",
         other => other,
     }
 }

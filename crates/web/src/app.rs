@@ -8,9 +8,14 @@ use leptos::task::spawn_local;
 
 use crate::analysis::{self, language_colour, language_name};
 use crate::charts;
-use crate::engine::{Backend, Engine, Progress, SearchResult};
+use crate::engine::{Backend, Engine, Pool, Progress, SearchResult};
+
+/// At most this many questions get lines joining their parallel answers on the passage map.
+const MAP_LINES: usize = 80;
 
 type EngineSignal = RwSignal<Option<Rc<Engine>>, LocalStorage>;
+/// The passages being searched: the bundle's, or a file the visitor dropped.
+type PoolSignal = RwSignal<Option<Rc<Pool>>, LocalStorage>;
 
 /// What the page URL asks for.
 #[derive(Clone, Debug)]
@@ -39,6 +44,7 @@ fn params() -> Params {
 pub fn App() -> impl IntoView {
     let p = params();
     let engine: EngineSignal = RwSignal::new_local(None);
+    let pool: PoolSignal = RwSignal::new_local(None);
     let progress = RwSignal::new(Progress {
         stage: "starting".into(),
         done: 0,
@@ -48,26 +54,24 @@ pub fn App() -> impl IntoView {
     let result = RwSignal::new(None::<SearchResult>);
     let query = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
-
-    {
-        let (bundle, force_cpu) = (p.bundle.clone(), p.force_cpu);
-        spawn_local(async move {
-            match Engine::load(&bundle, force_cpu, move |pr| progress.set(pr)).await {
-                Ok(e) => engine.set(Some(Rc::new(e))),
-                Err(e) => error.set(Some(e)),
-            }
-        });
-    }
+    // A search asked for while the model loads; it runs once the model is ready.
+    let pending = RwSignal::new(false);
 
     let run = move |text: String| {
-        let Some(e) = engine.get_untracked() else { return };
         if text.trim().is_empty() {
             return;
         }
+        let (Some(e), Some(p)) = (engine.get_untracked(), pool.get_untracked()) else {
+            query.set(text);
+            pending.set(true);
+            return;
+        };
         query.set(text.clone());
         busy.set(true);
         spawn_local(async move {
-            match e.search(&text).await {
+            match e.search(&p, &text).await {
+                // A result indexes the pool it ranked: drop it if the pool changed meanwhile.
+                Ok(_) if !pool.with_untracked(|now| now.as_ref().is_some_and(|now| Rc::ptr_eq(now, &p))) => {}
                 Ok(r) => {
                     error.set(None);
                     result.set(Some(r));
@@ -78,12 +82,30 @@ pub fn App() -> impl IntoView {
         });
     };
 
+    {
+        let (bundle, force_cpu) = (p.bundle.clone(), p.force_cpu);
+        spawn_local(async move {
+            match Engine::load(&bundle, force_cpu, move |pr| progress.set(pr)).await {
+                Ok(e) => {
+                    pool.set(Some(e.demo.clone()));
+                    engine.set(Some(Rc::new(e)));
+                    if pending.get_untracked() {
+                        pending.set(false);
+                        run(query.get_untracked());
+                    }
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    }
+
     let widget = p.widget;
     let bundle = p.bundle.clone();
     view! {
         <div class=if widget { "app widget" } else { "app" }>
             <Header engine widget />
             <ErrorBox error />
+            <SearchForm query busy pending run />
             <Loading engine progress error bundle />
             {move || {
                 engine
@@ -91,11 +113,11 @@ pub fn App() -> impl IntoView {
                     .map(|e| {
                         let e2 = e.clone();
                         view! {
-                            <SearchBox engine=e query busy run widget />
+                            <Examples engine=e run widget />
                             {if widget {
-                                view! { <Results engine=e2 result top=5 /> }.into_any()
+                                view! { <Results pool result top=5 /> }.into_any()
                             } else {
-                                view! { <FullPage engine=e2 result /> }.into_any()
+                                view! { <FullPage engine=e2 pool result /> }.into_any()
                             }}
                         }
                     })
@@ -187,26 +209,15 @@ fn Loading(
     }
 }
 
+/// The search field: there from the first paint, so a visitor can type while the model
+/// loads; a search asked for then runs when it is ready.
 #[component]
-fn SearchBox(
-    engine: Rc<Engine>,
+fn SearchForm(
     query: RwSignal<String>,
     busy: RwSignal<bool>,
+    pending: RwSignal<bool>,
     run: impl Fn(String) + Copy + 'static,
-    widget: bool,
 ) -> impl IntoView {
-    let examples = engine.examples(if widget { 3 } else { 6 });
-    let m = &engine.manifest;
-    let summary = format!(
-        "{} passages in {} languages · {} · {}",
-        m.passages,
-        engine.langs.len(),
-        m.model.label,
-        match &m.model.vocab {
-            Some(v) => format!("vocabulary pruned to {} of {} tokens", v.after, v.before),
-            None => "full vocabulary".into(),
-        }
-    );
     view! {
         <form
             class="search"
@@ -224,9 +235,44 @@ fn SearchBox(
                 autocomplete="off"
             />
             <button type="submit" id="search" disabled=move || busy.get()>
-                {move || if busy.get() { "Searching…" } else { "Search" }}
+                {move || if busy.get() { "Searching…" } else if pending.get() { "Waiting for the model…" } else { "Search" }}
             </button>
         </form>
+    }
+}
+
+/// Example questions, what the bundle holds and how it loaded.
+#[component]
+fn Examples(engine: Rc<Engine>, run: impl Fn(String) + Copy + 'static, widget: bool) -> impl IntoView {
+    let examples = engine.demo.examples(if widget { 3 } else { 6 });
+    let m = &engine.manifest;
+    let summary = format!(
+        "{} passages in {} languages · {} · {}",
+        m.passages,
+        engine.demo.langs.len(),
+        m.model.label,
+        match &m.model.vocab {
+            Some(v) => format!("vocabulary pruned to {} of {} tokens", v.after, v.before),
+            None => "full vocabulary".into(),
+        }
+    );
+    let marks_json = serde_json::to_string(&engine.marks).unwrap_or_default();
+    let marks_title = engine
+        .marks
+        .iter()
+        .map(|(k, ms)| format!("{k}: {:.2} s", ms / 1e3))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let load_info = format!(
+        "Ready in {:.1} s{}",
+        engine.load_ms / 1e3,
+        if engine.cached_bytes > 0 {
+            format!(", {:.1} MB of the bundle from this browser's cache", engine.cached_bytes as f64 / 1e6)
+        } else {
+            String::new()
+        }
+    );
+    view! {
         <div class="examples">
             <span class="muted">"Try: "</span>
             {examples
@@ -243,66 +289,68 @@ fn SearchBox(
                 .collect_view()}
         </div>
         {(!widget).then(|| view! { <p class="muted corpus-summary">{summary}</p> })}
+        <p class="muted load-info" id="load-info" data-cached-bytes=engine.cached_bytes.to_string() data-marks=marks_json title=marks_title>{load_info}</p>
     }
 }
 
 #[component]
-fn Results(engine: Rc<Engine>, result: RwSignal<Option<SearchResult>>, top: usize) -> impl IntoView {
-    let langs = engine.langs.clone();
-    let filter = RwSignal::new(langs.clone());
-    // Reactive closures must be Send; the engine is not (GPU handles), so it lives in the
-    // reactive arena and closures hold the handle.
-    let e = StoredValue::new_local(engine.clone());
-    let chips = (top > 5).then(|| {
-        view! {
-            <div class="filter">
-                <span class="muted">"Languages: "</span>
-                {langs
-                    .iter()
-                    .enumerate()
-                    .map(|(i, l)| {
-                        let l1 = l.clone();
-                        let l2 = l.clone();
-                        view! {
-                            <label class="chip" style=format!("--c: {}", language_colour(i))>
-                                <input
-                                    type="checkbox"
-                                    prop:checked=move || filter.with(|f| f.contains(&l1))
-                                    on:change=move |_| {
-                                        filter.update(|f| {
-                                            if let Some(k) = f.iter().position(|x| *x == l2) {
-                                                f.remove(k);
-                                            } else {
-                                                f.push(l2.clone());
-                                            }
-                                        })
-                                    }
-                                />
-                                {language_name(l).to_string()}
-                            </label>
-                        }
-                    })
-                    .collect_view()}
-            </div>
-        }
-    });
+fn Results(pool: PoolSignal, result: RwSignal<Option<SearchResult>>, top: usize) -> impl IntoView {
+    // Languages switched off; a new pool's languages start switched on.
+    let hidden = RwSignal::new(Vec::<String>::new());
+    let chips = move || {
+        (top > 5).then(|| {
+            let langs = pool.with(|p| p.as_ref().map(|p| p.langs.clone()).unwrap_or_default());
+            view! {
+                <div class="filter">
+                    <span class="muted">"Languages: "</span>
+                    {langs
+                        .iter()
+                        .enumerate()
+                        .map(|(i, l)| {
+                            let l1 = l.clone();
+                            let l2 = l.clone();
+                            view! {
+                                <label class="chip" style=format!("--c: {}", language_colour(i))>
+                                    <input
+                                        type="checkbox"
+                                        prop:checked=move || hidden.with(|h| !h.contains(&l1))
+                                        on:change=move |_| {
+                                            hidden.update(|h| {
+                                                if let Some(k) = h.iter().position(|x| *x == l2) {
+                                                    h.remove(k);
+                                                } else {
+                                                    h.push(l2.clone());
+                                                }
+                                            })
+                                        }
+                                    />
+                                    {language_name(l).to_string()}
+                                </label>
+                            }
+                        })
+                        .collect_view()}
+                </div>
+            }
+        })
+    };
     let list = move || {
-        e.with_value(|e| result.with(|r| {
+        pool.with(|e| result.with(|r| {
+            let e = e.as_ref()?;
             r.as_ref().map(|r| {
-                let keep = filter.get();
+                let skip = hidden.get();
                 let known = e.known_question(&r.query).map(|q| q.answers.clone()).unwrap_or_default();
                 let rows = r
                     .order
                     .iter()
                     .enumerate()
-                    .filter(|(_, i)| keep.contains(&e.corpus.passages[**i].lang))
+                    .filter(|(_, i)| !skip.contains(&e.corpus.passages[**i].lang))
                     .take(top)
                     .map(|(rank, &i)| {
                         let p = &e.corpus.passages[i];
                         let li = e.lang_index(&p.lang);
                         let is_answer = known.contains(&i);
                         view! {
-                            <li class="hit" class:answer=is_answer data-lang=p.lang.clone() data-passage=i.to_string()>
+                            <li class="hit" class:answer=is_answer data-lang=p.lang.clone() data-passage=i.to_string() data-id=p.id.clone()>
                                 <span class="rank">{rank + 1}</span>
                                 <span class="badge" style=format!("background: {}", language_colour(li)) title=language_name(&p.lang).to_string()>
                                     {p.lang.clone()}
@@ -338,12 +386,13 @@ fn Results(engine: Rc<Engine>, result: RwSignal<Option<SearchResult>>, top: usiz
 }
 
 #[component]
-fn FullPage(engine: Rc<Engine>, result: RwSignal<Option<SearchResult>>) -> impl IntoView {
+fn FullPage(engine: Rc<Engine>, pool: PoolSignal, result: RwSignal<Option<SearchResult>>) -> impl IntoView {
     let k = RwSignal::new(10usize);
     let e3 = engine.clone();
-    let stored = StoredValue::new_local(engine.clone());
+    let backend = engine.backend.label();
     let bias = move || {
-        stored.with_value(|e1| result.with(|r| {
+        pool.with(|e1| result.with(|r| {
+            let e1 = e1.as_ref()?;
             r.as_ref().map(|r| {
                 let kk = k.get();
                 let langs: Vec<&str> = e1.corpus.passages.iter().map(|p| p.lang.as_str()).collect();
@@ -401,7 +450,6 @@ fn FullPage(engine: Rc<Engine>, result: RwSignal<Option<SearchResult>>) -> impl 
                     .into_any(),
                 };
                 let vec_json = serde_json::to_string(&r.vector).unwrap_or_default();
-                let backend = e1.backend.label();
                 view! {
                     <section class="card">
                         <h2>"Language bias of this ranking"</h2>
@@ -424,7 +472,7 @@ fn FullPage(engine: Rc<Engine>, result: RwSignal<Option<SearchResult>>) -> impl 
         }))
     };
     let pca = move || {
-        stored.with_value(|e2| {
+        pool.with(|e2| e2.as_ref().map(|e2| {
             let highlight: Vec<usize> = result.with(|r| {
                 r.as_ref()
                     .map(|r| r.order.iter().take(5).copied().collect())
@@ -432,15 +480,24 @@ fn FullPage(engine: Rc<Engine>, result: RwSignal<Option<SearchResult>>) -> impl 
             });
             let langs: Vec<usize> = e2.corpus.passages.iter().map(|p| e2.lang_index(&p.lang)).collect();
             let mut seen = std::collections::HashSet::new();
-            let groups: Vec<Vec<usize>> = e2
+            let all: Vec<&Vec<usize>> = e2
                 .corpus
                 .questions
                 .iter()
                 .filter(|q| seen.insert(q.id.clone()))
-                .map(|q| q.answers.clone())
+                .map(|q| &q.answers)
+                .collect();
+            // Lines for every question of a full pool would hide the dots: a spread sample,
+            // plus the questions whose answers are in the current top 5.
+            let step = all.len().div_ceil(MAP_LINES).max(1);
+            let groups: Vec<Vec<usize>> = all
+                .iter()
+                .enumerate()
+                .filter(|(i, g)| i % step == 0 || g.iter().any(|a| highlight.contains(a)))
+                .map(|(_, g)| (*g).clone())
                 .collect();
             charts::pca_scatter(&e2.pca, &langs, &groups, &highlight, &e2.langs)
-        })
+        }).unwrap_or_default())
     };
     let report = e3.report.clone();
     let report_view = report.map(|rep| {
@@ -484,18 +541,135 @@ fn FullPage(engine: Rc<Engine>, result: RwSignal<Option<SearchResult>>) -> impl 
         <div class="layout">
             <section class="card results-card">
                 <h2>"Results across languages"</h2>
-                <Results engine=engine.clone() result top=10 />
+                <Results pool result top=10 />
                 {move || result.with(|r| r.is_none()).then(|| view! { <p class="muted">"Type a question or pick an example."</p> })}
             </section>
             {bias}
+            <OwnPassages engine=engine.clone() pool result />
             <section class="card">
                 <h2>"Passage map"</h2>
                 <p class="muted">
-                    "Passage vectors on their first two principal components, coloured by language. Grey lines join the parallel answers of a question: short lines mean a language-agnostic space. Rings mark the current top 5."
+                    {move || pool.with(|p| p.as_ref().map(|p| {
+                        let questions = p.corpus.questions.len();
+                        format!(
+                            "{} passage vectors on their first two principal components, coloured by language.{} Rings mark the current top 5.",
+                            p.corpus.passages.len(),
+                            match questions {
+                                0 => String::new(),
+                                q if q > MAP_LINES => format!(" Grey lines join the parallel answers of a question ({MAP_LINES} questions spread over the pool, and those of the top 5): short lines mean a language-agnostic space."),
+                                _ => " Grey lines join the parallel answers of a question: short lines mean a language-agnostic space.".into(),
+                            }
+                        )
+                    }))}
                 </p>
                 <div class="chart-box" inner_html=pca></div>
             </section>
             {report_view}
         </div>
+    }
+}
+
+/// A visitor's own passages: a JSON-lines or text file dropped on the page (or chosen),
+/// embedded here in the browser with a progress bar, then searched with the same views.
+#[component]
+fn OwnPassages(engine: Rc<Engine>, pool: PoolSignal, result: RwSignal<Option<SearchResult>>) -> impl IntoView {
+    let progress = RwSignal::new(None::<(usize, usize)>);
+    let error = RwSignal::new(None::<String>);
+    let stored = StoredValue::new_local(engine.clone());
+    let demo = StoredValue::new_local(engine.demo.clone());
+    let load = move |file: web_sys::File| {
+        if progress.get_untracked().is_some() {
+            return;
+        }
+        let name = file.name();
+        let engine = stored.get_value();
+        progress.set(Some((0, 0)));
+        spawn_local(async move {
+            let outcome = async {
+                let buf = wasm_bindgen_futures::JsFuture::from(file.array_buffer())
+                    .await
+                    .map_err(|_| format!("{name}: the browser could not read the file"))?;
+                let bytes = js_sys::Uint8Array::new(&buf).to_vec();
+                let passages = hbt_model::bundle::parse_user_passages(&bytes, &name).map_err(|e| e.to_string())?;
+                engine
+                    .embed_pool(name.clone(), passages, move |done, total| progress.set(Some((done, total))))
+                    .await
+                    .map_err(|e| format!("{name}: embedding failed: {e}"))
+            }
+            .await;
+            match outcome {
+                Ok(p) => {
+                    error.set(None);
+                    result.set(None);
+                    pool.set(Some(Rc::new(p)));
+                }
+                Err(e) => error.set(Some(e)),
+            }
+            progress.set(None);
+        });
+    };
+    let on_drop = move |ev: leptos::ev::DragEvent| {
+        ev.prevent_default();
+        if let Some(f) = ev.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0)) {
+            load(f);
+        }
+    };
+    let on_pick = move |ev: leptos::ev::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        if let Some(f) = input.files().and_then(|f| f.get(0)) {
+            load(f);
+        }
+        input.set_value("");
+    };
+    let bar = move || {
+        progress.get().map(|(done, total)| {
+            let pct = if total == 0 { 0.0 } else { 100.0 * done as f64 / total as f64 };
+            view! {
+                <div class="loading" id="embed-progress">
+                    <div class="loading-label">
+                        {if total == 0 { "Reading the file…".to_string() } else { format!("Embedding {done} / {total} passages in this browser") }}
+                    </div>
+                    <div class="bar"><div class="fill" style=format!("width: {pct:.1}%")></div></div>
+                </div>
+            }
+        })
+    };
+    let current = move || {
+        pool.with(|p| p.as_ref().map(|p| {
+            let is_demo = demo.with_value(|d| Rc::ptr_eq(d, p));
+            view! {
+                <p class="pool-label">
+                    "Searching "
+                    <strong id="pool-label">{p.label.clone()}</strong>
+                    {format!(" · {} passages in {} language(s)", p.corpus.passages.len(), p.langs.len())}
+                    {(!is_demo).then(|| view! {
+                        " "
+                        <button class="example" id="pool-reset" on:click=move |_| {
+                            result.set(None);
+                            pool.set(Some(demo.get_value()));
+                        }>"Back to the demo passages"</button>
+                    })}
+                </p>
+            }
+        }))
+    };
+    view! {
+        <section class="card" id="own-passages">
+            <h2>"Your own passages"</h2>
+            <div class="drop" on:dragover=|ev: leptos::ev::DragEvent| ev.prevent_default() on:drop=on_drop>
+                <p>
+                    "Drop a file here, or "
+                    <input type="file" id="passages-file" accept=".jsonl,.ndjson,.txt,text/plain" on:change=on_pick />
+                </p>
+                <p class="muted">
+                    "JSON lines (one " <code>"{\"text\": …, \"lang\": \"de\"}"</code>
+                    " per line; the language drives the bias view) or plain text (one passage per line). "
+                    "It is embedded in this browser and never leaves it."
+                </p>
+            </div>
+            {bar}
+            {move || error.get().map(|e| view! { <div class="error" role="alert" id="own-error">{e}</div> })}
+            {current}
+        </section>
     }
 }

@@ -165,10 +165,12 @@ pub fn pca_scatter(
             );
         }
     }
+    // A real pool has thousands of passages: smaller, fainter dots keep its shape visible.
+    let (r, alpha) = if points.len() > 1000 { (1.5, 0.55) } else { (3.6, 0.85) };
     for (i, &(x, y)) in points.iter().enumerate() {
         let _ = write!(
             s,
-            r#"<circle cx="{:.1}" cy="{:.1}" r="3.6" fill="{}" fill-opacity="0.85"/>"#,
+            r#"<circle cx="{:.1}" cy="{:.1}" r="{r}" fill="{}" fill-opacity="{alpha}"/>"#,
             sx(x),
             sy(y),
             language_colour(langs[i])

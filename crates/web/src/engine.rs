@@ -34,17 +34,70 @@ pub struct Progress {
     pub total: u64,
 }
 
+/// Passages to search, with their vectors: the bundle's, or a file the visitor dropped.
+pub struct Pool {
+    /// What the page calls it (the bundle's source, or the file name).
+    pub label: String,
+    pub corpus: BundleCorpus,
+    pub vectors: Vec<f32>,
+    pub dim: usize,
+    /// Languages of the passages, in display order.
+    pub langs: Vec<String>,
+    pub pca: Vec<(f32, f32)>,
+}
+
+impl Pool {
+    pub fn new(label: String, corpus: BundleCorpus, vectors: Vec<f32>, dim: usize, langs: Vec<String>) -> Pool {
+        let pca = analysis::pca2(&vectors, dim);
+        Pool {
+            label,
+            corpus,
+            vectors,
+            dim,
+            langs,
+            pca,
+        }
+    }
+
+    /// A question of the pool with exactly this text, if any (its answers are known).
+    pub fn known_question(&self, text: &str) -> Option<&hbt_model::bundle::BundleQuestion> {
+        let t = text.trim();
+        self.corpus.questions.iter().find(|q| q.text.trim() == t)
+    }
+
+    /// One example question per language (for the example buttons), up to `n`.
+    pub fn examples(&self, n: usize) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for l in &self.langs {
+            if let Some(q) = self.corpus.questions.iter().find(|q| &q.lang == l) {
+                out.push((l.clone(), q.text.clone()));
+            }
+            if out.len() >= n {
+                break;
+            }
+        }
+        out
+    }
+
+    pub fn lang_index(&self, lang: &str) -> usize {
+        self.langs.iter().position(|l| l == lang).unwrap_or(0)
+    }
+}
+
 pub struct Engine {
     pub encoder: Encoder,
     pub backend: Backend,
     pub manifest: Manifest,
-    pub corpus: BundleCorpus,
-    pub vectors: Vec<f32>,
-    pub dim: usize,
-    pub langs: Vec<String>,
-    pub pca: Vec<(f32, f32)>,
+    /// The bundle's own passages.
+    pub demo: std::rc::Rc<Pool>,
     pub report: Option<serde_json::Value>,
     unk_id: Option<u32>,
+    /// Bundle bytes that came from the Cache API rather than the network.
+    pub cached_bytes: u64,
+    /// From the start of loading to a working encoder.
+    pub load_ms: f64,
+    /// Loading steps and when each ended, ms after the start.
+    pub marks: Vec<(String, f64)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -60,7 +113,7 @@ pub struct SearchResult {
 
 const QUERY_PAD: usize = 32;
 
-fn now() -> f64 {
+pub(crate) fn now() -> f64 {
     web_sys::window()
         .and_then(|w| w.performance())
         .map(|p| p.now())
@@ -101,6 +154,10 @@ async fn init_device(force_cpu: bool) -> (Device, Backend) {
 
 impl Engine {
     pub async fn load(bundle: &str, force_cpu: bool, on_progress: impl Fn(Progress)) -> Result<Engine, String> {
+        let t_load = now();
+        // When each loading step ended (ms since the start): shown on the page, so a slow
+        // start can be pinned on the download, the cache, parsing or the encoder.
+        let mut marks: Vec<(String, f64)> = Vec::new();
         let base = bundle_base(bundle);
         let manifest_url = join_url(&base, hbt_model::bundle::MANIFEST);
         on_progress(Progress {
@@ -117,9 +174,31 @@ impl Engine {
         })?;
         let manifest = Manifest::parse(&mbytes, &PathBuf::from(&manifest_url)).map_err(|e| e.to_string())?;
         let total = manifest.total_bytes().max(1);
+        let cache = crate::fetch::open_cache().await;
         let mut done = 0u64;
+        let mut cached_bytes = 0u64;
+        let mut keys = Vec::new();
         let mut fetch = async |rel: String, stage: &str| -> Result<Vec<u8>, String> {
             let url = join_url(&base, &rel);
+            let file = manifest.file(&rel);
+            // Files with a content hash come from the Cache API when this browser has them.
+            let key = match (&cache, file.and_then(|f| f.sha256.as_deref())) {
+                (Some(_), Some(sha)) => Some(crate::fetch::cache_key(&url, sha)),
+                _ => None,
+            };
+            if let (Some(c), Some(k), Some(f)) = (&cache, &key, file) {
+                keys.push(k.clone());
+                if let Some(bytes) = crate::fetch::cache_get(c, k, f.bytes).await {
+                    done += bytes.len() as u64;
+                    cached_bytes += bytes.len() as u64;
+                    on_progress(Progress {
+                        stage: format!("{stage} (from this browser's cache)"),
+                        done,
+                        total,
+                    });
+                    return Ok(bytes);
+                }
+            }
             let before = done;
             let bytes = fetch_bytes(&url, |n| {
                 on_progress(Progress {
@@ -129,13 +208,17 @@ impl Engine {
                 })
             })
             .await?;
-            if let Some(want) = manifest.size_of(&rel)
+            if let Some(want) = file.map(|f| f.bytes)
                 && want != bytes.len() as u64
             {
                 return Err(format!(
                     "{url}: {} bytes, but the manifest says {want} (a truncated or stale file)",
                     bytes.len()
                 ));
+            }
+            // Only files that passed the size check are kept for the next visit.
+            if let (Some(c), Some(k)) = (&cache, &key) {
+                crate::fetch::cache_put(c, k, &bytes).await;
             }
             done += bytes.len() as u64;
             Ok(bytes)
@@ -154,6 +237,13 @@ impl Engine {
             }
             None => None,
         };
+        if let Some(c) = &cache {
+            crate::fetch::cache_prune(c, &base, &keys).await;
+        }
+        marks.push(("download".into(), now() - t_load));
+        // The page has one thread: between the heavy steps below, let it paint and take
+        // keystrokes (a visitor may be typing a query meanwhile).
+        crate::fetch::yield_to_browser().await;
         let corpus = BundleCorpus::parse(&corpus_bytes, &PathBuf::from(join_url(&base, &manifest.corpus)))
             .map_err(|e| e.to_string())?;
         let (n, dim, vectors) = read_embeddings(&emb_bytes, &PathBuf::from(join_url(&base, &manifest.embeddings)))
@@ -173,9 +263,13 @@ impl Engine {
             done: total,
             total,
         });
+        marks.push(("parse".into(), now() - t_load));
         let (device, mut backend) = init_device(force_cpu).await;
+        crate::fetch::yield_to_browser().await;
         let mut encoder = Encoder::from_files(files.clone(), &device, &EncoderOptions::default())
             .map_err(|e| format!("the bundle's model does not load: {e}"))?;
+        marks.push(("encoder".into(), now() - t_load));
+        crate::fetch::yield_to_browser().await;
         // GPU kernels are compiled per shape: padding queries to a multiple of 32 tokens
         // means the warm-up below compiles what almost every query will use.
         encoder.tokenizer.pad_multiple = QUERY_PAD;
@@ -201,22 +295,27 @@ impl Engine {
         } else {
             manifest.languages.clone()
         };
-        let pca = analysis::pca2(&vectors, dim);
+        marks.push(("warm-up".into(), now() - t_load));
+        crate::fetch::yield_to_browser().await;
+        // The source is the exporter's path: its last component names the benchmark.
+        let source = manifest.source.trim_end_matches('/').rsplit('/').next().unwrap_or(&manifest.source);
+        let label = format!("the bundle's passages ({source})");
+        marks.push(("passage map".into(), now() - t_load));
+        let demo = std::rc::Rc::new(Pool::new(label, corpus, vectors, dim, langs));
         Ok(Engine {
             encoder,
             backend,
             manifest,
-            corpus,
-            vectors,
-            dim,
-            langs,
-            pca,
+            demo,
             report,
             unk_id,
+            cached_bytes,
+            load_ms: now() - t_load,
+            marks,
         })
     }
 
-    pub async fn search(&self, query: &str) -> Result<SearchResult, String> {
+    pub async fn search(&self, pool: &Pool, query: &str) -> Result<SearchResult, String> {
         let t0 = now();
         let batch = self
             .encoder
@@ -234,7 +333,7 @@ impl Engine {
             .await
             .map_err(|e| e.to_string())?
             .remove(0);
-        let scores = analysis::scores(&vector, &self.vectors, self.dim);
+        let scores = analysis::scores(&vector, &pool.vectors, pool.dim);
         let order = analysis::rank(&scores);
         Ok(SearchResult {
             query: query.to_string(),
@@ -247,27 +346,40 @@ impl Engine {
         })
     }
 
-    /// A bundle question with exactly this text, if any (its answers are known).
-    pub fn known_question(&self, text: &str) -> Option<&hbt_model::bundle::BundleQuestion> {
-        let t = text.trim();
-        self.corpus.questions.iter().find(|q| q.text.trim() == t)
-    }
-
-    /// One example question per language (for the example buttons), up to `n`.
-    pub fn examples(&self, n: usize) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = Vec::new();
-        for l in &self.langs {
-            if let Some(q) = self.corpus.questions.iter().find(|q| &q.lang == l) {
-                out.push((l.clone(), q.text.clone()));
+    /// Embed a visitor's passages as `hbt export` embeds the bundle's (passage prefix,
+    /// batches of 8), calling `progress(done, total)` between batches and yielding to the
+    /// browser there, so the bar moves and the page stays responsive.
+    pub async fn embed_pool(
+        &self,
+        label: String,
+        passages: Vec<hbt_model::bundle::Passage>,
+        progress: impl Fn(usize, usize),
+    ) -> Result<Pool, String> {
+        let dim = self.encoder.config.hidden_size;
+        let total = passages.len();
+        let mut vectors = Vec::with_capacity(total * dim);
+        progress(0, total);
+        for chunk in passages.chunks(POOL_BATCH) {
+            let texts: Vec<&str> = chunk.iter().map(|p| p.text.as_str()).collect();
+            for v in self
+                .encoder
+                .embed_batch_async(&texts, TextKind::Passage)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                vectors.extend(v);
             }
-            if out.len() >= n {
-                break;
-            }
+            progress(vectors.len() / dim, total);
+            crate::fetch::yield_to_browser().await;
         }
-        out
-    }
-
-    pub fn lang_index(&self, lang: &str) -> usize {
-        self.langs.iter().position(|l| l == lang).unwrap_or(0)
+        let corpus = BundleCorpus {
+            passages,
+            questions: Vec::new(),
+        };
+        let langs = corpus.languages();
+        Ok(Pool::new(label, corpus, vectors, dim, langs))
     }
 }
+
+/// Passages embedded per forward pass for a dropped file.
+const POOL_BATCH: usize = 8;

@@ -83,3 +83,68 @@ pub async fn webgpu_adapter() -> Result<(), String> {
     }
     Ok(())
 }
+
+/// The Cache API store that keeps bundle files between visits.
+const CACHE: &str = "hbt-bundle-v1";
+
+/// The browser's cache for bundle files, where it offers one (secure contexts only:
+/// https or localhost); without it every visit downloads, as before.
+pub async fn open_cache() -> Option<web_sys::Cache> {
+    let storage = web_sys::window()?.caches().ok()?;
+    JsFuture::from(storage.open(CACHE)).await.ok()?.dyn_into().ok()
+}
+
+/// The cache key of a bundle file: its URL with the file's content hash, so a changed file
+/// misses and an unchanged one hits, whatever the HTTP cache headers say.
+pub fn cache_key(url: &str, sha256: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}sha256={sha256}")
+}
+
+/// The cached bytes for `key`, if present and of the expected size (anything else is
+/// dropped from the cache and fetched again).
+pub async fn cache_get(cache: &web_sys::Cache, key: &str, want: u64) -> Option<Vec<u8>> {
+    let hit = JsFuture::from(cache.match_with_str(key)).await.ok()?;
+    if hit.is_undefined() || hit.is_null() {
+        return None;
+    }
+    let resp: web_sys::Response = hit.dyn_into().ok()?;
+    let buf = JsFuture::from(resp.array_buffer().ok()?).await.ok()?;
+    let bytes = Uint8Array::new(&buf).to_vec();
+    if bytes.len() as u64 != want {
+        let _ = JsFuture::from(cache.delete_with_str(key)).await;
+        return None;
+    }
+    Some(bytes)
+}
+
+/// Store a verified file. A full quota only costs the next visit a download.
+pub async fn cache_put(cache: &web_sys::Cache, key: &str, bytes: &[u8]) {
+    let arr = Uint8Array::from(bytes);
+    if let Ok(resp) = web_sys::Response::new_with_opt_buffer_source(Some(&arr)) {
+        let _ = JsFuture::from(cache.put_with_str(key, &resp)).await;
+    }
+}
+
+/// Delete cached files under `base` that are not in `keep` (older versions of the bundle).
+pub async fn cache_prune(cache: &web_sys::Cache, base: &str, keep: &[String]) {
+    let Ok(keys) = JsFuture::from(cache.keys()).await else { return };
+    for req in js_sys::Array::from(&keys).iter() {
+        let Ok(req) = req.dyn_into::<web_sys::Request>() else { continue };
+        let url = req.url();
+        if url.starts_with(base) && !keep.contains(&url) {
+            let _ = JsFuture::from(cache.delete_with_str(&url)).await;
+        }
+    }
+}
+
+/// Let the browser paint and handle input before the next piece of work (a zero-delay
+/// timer: the encoder's CPU work otherwise holds the page's only thread).
+pub async fn yield_to_browser() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}

@@ -5,6 +5,7 @@
 
 mod analysis;
 mod app;
+mod bench;
 mod charts;
 mod engine;
 mod fetch;
