@@ -37,6 +37,11 @@ if [ "$WORDS" -gt 0 ]; then
 fi
 "$HBT" export --model "$E5" --corpus "$DATA" --languages "$LANGS" "${limit[@]}" --prune-vocab "${vocab[@]}" \
   --dtype "${HBT_DEMO_DTYPE:-q8}" --report out/demo-eval/report.json --force --out target/web-demo
+# wasm-opt for trunk's release build: binaryen 132 from npm (Trunk.toml says why not Debian's).
+if [ ! -x target/binaryen/node_modules/.bin/wasm-opt ]; then
+  npm install --prefix target/binaryen --no-save --no-audit --no-fund --silent binaryen@132
+fi
+export PATH="$PWD/target/binaryen/node_modules/.bin:$PATH"
 trunk build --release
 [ -f dist/demo/manifest.json ] || { echo "trunk's hook did not stage the demo bundle into dist/demo" >&2; exit 1; }
 wasm=$(ls dist/*.wasm)

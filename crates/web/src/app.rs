@@ -471,7 +471,17 @@ fn FullPage(engine: Rc<Engine>, pool: PoolSignal, result: RwSignal<Option<Search
             })
         }))
     };
+    // The map is drawn a moment after the rest of the page, so the search box and the
+    // results do not wait for its principal components.
+    let map_ready = RwSignal::new(false);
+    spawn_local(async move {
+        crate::fetch::after_paint().await;
+        map_ready.set(true);
+    });
     let pca = move || {
+        if !map_ready.get() {
+            return r#"<p class="muted" id="map-pending">Computing the passage map…</p>"#.to_string();
+        }
         pool.with(|e2| e2.as_ref().map(|e2| {
             let highlight: Vec<usize> = result.with(|r| {
                 r.as_ref()
@@ -496,7 +506,7 @@ fn FullPage(engine: Rc<Engine>, pool: PoolSignal, result: RwSignal<Option<Search
                 .filter(|(i, g)| i % step == 0 || g.iter().any(|a| highlight.contains(a)))
                 .map(|(_, g)| (*g).clone())
                 .collect();
-            charts::pca_scatter(&e2.pca, &langs, &groups, &highlight, &e2.langs)
+            charts::pca_scatter(e2.pca(), &langs, &groups, &highlight, &e2.langs)
         }).unwrap_or_default())
     };
     let report = e3.report.clone();

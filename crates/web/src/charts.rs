@@ -165,16 +165,24 @@ pub fn pca_scatter(
             );
         }
     }
-    // A real pool has thousands of passages: smaller, fainter dots keep its shape visible.
-    let (r, alpha) = if points.len() > 1000 { (1.5, 0.55) } else { (3.6, 0.85) };
+    // One path per language, each dot a zero-length round-capped segment: a pool of
+    // thousands of passages is a handful of elements, not thousands (the browser took over
+    // a second to lay out 7,308 circles). Smaller, fainter dots keep a large pool's shape.
+    let (r, alpha) = if points.len() > 1000 { (1.5f32, 0.55) } else { (3.6, 0.85) };
+    let mut paths: Vec<String> = vec![String::new(); lang_codes.len().max(1)];
     for (i, &(x, y)) in points.iter().enumerate() {
-        let _ = write!(
-            s,
-            r#"<circle cx="{:.1}" cy="{:.1}" r="{r}" fill="{}" fill-opacity="{alpha}"/>"#,
-            sx(x),
-            sy(y),
-            language_colour(langs[i])
-        );
+        let k = langs[i].min(paths.len() - 1);
+        let _ = write!(paths[k], "M{:.1} {:.1}h0", sx(x), sy(y));
+    }
+    for (k, d) in paths.iter().enumerate() {
+        if !d.is_empty() {
+            let _ = write!(
+                s,
+                r#"<path d="{d}" stroke="{}" stroke-opacity="{alpha}" stroke-width="{}" stroke-linecap="round" fill="none"/>"#,
+                language_colour(k),
+                2.0 * r
+            );
+        }
     }
     for &i in highlight {
         let (x, y) = points[i];

@@ -43,20 +43,24 @@ pub struct Pool {
     pub dim: usize,
     /// Languages of the passages, in display order.
     pub langs: Vec<String>,
-    pub pca: Vec<(f32, f32)>,
+    /// Passage-map coordinates, computed on first use: the page is usable before them.
+    pca: std::cell::OnceCell<Vec<(f32, f32)>>,
 }
 
 impl Pool {
     pub fn new(label: String, corpus: BundleCorpus, vectors: Vec<f32>, dim: usize, langs: Vec<String>) -> Pool {
-        let pca = analysis::pca2(&vectors, dim);
         Pool {
             label,
             corpus,
             vectors,
             dim,
             langs,
-            pca,
+            pca: std::cell::OnceCell::new(),
         }
+    }
+
+    pub fn pca(&self) -> &[(f32, f32)] {
+        self.pca.get_or_init(|| analysis::pca2(&self.vectors, self.dim))
     }
 
     /// A question of the pool with exactly this text, if any (its answers are known).
@@ -158,6 +162,9 @@ impl Engine {
         // When each loading step ended (ms since the start): shown on the page, so a slow
         // start can be pinned on the download, the cache, parsing or the encoder.
         let mut marks: Vec<(String, f64)> = Vec::new();
+        // The first mark is when the page's own loading began (ms after navigation): what
+        // the browser spent on fetching and compiling the app's wasm before it ran.
+        marks.push(("page navigation".into(), -t_load));
         let base = bundle_base(bundle);
         let manifest_url = join_url(&base, hbt_model::bundle::MANIFEST);
         on_progress(Progress {
@@ -300,8 +307,8 @@ impl Engine {
         // The source is the exporter's path: its last component names the benchmark.
         let source = manifest.source.trim_end_matches('/').rsplit('/').next().unwrap_or(&manifest.source);
         let label = format!("the bundle's passages ({source})");
-        marks.push(("passage map".into(), now() - t_load));
         let demo = std::rc::Rc::new(Pool::new(label, corpus, vectors, dim, langs));
+        marks.push(("passage map".into(), now() - t_load));
         Ok(Engine {
             encoder,
             backend,
