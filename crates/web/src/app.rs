@@ -593,6 +593,7 @@ fn OwnPassages(engine: Rc<Engine>, pool: PoolSignal, result: RwSignal<Option<Sea
         }
         let name = file.name();
         let engine = stored.get_value();
+        error.set(None);
         progress.set(Some((0, 0)));
         spawn_local(async move {
             let outcome = async {
