@@ -12,6 +12,7 @@
 // Every response a page loads is counted, so the sizes are what a visitor downloads.
 // Cross-origin isolation headers are sent, so ONNX Runtime can use 2 threads.
 import { chromium } from "playwright-core";
+import { MIME, parseArgs } from "./common.mjs";
 import { createServer } from "node:http";
 import { readFile, writeFile, mkdir, stat, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -19,9 +20,7 @@ import { gzipSync } from "node:zlib";
 import { join, extname, resolve } from "node:path";
 import assert from "node:assert/strict";
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith("--") ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
-);
+const args = parseArgs(process.argv.slice(2));
 const dist = resolve(args.dist ?? "dist");
 const ortDir = resolve(args.ort);
 const out = resolve(args.out ?? "out/bench-browser");
@@ -29,15 +28,6 @@ const query = JSON.parse(await readFile(resolve(args.query), "utf8"));
 const WARMUPS = Number(args.warmups ?? 20);
 const RUNS = Number(args.runs ?? 20);
 const chromePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-
-const MIME = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript",
-  ".mjs": "text/javascript",
-  ".css": "text/css",
-  ".wasm": "application/wasm",
-  ".json": "application/json",
-};
 
 // The ONNX Runtime Web page: the wasm-only build of ort, nothing else.
 const ORT_PAGE = `<!DOCTYPE html><html><head><meta charset="utf-8"><script src="/ort/ort.wasm.min.js"></script></head><body>ort</body></html>`;

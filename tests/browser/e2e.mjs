@@ -11,32 +11,19 @@
 // top 5. It checks the browser's query vector against `hbt embed` on the same bundle, and
 // the widget on web/docs-example.html. Screenshots go to --out.
 import { chromium } from "playwright-core";
+import { MIME, parseArgs } from "./common.mjs";
 import { createServer } from "node:http";
 import { readFile, mkdir, writeFile, stat, cp, rm, truncate } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import { join, extname, resolve } from "node:path";
 import assert from "node:assert/strict";
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith("--") ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
-);
+const args = parseArgs(process.argv.slice(2));
 const dist = resolve(args.dist ?? "dist");
 const hbt = resolve(args.hbt ?? "target/debug/hbt");
 const out = resolve(args.out ?? "out/browser");
 const chromePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const LOAD_TIMEOUT = 10 * 60_000;
-
-const MIME = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript",
-  ".mjs": "text/javascript",
-  ".css": "text/css",
-  ".wasm": "application/wasm",
-  ".json": "application/json",
-  ".safetensors": "application/octet-stream",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
-};
 
 function serve(root) {
   const server = createServer(async (req, res) => {

@@ -1,0 +1,19 @@
+// What the browser tests and the browser benchmark share: the content types their local
+// servers send and the command-line parsing.
+
+export const MIME = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript",
+  ".mjs": "text/javascript",
+  ".css": "text/css",
+  ".wasm": "application/wasm",
+  ".json": "application/json",
+  ".safetensors": "application/octet-stream",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+};
+
+/** `--name value` pairs of argv into an object. */
+export function parseArgs(argv) {
+  return Object.fromEntries(argv.reduce((acc, a, i, all) => (a.startsWith("--") ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
+}
