@@ -168,8 +168,8 @@ def train(a):
 
 
 def query(a):
-    """Pick the first question of `data/lang.json` whose "query: "-prefixed tokenization has
-    exactly `tokens` ids (no padding on either side of the browser benchmark), and write its
+    """Pick the first question, trying the languages of `--lang` in order, whose "query: "-prefixed
+    tokenization has exactly `tokens` ids (no padding on either side of the browser benchmark), and write its
     ids, the PyTorch fp32 mean-pooled vector and the ONNX exports."""
     import torch
     from transformers import AutoModel, AutoTokenizer

@@ -12,7 +12,7 @@
 // Every response a page loads is counted, so the sizes are what a visitor downloads.
 // Cross-origin isolation headers are sent, so ONNX Runtime can use 2 threads.
 import { chromium } from "playwright-core";
-import { MIME, parseArgs } from "./common.mjs";
+import { MIME, cosine, parseArgs } from "./common.mjs";
 import { createServer } from "node:http";
 import { readFile, writeFile, mkdir, stat, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -76,12 +76,6 @@ function serve() {
     }
   });
   return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok(server)));
-}
-
-function cosine(a, b) {
-  let d = 0, na = 0, nb = 0;
-  for (let i = 0; i < a.length; i++) { d += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
-  return d / Math.sqrt(na * nb);
 }
 
 function sizes(files, isModel) {

@@ -11,7 +11,7 @@
 // top 5. It checks the browser's query vector against `hbt embed` on the same bundle, and
 // the widget on web/docs-example.html. Screenshots go to --out.
 import { chromium } from "playwright-core";
-import { MIME, parseArgs } from "./common.mjs";
+import { MIME, cosine, parseArgs } from "./common.mjs";
 import { createServer } from "node:http";
 import { readFile, mkdir, writeFile, stat, cp, rm, truncate } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
@@ -59,12 +59,6 @@ async function launch(webgpu) {
   return chromium.launch({ executablePath: chromePath, headless: true, args: flags });
 }
 
-function cosine(a, b) {
-  let d = 0, na = 0, nb = 0;
-  for (let i = 0; i < a.length; i++) { d += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
-  return d / Math.sqrt(na * nb);
-}
-
 // Questions the bundle does not hold, in four scripts (Latin, Arabic, Han, Cyrillic): what
 // visitors type. Two are everyday words, two are MLQA-R questions (the bundle is XQuAD-R).
 const UNSEEN = [
@@ -79,13 +73,14 @@ const SHARED = resolve(args.shared ?? process.env.HBT_SHARED ?? "../shared");
 // JSON lines (what the page's file drop takes), and an English question about them.
 async function ownFile() {
   const rows = [];
+  let question;
   for (const lang of ["en", "de", "zh", "ar"]) {
     const data = JSON.parse(await readFile(join(SHARED, "data", "mlqa-r", `${lang}.json`), "utf8")).data;
+    if (lang === "en") question = data[0].paragraphs[0].qas[0].question;
     for (const para of data.slice(0, 6).flatMap((a) => a.paragraphs.slice(0, 1))) {
       para.sentences.forEach((text, i) => rows.push({ id: `${lang}-${rows.length}-${i}`, lang, text: text.trim() }));
     }
   }
-  const question = JSON.parse(await readFile(join(SHARED, "data", "mlqa-r", "en.json"), "utf8")).data[0].paragraphs[0].qas[0].question;
   return { rows: rows.filter((r) => r.text), question };
 }
 

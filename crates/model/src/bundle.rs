@@ -139,11 +139,7 @@ impl Manifest {
         self.files.iter().map(|f| f.bytes).sum()
     }
 
-    /// The size recorded for a bundle file, if any.
-    pub fn size_of(&self, path: &str) -> Option<u64> {
-        self.file(path).map(|f| f.bytes)
-    }
-
+    /// The entry of a bundle file (its size and hash), if the manifest lists it.
     pub fn file(&self, path: &str) -> Option<&BundleFile> {
         self.files.iter().find(|f| f.path == path)
     }
