@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use hbt_model::{BackendKind, Encoder, EncoderOptions, TextKind};
+use hbt_model::{BackendKind, Encoder, EncoderOptions, Precision, TextKind};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -33,6 +33,10 @@ pub struct EncodeArgs {
     warmup: usize,
     #[arg(long, value_delimiter = ',', default_value = "cpu")]
     backends: Vec<BackendKind>,
+    /// Linear-layer precisions to time (f32, bf16 — CPU only); with both, each bf16 line
+    /// reports the cosine of its vectors to the f32 ones.
+    #[arg(long, value_delimiter = ',', default_value = "f32")]
+    precisions: Vec<Precision>,
     /// Write the tokenized batch (`{"ids", "mask"}`) as JSON, so another framework can
     /// run the very same tokens (scripts/bench_peers.py).
     #[arg(long)]
@@ -71,6 +75,12 @@ fn write_json(path: &PathBuf, v: &serde_json::Value) -> Result<()> {
     std::fs::write(path, serde_json::to_vec(v)?).with_context(|| format!("writing {}", path.display()))
 }
 
+fn cosine(x: &[f32], y: &[f32]) -> f64 {
+    let dot: f64 = x.iter().zip(y).map(|(a, b)| *a as f64 * *b as f64).sum();
+    let norm = |v: &[f32]| v.iter().map(|a| (*a as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (norm(x) * norm(y)).max(f64::MIN_POSITIVE)
+}
+
 /// Share of a padded batch's token slots that are padding.
 fn padding_share(b: &hbt_model::TokenBatch) -> f64 {
     let real: usize = b.lengths.iter().sum();
@@ -96,34 +106,54 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Encode(a) => {
             let texts = long_texts(&a.data, a.batch)?;
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let dir = hbt_model::source::resolve_model(&a.model)?;
             for backend in &a.backends {
                 let info = crate::select_device(Some(*backend));
                 let device = hbt_model::device(*backend)?;
-                let dir = hbt_model::source::resolve_model(&a.model)?;
-                let opts = EncoderOptions {
-                    max_len: Some(a.len),
-                    ..Default::default()
-                };
-                let mut enc = Encoder::load(&dir, &device, &opts)?;
-                enc.batch_size = a.batch;
-                let tokens = enc.tokenize(&refs, TextKind::Passage)?;
-                if let Some(path) = &a.dump_ids {
-                    write_json(path, &token_json(&tokens))?;
+                let mut f32_vectors: Option<Vec<Vec<f32>>> = None;
+                for &precision in &a.precisions {
+                    if precision != Precision::F32 && *backend != BackendKind::Cpu {
+                        bail!("--precisions {precision} runs on the CPU backend only");
+                    }
+                    crate::say_precision(precision);
+                    let opts = EncoderOptions {
+                        max_len: Some(a.len),
+                        precision,
+                        ..Default::default()
+                    };
+                    let mut enc = Encoder::load(&dir, &device, &opts)?;
+                    enc.batch_size = a.batch;
+                    let tokens = enc.tokenize(&refs, TextKind::Passage)?;
+                    if let Some(path) = &a.dump_ids {
+                        write_json(path, &token_json(&tokens))?;
+                    }
+                    let mut vectors = Vec::new();
+                    for _ in 0..a.warmup {
+                        vectors = enc.embed_batch(&refs, TextKind::Passage)?;
+                    }
+                    let t0 = Instant::now();
+                    for _ in 0..a.iters {
+                        vectors = enc.embed_batch(&refs, TextKind::Passage)?;
+                    }
+                    let s = t0.elapsed().as_secs_f64() / a.iters as f64;
+                    let min_cos = match (&f32_vectors, precision) {
+                        (Some(base), p) if p != Precision::F32 && !vectors.is_empty() => Some(
+                            base.iter().zip(&vectors).map(|(x, y)| cosine(x, y)).fold(f64::INFINITY, f64::min),
+                        ),
+                        _ => None,
+                    };
+                    if precision == Precision::F32 {
+                        f32_vectors = Some(vectors);
+                    }
+                    println!(
+                        "{}",
+                        serde_json::json!({"bench": "encode", "backend": format!("{backend:?}").to_lowercase(), "batch": a.batch,
+                            "seq": tokens.seq, "seconds_per_batch": s, "texts_per_s": a.batch as f64 / s,
+                            "threads": info.threads, "device": info.name, "precision": precision.to_string(),
+                            "amx": precision == Precision::Bf16 && hbt_model::amx_available(),
+                            "min_cosine_to_f32": min_cos})
+                    );
                 }
-                for _ in 0..a.warmup {
-                    enc.embed_batch(&refs, TextKind::Passage)?;
-                }
-                let t0 = Instant::now();
-                for _ in 0..a.iters {
-                    enc.embed_batch(&refs, TextKind::Passage)?;
-                }
-                let s = t0.elapsed().as_secs_f64() / a.iters as f64;
-                println!(
-                    "{}",
-                    serde_json::json!({"bench": "encode", "backend": format!("{backend:?}").to_lowercase(), "batch": a.batch,
-                        "seq": tokens.seq, "seconds_per_batch": s, "texts_per_s": a.batch as f64 / s,
-                        "threads": info.threads, "device": info.name})
-                );
             }
             Ok(())
         }

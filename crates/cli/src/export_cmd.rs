@@ -80,6 +80,10 @@ pub fn run(a: ExportArgs) -> Result<()> {
             hbt_data::fetch::HOW_TO_GET
         );
     };
+    if a.model.precision != hbt_model::Precision::F32 {
+        // The bundle's weights and vectors come from the f32 model; `--dtype` sets what ships.
+        bail!("hbt export takes no --precision (the bundle's number format is --dtype)");
+    }
     let (mut enc, _) = a.model.load()?;
     enc.batch_size = a.batch_size.max(1);
     enc.tokenizer.pad_multiple = 8;

@@ -16,7 +16,7 @@ use anyhow::{Context, Result, bail};
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::{Args, Parser, Subcommand};
-use hbt_model::{BackendKind, Encoder, EncoderOptions, Pooling, Prefixes, TextKind};
+use hbt_model::{BackendKind, Encoder, EncoderOptions, Pooling, Precision, Prefixes, TextKind};
 
 #[derive(Parser)]
 #[command(
@@ -81,6 +81,10 @@ pub struct ModelArgs {
     /// cpu (Burn flex) or wgpu; default: wgpu only where a real GPU is present.
     #[arg(long)]
     pub backend: Option<BackendKind>,
+    /// Linear layers in f32, or bf16 (CPU only: Intel AMX tiles where the CPU has them;
+    /// cosine ≥ 0.999 to f32, see README "Speed and benchmarks").
+    #[arg(long, default_value_t = Precision::F32)]
+    pub precision: Precision,
 }
 
 impl ModelArgs {
@@ -97,6 +101,7 @@ impl ModelArgs {
             max_len: self.max_len,
             prefixes,
             no_normalize: false,
+            precision: self.precision,
         }
     }
 
@@ -107,11 +112,28 @@ impl ModelArgs {
     /// Choose the device (and say which on stderr), then load the model on it.
     pub fn load(&self) -> Result<(Encoder, hbt_model::DeviceInfo)> {
         let info = select_device(self.backend);
+        if self.precision == Precision::Bf16 {
+            say_precision(self.precision);
+        }
         let device = hbt_model::device(info.kind())?;
         let dir = self.dir()?;
         let enc =
             Encoder::load(&dir, &device, &self.options()).with_context(|| format!("loading model {}", self.model))?;
         Ok((enc, info))
+    }
+}
+
+/// Say how a bf16 run multiplies here: on the AMX tiles, or (no AMX) by widening each
+/// weight to f32, which is correct but slower than plain f32.
+pub fn say_precision(p: Precision) {
+    if p == Precision::Bf16 {
+        if hbt_model::amx_available() {
+            eprintln!("hbt: precision bf16 — linear layers on the CPU's AMX tiles (f32 accumulation)");
+        } else {
+            eprintln!(
+                "hbt: precision bf16 — this CPU (or OS) offers no AMX: bf16 weights are widened to f32 at each product, slower than --precision f32"
+            );
+        }
     }
 }
 

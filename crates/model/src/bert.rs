@@ -170,6 +170,37 @@ impl Bert {
         x
     }
 
+    /// The same encoder with every transformer linear weight stored in bf16, for inference on
+    /// the CPU: Burn flex (hbt's patched copy, vendor/) multiplies f32 activations by a bf16
+    /// weight on the AMX tiles where the CPU has them (activations rounded to bf16 as they
+    /// are packed, f32 accumulation and output — PyTorch's bf16 autocast for linears), and by
+    /// a converted weight elsewhere. Embeddings, LayerNorm, attention scores and the pooler
+    /// stay f32.
+    pub fn with_bf16_linears(self) -> Self {
+        let bf16 = |l: Linear| Linear {
+            weight: l.weight.map(|w| w.cast(burn::tensor::DType::BF16)),
+            bias: l.bias,
+        };
+        let layers = self
+            .layers
+            .into_iter()
+            .map(|l| Layer {
+                attention: SelfAttention {
+                    query: bf16(l.attention.query),
+                    key: bf16(l.attention.key),
+                    value: bf16(l.attention.value),
+                    output: bf16(l.attention.output),
+                    norm: l.attention.norm,
+                    heads: l.attention.heads,
+                },
+                intermediate: bf16(l.intermediate),
+                output: bf16(l.output),
+                norm: l.norm,
+            })
+            .collect();
+        Self { layers, ..self }
+    }
+
     /// BERT's pooler: `tanh(W · h_CLS + b)`; `None` when the checkpoint has no pooler.
     pub fn pooler_output(&self, states: Tensor<3>) -> Option<Tensor<2>> {
         let pooler = self.pooler.as_ref()?;

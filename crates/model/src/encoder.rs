@@ -139,9 +139,43 @@ impl ModelFiles {
     }
 }
 
+/// Number format of the transformer's linear layers at inference.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// Everything in f32 (the reference numerics).
+    #[default]
+    F32,
+    /// Linear weights in bf16, activations rounded to bf16 at each product, f32
+    /// accumulation: [`Bert::with_bf16_linears`]. CPU only.
+    Bf16,
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::F32 => "f32",
+            Self::Bf16 => "bf16",
+        })
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "f32" | "fp32" => Ok(Self::F32),
+            "bf16" => Ok(Self::Bf16),
+            o => Err(format!("unknown precision `{o}` (f32, bf16)")),
+        }
+    }
+}
+
 /// Choices that override what the model directory says.
 #[derive(Debug, Clone, Default)]
 pub struct EncoderOptions {
+    /// Linear layers in f32 (default) or bf16 (CPU backend only).
+    pub precision: Precision,
     pub pooling: Option<Pooling>,
     pub max_len: Option<usize>,
     pub prefixes: Option<Prefixes>,
@@ -159,6 +193,7 @@ pub struct Encoder {
     pub normalize: bool,
     pub prefixes: Prefixes,
     pub device: Device,
+    pub precision: Precision,
     /// Texts per forward pass in [`Encoder::embed`].
     pub batch_size: usize,
 }
@@ -255,7 +290,16 @@ impl Encoder {
             map.add_safetensors(bytes, path)?;
         }
         drop(files.weights);
-        let bert = build_bert(&config, &mut map, device, pooling == Pooling::Pooler)?;
+        let mut bert = build_bert(&config, &mut map, device, pooling == Pooling::Pooler)?;
+        if options.precision == Precision::Bf16 {
+            // The mixed f32 × bf16 product is the patched flex's; GPU backends have no such op.
+            if !crate::is_cpu(device) {
+                return Err(ModelError::Input(
+                    "bf16 precision runs on the CPU backend only (use --backend cpu, or f32 on the GPU)".into(),
+                ));
+            }
+            bert = bert.with_bf16_linears();
+        }
         Ok(Self {
             bert,
             config,
@@ -264,6 +308,7 @@ impl Encoder {
             normalize,
             prefixes,
             device: device.clone(),
+            precision: options.precision,
             batch_size: 32,
         })
     }

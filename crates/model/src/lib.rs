@@ -24,7 +24,7 @@ pub mod weights;
 pub use burn;
 pub use config::{Architecture, EncoderConfig};
 pub use device_info::{DeviceInfo, choose_device};
-pub use encoder::{Encoder, EncoderOptions, HbtMeta, ModelFiles, Prefixes, TextKind};
+pub use encoder::{Encoder, EncoderOptions, HbtMeta, ModelFiles, Precision, Prefixes, TextKind};
 pub use error::{ModelError, Result};
 pub use pooling::Pooling;
 pub use prune::PruneStats;
@@ -52,6 +52,20 @@ impl std::str::FromStr for BackendKind {
             "wgpu" | "gpu" => Ok(Self::Wgpu),
             o => Err(format!("unknown backend `{o}` (cpu, wgpu)")),
         }
+    }
+}
+
+/// Whether the CPU backend multiplies by bf16 weights on Intel AMX tiles here (CPU support
+/// and the OS's grant checked once); without it a bf16 weight is converted per multiply,
+/// which is correct but slower than f32.
+pub fn amx_available() -> bool {
+    #[cfg(feature = "flex")]
+    {
+        burn_flex::amx::available()
+    }
+    #[cfg(not(feature = "flex"))]
+    {
+        false
     }
 }
 

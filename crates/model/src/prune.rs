@@ -257,6 +257,7 @@ impl Encoder {
             normalize: self.normalize,
             prefixes: self.prefixes.clone(),
             device: self.device.clone(),
+            precision: self.precision,
             batch_size: self.batch_size,
         };
 

@@ -136,3 +136,83 @@ fn fused_attention_equals_the_masked_softmax_path() {
         .into_scalar::<f32>();
     assert_eq!(leak, 0.0, "padded keys changed a text's attention output");
 }
+
+/// A deterministic pseudo-random f32 in [-2, 2) (no rand dependency needed).
+fn lcg(seed: &mut u64) -> f32 {
+    *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
+}
+
+fn bf16_round(x: f32) -> f64 {
+    half::bf16::from_f32(x).to_f64()
+}
+
+/// f32 activations times a bf16 weight (the patched flex's AMX kernel where the CPU has it,
+/// gemm on a converted weight elsewhere) equals an f64 product of the bf16-rounded operands:
+/// every shape edge of the 32 × 32 register blocks and 32-deep k steps, a transposed
+/// (strided) weight, a transposed activation, and a batched activation against a shared weight.
+#[test]
+fn f32_by_bf16_matmul_matches_f64_on_rounded_operands() {
+    use hbt_model::burn::tensor::DType;
+    let dev = Device::flex();
+    let mut seed = 7u64;
+    for &(m, k, n) in &[
+        (1, 1, 1),
+        (1, 384, 384),
+        (17, 33, 15),
+        (32, 32, 32),
+        (33, 64, 47),
+        (100, 384, 1536),
+        (70, 1536, 384),
+        (5, 31, 100),
+    ] {
+        for transposed in [false, true] {
+            let a: Vec<f32> = (0..m * k).map(|_| lcg(&mut seed)).collect();
+            let b: Vec<f32> = (0..k * n).map(|_| lcg(&mut seed)).collect();
+            let at = Tensor::<2>::from_data(TensorData::new(a.clone(), [m, k]), &dev);
+            let bt = Tensor::<2>::from_data(TensorData::new(b.clone(), [k, n]), &dev);
+            let (at, bt) = if transposed {
+                // The same matrices, stored transposed and viewed back (strided operands).
+                let a_t: Vec<f32> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
+                let b_t: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+                (
+                    Tensor::<2>::from_data(TensorData::new(a_t, [k, m]), &dev).transpose(),
+                    Tensor::<2>::from_data(TensorData::new(b_t, [n, k]), &dev).transpose(),
+                )
+            } else {
+                (at, bt)
+            };
+            let got = at.matmul(bt.cast(DType::BF16));
+            assert_eq!(got.dtype(), DType::F32);
+            let got = got.into_data().try_to_vec::<f32>().unwrap();
+            let mut worst = 0.0f64;
+            for i in 0..m {
+                for j in 0..n {
+                    let (mut want, mut scale) = (0.0f64, 0.0f64);
+                    for p in 0..k {
+                        let t = bf16_round(a[i * k + p]) * bf16_round(b[p * n + j]);
+                        want += t;
+                        scale += t.abs();
+                    }
+                    // f32 accumulation over k terms: error ≲ k · 2^-24 · Σ|terms|.
+                    let err = (got[i * n + j] as f64 - want).abs() / (scale.max(1e-3) * k as f64 * 6e-8);
+                    worst = worst.max(err);
+                }
+            }
+            assert!(worst < 1.0, "{m}×{k}×{n} (transposed {transposed}): error {worst} of the f32 bound");
+        }
+    }
+    // A batched activation against one shared weight, as a Linear layer multiplies it.
+    let (b0, t, k, n) = (3, 45, 64, 40);
+    let a: Vec<f32> = (0..b0 * t * k).map(|_| lcg(&mut seed)).collect();
+    let w: Vec<f32> = (0..k * n).map(|_| lcg(&mut seed)).collect();
+    let x = Tensor::<3>::from_data(TensorData::new(a.clone(), [b0, t, k]), &dev);
+    let wt = Tensor::<2>::from_data(TensorData::new(w.clone(), [k, n]), &dev).cast(DType::BF16);
+    let got = x.matmul(wt.unsqueeze::<3>()).into_data().try_to_vec::<f32>().unwrap();
+    for r in 0..b0 * t {
+        for j in 0..n {
+            let want: f64 = (0..k).map(|p| bf16_round(a[r * k + p]) * bf16_round(w[p * n + j])).sum();
+            assert!((got[r * n + j] as f64 - want).abs() < 1e-4, "batched row {r} col {j}");
+        }
+    }
+}

@@ -36,6 +36,7 @@ mod strided_index;
 mod tensor;
 mod zip;
 
+pub mod amx;
 pub mod fastmath;
 #[doc(hidden)]
 pub mod ops;

@@ -81,6 +81,10 @@ fn get_parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
 
 /// Dispatch matrix multiplication based on dtype.
 pub fn matmul(lhs: FlexTensor, rhs: FlexTensor) -> FlexTensor {
+    // hbt patch: f32 activations times a bf16 weight (see `crate::amx`).
+    if lhs.dtype() == DType::F32 && rhs.dtype() == DType::BF16 {
+        return matmul_f32_bf16(lhs, rhs);
+    }
     assert_eq!(lhs.dtype(), rhs.dtype(), "matmul: dtype mismatch");
 
     let lhs_shape = lhs.layout().shape();
@@ -444,6 +448,57 @@ fn matmul_batched_gemm<T: GemmScalar>(lhs: FlexTensor, rhs: FlexTensor) -> FlexT
     }
 
     output
+}
+
+// ============================================================================
+// hbt patch: f32 × bf16 -> f32 (AMX where the CPU has it)
+// ============================================================================
+
+/// `lhs [..., M, K]` (f32) times `rhs [..., K, N]` (bf16), an f32 result. A weight shared by
+/// every batch (rhs batch dims all 1) runs as one `[rows, K] × [K, N]` product on AMX;
+/// anything else, or a CPU without AMX, converts `rhs` to f32 and uses gemm.
+fn matmul_f32_bf16(lhs: FlexTensor, rhs: FlexTensor) -> FlexTensor {
+    let lhs_dims = lhs.layout().shape().to_vec();
+    let rhs_dims = rhs.layout().shape().to_vec();
+    let (lr, rr) = (lhs_dims.len(), rhs_dims.len());
+    let (k, n) = (rhs_dims[rr - 2], rhs_dims[rr - 1]);
+    assert_eq!(lhs_dims[lr - 1], k, "matmul: inner dimensions must match");
+    let shared_weight = rhs_dims[..rr - 2].iter().all(|&d| d == 1);
+
+    if shared_weight && crate::amx::available() {
+        let rank = lr.max(rr);
+        let rows: usize = lhs_dims[..lr - 1].iter().product();
+        let lhs2 = lhs.reshape(Shape::from(vec![rows, k]));
+        let mut out_dims = vec![1usize; rank - lr];
+        out_dims.extend_from_slice(&lhs_dims[..lr - 1]);
+        out_dims.push(n);
+        let mut output = FlexTensor::empty(Shape::from(vec![rows, n]), DType::F32);
+        let (a_rs, a_cs) = get_2d_strides(lhs2.layout());
+        let (b_rs, b_cs) = get_2d_strides(rhs.layout());
+        let a = crate::amx::View {
+            // SAFETY: the start offset is inside the storage.
+            ptr: unsafe { lhs2.storage::<f32>().as_ptr().add(lhs2.layout().start_offset()) },
+            row_stride: a_rs,
+            col_stride: a_cs,
+        };
+        let b = crate::amx::View {
+            ptr: unsafe { rhs.storage::<bf16>().as_ptr().add(rhs.layout().start_offset()) },
+            row_stride: b_rs,
+            col_stride: b_cs,
+        };
+        // SAFETY: the views address exactly the two tensors' elements; AMX is available.
+        unsafe { crate::amx::matmul_f32_bf16(rows, k, n, a, b, output.storage_mut::<f32>()) };
+        return output.reshape(Shape::from(out_dims));
+    }
+
+    let rhs = rhs.to_contiguous();
+    let rhs_f32: Vec<f32> = rhs.storage::<bf16>().iter().map(|x| x.to_f32()).collect();
+    let rhs_f32 = FlexTensor::new(
+        Bytes::from_elems(rhs_f32),
+        Layout::contiguous(rhs.layout().shape().clone()),
+        DType::F32,
+    );
+    matmul_gemm::<f32>(lhs, rhs_f32)
 }
 
 // ============================================================================

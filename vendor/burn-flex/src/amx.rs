@@ -1,0 +1,302 @@
+//! hbt patch: `f32 × bf16 → f32` matrix products on Intel AMX.
+//!
+//! A Linear layer whose weight is stored in bf16 multiplies f32 activations by it here: the
+//! activations are rounded to bf16 while they are packed (so no separate cast pass), the
+//! tiles accumulate in f32 (`tdpbf16ps`), and the result is written as f32 — PyTorch's
+//! `autocast(bfloat16)` numerics for the product, without its bf16 output rounding.
+//!
+//! AMX intrinsics are unstable in Rust, so the tile instructions are inline assembly. Linux
+//! hands out the tile register state only on request (`arch_prctl(ARCH_REQ_XCOMP_PERM)`),
+//! which [`available`] makes once per process. Where AMX is missing (other CPUs, other
+//! OSes, wasm) callers fall back to converting the weight to f32 and using gemm.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use burn_std::bf16;
+
+/// Whether this process can run the AMX kernels: the CPU has AMX-TILE and AMX-BF16 and the
+/// kernel granted the tile data state. Checked once.
+pub fn available() -> bool {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux", feature = "std"))]
+    {
+        static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *AVAILABLE.get_or_init(imp::detect)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux", feature = "std")))]
+    {
+        false
+    }
+}
+
+/// A strided 2-D view: element `(i, j)` is at `ptr + i * row_stride + j * col_stride`.
+#[derive(Clone, Copy)]
+pub struct View<T> {
+    pub ptr: *const T,
+    pub row_stride: isize,
+    pub col_stride: isize,
+}
+
+// SAFETY: a view is only read, and the caller keeps its tensor alive for the call.
+unsafe impl<T> Send for View<T> {}
+unsafe impl<T> Sync for View<T> {}
+
+/// `out[m × n] (row-major) = a[m × k] · b[k × n]`, with `a` rounded to bf16.
+///
+/// # Safety
+/// Every element the views address for the given sizes must be readable, `out` must hold
+/// `m * n` elements, and [`available`] must have returned true.
+pub unsafe fn matmul_f32_bf16(m: usize, k: usize, n: usize, a: View<f32>, b: View<bf16>, out: &mut [f32]) {
+    assert!(out.len() >= m * n);
+    #[cfg(all(target_arch = "x86_64", target_os = "linux", feature = "std"))]
+    unsafe {
+        imp::matmul(m, k, n, a, b, out)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux", feature = "std")))]
+    {
+        let _ = (m, k, n, a, b, out);
+        unreachable!("AMX kernels called where `available()` is false")
+    }
+}
+
+/// Rows and columns of one register block: 2 × 2 tiles of 16 × 16 f32.
+const BLOCK: usize = 32;
+/// bf16 values along k in one tile row (64 bytes).
+const TILE_K: usize = 32;
+
+fn round_up(x: usize, to: usize) -> usize {
+    x.div_ceil(to) * to
+}
+
+/// `b` packed for the tiles: for each 16-column strip, `k/2` rows of 16 (even, odd) pairs
+/// — the layout `tdpbf16ps` wants for its second operand. Zero beyond `k` and `n`.
+fn pack_b(k: usize, n: usize, b: View<bf16>) -> (Vec<u16>, usize) {
+    let kp = round_up(k.max(1), TILE_K);
+    let np = round_up(n.max(1), BLOCK);
+    let strip = kp * 16; // u16 per 16-column strip
+    let mut packed = vec![0u16; strip * (np / 16)];
+    for kk in 0..k {
+        let (pair, lane) = (kk / 2, kk % 2);
+        for j in 0..n {
+            // SAFETY: (kk, j) is inside the caller's view.
+            let v = unsafe { *b.ptr.offset(kk as isize * b.row_stride + j as isize * b.col_stride) };
+            packed[(j / 16) * strip + pair * 32 + (j % 16) * 2 + lane] = v.to_bits();
+        }
+    }
+    (packed, strip)
+}
+
+/// f32 → bf16 bits, round to nearest even; NaN stays NaN. Written branch-free so it
+/// vectorises (the AVX-512 build of [`round_row`] runs it 16 at a time).
+#[inline(always)]
+fn to_bf16_bits(x: f32) -> u16 {
+    let bits = x.to_bits();
+    let rounded = (bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) >> 16) as u16;
+    if x.is_nan() { 0x7fc0 | ((bits >> 16) as u16 & 0x8000) } else { rounded }
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux", feature = "std"))]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn round_row(src: &[f32], dst: &mut [u16]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = to_bf16_bits(*s);
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux", feature = "std"))]
+mod imp {
+    use super::*;
+    use core::arch::asm;
+    use core::arch::x86_64::__cpuid_count;
+
+    pub(super) fn detect() -> bool {
+        // CPUID.(EAX=7, ECX=0):EDX bit 22 = AMX-BF16, bit 24 = AMX-TILE; AVX-512 F/BW for
+        // the packing loops.
+        let leaf7 = __cpuid_count(7, 0);
+        let amx = leaf7.edx & (1 << 22) != 0 && leaf7.edx & (1 << 24) != 0;
+        if !amx || !std::is_x86_feature_detected!("avx512bw") {
+            return false;
+        }
+        const SYS_ARCH_PRCTL: usize = 158;
+        const ARCH_REQ_XCOMP_PERM: usize = 0x1023;
+        const XFEATURE_XTILEDATA: usize = 18;
+        let ret: isize;
+        // SAFETY: arch_prctl only changes this process's permitted xsave features.
+        unsafe {
+            asm!(
+                "syscall",
+                inlateout("rax") SYS_ARCH_PRCTL as isize => ret,
+                in("rdi") ARCH_REQ_XCOMP_PERM,
+                in("rsi") XFEATURE_XTILEDATA,
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack),
+            );
+        }
+        ret == 0
+    }
+
+    /// Palette 1: tiles 0–3 hold the 2 × 2 f32 accumulators, 4–5 two 16-row strips of `a`,
+    /// 6–7 two 16-column strips of `b`; every tile is 16 rows of 64 bytes.
+    #[repr(C, align(64))]
+    struct TileConfig {
+        palette: u8,
+        start_row: u8,
+        reserved: [u8; 14],
+        colsb: [u16; 16],
+        rows: [u8; 16],
+    }
+
+    const CONFIG: TileConfig = {
+        let mut c = TileConfig { palette: 1, start_row: 0, reserved: [0; 14], colsb: [0; 16], rows: [0; 16] };
+        let mut t = 0;
+        while t < 8 {
+            c.colsb[t] = 64;
+            c.rows[t] = 16;
+            t += 1;
+        }
+        c
+    };
+
+    struct SendPtr(*mut f32);
+    unsafe impl Send for SendPtr {}
+    unsafe impl Sync for SendPtr {}
+    impl SendPtr {
+        fn get(&self) -> *mut f32 {
+            self.0
+        }
+    }
+
+    pub(super) unsafe fn matmul(m: usize, k: usize, n: usize, a: View<f32>, b: View<bf16>, out: &mut [f32]) {
+        if m == 0 || n == 0 {
+            return;
+        }
+        let kp = round_up(k.max(1), TILE_K);
+        let (packed_b, strip) = pack_b(k, n, b);
+        let m_blocks = m.div_ceil(BLOCK);
+        let n_blocks = n.div_ceil(BLOCK);
+        // Split the columns too when there are fewer row blocks than threads (short
+        // queries), so every core has work.
+        #[cfg(feature = "rayon")]
+        let threads = rayon::current_num_threads();
+        #[cfg(not(feature = "rayon"))]
+        let threads = 1;
+        let n_groups = if m_blocks >= 2 * threads { 1 } else { n_blocks.min(2 * threads) };
+        let per_group = n_blocks.div_ceil(n_groups);
+        let out_ptr = SendPtr(out.as_mut_ptr());
+        let task = |t: usize| {
+            let (mb, g) = (t / n_groups, t % n_groups);
+            let nbs = g * per_group..((g + 1) * per_group).min(n_blocks);
+            // SAFETY: tasks write disjoint (row block, column group) regions of `out`.
+            unsafe { row_block(mb, nbs, m, k, n, kp, a, &packed_b, strip, out_ptr.get()) };
+        };
+        let tasks = m_blocks * n_groups;
+        #[cfg(feature = "rayon")]
+        {
+            use rayon::prelude::*;
+            if tasks > 1 && m * n * k >= crate::ops::PARALLEL_THRESHOLD {
+                (0..tasks).into_par_iter().for_each(task);
+                return;
+            }
+        }
+        (0..tasks).for_each(task);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn row_block(
+        mb: usize,
+        nbs: core::ops::Range<usize>,
+        m: usize,
+        k: usize,
+        n: usize,
+        kp: usize,
+        a: View<f32>,
+        packed_b: &[u16],
+        strip: usize,
+        out: *mut f32,
+    ) {
+        // This block's 32 rows of `a`, rounded to bf16 and zero-padded to 32 × kp.
+        let row0 = mb * BLOCK;
+        let rows = (m - row0).min(BLOCK);
+        let mut pa = vec![0u16; BLOCK * kp];
+        let mut tmp = vec![0f32; k];
+        for r in 0..rows {
+            let i = (row0 + r) as isize;
+            let dst = &mut pa[r * kp..r * kp + k];
+            if a.col_stride == 1 {
+                let src = unsafe { core::slice::from_raw_parts(a.ptr.offset(i * a.row_stride), k) };
+                unsafe { round_row(src, dst) };
+            } else {
+                for (j, t) in tmp.iter_mut().enumerate() {
+                    *t = unsafe { *a.ptr.offset(i * a.row_stride + j as isize * a.col_stride) };
+                }
+                unsafe { round_row(&tmp, dst) };
+            }
+        }
+        let a_stride = kp * 2; // bytes between tile rows of `a`
+        let mut spill = [0f32; BLOCK * BLOCK];
+        unsafe { asm!("ldtilecfg [{}]", in(reg) &CONFIG, options(nostack, readonly)) };
+        for nb in nbs {
+            let col0 = nb * BLOCK;
+            let cols = (n - col0).min(BLOCK);
+            let b0 = packed_b[(2 * nb) * strip..].as_ptr();
+            let b1 = packed_b[(2 * nb + 1) * strip..].as_ptr();
+            unsafe {
+                asm!(
+                    "tilezero tmm0",
+                    "tilezero tmm1",
+                    "tilezero tmm2",
+                    "tilezero tmm3",
+                    options(nostack, nomem)
+                );
+            }
+            for kk in 0..kp / TILE_K {
+                unsafe {
+                    asm!(
+                        "tileloadd tmm4, [{a0} + {sa}*1]",
+                        "tileloadd tmm6, [{b0} + {sb}*1]",
+                        "tdpbf16ps tmm0, tmm4, tmm6",
+                        "tileloadd tmm7, [{b1} + {sb}*1]",
+                        "tdpbf16ps tmm1, tmm4, tmm7",
+                        "tileloadd tmm5, [{a1} + {sa}*1]",
+                        "tdpbf16ps tmm2, tmm5, tmm6",
+                        "tdpbf16ps tmm3, tmm5, tmm7",
+                        a0 = in(reg) pa.as_ptr().add(kk * TILE_K),
+                        a1 = in(reg) pa.as_ptr().add(16 * kp + kk * TILE_K),
+                        b0 = in(reg) b0.add(kk * 512),
+                        b1 = in(reg) b1.add(kk * 512),
+                        sa = in(reg) a_stride,
+                        sb = in(reg) 64usize,
+                        options(nostack, readonly)
+                    );
+                }
+            }
+            // Whole blocks go straight to `out`; edge blocks through a local buffer.
+            let (dst, ld) = if rows == BLOCK && cols == BLOCK {
+                (unsafe { out.add(row0 * n + col0) }, n)
+            } else {
+                (spill.as_mut_ptr(), BLOCK)
+            };
+            unsafe {
+                asm!(
+                    "tilestored [{c0} + {s}*1], tmm0",
+                    "tilestored [{c1} + {s}*1], tmm1",
+                    "tilestored [{c2} + {s}*1], tmm2",
+                    "tilestored [{c3} + {s}*1], tmm3",
+                    c0 = in(reg) dst,
+                    c1 = in(reg) dst.add(16),
+                    c2 = in(reg) dst.add(16 * ld),
+                    c3 = in(reg) dst.add(16 * ld + 16),
+                    s = in(reg) ld * 4,
+                    options(nostack)
+                );
+            }
+            if dst == spill.as_mut_ptr() {
+                for r in 0..rows {
+                    let o = unsafe { core::slice::from_raw_parts_mut(out.add((row0 + r) * n + col0), cols) };
+                    o.copy_from_slice(&spill[r * BLOCK..r * BLOCK + cols]);
+                }
+            }
+        }
+        unsafe { asm!("tilerelease", options(nostack, nomem)) };
+    }
+}
