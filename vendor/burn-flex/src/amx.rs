@@ -217,21 +217,50 @@ mod imp {
         // This block's 32 rows of `a`, rounded to bf16 and zero-padded to 32 × kp.
         let row0 = mb * BLOCK;
         let rows = (m - row0).min(BLOCK);
-        let mut pa = vec![0u16; BLOCK * kp];
-        let mut tmp = vec![0f32; k];
-        for r in 0..rows {
-            let i = (row0 + r) as isize;
-            let dst = &mut pa[r * kp..r * kp + k];
-            if a.col_stride == 1 {
-                let src = unsafe { core::slice::from_raw_parts(a.ptr.offset(i * a.row_stride), k) };
-                unsafe { round_row(src, dst) };
-            } else {
-                for (j, t) in tmp.iter_mut().enumerate() {
-                    *t = unsafe { *a.ptr.offset(i * a.row_stride + j as isize * a.col_stride) };
-                }
-                unsafe { round_row(&tmp, dst) };
-            }
+        thread_local! {
+            // Packed rows of `a`, kept per thread: a fresh 24–98 KB buffer per block cost a
+            // memset and page faults for every block of every product.
+            static SCRATCH: core::cell::RefCell<(Vec<u16>, Vec<f32>)> = const { core::cell::RefCell::new((Vec::new(), Vec::new())) };
         }
+        SCRATCH.with_borrow_mut(|(pa, tmp)| {
+            pa.resize(BLOCK * kp, 0);
+            tmp.resize(k, 0.0);
+            for r in 0..BLOCK {
+                let row = &mut pa[r * kp..(r + 1) * kp];
+                if r >= rows {
+                    row.fill(0);
+                    continue;
+                }
+                let i = (row0 + r) as isize;
+                let (dst, pad) = row.split_at_mut(k);
+                pad.fill(0);
+                if a.col_stride == 1 {
+                    let src = unsafe { core::slice::from_raw_parts(a.ptr.offset(i * a.row_stride), k) };
+                    unsafe { round_row(src, dst) };
+                } else {
+                    for (j, t) in tmp.iter_mut().enumerate() {
+                        *t = unsafe { *a.ptr.offset(i * a.row_stride + j as isize * a.col_stride) };
+                    }
+                    unsafe { round_row(tmp, dst) };
+                }
+            }
+            unsafe { tiles(pa, nbs, row0, rows, n, kp, packed_b, strip, out) };
+        });
+    }
+
+    /// The tile loop over one packed row block and its column blocks.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tiles(
+        pa: &[u16],
+        nbs: core::ops::Range<usize>,
+        row0: usize,
+        rows: usize,
+        n: usize,
+        kp: usize,
+        packed_b: &[u16],
+        strip: usize,
+        out: *mut f32,
+    ) {
         let a_stride = kp * 2; // bytes between tile rows of `a`
         let mut spill = [0f32; BLOCK * BLOCK];
         unsafe { asm!("ldtilecfg [{}]", in(reg) &CONFIG, options(nostack, readonly)) };

@@ -14,7 +14,11 @@ pub fn exp_f32(x: f32) -> f32 {
     const HI: f32 = 88.376_26;
     let xc = x.max(LO).min(HI);
     // Round to nearest without `floor` (a libm call on targets without SSE4.1).
-    let n = (xc * core::f32::consts::LOG2_E + 12_582_912.0) - 12_582_912.0;
+    let t = xc * core::f32::consts::LOG2_E + 12_582_912.0;
+    let n = t - 12_582_912.0;
+    // `n as i32` read from `t`'s mantissa: Rust's saturating float→int cast does not
+    // vectorise (LLVM emits a scalar NaN check per lane), this integer subtraction does.
+    let ni = t.to_bits().wrapping_sub(0x4b40_0000) as i32;
     let r = xc - n * 0.693_359_4 + n * 2.121_944_4e-4;
     let mut p = 1.987_569_1e-4_f32;
     p = p * r + 1.398_199_9e-3;
@@ -23,7 +27,7 @@ pub fn exp_f32(x: f32) -> f32 {
     p = p * r + 0.166_666_65;
     p = p * r + 0.5;
     let y = p * (r * r) + r + 1.0;
-    let pow2n = f32::from_bits(((n as i32 + 127) << 23) as u32);
+    let pow2n = f32::from_bits(((ni + 127) << 23) as u32);
     if x < LO { 0.0 } else { y * pow2n }
 }
 
@@ -126,6 +130,35 @@ multiversion!(exp_sub_sum, (row: &mut [f32], max: f32) -> f32, {
         sum += r;
     }
     acc.iter().sum::<f32>() + sum
+});
+
+// `row[i] *= scale`, or -inf where `mask[i] != 0`, returning the row's maximum: the score
+// pass of the fused attention, vectorised (upstream's generic loop runs at the build's
+// baseline, one score at a time).
+multiversion!(scale_mask_max, (row: &mut [f32], mask: &[u8], scale: f32) -> f32, {
+    for (s, &m) in row.iter_mut().zip(mask) {
+        let v = *s * scale;
+        *s = if m != 0 { f32::NEG_INFINITY } else { v };
+    }
+    let mut acc = [f32::NEG_INFINITY; 16];
+    let mut chunks = row.chunks_exact(16);
+    for c in &mut chunks {
+        for i in 0..16 {
+            acc[i] = if c[i] > acc[i] { c[i] } else { acc[i] };
+        }
+    }
+    let mut m = f32::NEG_INFINITY;
+    for &r in chunks.remainder().iter().chain(&acc) {
+        m = if r > m { r } else { m };
+    }
+    m
+});
+
+// `row[i] *= k`.
+multiversion!(scale_in_place, (row: &mut [f32], k: f32), {
+    for s in row.iter_mut() {
+        *s *= k;
+    }
 });
 
 // Softmax of each `row_len`-long row of `input` into `output`.

@@ -951,6 +951,31 @@ fn naive_attention_head<T: FlashGemm>(
         });
     }
 
+    // hbt patch: the common case (f32, a padding mask at most, no softcap, causal mask or
+    // bias) through vectorised kernels; same values as the generic loop below.
+    if core::any::TypeId::of::<T>() == core::any::TypeId::of::<f32>()
+        && softcap.is_none()
+        && causal_offset.is_none()
+        && bias.is_none()
+    {
+        let scores: &mut [f32] = bytemuck::cast_slice_mut(scores);
+        let scale: f32 = bytemuck::cast(scale);
+        let no_mask = vec![0u8; if mask.is_none() { seq_kv } else { 0 }];
+        for qi in 0..seq_q {
+            let row = &mut scores[qi * seq_kv..(qi + 1) * seq_kv];
+            let m = match mask {
+                Some(m) => &m[qi * seq_kv..(qi + 1) * seq_kv],
+                None => &no_mask[..],
+            };
+            let row_max = crate::fastmath::scale_mask_max(row, m, scale);
+            if row_max == f32::NEG_INFINITY {
+                row.fill(0.0);
+                continue;
+            }
+            let sum = crate::fastmath::exp_sub_sum(row, row_max);
+            crate::fastmath::scale_in_place(row, 1.0 / sum);
+        }
+    } else {
     for qi in 0..seq_q {
         let row = &mut scores[qi * seq_kv..(qi + 1) * seq_kv];
 
@@ -995,6 +1020,7 @@ fn naive_attention_head<T: FlashGemm>(
         for s in row.iter_mut() {
             *s = *s * inv_sum;
         }
+    }
     }
 
     // output = softmax(scores) @ V
