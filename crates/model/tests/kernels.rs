@@ -216,3 +216,74 @@ fn f32_by_bf16_matmul_matches_f64_on_rounded_operands() {
         }
     }
 }
+
+/// A bf16 × bf16 product (bf16 autocast's Linear layers and their gradients: AMX where the
+/// CPU has it) equals the f64 product rounded once to bf16, for plain and transposed
+/// operands, within one bf16 rounding step plus the f32 accumulation bound.
+#[test]
+fn bf16_matmul_matches_f64_rounded_once() {
+    use hbt_model::burn::tensor::DType;
+    let dev = Device::flex();
+    let mut seed = 11u64;
+    for &(m, k, n) in &[(1, 1, 1), (33, 64, 47), (128, 384, 96), (40, 1536, 33)] {
+        for transposed in [false, true] {
+            let a: Vec<f32> = (0..m * k).map(|_| lcg(&mut seed)).collect();
+            let b: Vec<f32> = (0..k * n).map(|_| lcg(&mut seed)).collect();
+            let (at, bt) = if transposed {
+                let a_t: Vec<f32> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
+                let b_t: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+                (
+                    Tensor::<2>::from_data(TensorData::new(a_t, [k, m]), &dev).cast(DType::BF16).transpose(),
+                    Tensor::<2>::from_data(TensorData::new(b_t, [n, k]), &dev).cast(DType::BF16).transpose(),
+                )
+            } else {
+                (
+                    Tensor::<2>::from_data(TensorData::new(a.clone(), [m, k]), &dev).cast(DType::BF16),
+                    Tensor::<2>::from_data(TensorData::new(b.clone(), [k, n]), &dev).cast(DType::BF16),
+                )
+            };
+            let got = at.matmul(bt);
+            assert_eq!(got.dtype(), DType::BF16);
+            let got = got.cast(DType::F32).into_data().try_to_vec::<f32>().unwrap();
+            for i in 0..m {
+                for j in 0..n {
+                    let (mut want, mut scale) = (0.0f64, 0.0f64);
+                    for p in 0..k {
+                        let t = bf16_round(a[i * k + p]) * bf16_round(b[p * n + j]);
+                        want += t;
+                        scale += t.abs();
+                    }
+                    let tol = want.abs() * 2f64.powi(-8) + scale * k as f64 * 6e-8;
+                    let g = got[i * n + j] as f64;
+                    assert!((g - want).abs() <= tol, "{m}×{k}×{n} ({transposed}) [{i},{j}]: {g} vs {want}");
+                }
+            }
+        }
+    }
+}
+
+/// f32 → bf16 casts (vectorised in the patched flex) give `half`'s values exactly, ties,
+/// subnormals, infinities and NaN included; bf16 → f32 is exact.
+#[test]
+fn bf16_casts_equal_half() {
+    use hbt_model::burn::tensor::DType;
+    let dev = Device::flex();
+    let mut seed = 3u64;
+    let mut xs: Vec<f32> = (0..5000).map(|_| lcg(&mut seed) * 1e3).collect();
+    xs.extend((0..5000).map(|_| f32::from_bits((lcg(&mut seed).to_bits() >> 3) ^ 0x8000_0000)));
+    xs.extend([
+        0.0, -0.0, 1.0, f32::INFINITY, f32::NEG_INFINITY, f32::MAX, f32::MIN_POSITIVE, 1e-40,
+        f32::from_bits(0x3f80_8000), // a tie: rounds to even (down)
+        f32::from_bits(0x3f81_8000), // a tie: rounds to even (up)
+        f32::from_bits(0x7f7f_ffff),
+    ]);
+    let n = xs.len();
+    let t = Tensor::<1>::from_data(TensorData::new(xs.clone(), [n]), &dev).cast(DType::BF16);
+    let back = t.clone().cast(DType::F32).into_data().try_to_vec::<f32>().unwrap();
+    for (x, b) in xs.iter().zip(&back) {
+        let want = half::bf16::from_f32(*x).to_f32();
+        assert!(want.to_bits() == b.to_bits(), "{x:e} ({:#x}): {b:e} vs half's {want:e}", x.to_bits());
+    }
+    let nan = Tensor::<1>::from_data(TensorData::new(vec![f32::NAN], [1]), &dev).cast(DType::BF16).cast(DType::F32);
+    assert!(nan.into_data().try_to_vec::<f32>().unwrap()[0].is_nan());
+}

@@ -40,13 +40,30 @@ pub struct View<T> {
 unsafe impl<T> Send for View<T> {}
 unsafe impl<T> Sync for View<T> {}
 
-/// `out[m × n] (row-major) = a[m × k] · b[k × n]`, with `a` rounded to bf16.
+/// The left operand: f32 (rounded to bf16 as it is packed) or bf16.
+#[derive(Clone, Copy)]
+pub enum Lhs {
+    F32(View<f32>),
+    Bf16(View<bf16>),
+}
+
+/// Where the `m × n` row-major result goes: f32 as accumulated, or rounded to bf16.
+pub enum Out<'a> {
+    F32(&'a mut [f32]),
+    Bf16(&'a mut [bf16]),
+}
+
+/// `out[m × n] (row-major) = a[m × k] · b[k × n]` on the AMX tiles.
 ///
 /// # Safety
 /// Every element the views address for the given sizes must be readable, `out` must hold
 /// `m * n` elements, and [`available`] must have returned true.
-pub unsafe fn matmul_f32_bf16(m: usize, k: usize, n: usize, a: View<f32>, b: View<bf16>, out: &mut [f32]) {
-    assert!(out.len() >= m * n);
+pub unsafe fn matmul(m: usize, k: usize, n: usize, a: Lhs, b: View<bf16>, out: Out<'_>) {
+    let len = match &out {
+        Out::F32(o) => o.len(),
+        Out::Bf16(o) => o.len(),
+    };
+    assert!(len >= m * n);
     #[cfg(all(target_arch = "x86_64", target_os = "linux", feature = "std"))]
     unsafe {
         imp::matmul(m, k, n, a, b, out)
@@ -85,20 +102,11 @@ fn pack_b(k: usize, n: usize, b: View<bf16>) -> (Vec<u16>, usize) {
     (packed, strip)
 }
 
-/// f32 → bf16 bits, round to nearest even; NaN stays NaN. Written branch-free so it
-/// vectorises (the AVX-512 build of [`round_row`] runs it 16 at a time).
-#[inline(always)]
-fn to_bf16_bits(x: f32) -> u16 {
-    let bits = x.to_bits();
-    let rounded = (bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) >> 16) as u16;
-    if x.is_nan() { 0x7fc0 | ((bits >> 16) as u16 & 0x8000) } else { rounded }
-}
-
 #[cfg(all(target_arch = "x86_64", target_os = "linux", feature = "std"))]
 #[target_feature(enable = "avx512f,avx512bw")]
 fn round_row(src: &[f32], dst: &mut [u16]) {
     for (d, s) in dst.iter_mut().zip(src) {
-        *d = to_bf16_bits(*s);
+        *d = crate::fastmath::f32_to_bf16_bits(*s);
     }
 }
 
@@ -157,19 +165,23 @@ mod imp {
         c
     };
 
-    struct SendPtr(*mut f32);
-    unsafe impl Send for SendPtr {}
-    unsafe impl Sync for SendPtr {}
-    impl SendPtr {
-        fn get(&self) -> *mut f32 {
-            self.0
-        }
+    /// The output's base pointer, shared by the row-block tasks (which write disjoint blocks).
+    #[derive(Clone, Copy)]
+    enum OutPtr {
+        F32(*mut f32),
+        Bf16(*mut u16),
     }
+    unsafe impl Send for OutPtr {}
+    unsafe impl Sync for OutPtr {}
 
-    pub(super) unsafe fn matmul(m: usize, k: usize, n: usize, a: View<f32>, b: View<bf16>, out: &mut [f32]) {
+    pub(super) unsafe fn matmul(m: usize, k: usize, n: usize, a: Lhs, b: View<bf16>, out: Out<'_>) {
         if m == 0 || n == 0 {
             return;
         }
+        let out = match out {
+            Out::F32(o) => OutPtr::F32(o.as_mut_ptr()),
+            Out::Bf16(o) => OutPtr::Bf16(o.as_mut_ptr().cast()),
+        };
         let kp = round_up(k.max(1), TILE_K);
         let (packed_b, strip) = pack_b(k, n, b);
         let m_blocks = m.div_ceil(BLOCK);
@@ -182,12 +194,11 @@ mod imp {
         let threads = 1;
         let n_groups = if m_blocks >= 2 * threads { 1 } else { n_blocks.min(2 * threads) };
         let per_group = n_blocks.div_ceil(n_groups);
-        let out_ptr = SendPtr(out.as_mut_ptr());
         let task = |t: usize| {
             let (mb, g) = (t / n_groups, t % n_groups);
             let nbs = g * per_group..((g + 1) * per_group).min(n_blocks);
             // SAFETY: tasks write disjoint (row block, column group) regions of `out`.
-            unsafe { row_block(mb, nbs, m, k, n, kp, a, &packed_b, strip, out_ptr.get()) };
+            unsafe { row_block(mb, nbs, m, k, n, kp, a, &packed_b, strip, out) };
         };
         let tasks = m_blocks * n_groups;
         #[cfg(feature = "rayon")]
@@ -209,10 +220,10 @@ mod imp {
         k: usize,
         n: usize,
         kp: usize,
-        a: View<f32>,
+        a: Lhs,
         packed_b: &[u16],
         strip: usize,
-        out: *mut f32,
+        out: OutPtr,
     ) {
         // This block's 32 rows of `a`, rounded to bf16 and zero-padded to 32 × kp.
         let row0 = mb * BLOCK;
@@ -234,14 +245,28 @@ mod imp {
                 let i = (row0 + r) as isize;
                 let (dst, pad) = row.split_at_mut(k);
                 pad.fill(0);
-                if a.col_stride == 1 {
-                    let src = unsafe { core::slice::from_raw_parts(a.ptr.offset(i * a.row_stride), k) };
-                    unsafe { round_row(src, dst) };
-                } else {
-                    for (j, t) in tmp.iter_mut().enumerate() {
-                        *t = unsafe { *a.ptr.offset(i * a.row_stride + j as isize * a.col_stride) };
+                match a {
+                    Lhs::F32(a) if a.col_stride == 1 => {
+                        let src = unsafe { core::slice::from_raw_parts(a.ptr.offset(i * a.row_stride), k) };
+                        unsafe { round_row(src, dst) };
                     }
-                    unsafe { round_row(tmp, dst) };
+                    Lhs::F32(a) => {
+                        for (j, t) in tmp.iter_mut().enumerate() {
+                            *t = unsafe { *a.ptr.offset(i * a.row_stride + j as isize * a.col_stride) };
+                        }
+                        unsafe { round_row(tmp, dst) };
+                    }
+                    Lhs::Bf16(a) if a.col_stride == 1 => {
+                        let src = unsafe { core::slice::from_raw_parts(a.ptr.offset(i * a.row_stride), k) };
+                        for (d, s) in dst.iter_mut().zip(src) {
+                            *d = s.to_bits();
+                        }
+                    }
+                    Lhs::Bf16(a) => {
+                        for (j, d) in dst.iter_mut().enumerate() {
+                            *d = unsafe { *a.ptr.offset(i * a.row_stride + j as isize * a.col_stride) }.to_bits();
+                        }
+                    }
                 }
             }
             unsafe { tiles(pa, nbs, row0, rows, n, kp, packed_b, strip, out) };
@@ -259,7 +284,7 @@ mod imp {
         kp: usize,
         packed_b: &[u16],
         strip: usize,
-        out: *mut f32,
+        out: OutPtr,
     ) {
         let a_stride = kp * 2; // bytes between tile rows of `a`
         let mut spill = [0f32; BLOCK * BLOCK];
@@ -299,11 +324,11 @@ mod imp {
                     );
                 }
             }
-            // Whole blocks go straight to `out`; edge blocks through a local buffer.
-            let (dst, ld) = if rows == BLOCK && cols == BLOCK {
-                (unsafe { out.add(row0 * n + col0) }, n)
-            } else {
-                (spill.as_mut_ptr(), BLOCK)
+            // Whole f32 blocks go straight to `out`; edge blocks and bf16 output through a
+            // local buffer.
+            let (dst, ld) = match out {
+                OutPtr::F32(o) if rows == BLOCK && cols == BLOCK => (unsafe { o.add(row0 * n + col0) }, n),
+                _ => (spill.as_mut_ptr(), BLOCK),
             };
             unsafe {
                 asm!(
@@ -321,8 +346,17 @@ mod imp {
             }
             if dst == spill.as_mut_ptr() {
                 for r in 0..rows {
-                    let o = unsafe { core::slice::from_raw_parts_mut(out.add((row0 + r) * n + col0), cols) };
-                    o.copy_from_slice(&spill[r * BLOCK..r * BLOCK + cols]);
+                    let src = &spill[r * BLOCK..r * BLOCK + cols];
+                    let at = (row0 + r) * n + col0;
+                    match out {
+                        OutPtr::F32(o) => unsafe { core::slice::from_raw_parts_mut(o.add(at), cols) }.copy_from_slice(src),
+                        OutPtr::Bf16(o) => {
+                            let o = unsafe { core::slice::from_raw_parts_mut(o.add(at), cols) };
+                            for (d, s) in o.iter_mut().zip(src) {
+                                *d = crate::fastmath::f32_to_bf16_bits(*s);
+                            }
+                        }
+                    }
                 }
             }
         }

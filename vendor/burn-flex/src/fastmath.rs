@@ -31,6 +31,15 @@ pub fn exp_f32(x: f32) -> f32 {
     if x < LO { 0.0 } else { y * pow2n }
 }
 
+/// f32 → bf16 bits, round to nearest even (as `half::bf16::from_f32`); NaN stays NaN.
+/// Branch-free, so the slice kernels below vectorise it.
+#[inline(always)]
+pub fn f32_to_bf16_bits(x: f32) -> u16 {
+    let bits = x.to_bits();
+    let rounded = (bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) >> 16) as u16;
+    if x.is_nan() { 0x7fc0 | ((bits >> 16) as u16 & 0x8000) } else { rounded }
+}
+
 /// `erf(x)`: an odd/even rational minimax fit on [-4, 4] (Eigen's `generic_fast_erf`);
 /// outside that range erf is ±1 in f32.
 #[inline(always)]
@@ -158,6 +167,20 @@ multiversion!(scale_mask_max, (row: &mut [f32], mask: &[u8], scale: f32) -> f32,
 multiversion!(scale_in_place, (row: &mut [f32], k: f32), {
     for s in row.iter_mut() {
         *s *= k;
+    }
+});
+
+// f32 → bf16 (round to nearest even) for casts; upstream converts one value at a time.
+multiversion!(f32_to_bf16, (src: &[f32], dst: &mut [u16]), {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = f32_to_bf16_bits(s);
+    }
+});
+
+// bf16 → f32 (exact: the bits move up).
+multiversion!(bf16_to_f32, (src: &[u16], dst: &mut [f32]), {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = f32::from_bits((s as u32) << 16);
     }
 });
 

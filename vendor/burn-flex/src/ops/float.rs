@@ -926,6 +926,18 @@ impl FloatTensorOps<Flex> for Flex {
                 }
                 return out;
             }
+            // hbt patch: f32 <-> bf16 through vectorised kernels (the casts around bf16
+            // matrix products); same values as `half`'s.
+            if TypeId::of::<Src>() == TypeId::of::<f32>() && TypeId::of::<Dst>() == TypeId::of::<bf16>() {
+                let mut out = vec![Dst::default(); src.len()];
+                crate::fastmath::f32_to_bf16(bytemuck::cast_slice(src), bytemuck::cast_slice_mut(&mut out));
+                return out;
+            }
+            if TypeId::of::<Src>() == TypeId::of::<bf16>() && TypeId::of::<Dst>() == TypeId::of::<f32>() {
+                let mut out = vec![Dst::default(); src.len()];
+                crate::fastmath::bf16_to_f32(bytemuck::cast_slice(src), bytemuck::cast_slice_mut(&mut out));
+                return out;
+            }
             src.iter().map(|&v| Dst::from_elem(v)).collect()
         }
 

@@ -487,7 +487,9 @@ fn matmul_f32_bf16(lhs: FlexTensor, rhs: FlexTensor) -> FlexTensor {
             col_stride: b_cs,
         };
         // SAFETY: the views address exactly the two tensors' elements; AMX is available.
-        unsafe { crate::amx::matmul_f32_bf16(rows, k, n, a, b, output.storage_mut::<f32>()) };
+        unsafe {
+            crate::amx::matmul(rows, k, n, crate::amx::Lhs::F32(a), b, crate::amx::Out::F32(output.storage_mut::<f32>()))
+        };
         return output.reshape(Shape::from(out_dims));
     }
 
@@ -506,6 +508,33 @@ fn matmul_f32_bf16(lhs: FlexTensor, rhs: FlexTensor) -> FlexTensor {
 // ============================================================================
 
 fn matmul_bf16(lhs: FlexTensor, rhs: FlexTensor) -> FlexTensor {
+    // hbt patch: 2-D products (Linear layers under bf16 autocast, and their gradients) on
+    // the AMX tiles, rounded to bf16 once at the end.
+    if lhs.layout().shape().num_dims() == 2 && rhs.layout().shape().num_dims() == 2 && crate::amx::available() {
+        let (m, k, n) = (lhs.layout().shape()[0], lhs.layout().shape()[1], rhs.layout().shape()[1]);
+        let view = |t: &FlexTensor| {
+            let (rs, cs) = get_2d_strides(t.layout());
+            crate::amx::View {
+                // SAFETY: the start offset is inside the storage.
+                ptr: unsafe { t.storage::<bf16>().as_ptr().add(t.layout().start_offset()) },
+                row_stride: rs,
+                col_stride: cs,
+            }
+        };
+        let mut output = FlexTensor::empty(Shape::from(vec![m, n]), DType::BF16);
+        // SAFETY: the views address exactly the two tensors' elements; AMX is available.
+        unsafe {
+            crate::amx::matmul(
+                m,
+                k,
+                n,
+                crate::amx::Lhs::Bf16(view(&lhs)),
+                view(&rhs),
+                crate::amx::Out::Bf16(output.storage_mut::<bf16>()),
+            )
+        };
+        return output;
+    }
     let lhs = lhs.to_contiguous();
     let rhs = rhs.to_contiguous();
 
