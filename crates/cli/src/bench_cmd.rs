@@ -61,6 +61,9 @@ pub struct TrainBenchArgs {
     /// Gradient caching micro-batch (texts per forward pass with gradients).
     #[arg(long)]
     micro_batch: Option<usize>,
+    /// f32, or bf16 autocast for the linear layers (CPU only).
+    #[arg(long, default_value_t = Precision::F32)]
+    precision: Precision,
     /// Write every step's tokenized queries and passages as JSON (scripts/bench_peers.py).
     #[arg(long)]
     dump_ids: Option<PathBuf>,
@@ -171,12 +174,14 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                     eval_every: 0,
                     checkpoint_every: 0,
                     micro_batch: a.micro_batch,
+                    precision: a.precision,
                     ..Default::default()
                 };
                 let data = hbt_train::trainer::TrainData::new(vec![corpus.clone()], &cfg)?;
                 let sampler =
                     hbt_data::Sampler::new(data.train.clone(), hbt_data::SamplerKind::Hybrid(0.5), a.batch, 1)?;
                 let info = crate::select_device(Some(*backend));
+                crate::say_precision(a.precision);
                 let device = hbt_model::device(*backend)?;
                 let mut tr = hbt_train::Trainer::new(&dir, &device, cfg)?;
                 let batches: Vec<_> = sampler.stream(0, 0).take(a.steps + a.warmup).map(|b| b.2).collect();
@@ -220,7 +225,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                     serde_json::json!({"bench": "train", "backend": format!("{backend:?}").to_lowercase(), "batch": a.batch,
                         "seconds_per_step": s, "median_seconds_per_step": median, "pairs_per_s": a.batch as f64 / s,
                         "step_seconds": times, "warmup_seconds": warm, "threads": info.threads,
-                        "device": info.name, "micro_batch": a.micro_batch,
+                        "device": info.name, "micro_batch": a.micro_batch, "precision": a.precision.to_string(),
                         "query_seq_mean": q_seq, "passage_seq_mean": p_seq,
                         "query_padding_share": q_pad, "passage_padding_share": p_pad})
                 );

@@ -29,6 +29,9 @@ pub struct TrainArgs {
     /// Gradient caching over micro-batches of this size when a batch does not fit.
     #[arg(long)]
     pub micro_batch: Option<usize>,
+    /// f32, or bf16 autocast for the linear layers (CPU only; AMX where the CPU has it).
+    #[arg(long, default_value_t = hbt_model::Precision::F32)]
+    pub precision: hbt_model::Precision,
     #[arg(long, default_value_t = 3e-5)]
     pub lr: f64,
     #[arg(long, default_value_t = 0.01)]
@@ -91,6 +94,7 @@ impl TrainArgs {
             alpha: self.alpha,
             batch_size: self.batch,
             micro_batch: self.micro_batch,
+            precision: self.precision,
             lr: self.lr,
             weight_decay: self.weight_decay,
             warmup_steps: self.warmup,
@@ -124,6 +128,7 @@ pub fn run(a: TrainArgs) -> Result<hbt_train::Summary> {
         .map(|p| hbt_data::load_dir(p))
         .collect::<Result<Vec<_>, _>>()?;
     let info = crate::select_device(a.backend);
+    crate::say_precision(a.precision);
     let device = hbt_model::device(info.kind())?;
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();

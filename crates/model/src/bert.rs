@@ -88,14 +88,39 @@ pub enum AttentionMask {
     Fused(Tensor<4, Bool>),
 }
 
+/// A linear layer, in bf16 when `bf16` is set (CPU only): a weight already stored in bf16
+/// ([`Bert::with_bf16_linears`], inference) multiplies the f32 input directly; an f32 weight
+/// (training) is cast for the product, as PyTorch's `autocast(bfloat16)` does — input and
+/// weight rounded to bf16, the product rounded to bf16, the bias added in f32 — so the
+/// gradients flow through the casts and the optimizer keeps f32 weights.
+fn linear(l: &Linear, x: Tensor<3>, bf16: bool) -> Tensor<3> {
+    use burn::tensor::DType;
+    let w = l.weight.val();
+    if !bf16 || w.dtype() == DType::BF16 {
+        return l.forward(x);
+    }
+    let [b, t, k] = x.dims();
+    let n = w.dims()[1];
+    let y = x
+        .reshape([b * t, k])
+        .cast(DType::BF16)
+        .matmul(w.cast(DType::BF16))
+        .cast(DType::F32);
+    let y = match &l.bias {
+        Some(bias) => y + bias.val().unsqueeze_dim(0),
+        None => y,
+    };
+    y.reshape([b, t, n])
+}
+
 impl SelfAttention {
-    pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask) -> Tensor<3> {
+    pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask, bf16: bool) -> Tensor<3> {
         let [b, t, h] = x.dims();
         let d = h / self.heads;
         let split = |y: Tensor<3>| y.reshape([b, t, self.heads, d]).swap_dims(1, 2);
-        let q = split(self.query.forward(x.clone()));
-        let k = split(self.key.forward(x.clone()));
-        let v = split(self.value.forward(x.clone()));
+        let q = split(linear(&self.query, x.clone(), bf16));
+        let k = split(linear(&self.key, x.clone(), bf16));
+        let v = split(linear(&self.value, x.clone(), bf16));
         let context = match mask {
             AttentionMask::Bias(bias) => {
                 let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((d as f64).sqrt()) + bias.clone();
@@ -108,7 +133,7 @@ impl SelfAttention {
         };
         let context = context.swap_dims(1, 2).reshape([b, t, h]);
         // Post-LN: the residual is added before normalising, as in the original BERT.
-        self.norm.forward(self.output.forward(context) + x)
+        self.norm.forward(linear(&self.output, context, bf16) + x)
     }
 }
 
@@ -121,10 +146,10 @@ pub struct Layer {
 }
 
 impl Layer {
-    pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask) -> Tensor<3> {
-        let x = self.attention.forward(x, mask);
-        let h = gelu(self.intermediate.forward(x.clone()));
-        self.norm.forward(self.output.forward(h) + x)
+    pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask, bf16: bool) -> Tensor<3> {
+        let x = self.attention.forward(x, mask, bf16);
+        let h = gelu(linear(&self.intermediate, x.clone(), bf16));
+        self.norm.forward(linear(&self.output, h, bf16) + x)
     }
 }
 
@@ -147,6 +172,8 @@ pub struct BatchTensors {
     pub mask: Tensor<2>,
     /// Use Burn's fused attention (set for gradient-free CPU batches, where it is faster).
     pub fused_attention: bool,
+    /// Linear layers in bf16 (CPU only; see [`Bert::with_bf16_linears`] and `linear`).
+    pub bf16_linears: bool,
 }
 
 impl Bert {
@@ -165,7 +192,7 @@ impl Bert {
             .embeddings
             .forward(&input.words, input.positions.clone(), input.types.clone());
         for layer in &self.layers {
-            x = layer.forward(x, &mask);
+            x = layer.forward(x, &mask, input.bf16_linears);
         }
         x
     }

@@ -292,13 +292,17 @@ impl Encoder {
         drop(files.weights);
         let mut bert = build_bert(&config, &mut map, device, pooling == Pooling::Pooler)?;
         if options.precision == Precision::Bf16 {
-            // The mixed f32 × bf16 product is the patched flex's; GPU backends have no such op.
-            if !crate::is_cpu(device) {
+            // The bf16 products are the patched flex's (AMX); GPU backends are not wired.
+            if !crate::is_cpu(&device.clone().without_autodiff()) {
                 return Err(ModelError::Input(
                     "bf16 precision runs on the CPU backend only (use --backend cpu, or f32 on the GPU)".into(),
                 ));
             }
-            bert = bert.with_bf16_linears();
+            // Inference stores the weights in bf16 once; training keeps f32 weights for the
+            // optimizer and casts them in each forward pass (autocast).
+            if !device.is_autodiff() {
+                bert = bert.with_bf16_linears();
+            }
         }
         Ok(Self {
             bert,
@@ -370,6 +374,7 @@ impl Encoder {
             // without autodiff. GPUs keep the matmul/softmax path, which wgpu's fusion
             // compiles into few kernels anyway.
             fused_attention: crate::is_cpu(device),
+            bf16_linears: self.precision == Precision::Bf16,
         }
     }
 

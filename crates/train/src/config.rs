@@ -51,6 +51,10 @@ pub struct TrainConfig {
     /// it differs).
     #[serde(default)]
     pub keep_checkpoints: bool,
+    /// Linear layers in f32, or bf16 autocast (CPU only: f32 weights and optimizer, the
+    /// products on bf16 — Intel AMX where the CPU has it).
+    #[serde(default)]
+    pub precision: hbt_model::Precision,
 }
 
 fn one() -> usize {
@@ -83,6 +87,7 @@ impl Default for TrainConfig {
             checkpoint_every: 100,
             keep_last: 1,
             keep_checkpoints: false,
+            precision: hbt_model::Precision::F32,
         }
     }
 }

@@ -218,7 +218,11 @@ impl Trainer {
             32
         };
         let device = device.clone().autodiff();
-        let mut enc = Encoder::from_files(files, &device, &EncoderOptions::default())?;
+        let options = EncoderOptions {
+            precision: cfg.precision,
+            ..Default::default()
+        };
+        let mut enc = Encoder::from_files(files, &device, &options)?;
         enc.tokenizer.pad_multiple = pad_multiple;
         let q_tok = enc.tokenizer.with_max_len(cfg.max_query_len)?;
         let p_tok = enc.tokenizer.with_max_len(cfg.max_passage_len)?;
