@@ -252,3 +252,51 @@ fn default_backend_is_honest_and_recorded() {
         assert!(device["threads"].as_u64().unwrap_or(0) >= 1, "{device}");
     }
 }
+
+/// `--precision bf16` (autocast: f32 weights and optimizer, bf16 products) trains the same
+/// model as f32: the weights it writes are f32, they move, and they move the way the f32
+/// run's do (mean difference far below the mean step).
+#[test]
+fn bf16_autocast_training_follows_f32() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("tiny");
+    tiny_bert(&model, 4, 16);
+    let run = |name: &str, extra: &[&str]| {
+        let out = tmp.path().join(name);
+        let o = hbt()
+            .args(train_args(&model, &out, 3))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let b = std::fs::read(out.join("model/model.safetensors")).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&b).unwrap();
+        assert!(st.tensors().iter().all(|(_, t)| t.dtype() == safetensors::Dtype::F32));
+        weights(&out.join("model"))
+    };
+    let f32_run = run("f32", &[]);
+    let bf16_run = run("bf16", &["--precision", "bf16"]);
+    let start = weights(&model);
+    let f32s = |b: &[u8]| -> Vec<f32> {
+        b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    };
+    let (mut diff, mut moved, mut n) = (0f64, 0f64, 0usize);
+    for ((name, a), (other, b)) in f32_run.iter().zip(&bf16_run) {
+        assert_eq!(name, other);
+        // The transformer layers (the word table's untouched rows would dilute the means).
+        if !name.contains("encoder.layer") {
+            continue;
+        }
+        let Some((_, s)) = start.iter().find(|(k, _)| k == name) else { continue };
+        for ((x, y), z) in f32s(a).iter().zip(f32s(b)).zip(f32s(s)) {
+            diff += (x - y).abs() as f64;
+            moved += (x - z).abs() as f64;
+            n += 1;
+        }
+    }
+    let (diff, moved) = (diff / n as f64, moved / n as f64);
+    assert!(moved > 1e-4, "training did not move the weights ({moved})");
+    assert!(diff < 0.25 * moved, "bf16 training strays from f32: mean difference {diff} vs mean step {moved}");
+}

@@ -80,3 +80,30 @@ fn e5_prefixes_are_applied() {
         .collect();
     assert!(common::cosine(&q[0], &want) >= 0.9999);
 }
+
+/// `Precision::Bf16` (linear weights in bf16, AMX products where the CPU has them) against
+/// the same float64 reference: cosine ≥ 0.999 per text, alone and in a padded batch.
+#[test]
+fn bf16_linears_stay_within_0_999_of_the_reference() {
+    for (idx, dir) in [(0, common::e5_dir()), (1, common::minilm_dir())] {
+        let reference = common::reference();
+        let texts = reference["models"][idx]["texts"].as_array().unwrap();
+        let options = EncoderOptions {
+            precision: hbt_model::Precision::Bf16,
+            ..Default::default()
+        };
+        let enc = Encoder::load(&dir, &Device::flex(), &options).unwrap();
+        let inputs: Vec<&str> = texts.iter().map(|t| t["input"].as_str().unwrap()).collect();
+        let want = |i: usize| -> Vec<f64> {
+            texts[i]["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect()
+        };
+        let all = enc.embed_batch(&inputs, TextKind::Plain).unwrap();
+        for (i, text) in inputs.iter().enumerate() {
+            let alone = enc.embed_batch(&[text], TextKind::Plain).unwrap();
+            for (how, v) in [("alone", &alone[0]), ("batched", &all[i])] {
+                let c = common::cosine(v, &want(i));
+                assert!(c >= 0.999, "bf16, {how}: cosine {c} < 0.999 for {text:?}");
+            }
+        }
+    }
+}
