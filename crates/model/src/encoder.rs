@@ -146,8 +146,9 @@ pub enum Precision {
     /// Everything in f32 (the reference numerics).
     #[default]
     F32,
-    /// Linear weights in bf16, activations rounded to bf16 at each product, f32
-    /// accumulation: [`Bert::with_bf16_linears`]. CPU only.
+    /// CPU only. Inference: linear weights stored in bf16, activations rounded to bf16 at
+    /// each product, f32 accumulation ([`Bert::with_bf16_linears`]). Training (an autodiff
+    /// device): f32 weights cast for each product, as `torch.autocast(bfloat16)` does.
     Bf16,
 }
 
