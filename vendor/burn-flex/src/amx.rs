@@ -10,6 +10,9 @@
 //! which [`available`] makes once per process. Where AMX is missing (other CPUs, other
 //! OSes, wasm) callers fall back to converting the weight to f32 and using gemm.
 
+// The packing helpers serve only the x86-64 Linux kernels.
+#![cfg_attr(not(all(target_arch = "x86_64", target_os = "linux", feature = "std")), allow(dead_code, unused_imports))]
+
 use alloc::vec;
 use alloc::vec::Vec;
 use burn_std::bf16;
