@@ -126,6 +126,18 @@ fn fused_attention_equals_the_masked_softmax_path() {
     let fused = attention(q.clone(), k.clone(), v.clone(), Some(pad.clone()), None, opts);
     let diff = (fused.clone() - plain).abs().max().into_scalar::<f32>();
     assert!(diff < 1e-5, "fused vs plain attention: max difference {diff}");
+    // Heads as a transformer splits them: `[b, t, h, d]` projections viewed as `[b, h, t, d]`
+    // (strided: the patched flex reads them in place and writes its output the same way).
+    let split = |x: Tensor<4>| x.swap_dims(1, 2).into_data().convert::<f32>();
+    let as_view = |data: TensorData| Tensor::<4>::from_data(data, &dev).swap_dims(1, 2);
+    let (qs, ks, vs) = (as_view(split(q.clone())), as_view(split(k.clone())), as_view(split(v.clone())));
+    let strided = attention(qs, ks, vs, Some(pad.clone()), None, opts);
+    let merged = strided.clone().swap_dims(1, 2).reshape([b, t, h * d]);
+    let want = fused.clone().swap_dims(1, 2).reshape([b, t, h * d]);
+    let diff = (merged - want).abs().max().into_scalar::<f32>();
+    assert!(diff == 0.0, "strided heads vs contiguous heads: max difference {diff}");
+    let diff = (strided - fused.clone()).abs().max().into_scalar::<f32>();
+    assert!(diff == 0.0, "strided output read as [b, h, t, d]: max difference {diff}");
     // Padding cannot leak: new values at the third text's padded keys change nothing there.
     let v2 = v.slice_assign(s![2..3, .., 1..t, ..], Tensor::ones([1, h, t - 1, d], &dev) * 100.0);
     let fused2 = attention(q, k, v2, Some(pad), None, opts);
@@ -135,6 +147,7 @@ fn fused_attention_equals_the_masked_softmax_path() {
         .max()
         .into_scalar::<f32>();
     assert_eq!(leak, 0.0, "padded keys changed a text's attention output");
+
 }
 
 /// A deterministic pseudo-random f32 in [-2, 2) (no rand dependency needed).

@@ -748,9 +748,24 @@ where
         assert!(softcap > 0.0, "softcap must be positive, got {softcap}");
     }
 
-    let query = query.to_contiguous();
-    let key = key.to_contiguous();
-    let value = value.to_contiguous();
+    // hbt patch: heads are read where they lie. A `[batch, seq, heads, dim]` projection
+    // viewed as `[batch, heads, seq, dim]` (how a transformer splits heads) needs no copy:
+    // the gemms take its row stride. Other layouts are made contiguous as upstream does.
+    let head_rows = |t: FlexTensor| -> (FlexTensor, [usize; 3]) {
+        let st = t.layout().strides();
+        if st.len() == 4 && st[3] == 1 && st[..3].iter().all(|&s| s >= 0) {
+            let s = [st[0] as usize, st[1] as usize, st[2] as usize];
+            (t, s)
+        } else {
+            let t = t.to_contiguous();
+            let sh = t.layout().shape();
+            let s = [sh[1] * sh[2] * sh[3], sh[2] * sh[3], sh[3]];
+            (t, s)
+        }
+    };
+    let (query, q_st) = head_rows(query);
+    let (key, k_st) = head_rows(key);
+    let (value, v_st) = head_rows(value);
 
     let q_shape = query.layout().shape();
     let k_shape = key.layout().shape();
@@ -805,9 +820,9 @@ where
         None
     };
 
-    let q_data: &[T] = query.storage();
-    let k_data: &[T] = key.storage();
-    let v_data: &[T] = value.storage();
+    let q_data: &[T] = &query.storage()[query.layout().start_offset()..];
+    let k_data: &[T] = &key.storage()[key.layout().start_offset()..];
+    let v_data: &[T] = &value.storage()[value.layout().start_offset()..];
     let mask_data: Option<&[u8]> = mask_bcast.as_ref().map(|b| b.tensor.bytes());
     let bias_data: Option<&[T]> = bias_bcast.as_ref().map(|b| b.tensor.storage());
     let (mask_batch_step, mask_head_step) = mask_bcast
@@ -821,21 +836,18 @@ where
 
     let mut output = vec![T::zero(); batch * heads * seq_q * val_dim];
 
-    let q_head_stride = seq_q * head_dim;
-    let q_batch_stride = heads * q_head_stride;
-    let k_head_stride = seq_kv * head_dim;
-    let k_batch_stride = kv_heads * k_head_stride;
-    let v_head_stride = seq_kv * val_dim;
-    let v_batch_stride = kv_heads * v_head_stride;
-    let o_head_stride = seq_q * val_dim;
+    // The output is written as `[batch, seq_q, heads, val_dim]` and returned as its
+    // `[batch, heads, seq_q, val_dim]` view, so merging the heads back is free.
+    let o_row_stride = heads * val_dim;
     let mask_tile_len = seq_q * seq_kv;
 
+    let out_layout = Layout::new(
+        burn_std::Shape::from(vec![batch, heads, seq_q, val_dim]),
+        vec![(seq_q * o_row_stride) as isize, val_dim as isize, o_row_stride as isize, 1],
+        0,
+    );
     if output.is_empty() || seq_kv == 0 {
-        return FlexTensor::new(
-            Bytes::from_elems(output),
-            Layout::contiguous(burn_std::Shape::from(vec![batch, heads, seq_q, val_dim])),
-            T::dtype(),
-        );
+        return FlexTensor::new(Bytes::from_elems(output), out_layout, T::dtype());
     }
 
     let params = AttentionParams {
@@ -848,22 +860,36 @@ where
         val_dim,
     };
 
-    let run_head = |scores: &mut Vec<T>, (head_idx, o_chunk): (usize, &mut [T])| {
+    struct OutPtr<T>(*mut T);
+    unsafe impl<T> Send for OutPtr<T> {}
+    unsafe impl<T> Sync for OutPtr<T> {}
+    impl<T> OutPtr<T> {
+        fn at(&self, offset: usize) -> *mut T {
+            // SAFETY: callers pass offsets inside the output buffer.
+            unsafe { self.0.add(offset) }
+        }
+    }
+    let out = OutPtr(output.as_mut_ptr());
+    let span = |rows: usize, row_stride: usize, width: usize| (rows - 1) * row_stride + width;
+
+    let run_head = |scores: &mut Vec<T>, head_idx: usize| {
         let b = head_idx / heads;
         let h = head_idx % heads;
         // Map query head `h` to its shared K/V head (GQA/MQA).
         let kv_h = h / q_per_kv;
-        let q_off = b * q_batch_stride + h * q_head_stride;
-        let k_off = b * k_batch_stride + kv_h * k_head_stride;
-        let v_off = b * v_batch_stride + kv_h * v_head_stride;
+        let q_off = b * q_st[0] + h * q_st[1];
+        let k_off = b * k_st[0] + kv_h * k_st[1];
+        let v_off = b * v_st[0] + kv_h * v_st[1];
+        let o_off = b * seq_q * o_row_stride + h * val_dim;
         let mask_off = b * mask_batch_step + h * mask_head_step;
         let bias_off = b * bias_batch_step + h * bias_head_step;
 
         naive_attention_head(
-            &q_data[q_off..q_off + q_head_stride],
-            &k_data[k_off..k_off + k_head_stride],
-            &v_data[v_off..v_off + v_head_stride],
-            o_chunk,
+            (&q_data[q_off..q_off + span(seq_q, q_st[2], head_dim)], q_st[2]),
+            (&k_data[k_off..k_off + span(seq_kv, k_st[2], head_dim)], k_st[2]),
+            (&v_data[v_off..v_off + span(seq_kv, v_st[2], val_dim)], v_st[2]),
+            // Heads write disjoint (row, column-range) cells of the output.
+            (out.at(o_off), o_row_stride),
             scores,
             &params,
             (
@@ -872,9 +898,9 @@ where
             ),
         );
     };
-    let run_serial = |output: &mut [T]| {
+    let run_serial = || {
         let mut scores = vec![T::zero(); seq_q * seq_kv];
-        for head in output.chunks_exact_mut(o_head_stride).enumerate() {
+        for head in 0..batch * heads {
             run_head(&mut scores, head);
         }
     };
@@ -885,23 +911,17 @@ where
     {
         if params.should_parallelize(batch * heads) {
             use rayon::prelude::*;
-            output
-                .par_chunks_exact_mut(o_head_stride)
-                .enumerate()
+            (0..batch * heads)
+                .into_par_iter()
                 .for_each_init(|| vec![T::zero(); seq_q * seq_kv], run_head);
         } else {
-            run_serial(&mut output);
+            run_serial();
         }
     }
     #[cfg(not(feature = "rayon"))]
-    run_serial(&mut output);
+    run_serial();
 
-    let shape = burn_std::Shape::from(vec![batch, heads, seq_q, val_dim]);
-    FlexTensor::new(
-        Bytes::from_elems(output),
-        Layout::contiguous(shape),
-        T::dtype(),
-    )
+    FlexTensor::new(Bytes::from_elems(output), out_layout, T::dtype())
 }
 
 /// Process a single (batch, head) pair with naive (non-tiled) attention.
@@ -910,10 +930,10 @@ where
 /// 2. Apply scale/softcap/mask/causal/bias + softmax (per-row)
 /// 3. output[seq_q, val_dim] = scores @ V            (one gemm)
 fn naive_attention_head<T: FlashGemm>(
-    q: &[T],
-    k: &[T],
-    v: &[T],
-    output: &mut [T],
+    (q, q_rs): (&[T], usize),
+    (k, k_rs): (&[T], usize),
+    (v, v_rs): (&[T], usize),
+    (output, o_rs): (*mut T, usize),
     scores: &mut [T],
     p: &AttentionParams<T>,
     mask_bias: (Option<&[u8]>, Option<&[T]>),
@@ -942,9 +962,9 @@ fn naive_attention_head<T: FlashGemm>(
             read_dst: false,
             lhs: q.as_ptr(),
             lhs_cs: 1,
-            lhs_rs: head_dim as isize,
+            lhs_rs: q_rs as isize,
             rhs: k.as_ptr(),
-            rhs_cs: head_dim as isize,
+            rhs_cs: k_rs as isize,
             rhs_rs: 1,
             alpha: T::zero(),
             beta: T::one(),
@@ -1029,16 +1049,16 @@ fn naive_attention_head<T: FlashGemm>(
             m: seq_q,
             n: val_dim,
             k: seq_kv,
-            dst: output.as_mut_ptr(),
+            dst: output,
             dst_cs: 1,
-            dst_rs: val_dim as isize,
+            dst_rs: o_rs as isize,
             read_dst: false,
             lhs: scores.as_ptr(),
             lhs_cs: 1,
             lhs_rs: seq_kv as isize,
             rhs: v.as_ptr(),
             rhs_cs: 1,
-            rhs_rs: val_dim as isize,
+            rhs_rs: v_rs as isize,
             alpha: T::zero(),
             beta: T::one(),
         });
