@@ -80,6 +80,8 @@ pub fn run_eval(a: EvalArgs) -> Result<hbt_eval::Report> {
         "pooling": enc.pooling.to_string(),
         "query_prefix": enc.prefixes.query,
         "passage_prefix": enc.prefixes.passage,
+        "precision": enc.precision.to_string(),
+        "amx": enc.precision == hbt_model::Precision::Bf16 && hbt_model::amx_available(),
     });
     let mut report = match a.bench.as_str() {
         "xquad-r" | "mlqa-r" => {
