@@ -160,6 +160,14 @@ fn bf16_round(x: f32) -> f64 {
     half::bf16::from_f32(x).to_f64()
 }
 
+/// Entry `(i, j)` of `a [· × k] · b [k × n]` in f64 on bf16-rounded operands, and the sum of
+/// its terms' magnitudes (the scale of f32 accumulation error).
+fn rounded_dot(a: &[f32], b: &[f32], (k, n): (usize, usize), (i, j): (usize, usize)) -> (f64, f64) {
+    (0..k)
+        .map(|p| bf16_round(a[i * k + p]) * bf16_round(b[p * n + j]))
+        .fold((0.0, 0.0), |(w, s), t| (w + t, s + t.abs()))
+}
+
 /// f32 activations times a bf16 weight (the patched flex's AMX kernel where the CPU has it,
 /// gemm on a converted weight elsewhere) equals an f64 product of the bf16-rounded operands:
 /// every shape edge of the 32 × 32 register blocks and 32-deep k steps, a transposed
@@ -201,12 +209,7 @@ fn f32_by_bf16_matmul_matches_f64_on_rounded_operands() {
             let mut worst = 0.0f64;
             for i in 0..m {
                 for j in 0..n {
-                    let (mut want, mut scale) = (0.0f64, 0.0f64);
-                    for p in 0..k {
-                        let t = bf16_round(a[i * k + p]) * bf16_round(b[p * n + j]);
-                        want += t;
-                        scale += t.abs();
-                    }
+                    let (want, scale) = rounded_dot(&a, &b, (k, n), (i, j));
                     // f32 accumulation over k terms: error ≲ k · 2^-24 · Σ|terms|.
                     let err = (got[i * n + j] as f64 - want).abs() / (scale.max(1e-3) * k as f64 * 6e-8);
                     worst = worst.max(err);
@@ -260,12 +263,7 @@ fn bf16_matmul_matches_f64_rounded_once() {
             let got = got.cast(DType::F32).into_data().try_to_vec::<f32>().unwrap();
             for i in 0..m {
                 for j in 0..n {
-                    let (mut want, mut scale) = (0.0f64, 0.0f64);
-                    for p in 0..k {
-                        let t = bf16_round(a[i * k + p]) * bf16_round(b[p * n + j]);
-                        want += t;
-                        scale += t.abs();
-                    }
+                    let (want, scale) = rounded_dot(&a, &b, (k, n), (i, j));
                     let tol = want.abs() * 2f64.powi(-8) + scale * k as f64 * 6e-8;
                     let g = got[i * n + j] as f64;
                     assert!((g - want).abs() <= tol, "{m}×{k}×{n} ({transposed}) [{i},{j}]: {g} vs {want}");
