@@ -170,7 +170,8 @@ pub struct BatchTensors {
     pub types: Tensor<2, Int>,
     /// 1.0 for real tokens, 0.0 for padding.
     pub mask: Tensor<2>,
-    /// Use Burn's fused attention (set for gradient-free CPU batches, where it is faster).
+    /// Use Burn's fused attention op (set for CPU batches; on an autodiff device Burn runs
+    /// its differentiable fallback for it, so training gets gradients either way).
     pub fused_attention: bool,
     /// Linear layers in bf16 (CPU only; see [`Bert::with_bf16_linears`] and `linear`).
     pub bf16_linears: bool,

@@ -69,7 +69,8 @@ pub fn amx_available() -> bool {
     }
 }
 
-/// Whether `device` is Burn's CPU backend without autodiff.
+/// Whether `device` is Burn's CPU backend — with or without autodiff: Burn's device
+/// equality ignores the autodiff wrapper (checked: true for `Device::flex().autodiff()`).
 pub fn is_cpu(device: &Device) -> bool {
     #[cfg(feature = "flex")]
     {
