@@ -16,13 +16,12 @@ use anyhow::{Context, Result, bail};
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Keep freed memory mapped instead of handing it back to the OS after mimalloc's default
-/// its default delay: a training step frees and re-allocates hundreds of MB of activations, and every
+/// delay: a training step frees and re-allocates hundreds of MB of activations, and every
 /// page handed back was faulted in and zeroed by the kernel again on the next step (38% of
 /// a bf16 training step's CPU time in `clear_page_erms`; 7.5 vs 8.9 s a step at batch 32).
 /// `MIMALLOC_PURGE_DELAY` in the environment still wins.
 #[cfg(feature = "mimalloc")]
 fn keep_freed_memory() {
-
     unsafe extern "C" {
         fn mi_option_get(option: i32) -> std::ffi::c_long;
         fn mi_option_set(option: i32, value: std::ffi::c_long);
@@ -138,9 +137,7 @@ impl ModelArgs {
     /// Choose the device (and say which on stderr), then load the model on it.
     pub fn load(&self) -> Result<(Encoder, hbt_model::DeviceInfo)> {
         let info = select_device(self.backend);
-        if self.precision == Precision::Bf16 {
-            say_precision(self.precision);
-        }
+        say_precision(self.precision);
         let device = hbt_model::device(info.kind())?;
         let dir = self.dir()?;
         let enc =

@@ -8,6 +8,13 @@ use std::process::Stdio;
 
 use common::{hbt, tiny_bert, train_args};
 
+/// Little-endian f32 tensor bytes as values.
+fn f32s(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
 fn weights(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let b = std::fs::read(dir.join("model.safetensors")).unwrap();
     let st = safetensors::SafeTensors::deserialize(&b).unwrap();
@@ -187,11 +194,6 @@ fn gradient_caching_matches_the_full_batch() {
     let full = run("full", &[]);
     let cached = run("cached", &["--micro-batch", "2"]);
     let start = weights(&model);
-    let f32s = |b: &[u8]| -> Vec<f32> {
-        b.chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect()
-    };
     let (mut max_diff, mut max_moved) = (0f32, 0f32);
     for ((n, a), (m, b)) in full.iter().zip(&cached) {
         assert_eq!(n, m);
@@ -277,11 +279,6 @@ fn bf16_autocast_training_follows_f32() {
     let f32_run = run("f32", &[]);
     let bf16_run = run("bf16", &["--precision", "bf16"]);
     let start = weights(&model);
-    let f32s = |b: &[u8]| -> Vec<f32> {
-        b.chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect()
-    };
     let (mut diff, mut moved, mut n) = (0f64, 0f64, 0usize);
     for ((name, a), (other, b)) in f32_run.iter().zip(&bf16_run) {
         assert_eq!(name, other);

@@ -468,42 +468,44 @@ fn matmul_f32_bf16(lhs: FlexTensor, rhs: FlexTensor) -> FlexTensor {
     if shared_weight && crate::amx::available() {
         let rank = lr.max(rr);
         let rows: usize = lhs_dims[..lr - 1].iter().product();
-        let lhs2 = lhs.reshape(Shape::from(vec![rows, k]));
-        // Packing reads rows of `lhs`: a transposed one is copied first (a tiled copy is
-        // far faster than gathering it column by column).
-        let lhs2 = if get_2d_strides(lhs2.layout()).1 != 1 { lhs2.to_contiguous() } else { lhs2 };
+        let lhs2 = rows_contiguous(lhs.reshape(Shape::from(vec![rows, k])));
         let mut out_dims = vec![1usize; rank - lr];
         out_dims.extend_from_slice(&lhs_dims[..lr - 1]);
         out_dims.push(n);
         let mut output = FlexTensor::empty(Shape::from(vec![rows, n]), DType::F32);
-        let (a_rs, a_cs) = get_2d_strides(lhs2.layout());
-        let (b_rs, b_cs) = get_2d_strides(rhs.layout());
-        let a = crate::amx::View {
-            // SAFETY: the start offset is inside the storage.
-            ptr: unsafe { lhs2.storage::<f32>().as_ptr().add(lhs2.layout().start_offset()) },
-            row_stride: a_rs,
-            col_stride: a_cs,
-        };
-        let b = crate::amx::View {
-            ptr: unsafe { rhs.storage::<bf16>().as_ptr().add(rhs.layout().start_offset()) },
-            row_stride: b_rs,
-            col_stride: b_cs,
-        };
         // SAFETY: the views address exactly the two tensors' elements; AMX is available.
         unsafe {
-            crate::amx::matmul(rows, k, n, crate::amx::Lhs::F32(a), b, crate::amx::Out::F32(output.storage_mut::<f32>()))
+            crate::amx::matmul(
+                rows,
+                k,
+                n,
+                crate::amx::Lhs::F32(amx_view(&lhs2)),
+                amx_view(&rhs),
+                crate::amx::Out::F32(output.storage_mut::<f32>()),
+            )
         };
         return output.reshape(Shape::from(out_dims));
     }
 
-    let rhs = rhs.to_contiguous();
-    let rhs_f32: Vec<f32> = rhs.storage::<bf16>().iter().map(|x| x.to_f32()).collect();
-    let rhs_f32 = FlexTensor::new(
-        Bytes::from_elems(rhs_f32),
-        Layout::contiguous(rhs.layout().shape().clone()),
-        DType::F32,
-    );
+    let rhs_f32 = <crate::Flex as burn_backend::ops::FloatTensorOps<crate::Flex>>::float_cast(rhs, burn_std::FloatDType::F32);
     matmul_gemm::<f32>(lhs, rhs_f32)
+}
+
+/// The AMX kernels' view of a 2-D tensor.
+fn amx_view<E: Element + bytemuck::Pod>(t: &FlexTensor) -> crate::amx::View<E> {
+    let (row_stride, col_stride) = get_2d_strides(t.layout());
+    crate::amx::View {
+        // SAFETY: the start offset is inside the storage.
+        ptr: unsafe { t.storage::<E>().as_ptr().add(t.layout().start_offset()) },
+        row_stride,
+        col_stride,
+    }
+}
+
+/// The AMX kernels pack rows of their left operand: a transposed one is copied first (a
+/// tiled copy is far faster than gathering it column by column).
+fn rows_contiguous(t: FlexTensor) -> FlexTensor {
+    if get_2d_strides(t.layout()).1 != 1 { t.to_contiguous() } else { t }
 }
 
 // ============================================================================
@@ -515,16 +517,7 @@ fn matmul_bf16(lhs: FlexTensor, rhs: FlexTensor) -> FlexTensor {
     // the AMX tiles, rounded to bf16 once at the end.
     if lhs.layout().shape().num_dims() == 2 && rhs.layout().shape().num_dims() == 2 && crate::amx::available() {
         let (m, k, n) = (lhs.layout().shape()[0], lhs.layout().shape()[1], rhs.layout().shape()[1]);
-        let view = |t: &FlexTensor| {
-            let (rs, cs) = get_2d_strides(t.layout());
-            crate::amx::View {
-                // SAFETY: the start offset is inside the storage.
-                ptr: unsafe { t.storage::<bf16>().as_ptr().add(t.layout().start_offset()) },
-                row_stride: rs,
-                col_stride: cs,
-            }
-        };
-        let lhs = if get_2d_strides(lhs.layout()).1 != 1 { lhs.to_contiguous() } else { lhs };
+        let lhs = rows_contiguous(lhs);
         let mut output = FlexTensor::empty(Shape::from(vec![m, n]), DType::BF16);
         // SAFETY: the views address exactly the two tensors' elements; AMX is available.
         unsafe {
@@ -532,8 +525,8 @@ fn matmul_bf16(lhs: FlexTensor, rhs: FlexTensor) -> FlexTensor {
                 m,
                 k,
                 n,
-                crate::amx::Lhs::Bf16(view(&lhs)),
-                view(&rhs),
+                crate::amx::Lhs::Bf16(amx_view(&lhs)),
+                amx_view(&rhs),
                 crate::amx::Out::Bf16(output.storage_mut::<bf16>()),
             )
         };
