@@ -96,16 +96,14 @@ pub enum AttentionMask {
 fn linear(l: &Linear, x: Tensor<3>, bf16: bool) -> Tensor<3> {
     use burn::tensor::DType;
     let w = l.weight.val();
-    if !bf16 || w.dtype() == DType::BF16 {
-        return l.forward(x);
-    }
     let [b, t, k] = x.dims();
     let n = w.dims()[1];
-    let y = x
-        .reshape([b * t, k])
-        .cast(DType::BF16)
-        .matmul(w.cast(DType::BF16))
-        .cast(DType::F32);
+    let x = x.reshape([b * t, k]);
+    let y = if !bf16 || w.dtype() == DType::BF16 {
+        x.matmul(w)
+    } else {
+        x.cast(DType::BF16).matmul(w.cast(DType::BF16)).cast(DType::F32)
+    };
     let y = match &l.bias {
         Some(bias) => y + bias.val().unsqueeze_dim(0),
         None => y,
