@@ -302,6 +302,42 @@ where
     }
 }
 
+/// hbt patch: [`zip_apply_inplace`] with the outermost collapsed dim split over rayon, for
+/// tensors past `ops::PARALLEL_THRESHOLD`. A bias or residual add over a `[tokens, hidden]`
+/// activation ran on the calling thread alone; on 2 threads that serial pass was the largest
+/// part of an encoder layer's time outside the matrix products. Same per-element op, same
+/// results.
+#[cfg(feature = "rayon")]
+pub(crate) fn zip_apply_inplace_par<D, S, F>(nest: &ZipNest, dst: &mut [D], src: &[S], op: F)
+where
+    D: Copy + Send + Sync,
+    S: Copy + Sync,
+    F: Fn(D, S) -> D + Sync,
+{
+    use rayon::prelude::*;
+    let numel: usize = nest.shape[..nest.ndim].iter().product();
+    let threads = rayon::current_num_threads();
+    if nest.ndim < 2 || numel < crate::ops::PARALLEL_THRESHOLD || threads < 2 {
+        return zip_apply_inplace(nest, dst, src, op);
+    }
+    let outer = nest.shape[0];
+    // A dense destination advances `row` elements per outer index.
+    let row = numel / outer;
+    let per = outer.div_ceil((threads * 4).min(outer));
+    let start = nest.lhs_offset;
+    dst[start..start + numel]
+        .par_chunks_mut(per * row)
+        .enumerate()
+        .for_each(|(i, chunk)| {
+            let mut sub = *nest;
+            sub.shape[0] = chunk.len() / row;
+            sub.lhs_offset = 0;
+            sub.rhs_offset =
+                (nest.rhs_offset as isize + (i * per) as isize * nest.rhs_strides[0]) as usize;
+            zip_apply_inplace(&sub, chunk, src, &op);
+        });
+}
+
 // ============================================================================
 // 3-way zip support (for mask_where and ternary operations)
 // ============================================================================

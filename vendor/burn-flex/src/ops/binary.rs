@@ -35,7 +35,7 @@ pub fn binary_op<F32Op, F64Op>(
     simd_hint: Option<BinaryOp>,
 ) -> FlexTensor
 where
-    F32Op: Fn(f32, f32) -> f32 + Copy,
+    F32Op: Fn(f32, f32) -> f32 + Copy + Sync,
     F64Op: Fn(f64, f64) -> f64 + Copy,
 {
     debug_assert_eq!(lhs.dtype(), rhs.dtype(), "binary_op: dtype mismatch");
@@ -67,7 +67,7 @@ fn binary_op_f32<Op>(
     simd_hint: Option<BinaryOp>,
 ) -> FlexTensor
 where
-    Op: Fn(f32, f32) -> f32,
+    Op: Fn(f32, f32) -> f32 + Sync,
 {
     // In-place SIMD fast path: lhs unique contiguous at offset 0, rhs
     // contiguous (no broadcast).
@@ -126,6 +126,19 @@ where
     // they copy the dense operand and then make a second
     // read-modify-write pass, while the nest reads both operands and
     // writes the output once.
+    //
+    // hbt patch: a large broadcast op (a bias row added to every token) writing into a
+    // unique lhs runs that nest with its outer dim split over rayon.
+    #[cfg(feature = "rayon")]
+    if lhs.is_unique()
+        && let Some(nest) = crate::zip::collapse_for_zip(lhs.layout(), rhs.layout())
+        && nest.lhs_is_dense_from_zero()
+    {
+        let rhs_storage: &[f32] = rhs.storage();
+        let lhs_storage: &mut [f32] = lhs.storage_mut();
+        crate::zip::zip_apply_inplace_par(&nest, lhs_storage, rhs_storage, &op);
+        return lhs;
+    }
     binary_op_typed(lhs, rhs, op)
 }
 
@@ -138,7 +151,7 @@ fn binary_op_f32<Op>(
     _simd_hint: Option<BinaryOp>,
 ) -> FlexTensor
 where
-    Op: Fn(f32, f32) -> f32,
+    Op: Fn(f32, f32) -> f32 + Sync,
 {
     binary_op_typed(lhs, rhs, op)
 }
@@ -283,13 +296,13 @@ pub fn scalar_op<F32Op, F64Op>(
     f64_op: F64Op,
 ) -> FlexTensor
 where
-    F32Op: Fn(f32, f32) -> f32 + Copy,
+    F32Op: Fn(f32, f32) -> f32 + Copy + Sync,
     F64Op: Fn(f64, f64) -> f64 + Copy,
 {
     let dtype = tensor.dtype();
 
     match dtype {
-        DType::F32 => scalar_op_typed(tensor, scalar as f32, f32_op),
+        DType::F32 => scalar_op_f32(tensor, scalar as f32, f32_op),
         DType::F64 => scalar_op_typed(tensor, scalar, f64_op),
         DType::F16 => {
             let scalar_f16 = f16::from_f32(scalar as f32);
@@ -307,6 +320,29 @@ where
         }
         _ => panic!("scalar_op: unsupported dtype {:?}", dtype),
     }
+}
+
+/// hbt patch: an f32 scalar op in place over a large unique tensor, split over rayon
+/// (the scale and shift passes of the attention and its gradients ran on one thread).
+fn scalar_op_f32<Op>(mut tensor: FlexTensor, scalar: f32, op: Op) -> FlexTensor
+where
+    Op: Fn(f32, f32) -> f32 + Sync,
+{
+    #[cfg(feature = "rayon")]
+    if tensor.is_unique()
+        && let Some((0, end)) = tensor.layout().contiguous_offsets()
+        && end >= crate::ops::PARALLEL_THRESHOLD
+    {
+        use rayon::prelude::*;
+        let storage: &mut [f32] = tensor.storage_mut();
+        storage[..end].par_chunks_mut(16 * 1024).for_each(|chunk| {
+            for x in chunk {
+                *x = op(*x, scalar);
+            }
+        });
+        return tensor;
+    }
+    scalar_op_typed(tensor, scalar, op)
 }
 
 pub(crate) fn scalar_op_typed<E, Op>(mut tensor: FlexTensor, scalar: E, op: Op) -> FlexTensor
