@@ -89,7 +89,10 @@ impl ActivationOps<Flex> for Flex {
             let g = grad.to_contiguous();
             let n = x.layout().num_elements();
             let mut out = vec![0.0f32; n];
-            crate::fastmath::gelu_grad_map(&x.storage::<f32>()[..n], &g.storage::<f32>()[..n], &mut out);
+            let (xs, gs) = (&x.storage::<f32>()[..n], &g.storage::<f32>()[..n]);
+            crate::par::chunks_mut(&mut out, |o, at| {
+                crate::fastmath::gelu_grad_map(&xs[at..at + o.len()], &gs[at..at + o.len()], o)
+            });
             return FlexTensor::new(Bytes::from_elems(out), Layout::contiguous(x.layout().shape().clone()), DType::F32);
         }
         // d/dx[gelu(x)] = 0.5 * (1 + erf(x/sqrt(2))) + x * (1/sqrt(2*pi)) * exp(-x^2/2)

@@ -127,6 +127,19 @@ where
     // read-modify-write pass, while the nest reads both operands and
     // writes the output once.
     //
+    // hbt patch: two large contiguous operands, neither reusable, map into a new buffer in
+    // parallel.
+    if let (Some((l_start, l_end)), Some((r_start, r_end))) =
+        (lhs.layout().contiguous_offsets(), rhs.layout().contiguous_offsets())
+        && crate::par::worth(l_end - l_start)
+    {
+        let out = crate::par::map2(
+            &lhs.storage::<f32>()[l_start..l_end],
+            &rhs.storage::<f32>()[r_start..r_end],
+            &op,
+        );
+        return make_tensor(out, lhs.layout().shape().clone(), DType::F32);
+    }
     // hbt patch: a large broadcast op (a bias row added to every token) writing into a
     // unique lhs runs that nest with its outer dim split over rayon.
     #[cfg(feature = "rayon")]
@@ -333,14 +346,19 @@ where
         && let Some((0, end)) = tensor.layout().contiguous_offsets()
         && end >= crate::ops::PARALLEL_THRESHOLD
     {
-        use rayon::prelude::*;
         let storage: &mut [f32] = tensor.storage_mut();
-        storage[..end].par_chunks_mut(16 * 1024).for_each(|chunk| {
+        crate::par::chunks_mut(&mut storage[..end], |chunk, _| {
             for x in chunk {
                 *x = op(*x, scalar);
             }
         });
         return tensor;
+    }
+    if let Some((start, end)) = tensor.layout().contiguous_offsets()
+        && crate::par::worth(end - start)
+    {
+        let out = crate::par::map(&tensor.storage::<f32>()[start..end], |x| op(x, scalar));
+        return make_tensor(out, tensor.layout().shape().clone(), DType::F32);
     }
     scalar_op_typed(tensor, scalar, op)
 }

@@ -930,12 +930,18 @@ impl FloatTensorOps<Flex> for Flex {
             // matrix products); same values as `half`'s.
             if TypeId::of::<Src>() == TypeId::of::<f32>() && TypeId::of::<Dst>() == TypeId::of::<bf16>() {
                 let mut out = vec![Dst::default(); src.len()];
-                crate::fastmath::f32_to_bf16(bytemuck::cast_slice(src), bytemuck::cast_slice_mut(&mut out));
+                let src: &[f32] = bytemuck::cast_slice(src);
+                crate::par::chunks_mut(bytemuck::cast_slice_mut(&mut out), |o, at| {
+                    crate::fastmath::f32_to_bf16(&src[at..at + o.len()], o)
+                });
                 return out;
             }
             if TypeId::of::<Src>() == TypeId::of::<bf16>() && TypeId::of::<Dst>() == TypeId::of::<f32>() {
                 let mut out = vec![Dst::default(); src.len()];
-                crate::fastmath::bf16_to_f32(bytemuck::cast_slice(src), bytemuck::cast_slice_mut(&mut out));
+                let src: &[u16] = bytemuck::cast_slice(src);
+                crate::par::chunks_mut(bytemuck::cast_slice_mut(&mut out), |o, at| {
+                    crate::fastmath::bf16_to_f32(&src[at..at + o.len()], o)
+                });
                 return out;
             }
             src.iter().map(|&v| Dst::from_elem(v)).collect()

@@ -55,8 +55,8 @@ where
 /// Apply a unary operation element-wise to a tensor.
 pub fn unary_op<F32Op, F64Op>(tensor: FlexTensor, f32_op: F32Op, f64_op: F64Op) -> FlexTensor
 where
-    F32Op: Fn(f32) -> f32 + Copy,
-    F64Op: Fn(f64) -> f64 + Copy,
+    F32Op: Fn(f32) -> f32 + Copy + Sync,
+    F64Op: Fn(f64) -> f64 + Copy + Sync,
 {
     let dtype = tensor.dtype();
 
@@ -72,18 +72,21 @@ where
 /// Generic unary operation for any element type.
 fn unary_op_typed<E, Op>(mut tensor: FlexTensor, op: Op) -> FlexTensor
 where
-    E: burn_backend::Element + bytemuck::Pod,
-    Op: Fn(E) -> E,
+    E: burn_backend::Element + bytemuck::Pod + Send + Sync,
+    Op: Fn(E) -> E + Sync,
 {
     let n = tensor.layout().num_elements();
 
     // In-place fast path: unique, contiguous tensor at offset 0
+    // (hbt patch: large ones split over rayon, see `crate::par`).
     if tensor.is_unique() && tensor.layout().is_contiguous() && tensor.layout().start_offset() == 0
     {
         let storage: &mut [E] = tensor.storage_mut();
-        for x in storage[..n].iter_mut() {
-            *x = op(*x);
-        }
+        crate::par::chunks_mut(&mut storage[..n], |c, _| {
+            for x in c {
+                *x = op(*x);
+            }
+        });
         return tensor;
     }
 
@@ -98,7 +101,7 @@ where
     // Iterate in storage order (contiguous) and preserve original layout.
     // Only valid when all strides are positive.
     if !has_negative_strides && layout.start_offset() == 0 && src.len() == n {
-        let result: Vec<E> = src.iter().map(|&x| op(x)).collect();
+        let result: Vec<E> = crate::par::map(src, &op);
         let bytes = Bytes::from_elems(result);
         return FlexTensor::new(bytes, layout, E::dtype());
     }
@@ -163,7 +166,9 @@ where
 
 /// Exponential: e^x
 pub fn exp(tensor: FlexTensor) -> FlexTensor {
-    unary_op(tensor, |x| x.exp(), |x| x.exp())
+    // hbt patch: f32 through the vectorisable polynomial (`fastmath`, 8e-8 relative) instead
+    // of scalar libm `expf` (softmax on the autodiff path is an `exp` op).
+    unary_op(tensor, crate::fastmath::exp_f32, |x| x.exp())
 }
 
 /// Natural logarithm: ln(x)
