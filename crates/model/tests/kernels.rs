@@ -298,3 +298,59 @@ fn bf16_casts_equal_half() {
     let nan = Tensor::<1>::from_data(TensorData::new(vec![f32::NAN], [1]), &dev).cast(DType::BF16).cast(DType::F32);
     assert!(nan.into_data().try_to_vec::<f32>().unwrap()[0].is_nan());
 }
+
+/// Element-wise passes over tensors past flex's parallel threshold (256 K elements) run
+/// split over rayon (vendor/burn-flex `par`, `zip`): each value must be exactly what one
+/// thread computes element by element — in place and into a new buffer, contiguous and
+/// broadcast — and the casts and `exp` must keep their per-element references.
+#[test]
+fn large_elementwise_passes_equal_per_element_references() {
+    use hbt_model::burn::tensor::DType;
+    let dev = Device::flex();
+    let (rows, cols) = (700, 384); // 268,800 elements
+    let mut seed = 11u64;
+    let xs: Vec<f32> = (0..rows * cols).map(|_| lcg(&mut seed) * 3.0).collect();
+    let ys: Vec<f32> = (0..rows * cols).map(|_| lcg(&mut seed)).collect();
+    let bias: Vec<f32> = (0..cols).map(|_| lcg(&mut seed)).collect();
+    let t = |v: &[f32]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [rows, cols]), &dev);
+    let b = Tensor::<2>::from_data(TensorData::new(bias.clone(), [1, cols]), &dev);
+    let vec = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+    let check = |name: &str, got: Vec<f32>, want: &dyn Fn(usize) -> f32| {
+        assert_eq!(got.len(), rows * cols, "{name}: length");
+        for (i, g) in got.iter().enumerate() {
+            assert!(g.to_bits() == want(i).to_bits(), "{name}: element {i}: {g} vs {}", want(i));
+        }
+    };
+    let x = t(&xs);
+    // A bias row added in place (unique lhs) and into a new buffer (lhs still shared).
+    check("x + bias, in place", vec(t(&xs) + b.clone()), &|i| xs[i] + bias[i % cols]);
+    check("x + bias, new buffer", vec(x.clone() + b.clone()), &|i| xs[i] + bias[i % cols]);
+    check("bias - x, new buffer", vec(b.clone() - x.clone()), &|i| bias[i % cols] - xs[i]);
+    // Two dense operands, neither reusable.
+    let y = t(&ys);
+    check("x * y, new buffer", vec(x.clone() * y.clone()), &|i| xs[i] * ys[i]);
+    check("x / y, in place", vec(t(&xs) / y.clone()), &|i| xs[i] / ys[i]);
+    // Scalars, in place and into a new buffer.
+    check("x * 0.125, in place", vec(t(&xs).mul_scalar(0.125)), &|i| xs[i] * 0.125);
+    check("x - 3, new buffer", vec(x.clone().sub_scalar(3.0)), &|i| xs[i] - 3.0);
+    // A transposed (strided) view against a broadcast column.
+    let col: Vec<f32> = (0..rows).map(|_| lcg(&mut seed)).collect();
+    let c = Tensor::<2>::from_data(TensorData::new(col.clone(), [1, rows]), &dev);
+    let xt = vec(x.clone().swap_dims(0, 1) + c);
+    for (i, g) in xt.iter().enumerate() {
+        let (j, r) = (i / rows, i % rows); // output [cols, rows]
+        let want = xs[r * cols + j] + col[r];
+        assert!(g.to_bits() == want.to_bits(), "x^T + column: ({j}, {r}): {g} vs {want}");
+    }
+    // Casts against `half`, exp against f64.
+    let back = vec(x.clone().cast(DType::BF16).cast(DType::F32));
+    check("f32 -> bf16 -> f32", back, &|i| half::bf16::from_f32(xs[i]).to_f32());
+    let e = vec(x.clone().exp());
+    for (i, g) in e.iter().enumerate() {
+        let want = (xs[i] as f64).exp();
+        assert!((*g as f64 - want).abs() <= 2e-7 * want, "exp({}) = {g}, want {want}", xs[i]);
+    }
+    let edges = Tensor::<1>::from_data(TensorData::new(vec![f32::NAN, 100.0, -100.0, 0.0], [4]), &dev);
+    let e = values(edges.exp());
+    assert!(e[0].is_nan() && e[1] == f32::INFINITY && e[2] == 0.0 && e[3] == 1.0, "exp edges: {e:?}");
+}

@@ -94,14 +94,29 @@ fn pack_b(k: usize, n: usize, b: View<bf16>) -> (Vec<u16>, usize) {
     let np = round_up(n.max(1), BLOCK);
     let strip = kp * 16; // u16 per 16-column strip
     let mut packed = vec![0u16; strip * (np / 16)];
-    for kk in 0..k {
-        let (pair, lane) = (kk / 2, kk % 2);
-        for j in 0..n {
-            // SAFETY: (kk, j) is inside the caller's view.
-            let v = unsafe { *b.ptr.offset(kk as isize * b.row_stride + j as isize * b.col_stride) };
-            packed[(j / 16) * strip + pair * 32 + (j % 16) * 2 + lane] = v.to_bits();
+    // Strips are disjoint: a large weight (every product of a training step packs its
+    // freshly updated weight) is packed over rayon.
+    let fill = |(s, out): (usize, &mut [u16])| {
+        // The whole view (Sync), not its raw pointer field, is what the closure captures.
+        let b = &b;
+        let cols = n.saturating_sub(s * 16).min(16);
+        for kk in 0..k {
+            let (pair, lane) = (kk / 2, kk % 2);
+            for jj in 0..cols {
+                let j = s * 16 + jj;
+                // SAFETY: (kk, j) is inside the caller's view.
+                let v = unsafe { *b.ptr.offset(kk as isize * b.row_stride + j as isize * b.col_stride) };
+                out[pair * 32 + jj * 2 + lane] = v.to_bits();
+            }
         }
+    };
+    #[cfg(feature = "rayon")]
+    if k * n >= 64 * 1024 {
+        use rayon::prelude::*;
+        packed.par_chunks_mut(strip).enumerate().for_each(fill);
+        return (packed, strip);
     }
+    packed.chunks_mut(strip).enumerate().for_each(fill);
     (packed, strip)
 }
 

@@ -71,15 +71,19 @@ pub(crate) fn map2<A: Copy + Sync, B: Copy + Sync, C: Send>(
     out
 }
 
-/// `n` zeroed `u128`s (the alignment `Bytes` wants), zeroed in parallel where worth it.
-pub(crate) fn zeroed_u128(n: usize) -> Vec<u128> {
-    if !worth(n * 4) {
-        return alloc::vec![0u128; n];
+/// `n` zeroed elements (a `u128` gives the alignment `Bytes` wants), zeroed in parallel
+/// where worth it: a serial `memset` of each new output was left on the calling thread.
+pub(crate) fn zeroed<T: bytemuck::Zeroable + Send>(n: usize) -> Vec<T> {
+    let elems = n * core::mem::size_of::<T>() / 4;
+    if !worth(elems) {
+        let mut out = Vec::with_capacity(n);
+        out.resize_with(n, T::zeroed);
+        return out;
     }
     let mut out = Vec::with_capacity(n);
     chunks_mut(&mut out.spare_capacity_mut()[..n], |o, _| {
         for o in o {
-            o.write(0);
+            o.write(T::zeroed());
         }
     });
     // SAFETY: every one of the first `n` slots was written.

@@ -39,7 +39,7 @@ impl fmt::Debug for FlexTensor {
 fn zeroed_bytes(len: usize) -> Bytes {
     const ALIGN: usize = core::mem::size_of::<u128>();
     if len % ALIGN == 0 {
-        Bytes::from_elems(crate::par::zeroed_u128(len / ALIGN))
+        Bytes::from_elems(crate::par::zeroed::<u128>(len / ALIGN))
     } else {
         Bytes::from_bytes_vec(alloc::vec![0u8; len])
     }

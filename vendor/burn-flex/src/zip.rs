@@ -338,6 +338,68 @@ where
         });
 }
 
+/// hbt patch: the allocating [`zip_map`] for large tensors, the outer collapsed dim split
+/// over rayon, each chunk written straight into its part of `out` (dense, row-major over
+/// the nest's shape). `nest.ndim` must be at least 2.
+#[cfg(feature = "rayon")]
+pub(crate) fn zip_map_into_par<L, R, O, F>(
+    nest: &ZipNest,
+    lhs: &[L],
+    rhs: &[R],
+    out: &mut [core::mem::MaybeUninit<O>],
+    op: F,
+) where
+    L: Copy + Sync,
+    R: Copy + Sync,
+    O: Send,
+    F: Fn(L, R) -> O + Sync,
+{
+    use rayon::prelude::*;
+    debug_assert!(nest.ndim >= 2);
+    let numel = out.len();
+    let outer = nest.shape[0];
+    let row = numel / outer;
+    let per = outer.div_ceil((rayon::current_num_threads() * 4).min(outer));
+    out.par_chunks_mut(per * row).enumerate().for_each(|(i, chunk)| {
+        let mut sub = *nest;
+        sub.shape[0] = chunk.len() / row;
+        let first = (i * per) as isize;
+        sub.lhs_offset = (nest.lhs_offset as isize + first * nest.lhs_strides[0]) as usize;
+        sub.rhs_offset = (nest.rhs_offset as isize + first * nest.rhs_strides[0]) as usize;
+        let (len, l_st, r_st) = sub.inner();
+        let (l_st, r_st) = (l_st as usize, r_st as usize);
+        let mut at = 0;
+        sub.for_each_run(|lb, rb| {
+            let o = &mut chunk[at..at + len];
+            match (l_st, r_st) {
+                (1, 1) => {
+                    for ((o, &a), &b) in o.iter_mut().zip(&lhs[lb..lb + len]).zip(&rhs[rb..rb + len]) {
+                        o.write(op(a, b));
+                    }
+                }
+                (1, 0) => {
+                    let b = rhs[rb];
+                    for (o, &a) in o.iter_mut().zip(&lhs[lb..lb + len]) {
+                        o.write(op(a, b));
+                    }
+                }
+                (0, 1) => {
+                    let a = lhs[lb];
+                    for (o, &b) in o.iter_mut().zip(&rhs[rb..rb + len]) {
+                        o.write(op(a, b));
+                    }
+                }
+                _ => {
+                    for (i, o) in o.iter_mut().enumerate() {
+                        o.write(op(lhs[lb + i * l_st], rhs[rb + i * r_st]));
+                    }
+                }
+            }
+            at += len;
+        });
+    });
+}
+
 // ============================================================================
 // 3-way zip support (for mask_where and ternary operations)
 // ============================================================================

@@ -88,7 +88,7 @@ impl ActivationOps<Flex> for Flex {
             let x = x.to_contiguous();
             let g = grad.to_contiguous();
             let n = x.layout().num_elements();
-            let mut out = vec![0.0f32; n];
+            let mut out: Vec<f32> = crate::par::zeroed(n);
             let (xs, gs) = (&x.storage::<f32>()[..n], &g.storage::<f32>()[..n]);
             crate::par::chunks_mut(&mut out, |o, at| {
                 crate::fastmath::gelu_grad_map(&xs[at..at + o.len()], &gs[at..at + o.len()], o)

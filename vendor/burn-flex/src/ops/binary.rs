@@ -152,6 +152,26 @@ where
         crate::zip::zip_apply_inplace_par(&nest, lhs_storage, rhs_storage, &op);
         return lhs;
     }
+    // ... and one that needs a new buffer (neither operand reusable) writes it in parallel.
+    #[cfg(feature = "rayon")]
+    if !rhs.is_unique()
+        && let Some(nest) = crate::zip::collapse_for_zip(lhs.layout(), rhs.layout())
+        && nest.ndim >= 2
+        && crate::par::worth(lhs.layout().num_elements())
+    {
+        let numel = lhs.layout().num_elements();
+        let mut out: Vec<f32> = Vec::with_capacity(numel);
+        crate::zip::zip_map_into_par(
+            &nest,
+            lhs.storage::<f32>(),
+            rhs.storage::<f32>(),
+            &mut out.spare_capacity_mut()[..numel],
+            &op,
+        );
+        // SAFETY: the nest covers every element of the output exactly once.
+        unsafe { out.set_len(numel) };
+        return make_tensor(out, lhs.layout().shape().clone(), DType::F32);
+    }
     binary_op_typed(lhs, rhs, op)
 }
 

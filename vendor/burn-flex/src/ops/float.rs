@@ -929,7 +929,7 @@ impl FloatTensorOps<Flex> for Flex {
             // hbt patch: f32 <-> bf16 through vectorised kernels (the casts around bf16
             // matrix products); same values as `half`'s.
             if TypeId::of::<Src>() == TypeId::of::<f32>() && TypeId::of::<Dst>() == TypeId::of::<bf16>() {
-                let mut out = vec![Dst::default(); src.len()];
+                let mut out: Vec<Dst> = crate::par::zeroed(src.len());
                 let src: &[f32] = bytemuck::cast_slice(src);
                 crate::par::chunks_mut(bytemuck::cast_slice_mut(&mut out), |o, at| {
                     crate::fastmath::f32_to_bf16(&src[at..at + o.len()], o)
@@ -937,7 +937,7 @@ impl FloatTensorOps<Flex> for Flex {
                 return out;
             }
             if TypeId::of::<Src>() == TypeId::of::<bf16>() && TypeId::of::<Dst>() == TypeId::of::<f32>() {
-                let mut out = vec![Dst::default(); src.len()];
+                let mut out: Vec<Dst> = crate::par::zeroed(src.len());
                 let src: &[u16] = bytemuck::cast_slice(src);
                 crate::par::chunks_mut(bytemuck::cast_slice_mut(&mut out), |o, at| {
                     crate::fastmath::bf16_to_f32(&src[at..at + o.len()], o)

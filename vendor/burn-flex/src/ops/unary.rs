@@ -168,7 +168,21 @@ where
 pub fn exp(tensor: FlexTensor) -> FlexTensor {
     // hbt patch: f32 through the vectorisable polynomial (`fastmath`, 8e-8 relative) instead
     // of scalar libm `expf` (softmax on the autodiff path is an `exp` op).
-    unary_op(tensor, crate::fastmath::exp_f32, |x| x.exp())
+    // Overflow and NaN as libm gives them (selects, so the loop still vectorises).
+    unary_op(
+        tensor,
+        |x: f32| {
+            let y = crate::fastmath::exp_f32(x);
+            if x.is_nan() {
+                x
+            } else if x > 88.722_84 {
+                f32::INFINITY
+            } else {
+                y
+            }
+        },
+        |x| x.exp(),
+    )
 }
 
 /// Natural logarithm: ln(x)
