@@ -51,9 +51,10 @@ pub enum Lhs {
 }
 
 /// Where the `m × n` row-major result goes: f32 as accumulated, or rounded to bf16.
+/// The slices may be uninitialised: every one of the `m × n` elements is written.
 pub enum Out<'a> {
-    F32(&'a mut [f32]),
-    Bf16(&'a mut [bf16]),
+    F32(&'a mut [core::mem::MaybeUninit<f32>]),
+    Bf16(&'a mut [core::mem::MaybeUninit<bf16>]),
 }
 
 /// `out[m × n] (row-major) = a[m × k] · b[k × n]` on the AMX tiles.
@@ -197,7 +198,7 @@ mod imp {
             return;
         }
         let out = match out {
-            Out::F32(o) => OutPtr::F32(o.as_mut_ptr()),
+            Out::F32(o) => OutPtr::F32(o.as_mut_ptr().cast()),
             Out::Bf16(o) => OutPtr::Bf16(o.as_mut_ptr().cast()),
         };
         let kp = round_up(k.max(1), TILE_K);

@@ -265,17 +265,13 @@ fn matmul_2d_strided<T: GemmScalar>(lhs: FlexTensor, rhs: FlexTensor) -> FlexTen
     let rhs_ptr = unsafe { rhs_data.as_ptr().add(rhs.layout().start_offset()) };
 
     let out_shape = Shape::from(vec![m, n]);
-    let mut output = FlexTensor::empty(out_shape, T::dtype());
-    let out_data: &mut [T] = output.storage_mut();
-
     let parallelism = get_parallelism(m, n, k);
-
-    unsafe {
+    let run = |out: *mut T| unsafe {
         gemm_call(
             m,
             n,
             k,
-            out_data.as_mut_ptr(),
+            out,
             1,
             n as isize,
             lhs_ptr,
@@ -286,9 +282,15 @@ fn matmul_2d_strided<T: GemmScalar>(lhs: FlexTensor, rhs: FlexTensor) -> FlexTen
             rhs_row_stride,
             parallelism,
         );
+    };
+    if k == 0 {
+        let mut output = FlexTensor::empty(out_shape, T::dtype());
+        run(output.storage_mut::<T>().as_mut_ptr());
+        return output;
     }
-
-    output
+    // hbt patch: gemm (k > 0, dst not read) writes every element: no zeroed buffer first.
+    // SAFETY: see above.
+    unsafe { FlexTensor::for_overwrite::<T>(out_shape, T::dtype(), |o| run(o.as_mut_ptr().cast())) }
 }
 
 /// Strided gemm call for one matrix. Wraps `gemm::gemm` with GemmScalar zero/one.
@@ -368,18 +370,16 @@ fn matmul_batched_gemm<T: GemmScalar>(lhs: FlexTensor, rhs: FlexTensor) -> FlexT
     out_dims.push(n);
     let out_shape = Shape::from(out_dims);
 
-    let mut output = FlexTensor::empty(out_shape, T::dtype());
-
     let lhs_data: &[T] = lhs.storage();
     let rhs_data: &[T] = rhs.storage();
     let lhs_start = lhs.layout().start_offset() as isize;
     let rhs_start = rhs.layout().start_offset() as isize;
-    let out_data: &mut [T] = output.storage_mut();
 
     let per_matrix_ops = m.saturating_mul(n).saturating_mul(k);
 
     // Closure: run gemm for one batch slice at the given pointers
-    let run_one = |out_ptr: *mut T, b: usize, parallelism: gemm::Parallelism| {
+    let run_one = |out_ptr: *mut core::mem::MaybeUninit<T>, b: usize, parallelism: gemm::Parallelism| {
+        let out_ptr = out_ptr.cast::<T>();
         let lhs_off = lhs_start + batch_elem_offset(b, &broadcast_shape, &lhs_batch_strides);
         let rhs_off = rhs_start + batch_elem_offset(b, &broadcast_shape, &rhs_batch_strides);
         unsafe {
@@ -401,30 +401,46 @@ fn matmul_batched_gemm<T: GemmScalar>(lhs: FlexTensor, rhs: FlexTensor) -> FlexT
         }
     };
 
-    // Strategy:
-    // 1. Large matrices: let gemm parallelize internally
-    // 2. Small matrices, large batch: parallelize batch loop
-    // 3. Small total work: single-threaded
-    #[cfg(feature = "rayon")]
-    {
-        let total_ops = batch_size.saturating_mul(per_matrix_ops);
-        let prefer_batch_parallel = batch_size >= 4 && total_ops >= BATCH_PARALLEL_THRESHOLD;
+    // hbt patch: every batch's gemm (k > 0, dst not read) writes its whole matrix, so the
+    // output is not zeroed first.
+    let fill = |out_data: &mut [core::mem::MaybeUninit<T>]| {
+        // Strategy:
+        // 1. Large matrices: let gemm parallelize internally
+        // 2. Small matrices, large batch: parallelize batch loop
+        // 3. Small total work: single-threaded
+        #[cfg(feature = "rayon")]
+        {
+            let total_ops = batch_size.saturating_mul(per_matrix_ops);
+            let prefer_batch_parallel = batch_size >= 4 && total_ops >= BATCH_PARALLEL_THRESHOLD;
 
-        if per_matrix_ops >= PARALLEL_THRESHOLD && !prefer_batch_parallel {
-            let parallelism = gemm::Parallelism::Rayon(0);
-            for b in 0..batch_size {
-                run_one(out_data[b * out_matrix_size..].as_mut_ptr(), b, parallelism);
+            if per_matrix_ops >= PARALLEL_THRESHOLD && !prefer_batch_parallel {
+                let parallelism = gemm::Parallelism::Rayon(0);
+                for b in 0..batch_size {
+                    run_one(out_data[b * out_matrix_size..].as_mut_ptr(), b, parallelism);
+                }
+            } else if total_ops >= BATCH_PARALLEL_THRESHOLD && batch_size > 1 {
+                use rayon::prelude::*;
+
+                out_data
+                    .par_chunks_mut(out_matrix_size)
+                    .enumerate()
+                    .for_each(|(b, out_chunk)| {
+                        run_one(out_chunk.as_mut_ptr(), b, gemm::Parallelism::None);
+                    });
+            } else {
+                for b in 0..batch_size {
+                    run_one(
+                        out_data[b * out_matrix_size..].as_mut_ptr(),
+                        b,
+                        gemm::Parallelism::None,
+                    );
+                }
             }
-        } else if total_ops >= BATCH_PARALLEL_THRESHOLD && batch_size > 1 {
-            use rayon::prelude::*;
+        }
 
-            out_data
-                .par_chunks_mut(out_matrix_size)
-                .enumerate()
-                .for_each(|(b, out_chunk)| {
-                    run_one(out_chunk.as_mut_ptr(), b, gemm::Parallelism::None);
-                });
-        } else {
+        #[cfg(not(feature = "rayon"))]
+        {
+            let _ = per_matrix_ops;
             for b in 0..batch_size {
                 run_one(
                     out_data[b * out_matrix_size..].as_mut_ptr(),
@@ -433,21 +449,17 @@ fn matmul_batched_gemm<T: GemmScalar>(lhs: FlexTensor, rhs: FlexTensor) -> FlexT
                 );
             }
         }
+    };
+    if k == 0 {
+        let mut output = FlexTensor::empty(out_shape, T::dtype());
+        let s: &mut [T] = output.storage_mut();
+        let n = s.len();
+        // SAFETY: initialised values viewed as `MaybeUninit`.
+        fill(unsafe { core::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), n) });
+        return output;
     }
-
-    #[cfg(not(feature = "rayon"))]
-    {
-        let _ = per_matrix_ops;
-        for b in 0..batch_size {
-            run_one(
-                out_data[b * out_matrix_size..].as_mut_ptr(),
-                b,
-                gemm::Parallelism::None,
-            );
-        }
-    }
-
-    output
+    // SAFETY: see above.
+    unsafe { FlexTensor::for_overwrite::<T>(out_shape, T::dtype(), fill) }
 }
 
 // ============================================================================
@@ -472,17 +484,19 @@ fn matmul_f32_bf16(lhs: FlexTensor, rhs: FlexTensor) -> FlexTensor {
         let mut out_dims = vec![1usize; rank - lr];
         out_dims.extend_from_slice(&lhs_dims[..lr - 1]);
         out_dims.push(n);
-        let mut output = FlexTensor::empty(Shape::from(vec![rows, n]), DType::F32);
-        // SAFETY: the views address exactly the two tensors' elements; AMX is available.
-        unsafe {
-            crate::amx::matmul(
-                rows,
-                k,
-                n,
-                crate::amx::Lhs::F32(amx_view(&lhs2)),
-                amx_view(&rhs),
-                crate::amx::Out::F32(output.storage_mut::<f32>()),
-            )
+        // SAFETY: the views address exactly the two tensors' elements; AMX is available;
+        // the kernel writes all `rows × n` outputs (zeros where k = 0).
+        let output = unsafe {
+            FlexTensor::for_overwrite::<f32>(Shape::from(vec![rows, n]), DType::F32, |o| {
+                crate::amx::matmul(
+                    rows,
+                    k,
+                    n,
+                    crate::amx::Lhs::F32(amx_view(&lhs2)),
+                    amx_view(&rhs),
+                    crate::amx::Out::F32(o),
+                )
+            })
         };
         return output.reshape(Shape::from(out_dims));
     }
@@ -518,19 +532,19 @@ fn matmul_bf16(lhs: FlexTensor, rhs: FlexTensor) -> FlexTensor {
     if lhs.layout().shape().num_dims() == 2 && rhs.layout().shape().num_dims() == 2 && crate::amx::available() {
         let (m, k, n) = (lhs.layout().shape()[0], lhs.layout().shape()[1], rhs.layout().shape()[1]);
         let lhs = rows_contiguous(lhs);
-        let mut output = FlexTensor::empty(Shape::from(vec![m, n]), DType::BF16);
-        // SAFETY: the views address exactly the two tensors' elements; AMX is available.
-        unsafe {
-            crate::amx::matmul(
-                m,
-                k,
-                n,
-                crate::amx::Lhs::Bf16(amx_view(&lhs)),
-                amx_view(&rhs),
-                crate::amx::Out::Bf16(output.storage_mut::<bf16>()),
-            )
+        // SAFETY: as above.
+        return unsafe {
+            FlexTensor::for_overwrite::<bf16>(Shape::from(vec![m, n]), DType::BF16, |o| {
+                crate::amx::matmul(
+                    m,
+                    k,
+                    n,
+                    crate::amx::Lhs::Bf16(amx_view(&lhs)),
+                    amx_view(&rhs),
+                    crate::amx::Out::Bf16(o),
+                )
+            })
         };
-        return output;
     }
     let lhs = lhs.to_contiguous();
     let rhs = rhs.to_contiguous();
