@@ -357,6 +357,7 @@ where
 
 /// hbt patch: an f32 scalar op in place over a large unique tensor, split over rayon
 /// (the scale and shift passes of the attention and its gradients ran on one thread).
+#[cfg_attr(not(feature = "rayon"), allow(unused_mut))]
 fn scalar_op_f32<Op>(mut tensor: FlexTensor, scalar: f32, op: Op) -> FlexTensor
 where
     Op: Fn(f32, f32) -> f32 + Sync,
