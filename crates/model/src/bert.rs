@@ -93,6 +93,10 @@ pub enum AttentionMask {
 /// (training) is cast for the product, as PyTorch's `autocast(bfloat16)` does — input and
 /// weight rounded to bf16, the product rounded to bf16, the bias added in f32 — so the
 /// gradients flow through the casts and the optimizer keeps f32 weights.
+///
+/// Tokens are folded into rows, one `[batch·seq, in] × [in, out]` product, in f32 too: Burn's
+/// `Linear::forward` keeps the product batched when each text's rows fill the CPU gemm's
+/// tiles, and flex then packs the same weight once per text (32 times a layer at batch 32).
 fn linear(l: &Linear, x: Tensor<3>, bf16: bool) -> Tensor<3> {
     use burn::tensor::DType;
     let w = l.weight.val();
