@@ -74,12 +74,6 @@ pub(crate) fn map2<A: Copy + Sync, B: Copy + Sync, C: Send>(
 /// `n` zeroed elements (a `u128` gives the alignment `Bytes` wants), zeroed in parallel
 /// where worth it: a serial `memset` of each new output was left on the calling thread.
 pub(crate) fn zeroed<T: bytemuck::Zeroable + Send>(n: usize) -> Vec<T> {
-    let elems = n * core::mem::size_of::<T>() / 4;
-    if !worth(elems) {
-        let mut out = Vec::with_capacity(n);
-        out.resize_with(n, T::zeroed);
-        return out;
-    }
     let mut out = Vec::with_capacity(n);
     chunks_mut(&mut out.spare_capacity_mut()[..n], |o, _| {
         for o in o {

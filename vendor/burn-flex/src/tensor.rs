@@ -32,12 +32,14 @@ impl fmt::Debug for FlexTensor {
     }
 }
 
+/// hbt patch: `Bytes`' runtime alignment, which a `Vec<u128>` has from the start.
+const ALIGN: usize = core::mem::size_of::<u128>();
+
 /// hbt patch: a zeroed buffer already at `Bytes`' runtime alignment (16). `from_bytes_vec`
 /// on a `Vec<u8>` (alignment 1) copied every new tensor once more into an aligned buffer:
 /// an extra pass over each matmul output, serial on the calling thread (~5% of encode time
 /// on 2 threads).
 fn zeroed_bytes(len: usize) -> Bytes {
-    const ALIGN: usize = core::mem::size_of::<u128>();
     if len % ALIGN == 0 {
         Bytes::from_elems(crate::par::zeroed::<u128>(len / ALIGN))
     } else {
@@ -266,7 +268,6 @@ impl FlexTensor {
         dtype: DType,
         fill: impl FnOnce(&mut [core::mem::MaybeUninit<T>]),
     ) -> Self {
-        const ALIGN: usize = core::mem::size_of::<u128>();
         assert_eq!(dtype_size(dtype), core::mem::size_of::<T>(), "for_overwrite: dtype size");
         let n = shape.num_elements();
         let len = n * core::mem::size_of::<T>();

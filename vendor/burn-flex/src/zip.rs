@@ -316,26 +316,40 @@ where
 {
     use rayon::prelude::*;
     let numel: usize = nest.shape[..nest.ndim].iter().product();
-    let threads = rayon::current_num_threads();
-    if nest.ndim < 2 || numel < crate::ops::PARALLEL_THRESHOLD || threads < 2 {
+    if nest.ndim < 2 || !crate::par::worth(numel) {
         return zip_apply_inplace(nest, dst, src, op);
     }
-    let outer = nest.shape[0];
-    // A dense destination advances `row` elements per outer index.
-    let row = numel / outer;
-    let per = outer.div_ceil((threads * 4).min(outer));
+    let (row, per) = nest.outer_split(numel);
     let start = nest.lhs_offset;
     dst[start..start + numel]
         .par_chunks_mut(per * row)
         .enumerate()
         .for_each(|(i, chunk)| {
-            let mut sub = *nest;
-            sub.shape[0] = chunk.len() / row;
+            let mut sub = nest.outer_part(i * per, chunk.len() / row);
+            // The chunk is the destination itself, starting at its first element.
             sub.lhs_offset = 0;
-            sub.rhs_offset =
-                (nest.rhs_offset as isize + (i * per) as isize * nest.rhs_strides[0]) as usize;
             zip_apply_inplace(&sub, chunk, src, &op);
         });
+}
+
+#[cfg(feature = "rayon")]
+impl ZipNest {
+    /// How a nest of `numel` elements (`ndim >= 2`) splits over rayon by its outer dim:
+    /// elements per outer index in a dense output, and outer indices per task.
+    fn outer_split(&self, numel: usize) -> (usize, usize) {
+        let outer = self.shape[0];
+        (numel / outer, outer.div_ceil((rayon::current_num_threads() * 4).min(outer)))
+    }
+
+    /// The sub-nest of `rows` outer indices from `first`.
+    fn outer_part(&self, first: usize, rows: usize) -> ZipNest {
+        let mut sub = *self;
+        sub.shape[0] = rows;
+        let first = first as isize;
+        sub.lhs_offset = (self.lhs_offset as isize + first * self.lhs_strides[0]) as usize;
+        sub.rhs_offset = (self.rhs_offset as isize + first * self.rhs_strides[0]) as usize;
+        sub
+    }
 }
 
 /// hbt patch: the allocating [`zip_map`] for large tensors, the outer collapsed dim split
@@ -356,16 +370,9 @@ pub(crate) fn zip_map_into_par<L, R, O, F>(
 {
     use rayon::prelude::*;
     debug_assert!(nest.ndim >= 2);
-    let numel = out.len();
-    let outer = nest.shape[0];
-    let row = numel / outer;
-    let per = outer.div_ceil((rayon::current_num_threads() * 4).min(outer));
+    let (row, per) = nest.outer_split(out.len());
     out.par_chunks_mut(per * row).enumerate().for_each(|(i, chunk)| {
-        let mut sub = *nest;
-        sub.shape[0] = chunk.len() / row;
-        let first = (i * per) as isize;
-        sub.lhs_offset = (nest.lhs_offset as isize + first * nest.lhs_strides[0]) as usize;
-        sub.rhs_offset = (nest.rhs_offset as isize + first * nest.rhs_strides[0]) as usize;
+        let sub = nest.outer_part(i * per, chunk.len() / row);
         let (len, l_st, r_st) = sub.inner();
         let (l_st, r_st) = (l_st as usize, r_st as usize);
         let mut at = 0;

@@ -357,15 +357,12 @@ where
 
 /// hbt patch: an f32 scalar op in place over a large unique tensor, split over rayon
 /// (the scale and shift passes of the attention and its gradients ran on one thread).
-#[cfg_attr(not(feature = "rayon"), allow(unused_mut))]
 fn scalar_op_f32<Op>(mut tensor: FlexTensor, scalar: f32, op: Op) -> FlexTensor
 where
     Op: Fn(f32, f32) -> f32 + Sync,
 {
-    #[cfg(feature = "rayon")]
     if tensor.is_unique()
         && let Some((0, end)) = tensor.layout().contiguous_offsets()
-        && end >= crate::ops::PARALLEL_THRESHOLD
     {
         let storage: &mut [f32] = tensor.storage_mut();
         crate::par::chunks_mut(&mut storage[..end], |chunk, _| {
