@@ -2,16 +2,19 @@
 
 use std::path::PathBuf;
 
+use std::cell::Cell;
+use std::rc::Rc;
+
+use hbt_model::TextKind;
 use hbt_model::bundle::{BundleCorpus, Manifest, read_embeddings};
-use hbt_model::burn::tensor::Device;
-use hbt_model::burn::tensor::wgpu::WgpuBackend;
-use hbt_model::{Encoder, EncoderOptions, ModelFiles, TextKind};
+use serde::{Deserialize, Serialize};
 
 use crate::analysis;
-use crate::fetch::{fetch_bytes, join_url, webgpu_adapter};
+use crate::fetch::{BundleReader, fetch_bytes, join_url, now};
+use crate::worker::EncoderWorker;
 
 /// Which Burn backend runs the encoder, and why.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Backend {
     WebGpu,
     /// Burn's flex backend on the CPU; the reason WebGPU was not used.
@@ -89,13 +92,13 @@ impl Pool {
 }
 
 pub struct Engine {
-    pub encoder: Encoder,
+    /// The encoder, in its own thread.
+    worker: EncoderWorker,
     pub backend: Backend,
     pub manifest: Manifest,
     /// The bundle's own passages.
     pub demo: std::rc::Rc<Pool>,
     pub report: Option<serde_json::Value>,
-    unk_id: Option<u32>,
     /// Bundle bytes that came from the Cache API rather than the network.
     pub cached_bytes: u64,
     /// From the start of loading to a working encoder.
@@ -115,15 +118,6 @@ pub struct SearchResult {
     pub millis: f64,
 }
 
-const QUERY_PAD: usize = 32;
-
-pub(crate) fn now() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map(|p| p.now())
-        .unwrap_or(0.0)
-}
-
 /// The bundle folder URL, with a trailing slash so relative names resolve inside it.
 pub fn bundle_base(bundle: &str) -> String {
     let page = web_sys::window()
@@ -136,28 +130,11 @@ pub fn bundle_base(bundle: &str) -> String {
     b
 }
 
-async fn init_device(force_cpu: bool) -> (Device, Backend) {
-    if force_cpu {
-        return (
-            Device::flex(),
-            Backend::Cpu("the CPU was requested (?backend=cpu)".into()),
-        );
-    }
-    if let Err(why) = webgpu_adapter().await {
-        return (Device::flex(), Backend::Cpu(why));
-    }
-    match Device::wgpu_options()
-        .graphics_api(WgpuBackend::WebGpu)
-        .init_async()
-        .await
-    {
-        Ok(d) => (d, Backend::WebGpu),
-        Err(e) => (Device::flex(), Backend::Cpu(format!("WebGPU failed to start: {e}"))),
-    }
-}
-
 impl Engine {
-    pub async fn load(bundle: &str, force_cpu: bool, on_progress: impl Fn(Progress)) -> Result<Engine, String> {
+    /// Load a bundle: the encoder's worker reads the model and builds the encoder while
+    /// this thread reads the passages, their vectors and the report, so the page keeps
+    /// painting and taking keystrokes all along.
+    pub async fn load(bundle: &str, force_cpu: bool, on_progress: impl Fn(Progress) + 'static) -> Result<Engine, String> {
         let t_load = now();
         // When each loading step ended (ms since the start): shown on the page, so a slow
         // start can be pinned on the download, the cache, parsing or the encoder.
@@ -172,6 +149,8 @@ impl Engine {
             done: 0,
             total: 1,
         });
+        let worker = EncoderWorker::start().await?;
+        marks.push(("encoder worker started".into(), now() - t_load));
         let mbytes = fetch_bytes(&manifest_url, |_| {}).await.map_err(|e| {
             format!(
                 "No bundle at {base} ({e}). For the demo, run `scripts/build-web.sh` (it exports one to \
@@ -181,203 +160,88 @@ impl Engine {
         })?;
         let manifest = Manifest::parse(&mbytes, &PathBuf::from(&manifest_url)).map_err(|e| e.to_string())?;
         let total = manifest.total_bytes().max(1);
-        let cache = crate::fetch::open_cache().await;
-        let mut done = 0u64;
-        let mut cached_bytes = 0u64;
-        let mut keys = Vec::new();
-        let mut fetch = async |rel: String, stage: &str| -> Result<Vec<u8>, String> {
-            let url = join_url(&base, &rel);
-            let file = manifest.file(&rel);
-            // Files with a content hash come from the Cache API when this browser has them.
-            let key = match (&cache, file.and_then(|f| f.sha256.as_deref())) {
-                (Some(_), Some(sha)) => Some(crate::fetch::cache_key(&url, sha)),
-                _ => None,
-            };
-            if let (Some(c), Some(k), Some(f)) = (&cache, &key, file) {
-                keys.push(k.clone());
-                if let Some(bytes) = crate::fetch::cache_get(c, k, f.bytes).await {
-                    done += bytes.len() as u64;
-                    cached_bytes += bytes.len() as u64;
-                    on_progress(Progress {
-                        stage: format!("{stage} (from this browser's cache)"),
-                        done,
-                        total,
-                    });
-                    return Ok(bytes);
-                }
-            }
-            let before = done;
-            let bytes = fetch_bytes(&url, |n| {
+        // One bar for both threads' bytes; the stage is whichever spoke last.
+        let done = Rc::new(Cell::new((0u64, 0u64)));
+        let on_progress = Rc::new(on_progress);
+        let report = {
+            let (on_progress, done) = (on_progress.clone(), done.clone());
+            move |stage: String, model: Option<u64>, page: Option<u64>| {
+                let (m, p) = done.get();
+                let now_done = (model.unwrap_or(m), page.unwrap_or(p));
+                done.set(now_done);
                 on_progress(Progress {
-                    stage: stage.to_string(),
-                    done: before + n,
+                    stage,
+                    done: now_done.0 + now_done.1,
                     total,
-                })
-            })
-            .await?;
-            if let Some(want) = file.map(|f| f.bytes)
-                && want != bytes.len() as u64
-            {
-                return Err(format!(
-                    "{url}: {} bytes, but the manifest says {want} (a truncated or stale file)",
-                    bytes.len()
-                ));
+                });
             }
-            // Only files that passed the size check are kept for the next visit.
-            if let (Some(c), Some(k)) = (&cache, &key) {
-                crate::fetch::cache_put(c, k, &bytes).await;
-            }
-            done += bytes.len() as u64;
-            Ok(bytes)
         };
-        let mut named = Vec::new();
-        for f in &manifest.model.files {
-            let rel = format!("{}/{f}", manifest.model.dir);
-            named.push((f.clone(), fetch(rel, "model").await?));
-        }
-        let corpus_bytes = fetch(manifest.corpus.clone(), "corpus").await?;
-        let emb_bytes = fetch(manifest.embeddings.clone(), "passage vectors").await?;
-        let report = match &manifest.report {
-            Some(r) => {
-                let b = fetch(r.clone(), "report").await?;
-                Some(serde_json::from_slice(&b).map_err(|e| format!("{}: {e}", join_url(&base, r)))?)
-            }
-            None => None,
+        let model_progress = {
+            let r = report.clone();
+            move |stage: String, n: u64| r(stage, Some(n), None)
         };
-        if let Some(c) = &cache {
-            crate::fetch::cache_prune(c, &base, &keys).await;
-        }
-        marks.push(("download".into(), now() - t_load));
-        // The page has one thread: between the heavy steps below, let it paint and take
-        // keystrokes (a visitor may be typing a query meanwhile).
-        crate::fetch::yield_to_browser().await;
-        let corpus = BundleCorpus::parse(&corpus_bytes, &PathBuf::from(join_url(&base, &manifest.corpus)))
-            .map_err(|e| e.to_string())?;
-        let (n, dim, vectors) = read_embeddings(&emb_bytes, &PathBuf::from(join_url(&base, &manifest.embeddings)))
-            .map_err(|e| e.to_string())?;
-        if n != corpus.passages.len() {
-            return Err(format!(
-                "{}: {n} passage vectors for {} passages",
-                manifest.embeddings,
-                corpus.passages.len()
-            ));
-        }
-        let files = ModelFiles::from_named(&PathBuf::from(join_url(&base, &manifest.model.dir)), named)
-            .map_err(|e| e.to_string())?;
-
-        on_progress(Progress {
-            stage: "starting the encoder".into(),
-            done: total,
-            total,
-        });
-        marks.push(("parse".into(), now() - t_load));
-        let (device, mut backend) = init_device(force_cpu).await;
-        crate::fetch::yield_to_browser().await;
-        let mut encoder = Encoder::from_files(files.clone(), &device, &EncoderOptions::default())
-            .map_err(|e| format!("the bundle's model does not load: {e}"))?;
-        marks.push(("encoder".into(), now() - t_load));
-        crate::fetch::yield_to_browser().await;
-        // GPU kernels are compiled per shape: padding queries to a multiple of 32 tokens
-        // means the warm-up below compiles what almost every query will use.
-        encoder.tokenizer.pad_multiple = QUERY_PAD;
-        if encoder.config.hidden_size != dim {
-            return Err(format!(
-                "the model's vectors have {} dimensions but the passage vectors {dim}",
-                encoder.config.hidden_size
-            ));
-        }
-        // One warm-up query compiles the GPU kernels now rather than on the first search,
-        // and proves the backend works before the page relies on it.
-        if backend == Backend::WebGpu
-            && let Err(e) = encoder.embed_batch_async(&["warm-up"], TextKind::Query).await
-        {
-            backend = Backend::Cpu(format!("WebGPU failed on the first query: {e}"));
-            encoder =
-                Encoder::from_files(files, &Device::flex(), &EncoderOptions::default()).map_err(|e| e.to_string())?;
-            encoder.tokenizer.pad_multiple = QUERY_PAD;
-        }
-        let unk_id = ["<unk>", "[UNK]"].iter().find_map(|t| encoder.tokenizer.token_to_id(t));
-        let langs = if manifest.languages.is_empty() {
-            corpus.languages()
-        } else {
-            manifest.languages.clone()
-        };
-        marks.push(("warm-up".into(), now() - t_load));
-        crate::fetch::yield_to_browser().await;
-        // The source is the exporter's path: its last component names the benchmark.
-        let source = manifest.source.trim_end_matches('/').rsplit('/').next().unwrap_or(&manifest.source);
-        let label = format!("the bundle's passages ({source})");
-        let demo = std::rc::Rc::new(Pool::new(label, corpus, vectors, dim, langs));
-        marks.push(("passage map".into(), now() - t_load));
+        let page_progress = move |stage: String, n: u64| report(stage, None, Some(n));
+        let t_sent = now() - t_load;
+        // Both threads read at once: the worker its model, this thread the passages.
+        let (loaded, page) = futures::future::join(
+            worker.load(&base, &manifest, force_cpu, model_progress),
+            read_pool(&base, &manifest, &page_progress),
+        )
+        .await;
+        let (demo, report, page_cached) = page?;
+        marks.push(("passages ready".into(), demo.ready_ms - t_load));
+        let loaded = loaded?;
+        // The worker's marks count from when it got the request.
+        marks.extend(loaded.marks.iter().map(|(k, ms)| (k.clone(), t_sent + ms)));
+        marks.sort_by(|a, b| a.1.total_cmp(&b.1));
+        crate::fetch::prune_bundle_cache(&base, &manifest).await;
+        let load_ms = now() - t_load;
+        marks.push(("ready".into(), load_ms));
         Ok(Engine {
-            encoder,
-            backend,
+            worker,
+            backend: loaded.backend,
             manifest,
-            demo,
+            demo: Rc::new(demo.pool),
             report,
-            unk_id,
-            cached_bytes,
-            load_ms: now() - t_load,
+            cached_bytes: page_cached + loaded.cached_bytes,
+            load_ms,
             marks,
         })
     }
 
     pub async fn search(&self, pool: &Pool, query: &str) -> Result<SearchResult, String> {
         let t0 = now();
-        let batch = self
-            .encoder
-            .tokenize(&[query], TextKind::Query)
-            .map_err(|e| e.to_string())?;
-        let ids = batch.row_ids(0);
-        let unknown_tokens = self
-            .unk_id
-            .map(|u| ids.iter().filter(|&&i| i == u).count())
-            .unwrap_or(0);
-        let tokens = ids.len();
-        let vector = self
-            .encoder
-            .embed_batch_async(&[query], TextKind::Query)
-            .await
-            .map_err(|e| e.to_string())?
-            .remove(0);
-        let scores = analysis::scores(&vector, &pool.vectors, pool.dim);
+        let e = self.worker.encode(&[query], TextKind::Query).await?;
+        let scores = analysis::scores(&e.vectors, &pool.vectors, pool.dim);
         let order = analysis::rank(&scores);
         Ok(SearchResult {
             query: query.to_string(),
-            vector,
+            vector: e.vectors,
             scores,
             order,
-            tokens,
-            unknown_tokens,
+            tokens: e.tokens[0],
+            unknown_tokens: e.unknown[0],
             millis: now() - t0,
         })
     }
 
     /// Embed a visitor's passages as `hbt export` embeds the bundle's (passage prefix,
-    /// batches of 8), calling `progress(done, total)` between batches and yielding to the
-    /// browser there, so the bar moves and the page stays responsive.
+    /// batches of 8) in the encoder's worker, calling `progress(done, total)` after each.
     pub async fn embed_pool(
         &self,
         label: String,
         passages: Vec<hbt_model::bundle::Passage>,
         progress: impl Fn(usize, usize),
     ) -> Result<Pool, String> {
-        let dim = self.encoder.config.hidden_size;
+        let dim = self.demo.dim;
         let total = passages.len();
         let mut vectors = Vec::with_capacity(total * dim);
         progress(0, total);
         for chunk in passages.chunks(POOL_BATCH) {
             let texts: Vec<&str> = chunk.iter().map(|p| p.text.as_str()).collect();
-            for v in self
-                .encoder
-                .embed_batch_async(&texts, TextKind::Passage)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                vectors.extend(v);
-            }
+            let e = self.worker.encode(&texts, TextKind::Passage).await?;
+            vectors.extend(e.vectors);
             progress(vectors.len() / dim, total);
-            crate::fetch::yield_to_browser().await;
         }
         let corpus = BundleCorpus {
             passages,
@@ -386,6 +250,66 @@ impl Engine {
         let langs = corpus.languages();
         Ok(Pool::new(label, corpus, vectors, dim, langs))
     }
+
+    /// Time the encoder in its worker (token ids to vector, `runs` after `warmups`).
+    pub async fn bench_encode(&self, text: &str, warmups: u32, runs: u32) -> Result<serde_json::Value, String> {
+        self.worker.bench(text, warmups, runs).await
+    }
+}
+
+struct PagePool {
+    pool: Pool,
+    /// When it was parsed (this thread's clock).
+    ready_ms: f64,
+}
+
+/// The page's share of loading: the bundle's passages, their vectors and the report.
+async fn read_pool(
+    base: &str,
+    manifest: &Manifest,
+    progress: &impl Fn(String, u64),
+) -> Result<(PagePool, Option<serde_json::Value>, u64), String> {
+    let mut reader = BundleReader::open(base, manifest).await;
+    let corpus_bytes = reader.read(&manifest.corpus, "corpus", progress).await?;
+    let emb_bytes = reader.read(&manifest.embeddings, "passage vectors", progress).await?;
+    let report = match &manifest.report {
+        Some(r) => {
+            let b = reader.read(r, "report", progress).await?;
+            Some(serde_json::from_slice(&b).map_err(|e| format!("{}: {e}", join_url(base, r)))?)
+        }
+        None => None,
+    };
+    // Parsing is this thread's only heavy work while loading: one step a task, so a
+    // keystroke waits for one of them at most.
+    crate::fetch::yield_to_browser().await;
+    let corpus = BundleCorpus::parse(&corpus_bytes, &PathBuf::from(join_url(base, &manifest.corpus)))
+        .map_err(|e| e.to_string())?;
+    crate::fetch::yield_to_browser().await;
+    let (n, dim, vectors) = read_embeddings(&emb_bytes, &PathBuf::from(join_url(base, &manifest.embeddings)))
+        .map_err(|e| e.to_string())?;
+    if n != corpus.passages.len() {
+        return Err(format!(
+            "{}: {n} passage vectors for {} passages",
+            manifest.embeddings,
+            corpus.passages.len()
+        ));
+    }
+    if dim != manifest.dim {
+        return Err(format!(
+            "{}: vectors of {dim} dimensions, but the manifest says {}",
+            manifest.embeddings, manifest.dim
+        ));
+    }
+    let langs = if manifest.languages.is_empty() {
+        corpus.languages()
+    } else {
+        manifest.languages.clone()
+    };
+    // The source is the exporter's path: its last component names the benchmark.
+    let source = manifest.source.trim_end_matches('/').rsplit('/').next().unwrap_or(&manifest.source);
+    let label = format!("the bundle's passages ({source})");
+    let pool = Pool::new(label, corpus, vectors, dim, langs);
+    Ok((PagePool { pool, ready_ms: now() }, report, reader.cached_bytes))
 }
 
 /// Passages embedded per forward pass for a dropped file.

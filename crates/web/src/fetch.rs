@@ -6,7 +6,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::ReadableStreamDefaultReader;
 
-fn js_err(e: wasm_bindgen::JsValue) -> String {
+pub fn js_err(e: wasm_bindgen::JsValue) -> String {
     e.as_string()
         .or_else(|| js_sys::JSON::stringify(&e).ok().and_then(|s| s.as_string()))
         .unwrap_or_else(|| "unknown JavaScript error".into())
@@ -62,8 +62,7 @@ pub fn join_url(base: &str, rel: &str) -> String {
 /// Whether the browser offers a WebGPU adapter (checked before Burn touches it, so a
 /// missing adapter becomes a clear fallback rather than an error deep in the runtime).
 pub async fn webgpu_adapter() -> Result<(), String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let nav = window.navigator();
+    let nav = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).map_err(js_err)?;
     let gpu = js_sys::Reflect::get(&nav, &"gpu".into()).map_err(js_err)?;
     if gpu.is_undefined() || gpu.is_null() {
         return Err("this browser does not expose WebGPU (navigator.gpu is missing)".into());
@@ -90,7 +89,10 @@ const CACHE: &str = "hbt-bundle-v1";
 /// The browser's cache for bundle files, where it offers one (secure contexts only:
 /// https or localhost); without it every visit downloads, as before.
 pub async fn open_cache() -> Option<web_sys::Cache> {
-    let storage = web_sys::window()?.caches().ok()?;
+    let storage = match web_sys::window() {
+        Some(w) => w.caches().ok()?,
+        None => worker_scope().caches().ok()?,
+    };
     JsFuture::from(storage.open(CACHE)).await.ok()?.dyn_into().ok()
 }
 
@@ -142,11 +144,25 @@ pub async fn cache_prune(cache: &web_sys::Cache, base: &str, keep: &[String]) {
 /// timer: the encoder's CPU work otherwise holds the page's only thread).
 pub async fn yield_to_browser() {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
-        if let Some(w) = web_sys::window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
-        }
+        let _ = match web_sys::window() {
+            Some(w) => w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0),
+            None => worker_scope().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0),
+        };
     });
     let _ = JsFuture::from(promise).await;
+}
+
+/// The global scope when this code runs in the encoder's Web Worker (no window there).
+pub fn worker_scope() -> web_sys::WorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+/// `performance.now()` of this thread: ms since the page (or the worker) started.
+pub fn now() -> f64 {
+    match web_sys::window() {
+        Some(w) => w.performance().map(|p| p.now()).unwrap_or(0.0),
+        None => worker_scope().performance().map(|p| p.now()).unwrap_or(0.0),
+    }
 }
 
 /// Resolve after the browser has painted the current DOM (a frame callback, then a task):
@@ -162,4 +178,75 @@ pub async fn after_paint() {
         let _ = w.request_animation_frame(later.unchecked_ref());
     });
     let _ = JsFuture::from(promise).await;
+}
+
+/// Reads the files of one bundle: from the Cache API when this browser kept them (keyed by
+/// the manifest's content hash), otherwise over the network with a size check, storing
+/// what passed for the next visit. The page and the encoder's worker each use one, for
+/// their own files.
+pub struct BundleReader<'a> {
+    base: &'a str,
+    manifest: &'a hbt_model::bundle::Manifest,
+    cache: Option<web_sys::Cache>,
+    /// Bytes read so far, and how many of them came from the cache.
+    pub done: u64,
+    pub cached_bytes: u64,
+}
+
+impl<'a> BundleReader<'a> {
+    pub async fn open(base: &'a str, manifest: &'a hbt_model::bundle::Manifest) -> BundleReader<'a> {
+        BundleReader {
+            base,
+            manifest,
+            cache: open_cache().await,
+            done: 0,
+            cached_bytes: 0,
+        }
+    }
+
+    /// The bytes of bundle file `rel`; `progress(stage, bytes read so far)` as they arrive.
+    pub async fn read(&mut self, rel: &str, stage: &str, progress: &impl Fn(String, u64)) -> Result<Vec<u8>, String> {
+        let url = join_url(self.base, rel);
+        let file = self.manifest.file(rel);
+        let key = match (&self.cache, file.and_then(|f| f.sha256.as_deref())) {
+            (Some(_), Some(sha)) => Some(cache_key(&url, sha)),
+            _ => None,
+        };
+        if let (Some(c), Some(k), Some(f)) = (&self.cache, &key, file)
+            && let Some(bytes) = cache_get(c, k, f.bytes).await
+        {
+            self.done += bytes.len() as u64;
+            self.cached_bytes += bytes.len() as u64;
+            progress(format!("{stage} (from this browser's cache)"), self.done);
+            return Ok(bytes);
+        }
+        let before = self.done;
+        let bytes = fetch_bytes(&url, |n| progress(stage.to_string(), before + n)).await?;
+        if let Some(want) = file.map(|f| f.bytes)
+            && want != bytes.len() as u64
+        {
+            return Err(format!(
+                "{url}: {} bytes, but the manifest says {want} (a truncated or stale file)",
+                bytes.len()
+            ));
+        }
+        // Only files that passed the size check are kept for the next visit.
+        if let (Some(c), Some(k)) = (&self.cache, &key) {
+            cache_put(c, k, &bytes).await;
+        }
+        self.done += bytes.len() as u64;
+        Ok(bytes)
+    }
+}
+
+/// Drop cached files of the bundle at `base` that its manifest no longer lists (an older
+/// version's): called once both readers are done, so neither's new files are pruned.
+pub async fn prune_bundle_cache(base: &str, manifest: &hbt_model::bundle::Manifest) {
+    let Some(cache) = open_cache().await else { return };
+    let keep: Vec<String> = manifest
+        .files
+        .iter()
+        .filter_map(|f| Some(cache_key(&join_url(base, &f.path), f.sha256.as_deref()?)))
+        .collect();
+    cache_prune(&cache, base, &keep).await;
 }

@@ -9,8 +9,17 @@ mod bench;
 mod charts;
 mod engine;
 mod fetch;
+mod worker;
 
 fn main() {
+    // A browser page has one thread: the tokenizer must not try to start a thread pool.
+    #[cfg(target_arch = "wasm32")]
+    tokenizers::utils::parallelism::set_parallelism(false);
+    // The same module runs the encoder's worker (no window there): see worker.rs.
+    if web_sys::window().is_none() {
+        worker::serve();
+        return;
+    }
     // A panic would otherwise leave a frozen page: log it and say so on the page.
     std::panic::set_hook(Box::new(|info| {
         console_error_panic_hook::hook(info);
@@ -22,8 +31,5 @@ fn main() {
             );
         }
     }));
-    // A browser page has one thread: the tokenizer must not try to start a thread pool.
-    #[cfg(target_arch = "wasm32")]
-    tokenizers::utils::parallelism::set_parallelism(false);
     leptos::mount::mount_to_body(app::App);
 }
