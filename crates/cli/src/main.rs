@@ -149,6 +149,11 @@ impl ModelArgs {
 /// Say how a bf16 run multiplies here: on the AMX tiles, or (no AMX) by widening each
 /// weight to f32, which is correct but slower than plain f32.
 pub fn say_precision(p: Precision) {
+    if p == Precision::Int8 {
+        eprintln!(
+            "hbt: precision int8 — int8 linear weights, 16-bit activations, integer sums (the browser's CPU kernel; natively a portable loop, for checking fidelity, not speed)"
+        );
+    }
     if p == Precision::Bf16 {
         if hbt_model::amx_available() {
             eprintln!("hbt: precision bf16 — linear layers on the CPU's AMX tiles (f32 accumulation)");

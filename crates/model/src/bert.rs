@@ -9,6 +9,8 @@ use burn::tensor::activation::{gelu, softmax, tanh};
 use burn::tensor::module::{attention, layer_norm};
 use burn::tensor::ops::AttentionModuleOptions;
 
+use crate::int8::PackedInt8;
+
 /// LayerNorm with both affine terms, built from loaded tensors (burn-nn's keeps its epsilon
 /// private, so a pretrained one cannot be assembled from parts).
 #[derive(Module, Debug)]
@@ -97,8 +99,12 @@ pub enum AttentionMask {
 /// Tokens are folded into rows, one `[batch·seq, in] × [in, out]` product, in f32 too: Burn's
 /// `Linear::forward` keeps the product batched when each text's rows fill the CPU gemm's
 /// tiles, and flex then packs the same weight once per text (32 times a layer at batch 32).
-fn linear(l: &Linear, x: Tensor<3>, bf16: bool) -> Tensor<3> {
+fn linear(l: &Linear, x: Tensor<3>, mode: Linears<'_>, int8: impl Fn(&LayerInt8) -> &PackedInt8) -> Tensor<3> {
     use burn::tensor::DType;
+    let bf16 = match mode {
+        Linears::Int8(layer) => return linear_int8(int8(layer), x),
+        Linears::Float { bf16 } => bf16,
+    };
     let w = l.weight.val();
     let [b, t, k] = x.dims();
     let n = w.dims()[1];
@@ -115,14 +121,48 @@ fn linear(l: &Linear, x: Tensor<3>, bf16: bool) -> Tensor<3> {
     y.reshape([b, t, n])
 }
 
+/// The integer product ([`crate::int8`]) on the host: the CPU backend's tensors are host
+/// memory already, and a `[tokens, in]` activation is small next to the weight.
+fn linear_int8(p: &PackedInt8, x: Tensor<3>) -> Tensor<3> {
+    let [b, t, k] = x.dims();
+    let device = x.device();
+    let rows = x
+        .reshape([b * t, k])
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("the encoder's activations are f32");
+    let y = p.forward(&rows, b * t);
+    Tensor::<2>::from_data(TensorData::new(y, [b * t, p.outputs()]), &device).reshape([b, t, p.outputs()])
+}
+
+/// How a layer's linears multiply.
+#[derive(Debug, Clone, Copy)]
+pub enum Linears<'a> {
+    /// Burn's product, in bf16 when set (see `linear`).
+    Float { bf16: bool },
+    /// The layer's int8 weights ([`Bert::with_int8_linears`]).
+    Int8(&'a LayerInt8),
+}
+
+/// One layer's linears in int8, packed for [`PackedInt8::forward`].
+#[derive(Debug, Clone)]
+pub struct LayerInt8 {
+    pub query: PackedInt8,
+    pub key: PackedInt8,
+    pub value: PackedInt8,
+    pub attention_output: PackedInt8,
+    pub intermediate: PackedInt8,
+    pub output: PackedInt8,
+}
+
 impl SelfAttention {
-    pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask, bf16: bool) -> Tensor<3> {
+    pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask, mode: Linears<'_>) -> Tensor<3> {
         let [b, t, h] = x.dims();
         let d = h / self.heads;
         let split = |y: Tensor<3>| y.reshape([b, t, self.heads, d]).swap_dims(1, 2);
-        let q = split(linear(&self.query, x.clone(), bf16));
-        let k = split(linear(&self.key, x.clone(), bf16));
-        let v = split(linear(&self.value, x.clone(), bf16));
+        let q = split(linear(&self.query, x.clone(), mode, |l| &l.query));
+        let k = split(linear(&self.key, x.clone(), mode, |l| &l.key));
+        let v = split(linear(&self.value, x.clone(), mode, |l| &l.value));
         let context = match mask {
             AttentionMask::Bias(bias) => {
                 let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((d as f64).sqrt()) + bias.clone();
@@ -135,7 +175,7 @@ impl SelfAttention {
         };
         let context = context.swap_dims(1, 2).reshape([b, t, h]);
         // Post-LN: the residual is added before normalising, as in the original BERT.
-        self.norm.forward(linear(&self.output, context, bf16) + x)
+        self.norm.forward(linear(&self.output, context, mode, |l| &l.attention_output) + x)
     }
 }
 
@@ -148,10 +188,10 @@ pub struct Layer {
 }
 
 impl Layer {
-    pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask, bf16: bool) -> Tensor<3> {
-        let x = self.attention.forward(x, mask, bf16);
-        let h = gelu(linear(&self.intermediate, x.clone(), bf16));
-        self.norm.forward(linear(&self.output, h, bf16) + x)
+    pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask, mode: Linears<'_>) -> Tensor<3> {
+        let x = self.attention.forward(x, mask, mode);
+        let h = gelu(linear(&self.intermediate, x.clone(), mode, |l| &l.intermediate));
+        self.norm.forward(linear(&self.output, h, mode, |l| &l.output) + x)
     }
 }
 
@@ -162,6 +202,10 @@ pub struct Bert {
     pub embeddings: Embeddings,
     pub layers: Vec<Layer>,
     pub pooler: Option<Linear>,
+    /// The layers' linears in int8 ([`Bert::with_int8_linears`]): used instead of the
+    /// float weights when present. Not part of the record (a derived copy).
+    #[module(skip)]
+    pub int8: Option<std::sync::Arc<Vec<LayerInt8>>>,
 }
 
 /// A tokenized batch on the device.
@@ -194,8 +238,12 @@ impl Bert {
         let mut x = self
             .embeddings
             .forward(&input.words, input.positions.clone(), input.types.clone());
-        for layer in &self.layers {
-            x = layer.forward(x, &mask, input.bf16_linears);
+        for (i, layer) in self.layers.iter().enumerate() {
+            let mode = match &self.int8 {
+                Some(q) => Linears::Int8(&q[i]),
+                None => Linears::Float { bf16: input.bf16_linears },
+            };
+            x = layer.forward(x, &mask, mode);
         }
         x
     }
@@ -229,6 +277,36 @@ impl Bert {
             })
             .collect();
         Self { layers, ..self }
+    }
+
+    /// The same encoder with every transformer linear also held in int8 (per-output-feature
+    /// scales, [`crate::int8`]), used for inference on the CPU backend where float products
+    /// are slow (the browser's wasm fallback). Embeddings, LayerNorm, attention and the
+    /// pooler stay f32. The float weights stay too (the record is unchanged).
+    pub fn with_int8_linears(self) -> Self {
+        let pack = |l: &Linear| {
+            let w = l.weight.val();
+            let [k, n] = w.dims();
+            let w = w.into_data().try_into_vec::<f32>().expect("linear weights are f32");
+            let b = l.bias.as_ref().map(|b| b.val().into_data().try_into_vec::<f32>().expect("biases are f32"));
+            PackedInt8::quantize(&w, k, n, b.as_deref())
+        };
+        let int8 = self
+            .layers
+            .iter()
+            .map(|l| LayerInt8 {
+                query: pack(&l.attention.query),
+                key: pack(&l.attention.key),
+                value: pack(&l.attention.value),
+                attention_output: pack(&l.attention.output),
+                intermediate: pack(&l.intermediate),
+                output: pack(&l.output),
+            })
+            .collect();
+        Self {
+            int8: Some(std::sync::Arc::new(int8)),
+            ..self
+        }
     }
 
     /// BERT's pooler: `tanh(W · h_CLS + b)`; `None` when the checkpoint has no pooler.

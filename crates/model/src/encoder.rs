@@ -150,6 +150,11 @@ pub enum Precision {
     /// each product, f32 accumulation ([`Bert::with_bf16_linears`]). Training (an autodiff
     /// device): f32 weights cast for each product, as `torch.autocast(bfloat16)` does.
     Bf16,
+    /// CPU inference only: linear weights in int8 (per-output scales; exactly the stored
+    /// integers of a `--dtype q8` export), each token's activations in 13–15-bit integers,
+    /// exact integer sums ([`crate::int8`]). For the browser's wasm fallback, where it is the
+    /// fastest product; natively it runs a portable kernel and is for checking fidelity.
+    Int8,
 }
 
 impl std::fmt::Display for Precision {
@@ -157,6 +162,7 @@ impl std::fmt::Display for Precision {
         f.write_str(match self {
             Self::F32 => "f32",
             Self::Bf16 => "bf16",
+            Self::Int8 => "int8",
         })
     }
 }
@@ -167,7 +173,8 @@ impl std::str::FromStr for Precision {
         match s {
             "f32" | "fp32" => Ok(Self::F32),
             "bf16" => Ok(Self::Bf16),
-            o => Err(format!("unknown precision `{o}` (f32, bf16)")),
+            "int8" => Ok(Self::Int8),
+            o => Err(format!("unknown precision `{o}` (f32, bf16, int8)")),
         }
     }
 }
@@ -304,6 +311,14 @@ impl Encoder {
             if !device.is_autodiff() {
                 bert = bert.with_bf16_linears();
             }
+        }
+        if options.precision == Precision::Int8 {
+            if device.is_autodiff() || !crate::is_cpu(device) {
+                return Err(ModelError::Input(
+                    "int8 precision is for inference on the CPU backend (use f32 or bf16 to train, f32 on the GPU)".into(),
+                ));
+            }
+            bert = bert.with_int8_linears();
         }
         Ok(Self {
             bert,

@@ -12,6 +12,7 @@ pub mod config;
 pub mod device_info;
 pub mod encoder;
 pub mod error;
+pub mod int8;
 pub mod pooling;
 pub mod prune;
 #[cfg(not(target_arch = "wasm32"))]

@@ -431,6 +431,7 @@ pub fn build_bert(cfg: &EncoderConfig, map: &mut WeightMap, device: &Device, wan
         },
         layers,
         pooler,
+        int8: None,
     })
 }
 

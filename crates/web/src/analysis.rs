@@ -12,8 +12,21 @@ pub fn rank(scores: &[f32]) -> Vec<usize> {
 /// Dot products of `q` with each row of `m` (`[n, dim]`); vectors are unit length, so these
 /// are cosines.
 pub fn scores(q: &[f32], m: &[f32], dim: usize) -> Vec<f32> {
+    // Eight partial sums: a single running sum is one long chain of dependent adds that
+    // the compiler may not reorder into SIMD lanes.
+    const L: usize = 8;
     m.chunks_exact(dim)
-        .map(|row| row.iter().zip(q).map(|(a, b)| a * b).sum())
+        .map(|row| {
+            let mut acc = [0f32; L];
+            let (rc, qc) = (row.chunks_exact(L), q.chunks_exact(L));
+            let tail: f32 = rc.remainder().iter().zip(qc.remainder()).map(|(a, b)| a * b).sum();
+            for (r, q) in rc.zip(qc) {
+                for i in 0..L {
+                    acc[i] += r[i] * q[i];
+                }
+            }
+            acc.iter().sum::<f32>() + tail
+        })
         .collect()
 }
 

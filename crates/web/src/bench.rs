@@ -33,11 +33,13 @@ pub async fn hbt_bench_encode(bundle: String, text: String, warmups: u32, runs: 
         .bench_encode(&text, warmups, runs)
         .await
         .map_err(|e| JsValue::from_str(&e))?;
-    let mut search_ms = Vec::new();
+    let (mut search_ms, mut rank_ms, mut worker_ms) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..warmups + runs {
         let r = engine.search(&engine.demo, &text).await?;
         if i >= warmups {
             search_ms.push(r.millis);
+            rank_ms.push(r.rank_ms);
+            worker_ms.push(r.worker_ms);
         }
     }
     out["backend"] = engine.backend.label().into();
@@ -45,5 +47,7 @@ pub async fn hbt_bench_encode(bundle: String, text: String, warmups: u32, runs: 
     out["load_ms"] = load_ms.into();
     out["search_ms"] = search_ms.clone().into();
     out["search_median_ms"] = median(&mut search_ms).into();
+    out["rank_median_ms"] = median(&mut rank_ms).into();
+    out["search_worker_median_ms"] = median(&mut worker_ms).into();
     Ok(out.to_string())
 }

@@ -115,7 +115,11 @@ pub struct SearchResult {
     pub order: Vec<usize>,
     pub tokens: usize,
     pub unknown_tokens: usize,
+    /// Query to ranking, as the visitor waits for it; the ranking's share of it.
     pub millis: f64,
+    pub rank_ms: f64,
+    /// The encoder's worker's time on it.
+    pub worker_ms: f64,
 }
 
 /// The bundle folder URL, with a trailing slash so relative names resolve inside it.
@@ -212,8 +216,10 @@ impl Engine {
     pub async fn search(&self, pool: &Pool, query: &str) -> Result<SearchResult, String> {
         let t0 = now();
         let e = self.worker.encode(&[query], TextKind::Query).await?;
+        let t_rank = now();
         let scores = analysis::scores(&e.vectors, &pool.vectors, pool.dim);
         let order = analysis::rank(&scores);
+        let rank_ms = now() - t_rank;
         Ok(SearchResult {
             query: query.to_string(),
             vector: e.vectors,
@@ -222,6 +228,8 @@ impl Engine {
             tokens: e.tokens[0],
             unknown_tokens: e.unknown[0],
             millis: now() - t0,
+            rank_ms,
+            worker_ms: e.worker_ms,
         })
     }
 

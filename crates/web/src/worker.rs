@@ -15,7 +15,7 @@ use std::rc::Rc;
 use hbt_model::bundle::Manifest;
 use hbt_model::burn::tensor::Device;
 use hbt_model::burn::tensor::wgpu::WgpuBackend;
-use hbt_model::{Encoder, EncoderOptions, ModelFiles, TextKind};
+use hbt_model::{Encoder, EncoderOptions, ModelFiles, Precision, TextKind};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -44,7 +44,8 @@ enum Reply {
     Progress { stage: String, done: u64 },
     Loaded(Loaded),
     /// Vectors come beside the JSON, `texts × dim` floats.
-    Encoded { dim: usize, tokens: Vec<usize>, unknown: Vec<usize> },
+    /// `ms`: the worker's time on it (tokenize, encode, read back).
+    Encoded { dim: usize, tokens: Vec<usize>, unknown: Vec<usize>, ms: f64 },
     Bench(serde_json::Value),
     Failed(String),
 }
@@ -189,7 +190,19 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
         .map_err(|e| e.to_string())?;
     progress("starting the encoder".into(), reader.done);
     let (device, mut backend) = init_device(force_cpu).await;
-    let mut encoder = Encoder::from_files(files.clone(), &device, &EncoderOptions::default())
+    // On the CPU, an int8 bundle's linears multiply as integers (`hbt_model::int8`: the
+    // stored int8 weights, 16-bit activations): wasm SIMD's integer dot product does eight
+    // multiply-adds an instruction, its f32 products four in two.
+    let cpu_options = EncoderOptions {
+        precision: if manifest.model.dtype.eq_ignore_ascii_case("q8") {
+            Precision::Int8
+        } else {
+            Precision::F32
+        },
+        ..Default::default()
+    };
+    let options = if backend == Backend::WebGpu { EncoderOptions::default() } else { cpu_options.clone() };
+    let mut encoder = Encoder::from_files(files.clone(), &device, &options)
         .map_err(|e| format!("the bundle's model does not load: {e}"))?;
     encoder.tokenizer.pad_multiple = QUERY_PAD;
     marks.push(("encoder".to_string(), now() - t0));
@@ -205,7 +218,7 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
         && let Err(e) = encoder.embed_batch_async(&["warm-up"], TextKind::Query).await
     {
         backend = Backend::Cpu(format!("WebGPU failed on the first query: {e}"));
-        encoder = Encoder::from_files(files, &Device::flex(), &EncoderOptions::default()).map_err(|e| e.to_string())?;
+        encoder = Encoder::from_files(files, &Device::flex(), &cpu_options).map_err(|e| e.to_string())?;
         encoder.tokenizer.pad_multiple = QUERY_PAD;
         marks.push(("warm-up".to_string(), now() - t0));
     } else if backend == Backend::WebGpu {
@@ -221,21 +234,29 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
 }
 
 async fn encode(m: &Model, texts: &[String], passage: bool) -> Result<(Reply, Option<js_sys::Float32Array>), String> {
+    let t0 = now();
     let kind = if passage { TextKind::Passage } else { TextKind::Query };
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let batch = m.encoder.tokenize(&refs, kind).map_err(|e| e.to_string())?;
+    let enc = &m.encoder;
+    let batch = enc.tokenize(&refs, kind).map_err(|e| e.to_string())?;
     let (mut tokens, mut unknown) = (Vec::new(), Vec::new());
     for r in 0..texts.len() {
         let ids = batch.row_ids(r);
         tokens.push(ids.len());
         unknown.push(m.unk_id.map(|u| ids.iter().filter(|&&i| i == u).count()).unwrap_or(0));
     }
-    let vectors = m.encoder.embed_batch_async(&refs, kind).await.map_err(|e| e.to_string())?;
-    let flat: Vec<f32> = vectors.concat();
+    let flat = enc
+        .forward(&enc.to_device(&batch, &enc.device))
+        .into_data_async()
+        .await
+        .map_err(|e| format!("{e:?}"))?
+        .try_to_vec::<f32>()
+        .map_err(|e| format!("{e:?}"))?;
     let reply = Reply::Encoded {
-        dim: m.encoder.config.hidden_size,
+        dim: enc.config.hidden_size,
         tokens,
         unknown,
+        ms: now() - t0,
     };
     Ok((reply, Some(js_sys::Float32Array::from(flat.as_slice()))))
 }
@@ -254,6 +275,12 @@ fn median(v: &mut [f64]) -> f64 {
 
 /// Token ids to vector, read back: the encoder alone, timed where it runs.
 async fn bench(enc: &Encoder, text: &str, warmups: u32, runs: u32) -> Result<serde_json::Value, String> {
+    let mut tokenize_ms = Vec::new();
+    for _ in 0..runs.max(1) {
+        let t = now();
+        enc.tokenize(&[text], TextKind::Query).map_err(|e| e.to_string())?;
+        tokenize_ms.push(now() - t);
+    }
     let batch = enc.tokenize(&[text], TextKind::Query).map_err(|e| e.to_string())?;
     let mut encode_ms = Vec::new();
     let mut vector = Vec::new();
@@ -275,6 +302,7 @@ async fn bench(enc: &Encoder, text: &str, warmups: u32, runs: u32) -> Result<ser
         "ids": batch.row_ids(0),
         "encode_ms": encode_ms.clone(),
         "encode_median_ms": median(&mut encode_ms),
+        "tokenize_median_ms": median(&mut tokenize_ms),
         "vector": vector,
     }))
 }
@@ -283,6 +311,8 @@ async fn bench(enc: &Encoder, text: &str, warmups: u32, runs: u32) -> Result<ser
 
 /// Vectors of an [`EncoderWorker::encode`] call, in the order of the texts.
 pub struct Encoded {
+    /// The worker's time on the request.
+    pub worker_ms: f64,
     pub vectors: Vec<f32>,
     pub tokens: Vec<usize>,
     pub unknown: Vec<usize>,
@@ -436,7 +466,8 @@ impl EncoderWorker {
             passage: kind == TextKind::Passage,
         };
         match self.call(req).await? {
-            (Reply::Encoded { dim, tokens, unknown }, Some(v)) if v.length() as usize == texts.len() * dim => Ok(Encoded {
+            (Reply::Encoded { dim, tokens, unknown, ms }, Some(v)) if v.length() as usize == texts.len() * dim => Ok(Encoded {
+                worker_ms: ms,
                 vectors: v.to_vec(),
                 tokens,
                 unknown,
