@@ -51,18 +51,15 @@ impl PackedInt8 {
         let blocks = n.div_ceil(COLS);
         let inv: Vec<f32> = scales.iter().map(|&s| if s > 0.0 { 1.0 / s } else { 0.0 }).collect();
         let mut w = vec![0i16; blocks * pairs * COLS * 2];
-        // In packed order, so the writes stream; reads take 8 neighbours of two rows.
-        for (bp, out) in w.chunks_exact_mut(COLS * 2).enumerate() {
-            let (b, p) = (bp / pairs, bp % pairs);
-            for j in 0..COLS.min(n - b * COLS) {
-                let c = b * COLS + j;
-                for half in 0..2 {
-                    let i = 2 * p + half;
-                    if i < k {
-                        // Ties to even: one wasm instruction (`f32.nearest`); a stored int8
-                        // weight times its scale comes back to itself either way.
-                        out[2 * j + half] = (weight[i * n + c] * inv[c]).round_ties_even().clamp(-127.0, 127.0) as i16;
-                    }
+        // Row by row (reads stream); each row fills one of the two slots of its pair in
+        // every block. Ties to even: one wasm instruction (`f32.nearest`); a stored int8
+        // weight times its scale comes back to itself either way.
+        for (i, row) in weight.chunks_exact(n).enumerate() {
+            let (p, half) = (i / 2, i % 2);
+            for (b, (cols, inv)) in row.chunks(COLS).zip(inv.chunks(COLS)).enumerate() {
+                let out = &mut w[(b * pairs + p) * COLS * 2..][..COLS * 2];
+                for (j, (&v, &s)) in cols.iter().zip(inv).enumerate() {
+                    out[2 * j + half] = (v * s).round_ties_even().clamp(-127.0, 127.0) as i16;
                 }
             }
         }
