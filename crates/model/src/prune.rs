@@ -246,7 +246,7 @@ impl Encoder {
             pruned.extend_from_slice(&table[id as usize * h..(id as usize + 1) * h]);
         }
         let mut bert = self.bert.clone();
-        bert.embeddings.word = word_shards(&pruned, h, &self.device);
+        bert.embeddings.word = word_shards(pruned, h, &self.device);
         let mut config = self.config.clone();
         config.vocab_size = keep.len();
         let out = Encoder {

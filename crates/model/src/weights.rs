@@ -305,15 +305,31 @@ impl Builder<'_> {
 }
 
 /// The word-embedding table `[rows, h]` (row-major) as row shards of [`crate::bert::shard_rows`].
-pub(crate) fn word_shards(data: &[f32], h: usize, device: &Device) -> Vec<Embedding> {
+/// Takes the table by value: the last shard keeps its allocation (the whole table, when it
+/// fits one shard), so a 100 MB table is not copied once more while a model loads.
+pub(crate) fn word_shards(mut data: Vec<f32>, h: usize, device: &Device) -> Vec<Embedding> {
     let rows = crate::bert::shard_rows(h);
-    data.chunks(rows * h)
+    let n = data.len().div_ceil(rows * h);
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut shards: Vec<Vec<f32>> = Vec::with_capacity(n);
+    for k in (1..n).rev() {
+        shards.push(data.split_off(k * rows * h));
+    }
+    shards.push(data);
+    shards
+        .into_iter()
+        .rev()
         .enumerate()
-        .map(|(k, chunk)| Embedding {
-            weight: named(
-                &format!("embeddings.word_embeddings.weight#{k}"),
-                Tensor::from_data(TensorData::new(chunk.to_vec(), [chunk.len() / h, h]), device),
-            ),
+        .map(|(k, chunk)| {
+            let shape = [chunk.len() / h, h];
+            Embedding {
+                weight: named(
+                    &format!("embeddings.word_embeddings.weight#{k}"),
+                    Tensor::from_data(TensorData::new(chunk, shape), device),
+                ),
+            }
         })
         .collect()
 }
@@ -343,7 +359,7 @@ pub fn build_bert(cfg: &EncoderConfig, map: &mut WeightMap, device: &Device, wan
             &[cfg.vocab_size, h],
             &mut b.missing,
         )
-        .map(|w| word_shards(&w.data, h, device));
+        .map(|w| word_shards(w.data, h, device));
     let position = b.embedding("embeddings.position_embeddings", cfg.max_position_embeddings, h);
     let token_type = b.embedding("embeddings.token_type_embeddings", cfg.type_vocab_size, h);
     let norm = b.norm("embeddings.LayerNorm", h, eps);

@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use crate::engine::Engine;
 use crate::fetch::now;
 
-fn median(v: &mut [f64]) -> f64 {
+pub(crate) fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n == 0 {

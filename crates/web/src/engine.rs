@@ -153,9 +153,11 @@ impl Engine {
             done: 0,
             total: 1,
         });
-        let worker = EncoderWorker::start().await?;
-        marks.push(("encoder worker started".into(), now() - t_load));
-        let mbytes = fetch_bytes(&manifest_url, |_| {}).await.map_err(|e| {
+        // The worker starts (instantiating this module again) while the manifest arrives.
+        let (worker, mbytes) = futures::future::join(EncoderWorker::start(), fetch_bytes(&manifest_url, |_| {})).await;
+        let worker = worker?;
+        marks.push(("encoder worker started, manifest read".into(), now() - t_load));
+        let mbytes = mbytes.map_err(|e| {
             format!(
                 "No bundle at {base} ({e}). For the demo, run `scripts/build-web.sh` (it exports one to \
                  target/web-demo, which every `trunk build` / `trunk serve` copies in), or pass \

@@ -21,6 +21,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 
+use crate::bench::median;
 use crate::engine::Backend;
 use crate::fetch::{BundleReader, js_err, join_url, now, webgpu_adapter, yield_to_browser};
 
@@ -259,18 +260,6 @@ async fn encode(m: &Model, texts: &[String], passage: bool) -> Result<(Reply, Op
         ms: now() - t0,
     };
     Ok((reply, Some(js_sys::Float32Array::from(flat.as_slice()))))
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 /// Token ids to vector, read back: the encoder alone, timed where it runs.
