@@ -99,12 +99,14 @@ pub enum AttentionMask {
 /// Tokens are folded into rows, one `[batch·seq, in] × [in, out]` product, in f32 too: Burn's
 /// `Linear::forward` keeps the product batched when each text's rows fill the CPU gemm's
 /// tiles, and flex then packs the same weight once per text (32 times a layer at batch 32).
-fn linear(l: &Linear, x: Tensor<3>, mode: Linears<'_>, int8: impl Fn(&LayerInt8) -> &PackedInt8) -> Tensor<3> {
+///
+/// With `int8` (the layer's packed copy, [`Bert::with_int8_linears`]) the product is the
+/// integer one instead.
+fn linear(l: &Linear, x: Tensor<3>, bf16: bool, int8: Option<&PackedInt8>) -> Tensor<3> {
     use burn::tensor::DType;
-    let bf16 = match mode {
-        Linears::Int8(layer) => return linear_int8(int8(layer), x),
-        Linears::Float { bf16 } => bf16,
-    };
+    if let Some(p) = int8 {
+        return linear_int8(p, x);
+    }
     let w = l.weight.val();
     let [b, t, k] = x.dims();
     let n = w.dims()[1];
@@ -135,15 +137,6 @@ fn linear_int8(p: &PackedInt8, x: Tensor<3>) -> Tensor<3> {
     Tensor::<2>::from_data(TensorData::new(y, [b * t, p.outputs()]), &device).reshape([b, t, p.outputs()])
 }
 
-/// How a layer's linears multiply.
-#[derive(Debug, Clone, Copy)]
-pub enum Linears<'a> {
-    /// Burn's product, in bf16 when set (see `linear`).
-    Float { bf16: bool },
-    /// The layer's int8 weights ([`Bert::with_int8_linears`]).
-    Int8(&'a LayerInt8),
-}
-
 /// One layer's linears in int8, packed for [`PackedInt8::forward`].
 #[derive(Debug, Clone)]
 pub struct LayerInt8 {
@@ -156,13 +149,13 @@ pub struct LayerInt8 {
 }
 
 impl SelfAttention {
-    pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask, mode: Linears<'_>) -> Tensor<3> {
+    pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask, bf16: bool, int8: Option<&LayerInt8>) -> Tensor<3> {
         let [b, t, h] = x.dims();
         let d = h / self.heads;
         let split = |y: Tensor<3>| y.reshape([b, t, self.heads, d]).swap_dims(1, 2);
-        let q = split(linear(&self.query, x.clone(), mode, |l| &l.query));
-        let k = split(linear(&self.key, x.clone(), mode, |l| &l.key));
-        let v = split(linear(&self.value, x.clone(), mode, |l| &l.value));
+        let q = split(linear(&self.query, x.clone(), bf16, int8.map(|l| &l.query)));
+        let k = split(linear(&self.key, x.clone(), bf16, int8.map(|l| &l.key)));
+        let v = split(linear(&self.value, x.clone(), bf16, int8.map(|l| &l.value)));
         let context = match mask {
             AttentionMask::Bias(bias) => {
                 let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((d as f64).sqrt()) + bias.clone();
@@ -175,7 +168,7 @@ impl SelfAttention {
         };
         let context = context.swap_dims(1, 2).reshape([b, t, h]);
         // Post-LN: the residual is added before normalising, as in the original BERT.
-        self.norm.forward(linear(&self.output, context, mode, |l| &l.attention_output) + x)
+        self.norm.forward(linear(&self.output, context, bf16, int8.map(|l| &l.attention_output)) + x)
     }
 }
 
@@ -188,10 +181,10 @@ pub struct Layer {
 }
 
 impl Layer {
-    pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask, mode: Linears<'_>) -> Tensor<3> {
-        let x = self.attention.forward(x, mask, mode);
-        let h = gelu(linear(&self.intermediate, x.clone(), mode, |l| &l.intermediate));
-        self.norm.forward(linear(&self.output, h, mode, |l| &l.output) + x)
+    pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask, bf16: bool, int8: Option<&LayerInt8>) -> Tensor<3> {
+        let x = self.attention.forward(x, mask, bf16, int8);
+        let h = gelu(linear(&self.intermediate, x.clone(), bf16, int8.map(|l| &l.intermediate)));
+        self.norm.forward(linear(&self.output, h, bf16, int8.map(|l| &l.output)) + x)
     }
 }
 
@@ -239,11 +232,8 @@ impl Bert {
             .embeddings
             .forward(&input.words, input.positions.clone(), input.types.clone());
         for (i, layer) in self.layers.iter().enumerate() {
-            let mode = match &self.int8 {
-                Some(q) => Linears::Int8(&q[i]),
-                None => Linears::Float { bf16: input.bf16_linears },
-            };
-            x = layer.forward(x, &mask, mode);
+            let int8 = self.int8.as_ref().map(|q| &q[i]);
+            x = layer.forward(x, &mask, input.bf16_linears, int8);
         }
         x
     }

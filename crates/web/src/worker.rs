@@ -33,7 +33,7 @@ const QUERY_PAD: usize = 32;
 enum Request {
     /// Read the model files of `manifest` (bundle at `base`) and build the encoder.
     Load { base: String, manifest: Box<Manifest>, force_cpu: bool },
-    Encode { texts: Vec<String>, passage: bool },
+    Encode { texts: Vec<String>, kind: TextKind },
     /// Time `runs` encodings of `text` after `warmups` (for `scripts/bench-browser.sh`).
     Bench { text: String, warmups: u32, runs: u32 },
 }
@@ -141,8 +141,8 @@ async fn handle(id: u32, req: Request, model: Rc<RefCell<Option<Rc<Model>>>>) {
             }
             Err(e) => Err(e),
         },
-        Request::Encode { texts, passage } => match loaded {
-            Some(m) => encode(&m, &texts, passage).await,
+        Request::Encode { texts, kind } => match loaded {
+            Some(m) => encode(&m, &texts, kind).await,
             None => Err("the encoder is not loaded yet".into()),
         },
         Request::Bench { text, warmups, runs } => match loaded {
@@ -203,7 +203,9 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
         ..Default::default()
     };
     let options = if backend == Backend::WebGpu { EncoderOptions::default() } else { cpu_options.clone() };
-    let mut encoder = Encoder::from_files(files.clone(), &device, &options)
+    // The files outlive the build only for WebGPU's fallback: a clone copies the whole model.
+    let fallback = (backend == Backend::WebGpu).then(|| files.clone());
+    let mut encoder = Encoder::from_files(files, &device, &options)
         .map_err(|e| format!("the bundle's model does not load: {e}"))?;
     encoder.tokenizer.pad_multiple = QUERY_PAD;
     marks.push(("encoder".to_string(), now() - t0));
@@ -215,14 +217,12 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
     }
     // One warm-up query compiles the GPU kernels now rather than on the first search,
     // and proves the backend works before the page relies on it.
-    if backend == Backend::WebGpu
-        && let Err(e) = encoder.embed_batch_async(&["warm-up"], TextKind::Query).await
-    {
-        backend = Backend::Cpu(format!("WebGPU failed on the first query: {e}"));
-        encoder = Encoder::from_files(files, &Device::flex(), &cpu_options).map_err(|e| e.to_string())?;
-        encoder.tokenizer.pad_multiple = QUERY_PAD;
-        marks.push(("warm-up".to_string(), now() - t0));
-    } else if backend == Backend::WebGpu {
+    if let Some(files) = fallback {
+        if let Err(e) = encoder.embed_batch_async(&["warm-up"], TextKind::Query).await {
+            backend = Backend::Cpu(format!("WebGPU failed on the first query: {e}"));
+            encoder = Encoder::from_files(files, &Device::flex(), &cpu_options).map_err(|e| e.to_string())?;
+            encoder.tokenizer.pad_multiple = QUERY_PAD;
+        }
         marks.push(("warm-up".to_string(), now() - t0));
     }
     let unk_id = ["<unk>", "[UNK]"].iter().find_map(|t| encoder.tokenizer.token_to_id(t));
@@ -234,9 +234,8 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
     Ok((Model { encoder, unk_id }, info))
 }
 
-async fn encode(m: &Model, texts: &[String], passage: bool) -> Result<(Reply, Option<js_sys::Float32Array>), String> {
+async fn encode(m: &Model, texts: &[String], kind: TextKind) -> Result<(Reply, Option<js_sys::Float32Array>), String> {
     let t0 = now();
-    let kind = if passage { TextKind::Passage } else { TextKind::Query };
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let enc = &m.encoder;
     let batch = enc.tokenize(&refs, kind).map_err(|e| e.to_string())?;
@@ -452,7 +451,7 @@ impl EncoderWorker {
     pub async fn encode(&self, texts: &[&str], kind: TextKind) -> Result<Encoded, String> {
         let req = Request::Encode {
             texts: texts.iter().map(|t| t.to_string()).collect(),
-            passage: kind == TextKind::Passage,
+            kind,
         };
         match self.call(req).await? {
             (Reply::Encoded { dim, tokens, unknown, ms }, Some(v)) if v.length() as usize == texts.len() * dim => Ok(Encoded {
