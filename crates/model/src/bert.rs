@@ -38,11 +38,48 @@ pub fn shard_rows(hidden: usize) -> usize {
 
 #[derive(Module, Debug)]
 pub struct Embeddings {
-    /// The word-embedding table in row shards of [`shard_rows`] rows.
+    /// The word-embedding table in row shards of [`shard_rows`] rows (empty when the table
+    /// is held in `word_int8`).
     pub word: Vec<Embedding>,
     pub position: Embedding,
     pub token_type: Embedding,
     pub norm: Norm,
+    /// An int8-stored table kept as stored for CPU inference (`Precision::Int8`): a query
+    /// reads a few dozen rows, and the f32 table would cost 4× the memory and the time to
+    /// widen it at every load (135 MB for the demo bundle's 88,088 rows). Ids are global
+    /// (one [`WordShard`]).
+    #[module(skip)]
+    pub word_int8: Option<std::sync::Arc<Int8Table>>,
+}
+
+/// A `[rows, hidden]` table in int8 with one scale per row.
+#[derive(Debug, Clone)]
+pub struct Int8Table {
+    pub q: Vec<i8>,
+    pub scales: Vec<f32>,
+    pub hidden: usize,
+}
+
+impl Int8Table {
+    pub fn rows(&self) -> usize {
+        self.scales.len()
+    }
+
+    /// The rows of `ids`, dequantized, one after another. Ids are checked against the
+    /// table when the tokenizer is loaded; an id past it gives zeros rather than a panic.
+    pub fn gather(&self, ids: &[i64]) -> Vec<f32> {
+        let h = self.hidden;
+        let mut out = vec![0f32; ids.len() * h];
+        for (dst, &id) in out.chunks_exact_mut(h.max(1)).zip(ids) {
+            if let Some(&s) = usize::try_from(id).ok().and_then(|r| self.scales.get(r)) {
+                let row = &self.q[id as usize * h..][..h];
+                for (d, &v) in dst.iter_mut().zip(row) {
+                    *d = v as f32 * s;
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Token ids for one word-embedding shard: ids local to the shard, and (when the batch
@@ -57,6 +94,21 @@ pub struct WordShard {
 impl Embeddings {
     pub fn forward(&self, words: &[WordShard], positions: Tensor<2, Int>, types: Tensor<2, Int>) -> Tensor<3> {
         let mut x = self.position.forward(positions) + self.token_type.forward(types);
+        if let Some(table) = &self.word_int8 {
+            for w in words {
+                let [b, t] = w.ids.dims();
+                let ids = w
+                    .ids
+                    .clone()
+                    .into_data()
+                    .convert::<i64>()
+                    .try_into_vec::<i64>()
+                    .expect("token ids convert to i64");
+                let rows = TensorData::new(table.gather(&ids), [b, t, table.hidden]);
+                x = x + Tensor::<3>::from_data(rows, &w.ids.device());
+            }
+            return self.norm.forward(x);
+        }
         for w in words {
             let e = self.word[w.shard].forward(w.ids.clone());
             x = x + match &w.mask {
@@ -168,7 +220,8 @@ impl SelfAttention {
         };
         let context = context.swap_dims(1, 2).reshape([b, t, h]);
         // Post-LN: the residual is added before normalising, as in the original BERT.
-        self.norm.forward(linear(&self.output, context, bf16, int8.map(|l| &l.attention_output)) + x)
+        self.norm
+            .forward(linear(&self.output, context, bf16, int8.map(|l| &l.attention_output)) + x)
     }
 }
 
@@ -183,8 +236,14 @@ pub struct Layer {
 impl Layer {
     pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask, bf16: bool, int8: Option<&LayerInt8>) -> Tensor<3> {
         let x = self.attention.forward(x, mask, bf16, int8);
-        let h = gelu(linear(&self.intermediate, x.clone(), bf16, int8.map(|l| &l.intermediate)));
-        self.norm.forward(linear(&self.output, h, bf16, int8.map(|l| &l.output)) + x)
+        let h = gelu(linear(
+            &self.intermediate,
+            x.clone(),
+            bf16,
+            int8.map(|l| &l.intermediate),
+        ));
+        self.norm
+            .forward(linear(&self.output, h, bf16, int8.map(|l| &l.output)) + x)
     }
 }
 
@@ -278,7 +337,10 @@ impl Bert {
             let w = l.weight.val();
             let [k, n] = w.dims();
             let w = w.into_data().try_into_vec::<f32>().expect("linear weights are f32");
-            let b = l.bias.as_ref().map(|b| b.val().into_data().try_into_vec::<f32>().expect("biases are f32"));
+            let b = l
+                .bias
+                .as_ref()
+                .map(|b| b.val().into_data().try_into_vec::<f32>().expect("biases are f32"));
             PackedInt8::quantize(&w, k, n, b.as_deref())
         };
         let int8 = self

@@ -269,8 +269,12 @@ pub const UNKNOWN_LANG: &str = "und";
 /// else is read as UTF-8 text, one passage per non-empty line. Errors name the file and line.
 pub fn parse_user_passages(bytes: &[u8], name: &str) -> Result<Vec<Passage>> {
     let origin = Path::new(name);
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| ModelError::config(origin, format!("not UTF-8 text (invalid byte at offset {})", e.valid_up_to())))?;
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        ModelError::config(
+            origin,
+            format!("not UTF-8 text (invalid byte at offset {})", e.valid_up_to()),
+        )
+    })?;
     let lower = name.to_ascii_lowercase();
     let jsonl = lower.ends_with(".jsonl") || lower.ends_with(".ndjson");
     let mut out = Vec::new();
@@ -283,7 +287,9 @@ pub fn parse_user_passages(bytes: &[u8], name: &str) -> Result<Vec<Passage>> {
         if out.len() == MAX_USER_PASSAGES {
             return Err(ModelError::config(
                 origin,
-                format!("more than {MAX_USER_PASSAGES} passages (line {n}): split the file, or export a bundle with `hbt export`"),
+                format!(
+                    "more than {MAX_USER_PASSAGES} passages (line {n}): split the file, or export a bundle with `hbt export`"
+                ),
             ));
         }
         let (id, lang, text) = if jsonl {
@@ -298,12 +304,17 @@ pub fn parse_user_passages(bytes: &[u8], name: &str) -> Result<Vec<Passage>> {
                 }
             };
             if !v.is_object() {
-                return Err(ModelError::config(origin, format!("line {n}: expected an object with a `text` field")));
+                return Err(ModelError::config(
+                    origin,
+                    format!("line {n}: expected an object with a `text` field"),
+                ));
             }
             let text = field("text")?
                 .filter(|t| !t.is_empty())
                 .ok_or_else(|| ModelError::config(origin, format!("line {n}: no `text` (or it is empty)")))?;
-            let lang = field("lang")?.filter(|l| !l.is_empty()).unwrap_or_else(|| UNKNOWN_LANG.into());
+            let lang = field("lang")?
+                .filter(|l| !l.is_empty())
+                .unwrap_or_else(|| UNKNOWN_LANG.into());
             (field("id")?.unwrap_or_else(|| format!("line {n}")), lang, text)
         } else {
             (format!("line {n}"), UNKNOWN_LANG.to_string(), line.to_string())

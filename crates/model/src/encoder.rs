@@ -265,13 +265,14 @@ impl Encoder {
         tokenizer.encode(&["hbt probe"])?;
         // Every id the tokenizer can emit must have an embedding row, or a lookup would
         // read past the table.
-        let top = tokenizer.max_id().map_or(0, |m| m as usize + 1);
-        if tokenizer.vocab_size() > config.vocab_size || top > config.vocab_size {
+        let (size, top) = tokenizer.vocab_extent();
+        let top = top.map_or(0, |m| m as usize + 1);
+        if size > config.vocab_size || top > config.vocab_size {
             return Err(ModelError::Mismatch {
                 path: o.join("tokenizer.json"),
                 message: format!(
                     "the tokenizer has {} tokens with ids up to {} but the model's vocab_size is {}",
-                    tokenizer.vocab_size(),
+                    size,
                     top.saturating_sub(1),
                     config.vocab_size
                 ),
@@ -298,7 +299,13 @@ impl Encoder {
             map.add_safetensors(bytes, path)?;
         }
         drop(files.weights);
-        let mut bert = build_bert(&config, &mut map, device, pooling == Pooling::Pooler)?;
+        let int8 = options.precision == Precision::Int8;
+        if int8 && (device.is_autodiff() || !crate::is_cpu(device)) {
+            return Err(ModelError::Input(
+                "int8 precision is for inference on the CPU backend (use f32 or bf16 to train, f32 on the GPU)".into(),
+            ));
+        }
+        let mut bert = build_bert(&config, &mut map, device, pooling == Pooling::Pooler, int8)?;
         if options.precision == Precision::Bf16 {
             // The bf16 products are the patched flex's (AMX); GPU backends are not wired.
             if !crate::is_cpu(&device.clone().without_autodiff()) {
@@ -311,14 +318,6 @@ impl Encoder {
             if !device.is_autodiff() {
                 bert = bert.with_bf16_linears();
             }
-        }
-        if options.precision == Precision::Int8 {
-            if device.is_autodiff() || !crate::is_cpu(device) {
-                return Err(ModelError::Input(
-                    "int8 precision is for inference on the CPU backend (use f32 or bf16 to train, f32 on the GPU)".into(),
-                ));
-            }
-            bert = bert.with_int8_linears();
         }
         Ok(Self {
             bert,
@@ -343,7 +342,12 @@ impl Encoder {
     /// Move a host batch to the device, with the architecture's position ids.
     pub fn to_device(&self, batch: &TokenBatch, device: &Device) -> BatchTensors {
         let (b, t) = (batch.batch, batch.seq);
-        let rows = crate::bert::shard_rows(self.config.hidden_size);
+        // An int8 table lives on the host in one piece: global ids, one shard.
+        let rows = if self.bert.embeddings.word_int8.is_some() {
+            usize::MAX
+        } else {
+            crate::bert::shard_rows(self.config.hidden_size)
+        };
         let mut shards: Vec<usize> = batch.ids.iter().map(|&i| i as usize / rows).collect();
         shards.sort_unstable();
         shards.dedup();

@@ -63,6 +63,30 @@ impl PackedInt8 {
                 }
             }
         }
+        Self::assemble(k, n, w, scales, bias)
+    }
+
+    /// Pack int8 weights stored as Hugging Face lays a linear out — `[n, k]`, one row per
+    /// output feature, with that row's scale (what `hbt export --dtype q8` writes) — as they
+    /// are: no float copy, no transpose, no second rounding. Values must lie in ±127.
+    pub fn from_int8_rows(q: &[i8], scales: Vec<f32>, k: usize, n: usize, bias: Option<&[f32]>) -> PackedInt8 {
+        assert_eq!(q.len(), k * n, "weight is not [n, k]");
+        assert_eq!(scales.len(), n, "scales are not [n]");
+        let kp = k.next_multiple_of(2);
+        let pairs = kp / 2;
+        let mut w = vec![0i16; n.div_ceil(COLS) * pairs * COLS * 2];
+        for (c, row) in q.chunks_exact(k.max(1)).enumerate().take(n) {
+            let (b, j) = (c / COLS, c % COLS);
+            let block = &mut w[b * pairs * COLS * 2..][..pairs * COLS * 2];
+            for (i, &v) in row.iter().enumerate() {
+                block[(i / 2) * COLS * 2 + 2 * j + i % 2] = (v as i16).clamp(-(W_MAX as i16), W_MAX as i16);
+            }
+        }
+        Self::assemble(k, n, w, scales, bias)
+    }
+
+    fn assemble(k: usize, n: usize, w: Vec<i16>, scales: Vec<f32>, bias: Option<&[f32]>) -> PackedInt8 {
+        let kp = k.next_multiple_of(2);
         let bias = bias.map_or_else(|| vec![0.0; n], <[f32]>::to_vec);
         assert_eq!(bias.len(), n, "bias is not [n]");
         let a_max = (i32::MAX as usize / (kp.max(1) * W_MAX as usize)).min(i16::MAX as usize) as i32;
@@ -138,7 +162,9 @@ fn quantize_rows(x: &[f32], rows: usize, k: usize, kp: usize, a_max: i32) -> (Ve
     let mut scales = vec![0f32; rows];
     for r in 0..rows {
         let row = &x[r * k..(r + 1) * k];
-        let m = row.iter().fold(0f32, |m, v| if v.is_nan() { f32::NAN } else { m.max(v.abs()) });
+        let m = row
+            .iter()
+            .fold(0f32, |m, v| if v.is_nan() { f32::NAN } else { m.max(v.abs()) });
         if !m.is_finite() {
             scales[r] = f32::NAN;
             continue;

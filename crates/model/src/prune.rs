@@ -236,6 +236,11 @@ impl Encoder {
         tokenizer.pad_multiple = self.tokenizer.pad_multiple;
         tokenizer.id_limit = u32::try_from(keep.len()).ok();
 
+        if self.bert.int8.is_some() || self.bert.embeddings.word_int8.is_some() {
+            return Err(ModelError::Input(
+                "this encoder was loaded for int8 inference: load it in f32 to prune its vocabulary".into(),
+            ));
+        }
         let h = self.config.hidden_size;
         let mut table = Vec::with_capacity(self.config.vocab_size * h);
         for shard in &self.bert.embeddings.word {

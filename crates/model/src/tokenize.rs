@@ -142,11 +142,32 @@ impl TextTokenizer {
         self.max_len
     }
     pub fn vocab_size(&self) -> usize {
-        self.inner.get_vocab_size(true)
+        self.vocab_extent().0
     }
     /// The largest id the tokenizer can emit (ids need not be contiguous).
     pub fn max_id(&self) -> Option<u32> {
-        self.inner.get_vocab(true).into_values().max()
+        self.vocab_extent().1
+    }
+    /// Distinct ids and the largest. The tokenizers crate answers both by building a map of
+    /// every token (88,088 strings for the demo bundle, a noticeable share of a browser's
+    /// model load), but a Unigram model's ids are its rows `0..n`: only added tokens can
+    /// lie outside them.
+    pub fn vocab_extent(&self) -> (usize, Option<u32>) {
+        if let tokenizers::ModelWrapper::Unigram(u) = self.inner.get_model() {
+            let n = tokenizers::Model::get_vocab_size(u);
+            let mut extra: Vec<u32> = self
+                .inner
+                .get_added_tokens_decoder()
+                .into_keys()
+                .filter(|&id| id as usize >= n)
+                .collect();
+            extra.sort_unstable();
+            extra.dedup();
+            let top = extra.last().copied().or_else(|| n.checked_sub(1).map(|m| m as u32));
+            return (n + extra.len(), top);
+        }
+        let vocab = self.inner.get_vocab(true);
+        (vocab.len(), vocab.into_values().max())
     }
     /// The `tokenizer.json` bytes as loaded (saved back unchanged).
     pub fn bytes(&self) -> &[u8] {

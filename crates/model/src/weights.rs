@@ -13,16 +13,45 @@ use burn::nn::{Embedding, Linear};
 use burn::prelude::*;
 use safetensors::{Dtype, SafeTensors};
 
-use crate::bert::{Bert, Embeddings, Layer, Norm, SelfAttention};
+use crate::bert::{Bert, Embeddings, Int8Table, Layer, LayerInt8, Norm, SelfAttention};
 use crate::config::EncoderConfig;
 use crate::error::{ModelError, Result};
+use crate::int8::PackedInt8;
 
-/// One tensor from a checkpoint, converted to f32.
+/// One tensor from a checkpoint.
 #[derive(Debug, Clone)]
 pub struct RawTensor {
     pub shape: Vec<usize>,
-    pub data: Vec<f32>,
+    pub data: Values,
     pub file: PathBuf,
+}
+
+/// A tensor's values: f32, or an int8 matrix as stored (`hbt export --dtype q8`), kept so
+/// that int8 inference packs the stored integers without a float round trip.
+#[derive(Debug, Clone)]
+pub enum Values {
+    F32(Vec<f32>),
+    /// Row-major int8 with one scale per row.
+    Int8Rows {
+        q: Vec<i8>,
+        scales: Vec<f32>,
+    },
+}
+
+impl Values {
+    pub fn into_f32(self) -> Vec<f32> {
+        match self {
+            Values::F32(v) => v,
+            Values::Int8Rows { q, scales } => {
+                let cols = q.len() / scales.len().max(1);
+                let mut out = Vec::with_capacity(q.len());
+                for (row, s) in q.chunks_exact(cols.max(1)).zip(&scales) {
+                    out.extend(row.iter().map(|&b| b as f32 * s));
+                }
+                out
+            }
+        }
+    }
 }
 
 /// Every tensor of a checkpoint by canonical name.
@@ -77,21 +106,23 @@ fn to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
     })
 }
 
-/// An int8 matrix times its per-row scales (`NAME_scale`, one a row, in the same file).
-fn dequantize_rows(
+/// An int8 matrix and its per-row scales (`NAME_scale`, one a row, in the same file).
+fn int8_rows(
     st: &SafeTensors<'_>,
     name: &str,
     view: &safetensors::tensor::TensorView<'_>,
     origin: &Path,
-) -> Result<Vec<f32>> {
+) -> Result<Values> {
     let err = |message: String| ModelError::Tensor {
         path: origin.to_path_buf(),
         name: name.to_string(),
         message,
     };
     let shape = view.shape();
-    let [rows, cols] = shape else {
-        return Err(err(format!("is int8 with shape {shape:?}; hbt reads int8 matrices only")));
+    let [rows, _] = shape else {
+        return Err(err(format!(
+            "is int8 with shape {shape:?}; hbt reads int8 matrices only"
+        )));
     };
     let scale_name = format!("{name}{SCALE_SUFFIX}");
     let scales = st
@@ -108,12 +139,10 @@ fn dequantize_rows(
     if let Some(bad) = scales.iter().find(|s| !s.is_finite()) {
         return Err(err(format!("`{scale_name}` holds {bad}")));
     }
-    let q = view.data();
-    let mut out = Vec::with_capacity(q.len());
-    for (row, s) in q.chunks_exact((*cols).max(1)).zip(&scales) {
-        out.extend(row.iter().map(|&b| b as i8 as f32 * s));
-    }
-    Ok(out)
+    Ok(Values::Int8Rows {
+        q: view.data().iter().map(|&b| b as i8).collect(),
+        scales,
+    })
 }
 
 impl WeightMap {
@@ -124,20 +153,26 @@ impl WeightMap {
             message: e.to_string(),
         })?;
         for (name, view) in st.iter() {
-            if is_ignorable(name) || (name.ends_with(SCALE_SUFFIX) && st.names().iter().any(|n| **n == name[..name.len() - SCALE_SUFFIX.len()])) {
+            if is_ignorable(name)
+                || (name.ends_with(SCALE_SUFFIX)
+                    && st
+                        .names()
+                        .iter()
+                        .any(|n| **n == name[..name.len() - SCALE_SUFFIX.len()]))
+            {
                 continue;
             }
             let data = if view.dtype() == Dtype::I8 {
-                dequantize_rows(&st, name, &view, origin)?
+                int8_rows(&st, name, &view, origin)?
             } else {
-                to_f32(view.dtype(), view.data()).ok_or_else(|| ModelError::Tensor {
+                Values::F32(to_f32(view.dtype(), view.data()).ok_or_else(|| ModelError::Tensor {
                     path: origin.to_path_buf(),
                     name: name.to_string(),
                     message: format!(
                         "has dtype {:?}; hbt reads F32, F16, BF16, F64 and I8 (with per-row scales) weights",
                         view.dtype()
                     ),
-                })?
+                })?)
             };
             let key = canonical(name);
             if self.tensors.contains_key(&key) {
@@ -241,14 +276,15 @@ fn named<const D: usize>(name: &str, t: Tensor<D>) -> Param<Tensor<D>> {
 }
 
 fn tensor1(t: RawTensor, device: &Device) -> Tensor<1> {
-    let n = t.data.len();
-    Tensor::from_data(TensorData::new(t.data, [n]), device)
+    let data = t.data.into_f32();
+    let n = data.len();
+    Tensor::from_data(TensorData::new(data, [n]), device)
 }
 
 /// `[rows, cols]` as stored.
 fn tensor2(t: RawTensor, device: &Device) -> Tensor<2> {
     let shape = [t.shape[0], t.shape[1]];
-    Tensor::from_data(TensorData::new(t.data, shape), device)
+    Tensor::from_data(TensorData::new(t.data.into_f32(), shape), device)
 }
 
 /// HF linears are `[out, in]`; Burn's are `[in, out]`. Transposed on the host so the device
@@ -283,7 +319,7 @@ impl Builder<'_> {
             .take(&format!("{name}.weight"), &[d_out, d_in], &mut self.missing);
         let b = self.map.take(&format!("{name}.bias"), &[d_out], &mut self.missing);
         let (w, b) = (w?, b?);
-        let wt = transpose_host(&w.data, d_out, d_in);
+        let wt = transpose_host(&w.data.into_f32(), d_out, d_in);
         Some(Linear {
             weight: named(
                 &format!("{name}.weight"),
@@ -291,6 +327,30 @@ impl Builder<'_> {
             ),
             bias: Some(named(&format!("{name}.bias"), tensor1(b, self.device))),
         })
+    }
+    /// The linear packed for integer products ([`crate::int8`]); an int8-stored weight is
+    /// packed as stored, a float one quantized per output feature. The float `Linear`
+    /// returned beside it is empty: inference reads only the packed copy.
+    fn linear_int8(&mut self, name: &str, d_in: usize, d_out: usize) -> Option<(Linear, PackedInt8)> {
+        let w = self
+            .map
+            .take(&format!("{name}.weight"), &[d_out, d_in], &mut self.missing);
+        let b = self.map.take(&format!("{name}.bias"), &[d_out], &mut self.missing);
+        let (w, b) = (w?, b?.data.into_f32());
+        let (q, scales) = match w.data {
+            Values::Int8Rows { q, scales } => (q, scales),
+            Values::F32(v) => quantize_rows(&v, d_in),
+        };
+        let packed = PackedInt8::from_int8_rows(&q, scales, d_in, d_out, Some(&b));
+        let empty = Tensor::from_data(TensorData::new(Vec::<f32>::new(), [0, 0]), self.device);
+        let linear = Linear {
+            weight: named(&format!("{name}.weight"), empty),
+            bias: Some(named(
+                &format!("{name}.bias"),
+                Tensor::from_data(TensorData::new(b, [d_out]), self.device),
+            )),
+        };
+        Some((linear, packed))
     }
     fn norm(&mut self, name: &str, d: usize, eps: f64) -> Option<Norm> {
         let g = self.map.take(&format!("{name}.weight"), &[d], &mut self.missing);
@@ -343,7 +403,17 @@ pub(crate) fn word_shards(mut data: Vec<f32>, h: usize, device: &Device) -> Vec<
 
 /// Build the encoder from a checkpoint. `want_pooler`: load `pooler.dense` (required when
 /// pooling is `Pooler`; otherwise loaded when present so that a save round-trips it).
-pub fn build_bert(cfg: &EncoderConfig, map: &mut WeightMap, device: &Device, want_pooler: bool) -> Result<Bert> {
+/// `int8`: build the transformer linears for integer inference only ([`crate::int8`]): the
+/// packed int8 weights are the model, the float linears are left empty (no float copy, no
+/// transpose: what makes a q8 bundle load fast in the browser). Such an encoder cannot be
+/// trained or exported.
+pub fn build_bert(
+    cfg: &EncoderConfig,
+    map: &mut WeightMap,
+    device: &Device,
+    want_pooler: bool,
+    int8: bool,
+) -> Result<Bert> {
     let h = cfg.hidden_size;
     let eps = cfg.layer_norm_eps;
     let has_pooler = map.tensors.contains_key("pooler.dense.weight");
@@ -366,7 +436,14 @@ pub fn build_bert(cfg: &EncoderConfig, map: &mut WeightMap, device: &Device, wan
             &[cfg.vocab_size, h],
             &mut b.missing,
         )
-        .map(|w| word_shards(w.data, h, device));
+        .map(|w| match w.data {
+            // Integer inference reads the stored rows; everything else widens them.
+            Values::Int8Rows { q, scales } if int8 => (
+                Vec::new(),
+                Some(std::sync::Arc::new(Int8Table { q, scales, hidden: h })),
+            ),
+            data => (word_shards(data.into_f32(), h, device), None),
+        });
     let position = b.embedding("embeddings.position_embeddings", cfg.max_position_embeddings, h);
     let token_type = b.embedding("embeddings.token_type_embeddings", cfg.type_vocab_size, h);
     let norm = b.norm("embeddings.LayerNorm", h, eps);
@@ -394,19 +471,42 @@ pub fn build_bert(cfg: &EncoderConfig, map: &mut WeightMap, device: &Device, wan
         ));
     }
     let mut layers = Vec::new();
+    let mut packed = Vec::new();
     for i in 0..walk {
         let p = format!("encoder.layer.{i}");
-        let query = b.linear(&format!("{p}.attention.self.query"), h, h);
-        let key = b.linear(&format!("{p}.attention.self.key"), h, h);
-        let value = b.linear(&format!("{p}.attention.self.value"), h, h);
-        let output = b.linear(&format!("{p}.attention.output.dense"), h, h);
+        let mut lin = |name: &str, d_in: usize, d_out: usize| {
+            let name = format!("{p}.{name}");
+            if int8 {
+                b.linear_int8(&name, d_in, d_out).map(|(l, q)| (l, Some(q)))
+            } else {
+                b.linear(&name, d_in, d_out).map(|l| (l, None))
+            }
+        };
+        let query = lin("attention.self.query", h, h);
+        let key = lin("attention.self.key", h, h);
+        let value = lin("attention.self.value", h, h);
+        let output = lin("attention.output.dense", h, h);
+        let inter = lin("intermediate.dense", h, cfg.intermediate_size);
+        let out = lin("output.dense", cfg.intermediate_size, h);
         let anorm = b.norm(&format!("{p}.attention.output.LayerNorm"), h, eps);
-        let inter = b.linear(&format!("{p}.intermediate.dense"), h, cfg.intermediate_size);
-        let out = b.linear(&format!("{p}.output.dense"), cfg.intermediate_size, h);
         let onorm = b.norm(&format!("{p}.output.LayerNorm"), h, eps);
         if let (Some(query), Some(key), Some(value), Some(output), Some(anorm), Some(inter), Some(out), Some(onorm)) =
             (query, key, value, output, anorm, inter, out, onorm)
         {
+            let ((query, q), (key, k), (value, v)) = (query, key, value);
+            let ((output, o), (inter, i), (out, f)) = (output, inter, out);
+            if let (Some(query), Some(key), Some(value), Some(attention_output), Some(intermediate), Some(output)) =
+                (q, k, v, o, i, f)
+            {
+                packed.push(LayerInt8 {
+                    query,
+                    key,
+                    value,
+                    attention_output,
+                    intermediate,
+                    output,
+                });
+            }
             layers.push(Layer {
                 attention: SelfAttention {
                     query,
@@ -445,16 +545,18 @@ pub fn build_bert(cfg: &EncoderConfig, map: &mut WeightMap, device: &Device, wan
             message: msg,
         });
     }
+    let (word, word_int8) = word.unwrap();
     Ok(Bert {
         embeddings: Embeddings {
-            word: word.unwrap(),
+            word,
+            word_int8,
             position: position.unwrap(),
             token_type: token_type.unwrap(),
             norm: norm.unwrap(),
         },
         layers,
         pooler,
-        int8: None,
+        int8: int8.then(|| std::sync::Arc::new(packed)),
     })
 }
 
@@ -552,7 +654,10 @@ fn q8_matrix(out: &mut BTreeMap<String, OwnedView>, name: &str, data: &[f32], ro
             dtype: Dtype::I8,
         },
     );
-    out.insert(format!("{name}{SCALE_SUFFIX}"), view(vec![rows], &scales, SaveDtype::F32));
+    out.insert(
+        format!("{name}{SCALE_SUFFIX}"),
+        view(vec![rows], &scales, SaveDtype::F32),
+    );
 }
 
 /// Every weight of `bert` under its Hugging Face name (no prefix), HF layouts.
@@ -561,6 +666,11 @@ pub fn export_tensors(bert: &Bert, dtype: SaveDtype) -> Result<BTreeMap<String, 
     let put_linear = |out: &mut BTreeMap<String, OwnedView>, name: &str, l: &Linear| -> Result<()> {
         let w = l.weight.val();
         let [d_in, d_out] = w.dims();
+        if d_in * d_out == 0 {
+            return Err(ModelError::Input(format!(
+                "`{name}` has no float weights: the encoder was loaded for int8 inference (load it in f32 to export)"
+            )));
+        }
         let wt = transpose_host(&values(w)?, d_in, d_out);
         if dtype == SaveDtype::Q8 {
             // Rows are output channels: one scale per channel, as int8 weight-only schemes do.

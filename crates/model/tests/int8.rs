@@ -82,7 +82,10 @@ fn packed_product_equals_the_sums_of_its_quantized_values() {
         }
         // And the quantization error is small next to the values.
         let rel = (err2 / (rows * n) as f64).sqrt() / rms;
-        assert!(rel < 5e-3, "{rows}x{k}x{n}: relative error {rel} against the f32 product");
+        assert!(
+            rel < 5e-3,
+            "{rows}x{k}x{n}: relative error {rel} against the f32 product"
+        );
         for c in 0..n {
             assert_eq!(y[c], bias[c], "a zero row must give the bias");
         }
@@ -98,12 +101,18 @@ fn extremes_do_not_overflow_and_nan_propagates() {
         assert!(k as i64 * 127 * p.activation_max() as i64 <= i32::MAX as i64);
         let y = p.forward(&vec![-3.0; k], 1);
         for v in &y {
-            assert!((*v as f64 + 3.0 * k as f64).abs() <= 1e-5 * 3.0 * k as f64, "k {k}: {v}");
+            assert!(
+                (*v as f64 + 3.0 * k as f64).abs() <= 1e-5 * 3.0 * k as f64,
+                "k {k}: {v}"
+            );
         }
     }
     let p = PackedInt8::quantize(&[0.5, -0.25, 1.0, 2.0], 2, 2, Some(&[1.0, 1.0]));
     let y = p.forward(&[1.0, f32::NAN, 1.0, 2.0], 2);
-    assert!(y[0].is_nan() && y[1].is_nan(), "a NaN input row must give NaN, got {y:?}");
+    assert!(
+        y[0].is_nan() && y[1].is_nan(),
+        "a NaN input row must give NaN, got {y:?}"
+    );
     assert!((y[2] - 3.5).abs() < 1e-2 && (y[3] - 4.75).abs() < 1e-2, "{y:?}");
 }
 
@@ -144,5 +153,40 @@ fn int8_e5_keeps_the_vectors_of_f32() {
         let ad = Device::flex().autodiff();
         let err = Encoder::load(&common::e5_dir(), &ad, &opts).unwrap_err().to_string();
         assert!(err.contains("int8 precision is for inference"), "{err}");
+    }
+}
+
+/// Weights stored as int8 rows (`hbt export --dtype q8`, `[n, k]` with per-row scales) pack
+/// to the same layout as quantizing their float values per output column.
+#[test]
+fn stored_int8_rows_pack_as_their_float_values_quantize() {
+    for (k, n) in [(7, 9), (384, 24), (1536, 17)] {
+        let q: Vec<i8> = (0..k * n)
+            .map(|i| ((i * 37 + 11) % 255) as i32 - 127)
+            .map(|v| v as i8)
+            .collect();
+        // Each row must reach ±127 for the float path to find the same scale.
+        let q: Vec<i8> = q
+            .chunks(k)
+            .flat_map(|r| {
+                let mut r = r.to_vec();
+                r[0] = 127;
+                r
+            })
+            .collect();
+        let scales: Vec<f32> = (0..n).map(|c| 0.01 + c as f32 * 1e-3).collect();
+        let bias: Vec<f32> = (0..n).map(|c| c as f32 * 0.5).collect();
+        let stored = PackedInt8::from_int8_rows(&q, scales.clone(), k, n, Some(&bias));
+        // The same weight in Burn's [k, n] float layout.
+        let mut w = vec![0f32; k * n];
+        for c in 0..n {
+            for i in 0..k {
+                w[i * n + c] = q[c * k + i] as f32 * scales[c];
+            }
+        }
+        let float = PackedInt8::quantize(&w, k, n, Some(&bias));
+        assert_eq!(stored.dequantized(), float.dequantized(), "{k}x{n}");
+        let x: Vec<f32> = (0..3 * k).map(|i| ((i * 13) % 29) as f32 - 14.0).collect();
+        assert_eq!(stored.forward(&x, 3), float.forward(&x, 3), "{k}x{n}");
     }
 }

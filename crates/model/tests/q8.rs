@@ -30,7 +30,10 @@ fn quantize_rows_is_within_half_a_step() {
         assert!(max == 0.0 || (scales[r] * 127.0 - max).abs() <= max * 1e-6);
         for (c, v) in row.iter().enumerate() {
             let back = q[r * cols + c] as f32 * scales[r];
-            assert!((back - v).abs() <= scales[r] / 2.0 + 1e-7, "row {r} col {c}: {v} -> {back}");
+            assert!(
+                (back - v).abs() <= scales[r] / 2.0 + 1e-7,
+                "row {r} col {c}: {v} -> {back}"
+            );
         }
     }
 }
@@ -45,7 +48,16 @@ fn q8_e5_keeps_the_vectors_of_f32() {
     let tmp = tempfile::tempdir().unwrap();
     let (f16_dir, q8_dir) = (tmp.path().join("f16"), tmp.path().join("q8"));
     for (dir, dtype) in [(&f16_dir, SaveDtype::F16), (&q8_dir, SaveDtype::Q8)] {
-        small.save(dir, &ModelFiles::default(), SaveOptions { dtype, overwrite: false }).unwrap();
+        small
+            .save(
+                dir,
+                &ModelFiles::default(),
+                SaveOptions {
+                    dtype,
+                    overwrite: false,
+                },
+            )
+            .unwrap();
     }
     let size = |d: &std::path::Path| std::fs::metadata(d.join("model.safetensors")).unwrap().len();
     // Each int8 matrix saves a byte a value over f16 and costs a 4-byte scale a row (the
@@ -76,6 +88,40 @@ fn q8_e5_keeps_the_vectors_of_f32() {
         assert!(cq >= 0.9995, "q8 cosine {cq} for {}", TEXTS[i]);
         assert!(cq < 1.0 - 1e-9, "q8 should not be exact: was the table quantized?");
     }
+    // Integer inference on the q8 files (the browser's CPU path) reads the stored integers:
+    // the table stays int8, the linears are packed from the stored rows with their scales,
+    // so only the activations' 16-bit rounding separates it from the q8 model widened to f32.
+    let opts = EncoderOptions {
+        precision: hbt_model::Precision::Int8,
+        ..Default::default()
+    };
+    let int8 = Encoder::load(&q8_dir, &device, &opts).unwrap();
+    let table = int8
+        .bert
+        .embeddings
+        .word_int8
+        .as_ref()
+        .expect("the int8 table is kept as stored");
+    assert_eq!(table.rows(), small.config.vocab_size);
+    assert!(int8.bert.embeddings.word.is_empty());
+    let d = int8.embed_batch(&refs, TextKind::Query).unwrap();
+    for i in 0..TEXTS.len() {
+        let c = common::cosine32(&d[i], &b[i]);
+        assert!(c >= 0.99999, "int8 inference vs q8 in f32: cosine {c} for {}", TEXTS[i]);
+    }
+    // Such an encoder holds no float linears: saving it is an error, not an empty file.
+    let err = int8
+        .save(
+            &tmp.path().join("again"),
+            &ModelFiles::default(),
+            SaveOptions {
+                dtype: SaveDtype::F16,
+                overwrite: false,
+            },
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("int8 inference"), "{err}");
 }
 
 #[test]
@@ -92,8 +138,15 @@ fn int8_without_its_scales_is_an_error_naming_the_file() {
     let rewrite = |scales: Option<Vec<f32>>| {
         let mut views: Vec<(String, safetensors::tensor::TensorView<'_>)> =
             st.tensors().into_iter().filter(|(n, _)| n != name).collect();
-        views.push((name.into(), safetensors::tensor::TensorView::new(safetensors::Dtype::I8, shape.clone(), &q).unwrap()));
-        let sb: Vec<u8> = scales.unwrap_or_default().iter().flat_map(|v| v.to_le_bytes()).collect();
+        views.push((
+            name.into(),
+            safetensors::tensor::TensorView::new(safetensors::Dtype::I8, shape.clone(), &q).unwrap(),
+        ));
+        let sb: Vec<u8> = scales
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
         if !sb.is_empty() {
             let n = sb.len() / 4;
             views.push((
@@ -106,13 +159,19 @@ fn int8_without_its_scales_is_an_error_naming_the_file() {
         }
     };
     rewrite(None);
-    let e = Encoder::load(&dir, &Device::flex(), &EncoderOptions::default()).unwrap_err().to_string();
+    let e = Encoder::load(&dir, &Device::flex(), &EncoderOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("model.safetensors") && e.contains("_scale"), "{e}");
     rewrite(Some(vec![0.01; shape[0] - 1]));
-    let e = Encoder::load(&dir, &Device::flex(), &EncoderOptions::default()).unwrap_err().to_string();
+    let e = Encoder::load(&dir, &Device::flex(), &EncoderOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("model.safetensors") && e.contains("rows"), "{e}");
     rewrite(Some(vec![f32::NAN; shape[0]]));
-    let e = Encoder::load(&dir, &Device::flex(), &EncoderOptions::default()).unwrap_err().to_string();
+    let e = Encoder::load(&dir, &Device::flex(), &EncoderOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("model.safetensors") && e.contains("NaN"), "{e}");
     rewrite(Some(vec![0.01; shape[0]]));
     Encoder::load(&dir, &Device::flex(), &EncoderOptions::default()).unwrap();

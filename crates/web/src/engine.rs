@@ -138,7 +138,11 @@ impl Engine {
     /// Load a bundle: the encoder's worker reads the model and builds the encoder while
     /// this thread reads the passages, their vectors and the report, so the page keeps
     /// painting and taking keystrokes all along.
-    pub async fn load(bundle: &str, force_cpu: bool, on_progress: impl Fn(Progress) + 'static) -> Result<Engine, String> {
+    pub async fn load(
+        bundle: &str,
+        force_cpu: bool,
+        on_progress: impl Fn(Progress) + 'static,
+    ) -> Result<Engine, String> {
         let t_load = now();
         // When each loading step ended (ms since the start): shown on the page, so a slow
         // start can be pinned on the download, the cache, parsing or the encoder.
@@ -295,8 +299,8 @@ async fn read_pool(
     let corpus = BundleCorpus::parse(&corpus_bytes, &PathBuf::from(join_url(base, &manifest.corpus)))
         .map_err(|e| e.to_string())?;
     crate::fetch::yield_to_browser().await;
-    let (n, dim, vectors) = read_embeddings(&emb_bytes, &PathBuf::from(join_url(base, &manifest.embeddings)))
-        .map_err(|e| e.to_string())?;
+    let (n, dim, vectors) =
+        read_embeddings(&emb_bytes, &PathBuf::from(join_url(base, &manifest.embeddings))).map_err(|e| e.to_string())?;
     if n != corpus.passages.len() {
         return Err(format!(
             "{}: {n} passage vectors for {} passages",
@@ -316,7 +320,12 @@ async fn read_pool(
         manifest.languages.clone()
     };
     // The source is the exporter's path: its last component names the benchmark.
-    let source = manifest.source.trim_end_matches('/').rsplit('/').next().unwrap_or(&manifest.source);
+    let source = manifest
+        .source
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(&manifest.source);
     let label = format!("the bundle's passages ({source})");
     let pool = Pool::new(label, corpus, vectors, dim, langs);
     Ok((PagePool { pool, ready_ms: now() }, report, reader.cached_bytes))

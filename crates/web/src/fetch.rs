@@ -130,9 +130,13 @@ pub async fn cache_put(cache: &web_sys::Cache, key: &str, bytes: &[u8]) {
 
 /// Delete cached files under `base` that are not in `keep` (older versions of the bundle).
 pub async fn cache_prune(cache: &web_sys::Cache, base: &str, keep: &[String]) {
-    let Ok(keys) = JsFuture::from(cache.keys()).await else { return };
+    let Ok(keys) = JsFuture::from(cache.keys()).await else {
+        return;
+    };
     for req in js_sys::Array::from(&keys).iter() {
-        let Ok(req) = req.dyn_into::<web_sys::Request>() else { continue };
+        let Ok(req) = req.dyn_into::<web_sys::Request>() else {
+            continue;
+        };
         let url = req.url();
         if url.starts_with(base) && !keep.contains(&url) {
             let _ = JsFuture::from(cache.delete_with_str(&url)).await;

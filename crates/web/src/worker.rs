@@ -23,7 +23,7 @@ use wasm_bindgen_futures::{JsFuture, spawn_local};
 
 use crate::bench::median;
 use crate::engine::Backend;
-use crate::fetch::{BundleReader, js_err, join_url, now, webgpu_adapter, yield_to_browser};
+use crate::fetch::{BundleReader, join_url, js_err, now, webgpu_adapter, yield_to_browser};
 
 /// GPU kernels are compiled per shape: padding queries to a multiple of 32 tokens means the
 /// warm-up compiles what almost every query will use.
@@ -32,21 +32,40 @@ const QUERY_PAD: usize = 32;
 #[derive(Debug, Serialize, Deserialize)]
 enum Request {
     /// Read the model files of `manifest` (bundle at `base`) and build the encoder.
-    Load { base: String, manifest: Box<Manifest>, force_cpu: bool },
-    Encode { texts: Vec<String>, kind: TextKind },
+    Load {
+        base: String,
+        manifest: Box<Manifest>,
+        force_cpu: bool,
+    },
+    Encode {
+        texts: Vec<String>,
+        kind: TextKind,
+    },
     /// Time `runs` encodings of `text` after `warmups` (for `scripts/bench-browser.sh`).
-    Bench { text: String, warmups: u32, runs: u32 },
+    Bench {
+        text: String,
+        warmups: u32,
+        runs: u32,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 enum Reply {
     /// The worker is listening (sent once, with id 0).
     Ready,
-    Progress { stage: String, done: u64 },
+    Progress {
+        stage: String,
+        done: u64,
+    },
     Loaded(Loaded),
     /// Vectors come beside the JSON, `texts × dim` floats.
     /// `ms`: the worker's time on it (tokenize, encode, read back).
-    Encoded { dim: usize, tokens: Vec<usize>, unknown: Vec<usize>, ms: f64 },
+    Encoded {
+        dim: usize,
+        tokens: Vec<usize>,
+        unknown: Vec<usize>,
+        ms: f64,
+    },
     Bench(serde_json::Value),
     Failed(String),
 }
@@ -134,7 +153,11 @@ pub fn serve() {
 async fn handle(id: u32, req: Request, model: Rc<RefCell<Option<Rc<Model>>>>) {
     let loaded = model.borrow().clone();
     let outcome = match req {
-        Request::Load { base, manifest, force_cpu } => match load(id, &base, &manifest, force_cpu).await {
+        Request::Load {
+            base,
+            manifest,
+            force_cpu,
+        } => match load(id, &base, &manifest, force_cpu).await {
             Ok((m, info)) => {
                 *model.borrow_mut() = Some(Rc::new(m));
                 Ok((Reply::Loaded(info), None))
@@ -146,7 +169,9 @@ async fn handle(id: u32, req: Request, model: Rc<RefCell<Option<Rc<Model>>>>) {
             None => Err("the encoder is not loaded yet".into()),
         },
         Request::Bench { text, warmups, runs } => match loaded {
-            Some(m) => bench(&m.encoder, &text, warmups, runs).await.map(|v| (Reply::Bench(v), None)),
+            Some(m) => bench(&m.encoder, &text, warmups, runs)
+                .await
+                .map(|v| (Reply::Bench(v), None)),
             None => Err("the encoder is not loaded yet".into()),
         },
     };
@@ -202,11 +227,15 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
         },
         ..Default::default()
     };
-    let options = if backend == Backend::WebGpu { EncoderOptions::default() } else { cpu_options.clone() };
+    let options = if backend == Backend::WebGpu {
+        EncoderOptions::default()
+    } else {
+        cpu_options.clone()
+    };
     // The files outlive the build only for WebGPU's fallback: a clone copies the whole model.
     let fallback = (backend == Backend::WebGpu).then(|| files.clone());
-    let mut encoder = Encoder::from_files(files, &device, &options)
-        .map_err(|e| format!("the bundle's model does not load: {e}"))?;
+    let mut encoder =
+        Encoder::from_files(files, &device, &options).map_err(|e| format!("the bundle's model does not load: {e}"))?;
     encoder.tokenizer.pad_multiple = QUERY_PAD;
     marks.push(("encoder".to_string(), now() - t0));
     if encoder.config.hidden_size != manifest.dim {
@@ -275,7 +304,11 @@ async fn bench(enc: &Encoder, text: &str, warmups: u32, runs: u32) -> Result<ser
     for i in 0..warmups + runs {
         let t = now();
         let tensors = enc.to_device(&batch, &enc.device);
-        let v = enc.forward(&tensors).into_data_async().await.map_err(|e| format!("{e:?}"))?;
+        let v = enc
+            .forward(&tensors)
+            .into_data_async()
+            .await
+            .map_err(|e| format!("{e:?}"))?;
         let ms = now() - t;
         if i >= warmups {
             encode_ms.push(ms);
@@ -454,7 +487,15 @@ impl EncoderWorker {
             kind,
         };
         match self.call(req).await? {
-            (Reply::Encoded { dim, tokens, unknown, ms }, Some(v)) if v.length() as usize == texts.len() * dim => Ok(Encoded {
+            (
+                Reply::Encoded {
+                    dim,
+                    tokens,
+                    unknown,
+                    ms,
+                },
+                Some(v),
+            ) if v.length() as usize == texts.len() * dim => Ok(Encoded {
                 worker_ms: ms,
                 vectors: v.to_vec(),
                 tokens,
@@ -465,7 +506,14 @@ impl EncoderWorker {
     }
 
     pub async fn bench(&self, text: &str, warmups: u32, runs: u32) -> Result<serde_json::Value, String> {
-        match self.call(Request::Bench { text: text.to_string(), warmups, runs }).await? {
+        match self
+            .call(Request::Bench {
+                text: text.to_string(),
+                warmups,
+                runs,
+            })
+            .await?
+        {
             (Reply::Bench(v), _) => Ok(v),
             (other, _) => Err(format!("the encoder's worker answered {other:?} to a benchmark")),
         }
