@@ -226,6 +226,8 @@ pub fn embeddings_safetensors(n: usize, dim: usize, data: &[f32]) -> Result<Vec<
 
 impl ModelFiles {
     /// Model files fetched one by one (the browser), by their path inside the model folder.
+    /// The weights may come later ([`crate::Encoder::prepare`]); a model without any is an
+    /// error when it is built.
     pub fn from_named(origin: &Path, files: Vec<(String, Vec<u8>)>) -> Result<Self> {
         let mut out = ModelFiles {
             origin: origin.to_path_buf(),
@@ -247,7 +249,6 @@ impl ModelFiles {
         for (what, missing) in [
             ("config.json", out.config.is_empty()),
             ("tokenizer.json", out.tokenizer.is_empty()),
-            ("model.safetensors", out.weights.is_empty()),
         ] {
             if missing {
                 return Err(ModelError::NotFound(origin.join(what).display().to_string()));

@@ -191,6 +191,17 @@ pub struct EncoderOptions {
     pub no_normalize: bool,
 }
 
+/// An encoder before its weights ([`Encoder::prepare`]).
+#[derive(Debug)]
+pub struct Prepared {
+    origin: PathBuf,
+    config: EncoderConfig,
+    tokenizer: TextTokenizer,
+    pooling: Pooling,
+    normalize: bool,
+    prefixes: Prefixes,
+}
+
 /// A sentence encoder on one device.
 #[derive(Debug)]
 pub struct Encoder {
@@ -212,7 +223,15 @@ impl Encoder {
         Self::from_files(ModelFiles::read_dir(dir)?, device, options)
     }
 
-    pub fn from_files(files: ModelFiles, device: &Device, options: &EncoderOptions) -> Result<Self> {
+    pub fn from_files(mut files: ModelFiles, device: &Device, options: &EncoderOptions) -> Result<Self> {
+        let weights = std::mem::take(&mut files.weights);
+        Self::from_prepared(Self::prepare(files, options)?, weights, device, options)
+    }
+
+    /// Everything but the weights: config, pooling, prefixes and the tokenizer (`files.weights`
+    /// is ignored). Apart so that a caller reading files one by one — the browser — can build
+    /// the tokenizer, a fifth of a second there, while the weights are still being read.
+    pub fn prepare(files: ModelFiles, options: &EncoderOptions) -> Result<Prepared> {
         let o = &files.origin;
         let config = EncoderConfig::from_bytes(&files.config, &o.join("config.json"))?;
         let meta: Option<HbtMeta> = match &files.hbt_meta {
@@ -287,24 +306,54 @@ impl Encoder {
                 ),
             ));
         }
-        let mut map = WeightMap {
-            origin: files
-                .weights
-                .first()
-                .map(|(p, _)| p.clone())
-                .unwrap_or_else(|| o.join("model.safetensors")),
-            ..Default::default()
-        };
-        for (path, bytes) in &files.weights {
-            map.add_safetensors(bytes, path)?;
-        }
-        drop(files.weights);
+        Ok(Prepared {
+            origin: files.origin,
+            config,
+            tokenizer,
+            pooling,
+            normalize,
+            prefixes,
+        })
+    }
+
+    /// The encoder from [`Encoder::prepare`]'s result and the safetensors files' bytes
+    /// (`model.safetensors` or every shard, by path).
+    pub fn from_prepared(
+        prepared: Prepared,
+        weights: Vec<(PathBuf, Vec<u8>)>,
+        device: &Device,
+        options: &EncoderOptions,
+    ) -> Result<Self> {
+        let Prepared {
+            origin,
+            config,
+            tokenizer,
+            pooling,
+            normalize,
+            prefixes,
+        } = prepared;
         let int8 = options.precision == Precision::Int8;
         if int8 && (device.is_autodiff() || !crate::is_cpu(device)) {
             return Err(ModelError::Input(
                 "int8 precision is for inference on the CPU backend (use f32 or bf16 to train, f32 on the GPU)".into(),
             ));
         }
+        if weights.is_empty() {
+            return Err(ModelError::NotFound(
+                origin.join("model.safetensors").display().to_string(),
+            ));
+        }
+        let mut map = WeightMap {
+            origin: weights
+                .first()
+                .map(|(p, _)| p.clone())
+                .unwrap_or_else(|| origin.join("model.safetensors")),
+            ..Default::default()
+        };
+        for (path, bytes) in &weights {
+            map.add_safetensors(bytes, path)?;
+        }
+        drop(weights);
         let mut bert = build_bert(&config, &mut map, device, pooling == Pooling::Pooler, int8)?;
         if options.precision == Precision::Bf16 {
             // The bf16 products are the patched flex's (AMX); GPU backends are not wired.

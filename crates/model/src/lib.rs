@@ -25,7 +25,7 @@ pub mod weights;
 pub use burn;
 pub use config::{Architecture, EncoderConfig};
 pub use device_info::{DeviceInfo, choose_device};
-pub use encoder::{Encoder, EncoderOptions, HbtMeta, ModelFiles, Precision, Prefixes, TextKind};
+pub use encoder::{Encoder, EncoderOptions, HbtMeta, ModelFiles, Precision, Prefixes, Prepared, TextKind};
 pub use error::{ModelError, Result};
 pub use pooling::Pooling;
 pub use prune::PruneStats;
