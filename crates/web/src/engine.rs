@@ -283,15 +283,22 @@ async fn read_pool(
     manifest: &Manifest,
     progress: &impl Fn(String, u64),
 ) -> Result<(PagePool, Option<serde_json::Value>, u64), String> {
-    let mut reader = BundleReader::open(base, manifest).await;
-    let corpus_bytes = reader.read(&manifest.corpus, "corpus", progress).await?;
-    let emb_bytes = reader.read(&manifest.embeddings, "passage vectors", progress).await?;
-    let report = match &manifest.report {
-        Some(r) => {
-            let b = reader.read(r, "report", progress).await?;
-            Some(serde_json::from_slice(&b).map_err(|e| format!("{}: {e}", join_url(base, r)))?)
-        }
-        None => None,
+    let reader = BundleReader::open(base, manifest).await;
+    // Read at once (each a round trip to the cache or the server), parsed one by one.
+    let (corpus_bytes, emb_bytes, report_bytes) = futures::future::try_join3(
+        reader.read(&manifest.corpus, "corpus", progress),
+        reader.read(&manifest.embeddings, "passage vectors", progress),
+        async {
+            match &manifest.report {
+                Some(r) => reader.read(r, "report", progress).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    )
+    .await?;
+    let report = match (&manifest.report, report_bytes) {
+        (Some(r), Some(b)) => Some(serde_json::from_slice(&b).map_err(|e| format!("{}: {e}", join_url(base, r)))?),
+        _ => None,
     };
     // Parsing is this thread's only heavy work while loading: one step a task, so a
     // keystroke waits for one of them at most.
@@ -328,7 +335,7 @@ async fn read_pool(
         .unwrap_or(&manifest.source);
     let label = format!("the bundle's passages ({source})");
     let pool = Pool::new(label, corpus, vectors, dim, langs);
-    Ok((PagePool { pool, ready_ms: now() }, report, reader.cached_bytes))
+    Ok((PagePool { pool, ready_ms: now() }, report, reader.cached_bytes.get()))
 }
 
 /// Passages embedded per forward pass for a dropped file.

@@ -192,9 +192,10 @@ pub struct BundleReader<'a> {
     base: &'a str,
     manifest: &'a hbt_model::bundle::Manifest,
     cache: Option<web_sys::Cache>,
-    /// Bytes read so far, and how many of them came from the cache.
-    pub done: u64,
-    pub cached_bytes: u64,
+    /// Bytes read so far, and how many of them came from the cache (cells: reads may run
+    /// concurrently, each file's lookup a round trip to the browser's cache).
+    pub done: std::cell::Cell<u64>,
+    pub cached_bytes: std::cell::Cell<u64>,
 }
 
 impl<'a> BundleReader<'a> {
@@ -203,13 +204,13 @@ impl<'a> BundleReader<'a> {
             base,
             manifest,
             cache: open_cache().await,
-            done: 0,
-            cached_bytes: 0,
+            done: Default::default(),
+            cached_bytes: Default::default(),
         }
     }
 
     /// The bytes of bundle file `rel`; `progress(stage, bytes read so far)` as they arrive.
-    pub async fn read(&mut self, rel: &str, stage: &str, progress: &impl Fn(String, u64)) -> Result<Vec<u8>, String> {
+    pub async fn read(&self, rel: &str, stage: &str, progress: &impl Fn(String, u64)) -> Result<Vec<u8>, String> {
         let url = join_url(self.base, rel);
         let file = self.manifest.file(rel);
         let key = match (&self.cache, file.and_then(|f| f.sha256.as_deref())) {
@@ -219,13 +220,19 @@ impl<'a> BundleReader<'a> {
         if let (Some(c), Some(k), Some(f)) = (&self.cache, &key, file)
             && let Some(bytes) = cache_get(c, k, f.bytes).await
         {
-            self.done += bytes.len() as u64;
-            self.cached_bytes += bytes.len() as u64;
-            progress(format!("{stage} (from this browser's cache)"), self.done);
+            self.done.set(self.done.get() + bytes.len() as u64);
+            self.cached_bytes.set(self.cached_bytes.get() + bytes.len() as u64);
+            progress(format!("{stage} (from this browser's cache)"), self.done.get());
             return Ok(bytes);
         }
-        let before = self.done;
-        let bytes = fetch_bytes(&url, |n| progress(stage.to_string(), before + n)).await?;
+        // Counted as they arrive: other files may be downloading at the same time.
+        let mut seen = 0;
+        let bytes = fetch_bytes(&url, |n| {
+            self.done.set(self.done.get() + n - seen);
+            seen = n;
+            progress(stage.to_string(), self.done.get())
+        })
+        .await?;
         if let Some(want) = file.map(|f| f.bytes)
             && want != bytes.len() as u64
         {
@@ -238,7 +245,6 @@ impl<'a> BundleReader<'a> {
         if let (Some(c), Some(k)) = (&self.cache, &key) {
             cache_put(c, k, &bytes).await;
         }
-        self.done += bytes.len() as u64;
         Ok(bytes)
     }
 }

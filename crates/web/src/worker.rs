@@ -204,17 +204,21 @@ async fn init_device(force_cpu: bool) -> (Device, Backend) {
 async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Result<(Model, Loaded), String> {
     let t0 = now();
     let mut marks = Vec::new();
-    let mut reader = BundleReader::open(base, manifest).await;
+    let reader = BundleReader::open(base, manifest).await;
     let progress = |stage: String, done: u64| post(id, &Reply::Progress { stage, done }, None);
-    let mut named = Vec::new();
-    for f in &manifest.model.files {
-        let rel = format!("{}/{f}", manifest.model.dir);
-        named.push((f.clone(), reader.read(&rel, "model", &progress).await?));
-    }
+    let dir = &manifest.model.dir;
+    // All at once: each file is a round trip to the browser's cache, and seven of e5's nine
+    // are a few hundred bytes. (Reading the weights on a helper thread while this one builds
+    // the tokenizer made a second visit slower on a 2-core machine: the cache answers in turn
+    // and the threads compete.)
+    let named = futures::future::try_join_all(manifest.model.files.iter().map(|f| {
+        let (reader, progress) = (&reader, &progress);
+        async move { Ok::<_, String>((f.clone(), reader.read(&format!("{dir}/{f}"), "model", progress).await?)) }
+    }))
+    .await?;
     marks.push(("model files".to_string(), now() - t0));
-    let files = ModelFiles::from_named(&PathBuf::from(join_url(base, &manifest.model.dir)), named)
-        .map_err(|e| e.to_string())?;
-    progress("starting the encoder".into(), reader.done);
+    let mut files = ModelFiles::from_named(&PathBuf::from(join_url(base, dir)), named).map_err(|e| e.to_string())?;
+    progress("starting the encoder".into(), reader.done.get());
     let (device, mut backend) = init_device(force_cpu).await;
     // On the CPU, an int8 bundle's linears multiply as integers (`hbt_model::int8`: the
     // stored int8 weights, 16-bit activations): wasm SIMD's integer dot product does eight
@@ -232,10 +236,15 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
     } else {
         cpu_options.clone()
     };
+    let loading = |e: hbt_model::ModelError| format!("the bundle's model does not load: {e}");
     // The files outlive the build only for WebGPU's fallback: a clone copies the whole model.
     let fallback = (backend == Backend::WebGpu).then(|| files.clone());
-    let mut encoder =
-        Encoder::from_files(files, &device, &options).map_err(|e| format!("the bundle's model does not load: {e}"))?;
+    let weights = std::mem::take(&mut files.weights);
+    // In two steps, to show where the time goes: the tokenizer (its trie of 88,088 pieces),
+    // then the weights.
+    let prepared = Encoder::prepare(files, &options).map_err(loading)?;
+    marks.push(("tokenizer".to_string(), now() - t0));
+    let mut encoder = Encoder::from_prepared(prepared, weights, &device, &options).map_err(loading)?;
     encoder.tokenizer.pad_multiple = QUERY_PAD;
     marks.push(("encoder".to_string(), now() - t0));
     if encoder.config.hidden_size != manifest.dim {
@@ -258,7 +267,7 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
     let info = Loaded {
         backend,
         marks,
-        cached_bytes: reader.cached_bytes,
+        cached_bytes: reader.cached_bytes.get(),
     };
     Ok((Model { encoder, unk_id }, info))
 }
