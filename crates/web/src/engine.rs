@@ -204,7 +204,11 @@ impl Engine {
         // The worker's marks count from when it got the request.
         marks.extend(loaded.marks.iter().map(|(k, ms)| (k.clone(), t_sent + ms)));
         marks.sort_by(|a, b| a.1.total_cmp(&b.1));
-        crate::fetch::prune_bundle_cache(&base, &manifest).await;
+        // Old files go once the app is ready: listing the cache is a round trip per entry.
+        {
+            let (base, manifest) = (base.clone(), manifest.clone());
+            wasm_bindgen_futures::spawn_local(async move { crate::fetch::prune_bundle_cache(&base, &manifest).await });
+        }
         let load_ms = now() - t_load;
         marks.push(("ready".into(), load_ms));
         Ok(Engine {
