@@ -76,10 +76,7 @@ fn plan(a: &ExperimentArgs) -> Result<Plan> {
                 Some((n, d)) => (n.to_string(), PathBuf::from(d)),
                 None => {
                     let d = PathBuf::from(t);
-                    let n = d
-                        .file_name()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_default();
+                    let n = d.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
                     (n, d)
                 }
             })

@@ -254,8 +254,10 @@ pub struct Bert {
     pub embeddings: Embeddings,
     pub layers: Vec<Layer>,
     pub pooler: Option<Linear>,
-    /// The layers' linears in int8 ([`Bert::with_int8_linears`]): used instead of the
-    /// float weights when present. Not part of the record (a derived copy).
+    /// The layers' linears in int8: used instead of the float weights when present. Not
+    /// part of the record: a copy beside the float weights ([`Bert::with_int8_linears`]),
+    /// or, for a model loaded for int8 inference (`weights::build_bert` with `int8`), the
+    /// only copy (the float linears are then empty).
     #[module(skip)]
     pub int8: Option<std::sync::Arc<Vec<LayerInt8>>>,
 }

@@ -229,8 +229,8 @@ impl Encoder {
     }
 
     /// Everything but the weights: config, pooling, prefixes and the tokenizer (`files.weights`
-    /// is ignored). Apart so that a caller reading files one by one — the browser — can build
-    /// the tokenizer, a fifth of a second there, while the weights are still being read.
+    /// is ignored). Apart so that a caller can time the two (the browser's worker shows where
+    /// a second visit's load goes: the tokenizer was most of the encoder's build there).
     pub fn prepare(files: ModelFiles, options: &EncoderOptions) -> Result<Prepared> {
         let o = &files.origin;
         let config = EncoderConfig::from_bytes(&files.config, &o.join("config.json"))?;
