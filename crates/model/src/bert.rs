@@ -152,8 +152,8 @@ pub enum AttentionMask {
 /// `Linear::forward` keeps the product batched when each text's rows fill the CPU gemm's
 /// tiles, and flex then packs the same weight once per text (32 times a layer at batch 32).
 ///
-/// With `int8` (the layer's packed copy, [`Bert::with_int8_linears`]) the product is the
-/// integer one instead.
+/// With `int8` (the layer's packed weight, [`crate::weights::build_bert`] with `int8`) the
+/// product is the integer one instead.
 fn linear(l: &Linear, x: Tensor<3>, bf16: bool, int8: Option<&PackedInt8>) -> Tensor<3> {
     use burn::tensor::DType;
     if let Some(p) = int8 {
@@ -254,10 +254,9 @@ pub struct Bert {
     pub embeddings: Embeddings,
     pub layers: Vec<Layer>,
     pub pooler: Option<Linear>,
-    /// The layers' linears in int8: used instead of the float weights when present. Not
-    /// part of the record: a copy beside the float weights ([`Bert::with_int8_linears`]),
-    /// or, for a model loaded for int8 inference (`weights::build_bert` with `int8`), the
-    /// only copy (the float linears are then empty).
+    /// The layers' linears in int8, for a model loaded for int8 inference
+    /// ([`crate::weights::build_bert`] with `int8`): the only copy of those weights (the
+    /// float linears are empty). Not part of the record.
     #[module(skip)]
     pub int8: Option<std::sync::Arc<Vec<LayerInt8>>>,
 }
@@ -328,39 +327,6 @@ impl Bert {
             })
             .collect();
         Self { layers, ..self }
-    }
-
-    /// The same encoder with every transformer linear also held in int8 (per-output-feature
-    /// scales, [`crate::int8`]), used for inference on the CPU backend where float products
-    /// are slow (the browser's wasm fallback). Embeddings, LayerNorm, attention and the
-    /// pooler stay f32. The float weights stay too (the record is unchanged).
-    pub fn with_int8_linears(self) -> Self {
-        let pack = |l: &Linear| {
-            let w = l.weight.val();
-            let [k, n] = w.dims();
-            let w = w.into_data().try_into_vec::<f32>().expect("linear weights are f32");
-            let b = l
-                .bias
-                .as_ref()
-                .map(|b| b.val().into_data().try_into_vec::<f32>().expect("biases are f32"));
-            PackedInt8::quantize(&w, k, n, b.as_deref())
-        };
-        let int8 = self
-            .layers
-            .iter()
-            .map(|l| LayerInt8 {
-                query: pack(&l.attention.query),
-                key: pack(&l.attention.key),
-                value: pack(&l.attention.value),
-                attention_output: pack(&l.attention.output),
-                intermediate: pack(&l.intermediate),
-                output: pack(&l.output),
-            })
-            .collect();
-        Self {
-            int8: Some(std::sync::Arc::new(int8)),
-            ..self
-        }
     }
 
     /// BERT's pooler: `tanh(W · h_CLS + b)`; `None` when the checkpoint has no pooler.

@@ -144,11 +144,7 @@ impl TextTokenizer {
     pub fn vocab_size(&self) -> usize {
         self.vocab_extent().0
     }
-    /// The largest id the tokenizer can emit (ids need not be contiguous).
-    pub fn max_id(&self) -> Option<u32> {
-        self.vocab_extent().1
-    }
-    /// Distinct ids and the largest. The tokenizers crate answers both by building a map of
+    /// Distinct ids and the largest the tokenizer can emit (ids need not be contiguous). The tokenizers crate answers both by building a map of
     /// every token (88,088 strings for the demo bundle, a noticeable share of a browser's
     /// model load), but a Unigram model's ids are its rows `0..n`: only added tokens can
     /// lie outside them.

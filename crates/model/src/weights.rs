@@ -313,12 +313,17 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    fn linear(&mut self, name: &str, d_in: usize, d_out: usize) -> Option<Linear> {
+    /// A linear's HF `[out, in]` weight and its bias (both are looked up, so both are
+    /// reported when missing).
+    fn take_linear(&mut self, name: &str, d_in: usize, d_out: usize) -> Option<(RawTensor, RawTensor)> {
         let w = self
             .map
             .take(&format!("{name}.weight"), &[d_out, d_in], &mut self.missing);
         let b = self.map.take(&format!("{name}.bias"), &[d_out], &mut self.missing);
-        let (w, b) = (w?, b?);
+        Some((w?, b?))
+    }
+    fn linear(&mut self, name: &str, d_in: usize, d_out: usize) -> Option<Linear> {
+        let (w, b) = self.take_linear(name, d_in, d_out)?;
         let wt = transpose_host(&w.data.into_f32(), d_out, d_in);
         Some(Linear {
             weight: named(
@@ -332,11 +337,8 @@ impl Builder<'_> {
     /// packed as stored, a float one quantized per output feature. The float `Linear`
     /// returned beside it is empty: inference reads only the packed copy.
     fn linear_int8(&mut self, name: &str, d_in: usize, d_out: usize) -> Option<(Linear, PackedInt8)> {
-        let w = self
-            .map
-            .take(&format!("{name}.weight"), &[d_out, d_in], &mut self.missing);
-        let b = self.map.take(&format!("{name}.bias"), &[d_out], &mut self.missing);
-        let (w, b) = (w?, b?.data.into_f32());
+        let (w, b) = self.take_linear(name, d_in, d_out)?;
+        let b = b.data.into_f32();
         let (q, scales) = match w.data {
             Values::Int8Rows { q, scales } => (q, scales),
             Values::F32(v) => quantize_rows(&v, d_in),
