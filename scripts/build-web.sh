@@ -7,6 +7,9 @@
 # pruned to those languages, int8 weights, with the eval report of the same pool for the
 # app's charts. HBT_DEMO_LIMIT=40 keeps the first 40 questions per language (a small demo).
 #   HBT=path/to/hbt  HBT_E5_DIR=model  HBT_XQUAD_R=data  scripts/build-web.sh
+# HBT_WEB_CPU_ONLY=1 builds the app without its WebGPU backend into dist-cpu/ instead (4.6 MB
+# of wasm rather than 17: the CPU fallback alone); HBT_WEB_REUSE_DEMO=1 keeps the bundle
+# already in target/web-demo rather than exporting it again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HBT=${HBT:-target/debug/hbt}
@@ -19,30 +22,40 @@ limit=()
 
 # trunk runs cargo offline; the wasm-only crates are not fetched by the native build.
 cargo fetch --locked
-"$HBT" eval --model "$E5" --bench xquad-r --data "$DATA" --languages "$LANGS" "${limit[@]}" \
-  --out out/demo-eval --force >/dev/null
-# The vocabulary: the bundle's texts plus every piece the served languages' 100,000 most
-# frequent words need (wordfreq), so questions the bundle does not hold tokenize as with the
-# full model; weights in int8 (README: 59 MB, 99% of held-out questions at cosine >= 0.999).
-# HBT_DEMO_WORDS=0 prunes to the bundle's texts alone (45 MB in f16, cosine ~0.87 on those).
-WORDS=${HBT_DEMO_WORDS:-100000}
-vocab=()
-if [ "$WORDS" -gt 0 ]; then
-  python3 -c 'import wordfreq' 2>/dev/null || {
-    echo "build-web.sh: the demo's word lists need PyPI's wordfreq (python3 -m pip install wordfreq), or HBT_DEMO_WORDS=0" >&2
-    exit 1
-  }
-  python3 scripts/wordlists.py --top "$WORDS" --out target/web-demo-words ${LANGS//,/ }
-  vocab=(--vocab-words target/web-demo-words/*.txt)
+if [ -n "${HBT_WEB_REUSE_DEMO:-}" ] && [ -f target/web-demo/manifest.json ]; then
+  echo "build-web.sh: reusing the demo bundle in target/web-demo"
+else
+  "$HBT" eval --model "$E5" --bench xquad-r --data "$DATA" --languages "$LANGS" "${limit[@]}" \
+    --out out/demo-eval --force >/dev/null
+  # The vocabulary: the bundle's texts plus every piece the served languages' 100,000 most
+  # frequent words need (wordfreq), so questions the bundle does not hold tokenize as with the
+  # full model; weights in int8 (README: 59 MB, 99% of held-out questions at cosine >= 0.999).
+  # HBT_DEMO_WORDS=0 prunes to the bundle's texts alone (45 MB in f16, cosine ~0.87 on those).
+  WORDS=${HBT_DEMO_WORDS:-100000}
+  vocab=()
+  if [ "$WORDS" -gt 0 ]; then
+    python3 -c 'import wordfreq' 2>/dev/null || {
+      echo "build-web.sh: the demo's word lists need PyPI's wordfreq (python3 -m pip install wordfreq), or HBT_DEMO_WORDS=0" >&2
+      exit 1
+    }
+    python3 scripts/wordlists.py --top "$WORDS" --out target/web-demo-words ${LANGS//,/ }
+    vocab=(--vocab-words target/web-demo-words/*.txt)
+  fi
+  "$HBT" export --model "$E5" --corpus "$DATA" --languages "$LANGS" "${limit[@]}" --prune-vocab "${vocab[@]}" \
+    --dtype "${HBT_DEMO_DTYPE:-q8}" --report out/demo-eval/report.json --force --out target/web-demo
 fi
-"$HBT" export --model "$E5" --corpus "$DATA" --languages "$LANGS" "${limit[@]}" --prune-vocab "${vocab[@]}" \
-  --dtype "${HBT_DEMO_DTYPE:-q8}" --report out/demo-eval/report.json --force --out target/web-demo
 # wasm-opt for trunk's release build: binaryen 132 from npm (Trunk.toml says why not Debian's).
 if [ ! -x target/binaryen/node_modules/.bin/wasm-opt ]; then
   npm install --prefix target/binaryen --no-save --no-audit --no-fund --silent binaryen@132
 fi
 export PATH="$PWD/target/binaryen/node_modules/.bin:$PATH"
-trunk build --release
-[ -f dist/demo/manifest.json ] || { echo "trunk's hook did not stage the demo bundle into dist/demo" >&2; exit 1; }
-wasm=$(ls dist/*.wasm)
-echo "web app: $(du -b "$wasm" | cut -f1) bytes of wasm ($(gzip -c "$wasm" | wc -c) gzipped); dist/ $(du -sb dist | cut -f1) bytes with the demo bundle"
+DIST=dist
+build=(--release)
+if [ -n "${HBT_WEB_CPU_ONLY:-}" ]; then
+  DIST=dist-cpu
+  build+=(--no-default-features --dist "$DIST")
+fi
+trunk build "${build[@]}"
+[ -f "$DIST/demo/manifest.json" ] || { echo "trunk's hook did not stage the demo bundle into $DIST/demo" >&2; exit 1; }
+wasm=$(ls "$DIST"/*.wasm)
+echo "web app: $(du -b "$wasm" | cut -f1) bytes of wasm ($(gzip -c "$wasm" | wc -c) gzipped); $DIST/ $(du -sb "$DIST" | cut -f1) bytes with the demo bundle"

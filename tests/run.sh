@@ -16,4 +16,8 @@ HBT="${CARGO_TARGET_DIR:-target}/release/hbt"
 python3 tests/crosscheck_metrics.py "$HBT"
 HBT="$HBT" scripts/build-web.sh
 node tests/browser/e2e.mjs --dist dist --hbt "$HBT" --out out/browser
+# The app built without its WebGPU backend (the CPU fallback alone, a quarter of the wasm):
+# same bundle, in a browser that has WebGPU.
+HBT="$HBT" HBT_WEB_CPU_ONLY=1 HBT_WEB_REUSE_DEMO=1 scripts/build-web.sh
+node tests/browser/e2e.mjs --dist dist-cpu --hbt "$HBT" --out out/browser-cpu-only --cpu-only
 echo "tests/run.sh: all passed"

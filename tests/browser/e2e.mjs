@@ -10,6 +10,11 @@
 // (SwiftShader), once with WebGPU disabled (the CPU fallback), and that both give the same
 // top 5. It checks the browser's query vector against `hbt embed` on the same bundle, and
 // the widget on web/docs-example.html. Screenshots go to --out.
+//
+// With --cpu-only, `dist` is the app built without WebGPU (`trunk build --release
+// --no-default-features`): in a browser that offers WebGPU it must say it runs on the CPU
+// because of how it was built, and answer the bundle's and the held-out queries as the native
+// model does.
 import { chromium } from "playwright-core";
 import { MIME, cosine, parseArgs } from "./common.mjs";
 import { createServer } from "node:http";
@@ -161,6 +166,7 @@ async function searchApp(browser, url, query, shot, unseen) {
   const vector = JSON.parse(await page.textContent("#query-vector"));
   const rankDistance = (await page.textContent("#rank-distance").catch(() => null))?.trim();
   const fallbackNote = await page.$("#fallback-note");
+  const fallbackText = fallbackNote ? (await fallbackNote.textContent()).trim() : "";
   await page.screenshot({ path: shot, fullPage: true });
   let unseenResult = null, own = null, secondVisit = null;
   if (unseen) {
@@ -190,7 +196,7 @@ async function searchApp(browser, url, query, shot, unseen) {
   }
   await page.close();
   const typing = { ms: typingMs, before_ready: typedBeforeReady, longest_task_ms_loading: Math.max(0, ...loadTasks), long_tasks_loading: loadTasks, workers, app_start_ms: appStart, ready_ms: readyAt };
-  return { backend, top, vector, searchMs, rankDistance, fallback: !!fallbackNote, unseen: unseenResult, own, secondVisit, typing, logs };
+  return { backend, top, vector, searchMs, rankDistance, fallback: !!fallbackNote, fallbackText, unseen: unseenResult, own, secondVisit, typing, logs };
 }
 
 async function main() {
@@ -219,6 +225,7 @@ async function main() {
   await cp(join(dist, "demo"), join(dist, "corrupt"), { recursive: true });
   const weights = join(dist, "corrupt", "model", "model.safetensors");
   await truncate(weights, (await stat(weights)).size / 2);
+  if ("cpu-only" in args) return cpuOnlyBuild(q, targets, langOf);
   const server = await serve(dist);
   const base = `http://127.0.0.1:${server.address().port}`;
   const results = {};
@@ -344,6 +351,31 @@ async function main() {
   await writeFile(join(out, "e2e.json"), JSON.stringify(summary, null, 2));
   await rm(join(dist, "corrupt"), { recursive: true, force: true });
   console.log(`browser e2e: ok (screenshots in ${out})`);
+}
+
+// The app built without its WebGPU backend, in a browser that has WebGPU: the CPU path, said
+// so on the page, with the same answers and vectors as the native model.
+async function cpuOnlyBuild(q, targets, langOf) {
+  const server = await serve(dist);
+  const base = `http://127.0.0.1:${server.address().port}`;
+  const browser = await launch(true);
+  let r;
+  try {
+    r = await searchApp(browser, `${base}/index.html?bundle=demo/`, q.text, join(out, "app-cpu-only.png"), null);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+  console.log(`cpu-only build: backend ${r.backend} (${r.fallbackText.slice(0, 120)}…), first search ${r.searchMs} ms after ready, top-5 ${r.top.join(",")}`);
+  assert.equal(r.backend, "CPU", "the build without WebGPU must run on the CPU");
+  assert.ok(r.fallbackText.includes("built without its webgpu feature"), `the page must say why WebGPU is not used, got: ${r.fallbackText}`);
+  for (const t of targets) assert.ok(r.top.includes(t), `cpu-only: known ${langOf(t)} answer #${t} is not in the top 5 (${r.top})`);
+  const line = execFileSync(hbt, ["embed", "--model", join(dist, "demo", "model"), "--query", q.text], { encoding: "utf8" });
+  const cos = cosine(JSON.parse(line.trim().split("\n")[0]).embedding, r.vector);
+  console.log(`cpu-only build: cosine with hbt embed ${cos.toFixed(6)}`);
+  assert.ok(cos >= 0.999, `cpu-only build: browser vector differs from hbt embed: cosine ${cos}`);
+  await writeFile(join(out, "e2e-cpu-only.json"), JSON.stringify({ backend: r.backend, note: r.fallbackText, top5: r.top, cosine_with_hbt_embed: cos, search_ms: r.searchMs, typing_while_loading: r.typing }, null, 2));
+  console.log(`browser e2e (cpu-only build): ok (screenshot in ${out})`);
 }
 
 main().catch((e) => {

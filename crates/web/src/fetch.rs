@@ -59,6 +59,7 @@ pub fn join_url(base: &str, rel: &str) -> String {
         .unwrap_or_else(|_| format!("{}{rel}", base))
 }
 
+#[cfg(feature = "webgpu")]
 /// Whether the browser offers a WebGPU adapter (checked before Burn touches it, so a
 /// missing adapter becomes a clear fallback rather than an error deep in the runtime).
 pub async fn webgpu_adapter() -> Result<(), String> {

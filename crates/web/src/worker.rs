@@ -14,6 +14,7 @@ use std::rc::Rc;
 
 use hbt_model::bundle::Manifest;
 use hbt_model::burn::tensor::Device;
+#[cfg(feature = "webgpu")]
 use hbt_model::burn::tensor::wgpu::WgpuBackend;
 use hbt_model::{Encoder, EncoderOptions, ModelFiles, Precision, TextKind};
 use serde::{Deserialize, Serialize};
@@ -23,7 +24,9 @@ use wasm_bindgen_futures::{JsFuture, spawn_local};
 
 use crate::bench::median;
 use crate::engine::Backend;
-use crate::fetch::{BundleReader, join_url, js_err, now, webgpu_adapter, yield_to_browser};
+#[cfg(feature = "webgpu")]
+use crate::fetch::webgpu_adapter;
+use crate::fetch::{BundleReader, join_url, js_err, now, yield_to_browser};
 
 /// GPU kernels are compiled per shape: padding queries to a multiple of 32 tokens means the
 /// warm-up compiles what almost every query will use.
@@ -188,16 +191,24 @@ async fn init_device(force_cpu: bool) -> (Device, Backend) {
             Backend::Cpu("the CPU was requested (?backend=cpu)".into()),
         );
     }
-    if let Err(why) = webgpu_adapter().await {
-        return (Device::flex(), Backend::Cpu(why));
-    }
-    match Device::wgpu_options()
-        .graphics_api(WgpuBackend::WebGpu)
-        .init_async()
-        .await
+    #[cfg(not(feature = "webgpu"))]
+    return (
+        Device::flex(),
+        Backend::Cpu("this build of the app leaves out the WebGPU backend: built without its webgpu feature".into()),
+    );
+    #[cfg(feature = "webgpu")]
     {
-        Ok(d) => (d, Backend::WebGpu),
-        Err(e) => (Device::flex(), Backend::Cpu(format!("WebGPU failed to start: {e}"))),
+        if let Err(why) = webgpu_adapter().await {
+            return (Device::flex(), Backend::Cpu(why));
+        }
+        match Device::wgpu_options()
+            .graphics_api(WgpuBackend::WebGpu)
+            .init_async()
+            .await
+        {
+            Ok(d) => (d, Backend::WebGpu),
+            Err(e) => (Device::flex(), Backend::Cpu(format!("WebGPU failed to start: {e}"))),
+        }
     }
 }
 
