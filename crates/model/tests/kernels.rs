@@ -168,8 +168,20 @@ fn rounded_dot(a: &[f32], b: &[f32], (k, n): (usize, usize), (i, j): (usize, usi
         .fold((0.0, 0.0), |(w, s), t| (w + t, s + t.abs()))
 }
 
+/// Entry `(i, j)` of an f32 activation times a bf16 weight in f64, as the CPU backend defines
+/// it here: on AMX tiles the activation is rounded to bf16 too; elsewhere the weight is
+/// converted to f32 and the activation kept as it is.
+fn mixed_dot(a: &[f32], b: &[f32], (k, n): (usize, usize), (i, j): (usize, usize)) -> (f64, f64) {
+    if hbt_model::amx_available() {
+        return rounded_dot(a, b, (k, n), (i, j));
+    }
+    (0..k)
+        .map(|p| a[i * k + p] as f64 * bf16_round(b[p * n + j]))
+        .fold((0.0, 0.0), |(w, s), t| (w + t, s + t.abs()))
+}
+
 /// f32 activations times a bf16 weight (the patched flex's AMX kernel where the CPU has it,
-/// gemm on a converted weight elsewhere) equals an f64 product of the bf16-rounded operands:
+/// gemm on a converted weight elsewhere) equals the f64 product of [`mixed_dot`]:
 /// every shape edge of the 32 × 32 register blocks and 32-deep k steps, a transposed
 /// (strided) weight, a transposed activation, and a batched activation against a shared weight.
 #[test]
@@ -209,7 +221,7 @@ fn f32_by_bf16_matmul_matches_f64_on_rounded_operands() {
             let mut worst = 0.0f64;
             for i in 0..m {
                 for j in 0..n {
-                    let (want, scale) = rounded_dot(&a, &b, (k, n), (i, j));
+                    let (want, scale) = mixed_dot(&a, &b, (k, n), (i, j));
                     // f32 accumulation over k terms: error ≲ k · 2^-24 · Σ|terms|.
                     let err = (got[i * n + j] as f64 - want).abs() / (scale.max(1e-3) * k as f64 * 6e-8);
                     worst = worst.max(err);
@@ -227,7 +239,7 @@ fn f32_by_bf16_matmul_matches_f64_on_rounded_operands() {
     let got = x.matmul(wt.unsqueeze::<3>()).into_data().try_to_vec::<f32>().unwrap();
     for r in 0..b0 * t {
         for j in 0..n {
-            let want: f64 = (0..k).map(|p| bf16_round(a[r * k + p]) * bf16_round(w[p * n + j])).sum();
+            let (want, _) = mixed_dot(&a[r * k..(r + 1) * k], &w, (k, n), (0, j));
             assert!((got[r * n + j] as f64 - want).abs() < 1e-4, "batched row {r} col {j}");
         }
     }
