@@ -12,6 +12,7 @@
 # already in target/web-demo rather than exporting it again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+stamp() { echo "build-web.sh [$(date +%T)] $*"; }
 HBT=${HBT:-target/debug/hbt}
 E5=${HBT_E5_DIR:-$HOME/.cache/hbt-fixtures/multilingual-e5-small}
 DATA=${HBT_XQUAD_R:-../shared/data/xquad-r}
@@ -25,6 +26,7 @@ cargo fetch --locked
 if [ -n "${HBT_WEB_REUSE_DEMO:-}" ] && [ -f target/web-demo/manifest.json ]; then
   echo "build-web.sh: reusing the demo bundle in target/web-demo"
 else
+  stamp "eval for the demo report"
   "$HBT" eval --model "$E5" --bench xquad-r --data "$DATA" --languages "$LANGS" "${limit[@]}" \
     --out out/demo-eval --force >/dev/null
   # The vocabulary: the bundle's texts plus every piece the served languages' 100,000 most
@@ -41,6 +43,7 @@ else
     python3 scripts/wordlists.py --top "$WORDS" --out target/web-demo-words ${LANGS//,/ }
     vocab=(--vocab-words target/web-demo-words/*.txt)
   fi
+  stamp "export"
   "$HBT" export --model "$E5" --corpus "$DATA" --languages "$LANGS" "${limit[@]}" --prune-vocab "${vocab[@]}" \
     --dtype "${HBT_DEMO_DTYPE:-q8}" --report out/demo-eval/report.json --force --out target/web-demo
 fi
@@ -55,7 +58,9 @@ if [ -n "${HBT_WEB_CPU_ONLY:-}" ]; then
   DIST=dist-cpu
   build+=(--no-default-features --dist "$DIST")
 fi
+stamp "trunk build ${build[*]}"
 trunk build "${build[@]}"
+stamp "trunk done"
 [ -f "$DIST/demo/manifest.json" ] || { echo "trunk's hook did not stage the demo bundle into $DIST/demo" >&2; exit 1; }
 wasm=$(ls "$DIST"/*.wasm)
 echo "web app: $(du -b "$wasm" | cut -f1) bytes of wasm ($(gzip -c "$wasm" | wc -c) gzipped); $DIST/ $(du -sb "$DIST" | cut -f1) bytes with the demo bundle"

@@ -5,19 +5,28 @@
 # bundle from `hbt export`, and the end-to-end browser test in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+T0=${CI_T0:-$(date +%s)}
+phase() { echo "== [$(( ($(date +%s) - T0) / 60 )) min $(( ($(date +%s) - T0) % 60 )) s] $*"; }
 # hbt-web is wasm-only; it is built by trunk below. The release profile: Burn's kernels
 # dominate the tests' time, they are optimised in either profile, and a developer's
 # `cargo build --release` (the binary the README and benchmarks use) shares its build.
 # Bounded autotuning on whatever wgpu adapter there is (lavapipe in CI).
 export CUBECL_AUTOTUNE_LEVEL=${CUBECL_AUTOTUNE_LEVEL:-minimal}
+phase "native tests"
 cargo test --release --workspace --exclude hbt-web --features hbt-model/wgpu
 # target/release/hbt was built by the test run (for the CLI's integration tests).
 HBT="${CARGO_TARGET_DIR:-target}/release/hbt"
+phase "metric cross-check"
 python3 tests/crosscheck_metrics.py "$HBT"
+phase "web build (default)"
 HBT="$HBT" scripts/build-web.sh
+phase "browser e2e (default)"
 node tests/browser/e2e.mjs --dist dist --hbt "$HBT" --out out/browser
 # The app built without its WebGPU backend (the CPU fallback alone, a quarter of the wasm):
 # same bundle, in a browser that has WebGPU.
+phase "web build (CPU-only)"
 HBT="$HBT" HBT_WEB_CPU_ONLY=1 HBT_WEB_REUSE_DEMO=1 scripts/build-web.sh
+phase "browser e2e (CPU-only)"
 node tests/browser/e2e.mjs --dist dist-cpu --hbt "$HBT" --out out/browser-cpu-only --cpu-only
+phase "done"
 echo "tests/run.sh: all passed"
