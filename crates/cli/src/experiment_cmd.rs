@@ -1,12 +1,12 @@
 //! `hbt experiment`: the paper's study as one command, a thin layer over
-//! `hbt_eval::study` (plan, run, summary). Re-running the same command after an
+//! `hbt_pipeline::study` (plan, run, summary). Re-running the same command after an
 //! interruption finishes only what is missing.
 
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use hbt_eval::study::{Plan, Preset, RunSpec, Study};
+use hbt_pipeline::study::{Plan, Preset, RunSpec, Study};
 use hbt_model::BackendKind;
 
 #[derive(Args)]

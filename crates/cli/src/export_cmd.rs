@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use hbt_data::CandidateInput;
-use hbt_eval::export::{ExportOptions, export_bundle, jsonl_corpus, lareqa_corpus};
+use hbt_pipeline::export::{ExportOptions, export_bundle, jsonl_corpus, lareqa_corpus};
 use hbt_model::SaveDtype;
 use indicatif::{ProgressBar, ProgressStyle};
 

@@ -1,4 +1,4 @@
-//! `hbt experiment` (the `hbt_eval::study` library behind it) end to end with a tiny BERT:
+//! `hbt experiment` (the `hbt_pipeline::study` library behind it) end to end with a tiny BERT:
 //! tables that match the reports they summarise, resume without redoing work, a changed
 //! plan refused, and the α sweep's chart.
 

@@ -162,9 +162,9 @@ pub fn fetch(name: &str, dest: &Path, mut progress: impl FnMut(&str)) -> Result<
                 "{url}: sha256 {got} does not match the pinned {sum}"
             )));
         }
-        let tmp = file.with_extension("json.part");
-        std::fs::write(&tmp, &body).map_err(|e| DataError::io(&tmp, e))?;
-        std::fs::rename(&tmp, &file).map_err(|e| DataError::io(&file, e))?;
+        // Durably: a present file is taken as fetched and checked on every later run.
+        hbt_durable::write_atomic(&file, &body)
+            .map_err(|e| DataError::io(e.path, e.source))?;
     }
     Ok(dir)
 }

@@ -6,8 +6,6 @@ pub enum EvalError {
     Model(#[from] hbt_model::ModelError),
     #[error(transparent)]
     Data(#[from] hbt_data::DataError),
-    #[error(transparent)]
-    Train(#[from] hbt_train::TrainError),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -20,6 +18,8 @@ pub enum EvalError {
     Chart { path: PathBuf, message: String },
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Durable(#[from] hbt_durable::IoError),
 }
 
 impl EvalError {

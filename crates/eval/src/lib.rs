@@ -1,20 +1,18 @@
 //! hbt-eval: scores encoders on the retrieval tasks of hbt-data exactly as the literature
 //! does (LAReQA mAP over full rankings, XTREME-R mAP@20, R@k, nDCG@k, MRR@k, the
 //! rank-distance language-bias score) and renders the result as tables, JSON, Markdown,
-//! TREC run files and charts; [`study`] runs the paper's whole study (train every sampler and
-//! seed with hbt-train, evaluate, test the differences).
+//! TREC run files and charts. It depends on the model and the data only: the study that
+//! trains and then evaluates lives a floor up, in hbt-pipeline.
 
 pub mod beir;
 pub mod charts;
 pub mod compare;
 pub mod embed;
 pub mod error;
-pub mod export;
 pub mod lareqa;
 pub mod metrics;
 pub mod report;
 pub mod stats;
-pub mod study;
 
 pub use error::{EvalError, Result};
 pub use report::Report;

@@ -188,13 +188,12 @@ impl Report {
         })
     }
 
-    /// Written beside its place and renamed in, so a report file is always complete (an
-    /// interrupted experiment treats a present report as done).
+    /// Written durably (hbt-durable): a study treats a present report as finished work, so
+    /// a crash must leave no torn one under this name.
     pub fn write_json(&self, path: &Path) -> Result<()> {
         let s = serde_json::to_string_pretty(self).expect("a report serializes");
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, s + "\n").map_err(|e| EvalError::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| EvalError::io(path, e))
+        hbt_durable::write_atomic(path, (s + "\n").as_bytes())?;
+        Ok(())
     }
 
     /// The mono/cross mAP of (query, candidate) languages, in percent.

@@ -79,7 +79,7 @@ pub fn write_dir_atomically<T, E: From<ModelError>>(
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
     }
-    std::fs::rename(&tmp, dir).map_err(|e| ModelError::io(dir, e))?;
+    hbt_durable::publish_dir(&tmp, dir).map_err(|e| ModelError::io(e.path, e.source))?;
     Ok(out)
 }
 

@@ -1,11 +1,11 @@
-//! Files that survive a crash, not only a kill: data is fsynced before the rename that
-//! publishes it, and the directory after it (a rename is only durable once its directory
-//! is). Checkpoints carry a manifest of sizes and CRC-32s so a damaged one is recognised at
+//! Checkpoints that survive a crash, not only a kill: files are written through hbt-durable
+//! (fsynced, published by rename, directory synced). Checkpoints carry a manifest of sizes and CRC-32s so a damaged one is recognised at
 //! resume; free space is checked before a checkpoint is written; one process writes a run
 //! directory at a time.
 
 use std::fs::File;
 use std::io::{Read, Write};
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -15,46 +15,7 @@ use crate::error::{Result, TrainError};
 /// The manifest's name inside a checkpoint directory.
 pub const MANIFEST: &str = "manifest.json";
 
-/// Write `bytes` to `path` and flush them to the disk; returns the byte count.
-pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<u64> {
-    let mut f = File::create(path).map_err(|e| TrainError::io(path, e))?;
-    f.write_all(bytes).map_err(|e| TrainError::io(path, e))?;
-    f.sync_all().map_err(|e| TrainError::io(path, e))?;
-    Ok(bytes.len() as u64)
-}
-
-/// Flush a file someone else wrote (Burn's recorder) to the disk.
-pub fn sync_file(path: &Path) -> Result<()> {
-    File::open(path)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| TrainError::io(path, e))
-}
-
-/// Make the entries of `dir` (creations, renames, removals) durable.
-pub fn sync_dir(dir: &Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        File::open(dir)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| TrainError::io(dir, e))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = dir; // directories cannot be opened for syncing here
-        Ok(())
-    }
-}
-
-/// Replace `path` with `bytes` so that a crash leaves either the old or the new content.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<u64> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let n = write_synced(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))?;
-    sync_dir(path.parent().unwrap_or(Path::new(".")))?;
-    Ok(n)
-}
+pub use hbt_durable::{sibling, sync_dir, sync_file, write_atomic, write_synced};
 
 /// One file of a checkpoint as it was written.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -14,6 +14,8 @@ pub enum TrainError {
     },
     #[error("{0}")]
     Config(String),
+    #[error(transparent)]
+    Durable(#[from] hbt_durable::IoError),
     #[error("checkpoint {path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
     #[error(

@@ -3,8 +3,8 @@
 //! tests. The untrained model is a row of its own.
 //!
 //! ```no_run
-//! # fn main() -> hbt_eval::Result<()> {
-//! use hbt_eval::study::{Preset, Study};
+//! # fn main() -> hbt_pipeline::Result<()> {
+//! use hbt_pipeline::study::{Preset, Study};
 //! let plan = Preset::Quick.plan()?; // or Plan::new(init, train, tests) and set its fields
 //! let study = Study::plan(plan, "out/study".as_ref())?;
 //! let device = hbt_model::choose_device(None);
@@ -29,10 +29,10 @@ use hbt_model::{BackendKind, DeviceInfo, Encoder, EncoderOptions};
 use hbt_train::TrainConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{EvalError, Result};
-use crate::lareqa::LareqaOptions;
-use crate::report::Report;
-use crate::stats::{Comparison, Measure, mean_std};
+use crate::error::{PipelineError, Result};
+use hbt_eval::lareqa::LareqaOptions;
+use hbt_eval::report::Report;
+use hbt_eval::stats::{Comparison, Measure, mean_std};
 
 /// Version of `plan.json` / `timing.json`; bumped when their meaning changes.
 pub const PLAN_SCHEMA: u32 = 1;
@@ -128,7 +128,7 @@ impl Plan {
     }
 
     fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(EvalError::Invalid(m));
+        let bad = |m: String| Err(PipelineError::Invalid(m));
         if self.runs.is_empty() {
             return bad("the study has no runs (samplers or α values)".into());
         }
@@ -155,7 +155,7 @@ impl Plan {
             let mut cfg = self.config.clone();
             cfg.sampler = r.sampler.clone();
             cfg.alpha = r.alpha;
-            cfg.validate().map_err(|e| EvalError::Invalid(e.to_string()))?;
+            cfg.validate().map_err(|e| PipelineError::Invalid(e.to_string()))?;
         }
         Ok(())
     }
@@ -177,13 +177,13 @@ pub enum Preset {
 }
 
 impl std::str::FromStr for Preset {
-    type Err = EvalError;
+    type Err = PipelineError;
     fn from_str(s: &str) -> Result<Self> {
         match s {
             "quick" => Ok(Preset::Quick),
             "cpu" => Ok(Preset::Cpu),
             "paper" => Ok(Preset::Paper),
-            _ => Err(EvalError::Invalid(format!("unknown preset `{s}` (quick, cpu, paper)"))),
+            _ => Err(PipelineError::Invalid(format!("unknown preset `{s}` (quick, cpu, paper)"))),
         }
     }
 }
@@ -310,12 +310,12 @@ impl Study {
     pub fn plan(mut plan: Plan, dir: &Path) -> Result<Study> {
         plan.schema = PLAN_SCHEMA;
         plan.validate()?;
-        std::fs::create_dir_all(dir).map_err(|e| EvalError::io(dir, e))?;
+        std::fs::create_dir_all(dir).map_err(|e| PipelineError::io(dir, e))?;
         let path = dir.join("plan.json");
         if path.is_file() {
             let old = read_plan(&path)?;
             if old != plan {
-                return Err(EvalError::Report {
+                return Err(PipelineError::Report {
                     path,
                     message: format!(
                         "this directory holds a different study ({}); choose another --out, or \
@@ -326,7 +326,7 @@ impl Study {
             }
         } else {
             let bytes = serde_json::to_vec_pretty(&plan).expect("a plan serialises");
-            std::fs::write(&path, bytes).map_err(|e| EvalError::io(&path, e))?;
+            std::fs::write(&path, bytes).map_err(|e| PipelineError::io(&path, e))?;
         }
         Ok(Study {
             plan,
@@ -479,7 +479,7 @@ impl Study {
             "backend": format!("{backend:?}").to_lowercase(),
             "prefixes": enc.prefixes,
         });
-        let mut r = crate::lareqa::evaluate(
+        let mut r = hbt_eval::lareqa::evaluate(
             &enc,
             corpus,
             bench,
@@ -488,7 +488,7 @@ impl Study {
             &LareqaOptions::default(),
         )?;
         r.label = Some(label.to_string());
-        crate::write_outputs(&r, out)?;
+        hbt_eval::write_outputs(&r, out)?;
         Ok(r)
     }
 
@@ -573,13 +573,13 @@ impl Study {
             }
             let groups: Vec<(String, Vec<&Report>)> =
                 rs.iter().map(|(n, r)| (n.clone(), r.iter().collect())).collect();
-            let comps = crate::stats::compare_all(&groups, 10_000, 1);
+            let comps = hbt_eval::stats::compare_all(&groups, 10_000, 1);
             md += &summary_table(bench, rs, &groups, comps.as_deref().unwrap_or(&[]));
             md += "\n";
             md += &per_seed(rs);
             md += "\n";
             match &comps {
-                Ok(c) => md += &crate::stats::markdown_noting(c, &["initial"]),
+                Ok(c) => md += &hbt_eval::stats::markdown_noting(c, &["initial"]),
                 Err(e) => md += &format!("Paired tests unavailable: {e}\n"),
             }
             md += "\n";
@@ -617,7 +617,7 @@ impl Study {
                 .join("; ")
         );
         let path = self.dir.join("summary.md");
-        std::fs::write(&path, &md).map_err(|e| EvalError::io(&path, e))?;
+        std::fs::write(&path, &md).map_err(|e| PipelineError::io(&path, e))?;
         Ok(StudySummary {
             markdown: md,
             comparisons,
@@ -626,7 +626,7 @@ impl Study {
     }
 
     fn charts(&self, bench: &str, rs: &[(String, Vec<Report>)]) -> Result<Vec<PathBuf>> {
-        use crate::charts;
+        use hbt_eval::charts;
         let mut out = Vec::new();
         let labels: Vec<String> = rs.iter().map(|r| r.0.clone()).collect();
         let mean_of = |m: Measure| {
@@ -704,8 +704,8 @@ impl Study {
 }
 
 fn read_plan(path: &Path) -> Result<Plan> {
-    let bytes = std::fs::read(path).map_err(|e| EvalError::io(path, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| EvalError::Report {
+    let bytes = std::fs::read(path).map_err(|e| PipelineError::io(path, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| PipelineError::Report {
         path: path.to_path_buf(),
         message: format!("not a study plan: {e}"),
     })
@@ -738,7 +738,7 @@ fn plan_diff(old: &Plan, new: &Plan) -> String {
 }
 
 /// A summary column: its name, its figure, and the paired test behind it (R@k have none).
-type Metric = (&'static str, Option<Measure>, fn(&crate::report::Summary) -> f64);
+type Metric = (&'static str, Option<Measure>, fn(&hbt_eval::report::Summary) -> f64);
 const METRICS: [Metric; 7] = [
     ("mono mAP", Some(Measure::MonoMap), |s| 100.0 * s.mono_map),
     ("cross mAP", Some(Measure::CrossMap), |s| 100.0 * s.cross_map),
@@ -767,7 +767,7 @@ fn summary_table(
     // Bold only a winner that a paired test separates from the runner-up.
     let best: Vec<Option<usize>> = METRICS
         .iter()
-        .map(|(_, test, _)| test.and_then(|m| crate::stats::significant_best(groups, comps, m)))
+        .map(|(_, test, _)| test.and_then(|m| hbt_eval::stats::significant_best(groups, comps, m)))
         .collect();
     for (i, (name, rs)) in rows.iter().enumerate() {
         s += &format!("| {name} | {} |", rs.len());
@@ -834,7 +834,7 @@ fn per_language(bench: &str, rows: &[(String, Vec<Report>)]) -> String {
     for (name, rs) in rows {
         s += &format!("| {name} |");
         for l in &langs {
-            let pick = |f: fn(&crate::report::MultiResult) -> f64| {
+            let pick = |f: fn(&hbt_eval::report::MultiResult) -> f64| {
                 let v: Vec<f64> = rs
                     .iter()
                     .filter_map(|r| r.multi.iter().find(|m| &m.query_lang == l))

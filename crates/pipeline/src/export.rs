@@ -13,9 +13,9 @@ use hbt_model::bundle::{self, BundleCorpus, BundleFile, BundleModel, BundleQuest
 use hbt_model::{Encoder, EncoderOptions, ModelFiles, PruneStats, SaveDtype, SaveOptions, TextKind};
 use indicatif::ProgressBar;
 
-use crate::embed::embed_all;
-use crate::error::{EvalError, Result};
-use crate::report::Report;
+use hbt_eval::embed::embed_all;
+use crate::error::{PipelineError, Result};
+use hbt_eval::report::Report;
 
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
@@ -76,19 +76,19 @@ pub fn lareqa_corpus(c: &Corpus, input: CandidateInput) -> BundleCorpus {
 
 /// A JSON-lines corpus: one `{"id": …, "lang": …, "text": …}` object a line.
 pub fn jsonl_corpus(path: &Path) -> Result<BundleCorpus> {
-    let f = std::fs::File::open(path).map_err(|e| EvalError::io(path, e))?;
+    let f = std::fs::File::open(path).map_err(|e| PipelineError::io(path, e))?;
     let mut out = BundleCorpus::default();
     for (n, line) in std::io::BufReader::new(f).lines().enumerate() {
-        let line = line.map_err(|e| EvalError::io(path, e))?;
+        let line = line.map_err(|e| PipelineError::io(path, e))?;
         if line.trim().is_empty() {
             continue;
         }
-        let p: Passage = serde_json::from_str(&line).map_err(|e| EvalError::Report {
+        let p: Passage = serde_json::from_str(&line).map_err(|e| PipelineError::Report {
             path: path.to_path_buf(),
             message: format!("line {}: expected {{\"id\", \"lang\", \"text\"}}: {e}", n + 1),
         })?;
         if p.text.trim().is_empty() {
-            return Err(EvalError::Report {
+            return Err(PipelineError::Report {
                 path: path.to_path_buf(),
                 message: format!("line {}: passage `{}` has empty text", n + 1, p.id),
             });
@@ -96,7 +96,7 @@ pub fn jsonl_corpus(path: &Path) -> Result<BundleCorpus> {
         out.passages.push(p);
     }
     if out.passages.is_empty() {
-        return Err(EvalError::Report {
+        return Err(PipelineError::Report {
             path: path.to_path_buf(),
             message: "no passages in this file".into(),
         });
@@ -113,8 +113,8 @@ pub fn jsonl_corpus(path: &Path) -> Result<BundleCorpus> {
 pub fn word_list_texts(files: &[PathBuf]) -> Result<Vec<String>> {
     let mut words = Vec::new();
     for path in files {
-        let bytes = std::fs::read(path).map_err(|e| EvalError::io(path, e))?;
-        let text = String::from_utf8(bytes).map_err(|e| EvalError::Report {
+        let bytes = std::fs::read(path).map_err(|e| PipelineError::io(path, e))?;
+        let text = String::from_utf8(bytes).map_err(|e| PipelineError::Report {
             path: path.clone(),
             message: format!("a word list must be UTF-8 text: {e}"),
         })?;
@@ -137,7 +137,7 @@ pub fn word_list_texts(files: &[PathBuf]) -> Result<Vec<String>> {
             words.push(w.to_string());
         }
         if words.len() == before {
-            return Err(EvalError::Report {
+            return Err(PipelineError::Report {
                 path: path.clone(),
                 message: "no words in this word list (one word a line expected)".into(),
             });
@@ -177,21 +177,21 @@ fn keep_class(piece: &str, unspaced_chars: &std::collections::HashSet<char>) -> 
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    std::fs::write(path, bytes).map_err(|e| EvalError::io(path, e))
+    std::fs::write(path, bytes).map_err(|e| PipelineError::io(path, e))
 }
 
 fn files_under(root: &Path, dir: &Path, out: &mut Vec<BundleFile>) -> Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| EvalError::io(dir, e))?
+        .map_err(|e| PipelineError::io(dir, e))?
         .collect::<std::io::Result<_>>()
-        .map_err(|e| EvalError::io(dir, e))?;
+        .map_err(|e| PipelineError::io(dir, e))?;
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let p = e.path();
         if p.is_dir() {
             files_under(root, &p, out)?;
         } else {
-            let data = std::fs::read(&p).map_err(|err| EvalError::io(&p, err))?;
+            let data = std::fs::read(&p).map_err(|err| PipelineError::io(&p, err))?;
             let sha256 = Some(format!("{:x}", sha2::Sha256::digest(&data)));
             let rel = p
                 .strip_prefix(root)
@@ -220,7 +220,7 @@ pub fn export_bundle(
 ) -> Result<ExportSummary> {
     let start = std::time::Instant::now();
     if corpus.passages.is_empty() {
-        return Err(EvalError::Invalid(format!("{source}: no passages to export")));
+        return Err(PipelineError::Invalid(format!("{source}: no passages to export")));
     }
     let report = match &options.report {
         Some(p) => {

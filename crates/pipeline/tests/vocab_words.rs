@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use hbt_eval::export::word_list_texts;
+use hbt_pipeline::export::word_list_texts;
 use hbt_model::{Encoder, EncoderOptions, TextKind, burn::prelude::Device};
 
 fn e5_dir() -> PathBuf {
