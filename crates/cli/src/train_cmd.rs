@@ -1,13 +1,11 @@
 //! `hbt train`
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 use clap::Args;
 use hbt_model::BackendKind;
-use hbt_train::TrainConfig;
+use hbt_train::{StopHandle, TrainConfig, TrainOptions};
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -21,7 +19,7 @@ pub struct TrainArgs {
     pub out: PathBuf,
     /// mono (X-X-mono), cross (X-Y), hybrid or x-x.
     #[arg(long, default_value = "hybrid")]
-    pub sampler: String,
+    pub sampler: hbt_data::sampler::SamplerName,
     #[arg(long, default_value_t = 0.5)]
     pub alpha: f64,
     #[arg(long, default_value_t = 100)]
@@ -90,7 +88,7 @@ pub struct TrainArgs {
 impl TrainArgs {
     pub fn config(&self) -> TrainConfig {
         TrainConfig {
-            sampler: self.sampler.clone(),
+            sampler: self.sampler,
             alpha: self.alpha,
             batch_size: self.batch,
             micro_batch: self.micro_batch,
@@ -130,17 +128,33 @@ pub fn run(a: TrainArgs) -> Result<hbt_train::Summary> {
     let info = crate::select_device(a.backend);
     crate::say_precision(a.precision);
     let device = hbt_model::device(info.kind())?;
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = StopHandle::default();
     let s2 = stop.clone();
     // First Ctrl-C: finish the step, checkpoint, exit cleanly. A second one kills.
     let _ = ctrlc::set_handler(move || {
-        if s2.swap(true, Ordering::SeqCst) {
+        if s2.stop() {
             std::process::exit(130);
         }
         eprintln!("\nhbt: interrupt — saving a checkpoint (Ctrl-C again to kill)");
     });
-    let mut summary =
-        hbt_train::train(&dir, corpora, &device, cfg, &a.out, a.resume, stop, true).context("training")?;
+    // Test hooks, read here so the library reads no environment: slower steps (to kill a
+    // run mid-way) and a pretended free disk space (to see a full disk refused).
+    let test_env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    let step_delay = test_env("HBT_TEST_STEP_DELAY_MS").map(std::time::Duration::from_millis);
+    let mut bar = hbt_train::ProgressBarSink::default();
+    let mut summary = hbt_train::train(TrainOptions {
+        model_dir: &dir,
+        corpora,
+        device: &device,
+        config: cfg,
+        out: &a.out,
+        resume: a.resume,
+        stop,
+        progress: &mut bar,
+        step_delay,
+        pretend_free_bytes: test_env("HBT_TEST_FREE_BYTES"),
+    })
+    .context("training")?;
     summary.device = Some(info);
     summary.write(&a.out)?;
     println!("{}", serde_json::to_string_pretty(&summary)?);

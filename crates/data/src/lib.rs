@@ -18,5 +18,5 @@ pub mod tasks;
 
 pub use error::{DataError, Result};
 pub use lareqa::{CandidateInput, Corpus, load_dir};
-pub use sampler::{Batch, BatchKind, Pair, PairSpace, Sampler, SamplerKind};
+pub use sampler::{Batch, BatchKind, Pair, PairSpace, Sampler, SamplerKind, SamplerName};
 pub use tasks::{CandRef, Task, TaskKind, build_tasks};

@@ -21,6 +21,64 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
 
+/// A sampler by name, as configs and the command line give it (α travels apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SamplerName {
+    #[serde(rename = "mono", alias = "x-x-mono")]
+    Mono,
+    #[serde(rename = "cross", alias = "x-y")]
+    Cross,
+    #[serde(rename = "hybrid")]
+    Hybrid,
+    #[serde(rename = "x-x", alias = "xx")]
+    XX,
+}
+
+impl SamplerName {
+    /// The sampler with its α (used by hybrid only), checked.
+    pub fn kind(self, alpha: f64) -> Result<SamplerKind> {
+        let k = match self {
+            Self::Mono => SamplerKind::Mono,
+            Self::Cross => SamplerKind::Cross,
+            Self::Hybrid => SamplerKind::Hybrid(alpha),
+            Self::XX => SamplerKind::XX,
+        };
+        k.validate()?;
+        Ok(k)
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mono => "mono",
+            Self::Cross => "cross",
+            Self::Hybrid => "hybrid",
+            Self::XX => "x-x",
+        }
+    }
+}
+
+impl std::fmt::Display for SamplerName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for SamplerName {
+    type Err = DataError;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "mono" | "x-x-mono" => Self::Mono,
+            "cross" | "x-y" => Self::Cross,
+            "hybrid" => Self::Hybrid,
+            "x-x" | "xx" => Self::XX,
+            o => {
+                return Err(DataError::Invalid(format!(
+                    "unknown sampler `{o}` (mono, cross, hybrid, x-x)"
+                )));
+            }
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind", content = "alpha")]
 pub enum SamplerKind {
@@ -32,19 +90,7 @@ pub enum SamplerKind {
 
 impl SamplerKind {
     pub fn parse(name: &str, alpha: f64) -> Result<Self> {
-        let k = match name {
-            "mono" | "x-x-mono" => Self::Mono,
-            "cross" | "x-y" => Self::Cross,
-            "hybrid" => Self::Hybrid(alpha),
-            "x-x" | "xx" => Self::XX,
-            o => {
-                return Err(DataError::Invalid(format!(
-                    "unknown sampler `{o}` (mono, cross, hybrid, x-x)"
-                )));
-            }
-        };
-        k.validate()?;
-        Ok(k)
+        name.parse::<SamplerName>()?.kind(alpha)
     }
     pub fn validate(&self) -> Result<()> {
         if let Self::Hybrid(a) = self

@@ -21,8 +21,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use hbt_data::CandidateInput;
 use hbt_model::{BackendKind, DeviceInfo, Encoder, EncoderOptions};
@@ -153,7 +151,7 @@ impl Plan {
                 return bad(format!("run name `{}` is used twice", r.name));
             }
             let mut cfg = self.config.clone();
-            cfg.sampler = r.sampler.clone();
+            cfg.sampler = r.sampler.parse()?;
             cfg.alpha = r.alpha;
             cfg.validate().map_err(|e| PipelineError::Invalid(e.to_string()))?;
         }
@@ -415,20 +413,23 @@ impl Study {
                         if resume { " (resuming)" } else { "" }
                     ));
                     let mut cfg = p.config.clone();
-                    cfg.sampler = run.sampler.clone();
+                    cfg.sampler = run.sampler.parse()?;
                     cfg.alpha = run.alpha;
                     cfg.seed = seed;
                     let dev = hbt_model::device(backend)?;
-                    let mut s = hbt_train::train(
-                        &init_dir,
-                        corpora.clone(),
-                        &dev,
-                        cfg,
-                        &run_dir,
+                    let mut bar = hbt_train::ProgressBarSink::default();
+                    let mut s = hbt_train::train(hbt_train::TrainOptions {
+                        model_dir: &init_dir,
+                        corpora: corpora.clone(),
+                        device: &dev,
+                        config: cfg,
+                        out: &run_dir,
                         resume,
-                        Arc::new(AtomicBool::new(false)),
-                        true,
-                    )?;
+                        stop: Default::default(),
+                        progress: &mut bar,
+                        step_delay: None,
+                        pretend_free_bytes: None,
+                    })?;
                     s.device = Some(device.clone());
                     s.write(&run_dir)?;
                     trained += 1;

@@ -1,6 +1,7 @@
 //! Training settings. The defaults are the paper's: AdamW, lr 3e-5, weight decay 0.01,
 //! batch 100, α = 0.5, temperature 0.05.
 
+use hbt_data::sampler::SamplerName;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
@@ -8,7 +9,7 @@ use crate::error::{Result, TrainError};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TrainConfig {
     /// mono, cross, hybrid or x-x.
-    pub sampler: String,
+    pub sampler: SamplerName,
     pub alpha: f64,
     pub batch_size: usize,
     /// Texts per forward pass with gradients; below `batch_size` the batch is processed with
@@ -64,7 +65,7 @@ fn one() -> usize {
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
-            sampler: "hybrid".into(),
+            sampler: SamplerName::Hybrid,
             alpha: 0.5,
             batch_size: 100,
             micro_batch: None,

@@ -149,13 +149,10 @@ pub fn free_space(dir: &Path) -> Option<u64> {
 }
 
 /// Fail before writing `need` bytes under `dir` when the disk cannot hold them (with a
-/// margin: the file system needs room of its own). `HBT_TEST_FREE_BYTES` pretends a free
-/// space, so the refusal can be tested without filling a disk.
-pub fn ensure_space(dir: &Path, need: u64) -> Result<()> {
-    let free = std::env::var("HBT_TEST_FREE_BYTES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .or_else(|| free_space(dir));
+/// margin: the file system needs room of its own). `pretend_free` stands in for the disk's
+/// free space, so the refusal can be tested without filling a disk.
+pub fn ensure_space(dir: &Path, need: u64, pretend_free: Option<u64>) -> Result<()> {
+    let free = pretend_free.or_else(|| free_space(dir));
     let Some(free) = free else { return Ok(()) };
     let want = need + need / 20 + (64 << 20);
     if free < want {

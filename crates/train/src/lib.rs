@@ -12,4 +12,4 @@ pub mod trainer;
 pub use config::TrainConfig;
 pub use durable::RunLock;
 pub use error::{Result, TrainError};
-pub use trainer::{Summary, Trainer, train};
+pub use trainer::{Progress, ProgressBarSink, Silent, StopHandle, StopReason, Summary, TrainOptions, Trainer, train};

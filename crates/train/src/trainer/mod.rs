@@ -1,0 +1,164 @@
+//! The training loop.
+//!
+//! Written by hand rather than on burn-train's `Learner`: a step here draws its batch from
+//! the hybrid sampler (whose position is part of the checkpoint, for exact resume), may run
+//! gradient caching over micro-batches, and saves the model in Hugging Face layout, none of
+//! which the Learner's dataloader/checkpointer model expresses.
+
+//!
+//! [`batch`] turns a sampler's batch into texts, [`step`] is one optimisation step (with
+//! GradCache), [`checkpoint`] the durable checkpoint format, [`run`] the loop that ties
+//! them to a run directory, and [`summary`] what a run leaves behind.
+
+pub mod batch;
+pub mod checkpoint;
+pub mod run;
+pub mod step;
+pub mod summary;
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::optim::{AdamWConfig, ModuleOptimizer};
+use burn::prelude::*;
+use hbt_data::sampler::{Batch, PairSpace};
+use hbt_model::bert::Bert;
+use hbt_model::{Encoder, EncoderOptions, ModelFiles, TextKind, TextTokenizer, TokenBatch};
+
+pub use batch::TrainData;
+pub use checkpoint::{CheckpointState, Fingerprint};
+pub use run::{Progress, ProgressBarSink, Silent, StopHandle, StopReason, TrainOptions, train};
+pub use summary::{LogLine, Summary};
+
+use crate::config::TrainConfig;
+use crate::error::Result;
+use crate::loss::info_nce;
+
+pub struct Trainer {
+    pub cfg: TrainConfig,
+    pub enc: Encoder,
+    q_tok: TextTokenizer,
+    p_tok: TextTokenizer,
+    optim: ModuleOptimizer,
+    files: ModelFiles,
+    /// Bytes written to the disk so far (checkpoints and models).
+    bytes_written: std::cell::Cell<u64>,
+    /// What loading a checkpoint had to work around.
+    pub warnings: Vec<String>,
+    /// The global gradient norm of the last step, before clipping.
+    pub last_grad_norm: Option<f64>,
+    /// Stands in for the disk's free space when checking room for a checkpoint (tests).
+    pub pretend_free_bytes: Option<u64>,
+}
+
+impl Trainer {
+    /// Load the initial model on `device` (autodiff is added here).
+    pub fn new(model_dir: &Path, device: &Device, cfg: TrainConfig) -> Result<Self> {
+        cfg.validate()?;
+        let files = ModelFiles::read_dir(model_dir)?;
+        let mut weightless = files.clone();
+        weightless.weights.clear();
+        // Each side pads to its batch's longest text, rounded up: to 8 on the CPU (SIMD
+        // width, little waste), to 32 on GPUs so a run compiles a handful of kernel shapes
+        // (2 query and 4 passage lengths at 64/128 tokens) instead of one per batch.
+        let pad_multiple = if hbt_model::is_cpu(&device.clone().without_autodiff()) {
+            8
+        } else {
+            32
+        };
+        let device = device.clone().autodiff();
+        let options = EncoderOptions {
+            precision: cfg.precision,
+            ..Default::default()
+        };
+        let mut enc = Encoder::from_files(files, &device, &options)?;
+        enc.tokenizer.pad_multiple = pad_multiple;
+        let q_tok = enc.tokenizer.with_max_len(cfg.max_query_len)?;
+        let p_tok = enc.tokenizer.with_max_len(cfg.max_passage_len)?;
+        // Gradients are clipped by their global norm in `step` (crate::clip), not by
+        // Burn's per-tensor option.
+        let adamw = AdamWConfig::new()
+            .with_weight_decay(cfg.weight_decay as f32)
+            .with_epsilon(1e-8);
+        enc.bert = enc.bert.clone().train();
+        Ok(Self {
+            cfg,
+            enc,
+            q_tok,
+            p_tok,
+            optim: adamw.init(),
+            files: weightless,
+            bytes_written: Default::default(),
+            warnings: Vec::new(),
+            last_grad_norm: None,
+            pretend_free_bytes: None,
+        })
+    }
+
+    /// Tokenize texts as training does: the kind's prefix, its length limit, padding.
+    fn tokenize(&self, texts: &[String], kind: TextKind) -> Result<TokenBatch> {
+        let tok = if kind == TextKind::Query {
+            &self.q_tok
+        } else {
+            &self.p_tok
+        };
+        let prefixed: Vec<String> = texts.iter().map(|t| self.enc.prefixes.apply(kind, t)).collect();
+        let refs: Vec<&str> = prefixed.iter().map(String::as_str).collect();
+        Ok(tok.encode(&refs)?)
+    }
+
+    fn embed(&self, bert: &Bert, texts: &[String], kind: TextKind, device: &Device) -> Result<Tensor<2>> {
+        let t = self.enc.to_device(&self.tokenize(texts, kind)?, device);
+        Ok(self.enc.forward_with(bert, &t))
+    }
+
+    /// A batch's queries and passages as the training step tokenizes them (prefixes,
+    /// truncation, padding): what a benchmark hands to another framework, and what padding
+    /// statistics are computed from.
+    pub fn tokenized(&self, data: &TrainData, batch: &Batch) -> Result<(TokenBatch, TokenBatch)> {
+        let (q, p, _) = data.texts(&data.train, batch, self.cfg.hard_negatives);
+        Ok((
+            self.tokenize(&q, TextKind::Query)?,
+            self.tokenize(&p, TextKind::Passage)?,
+        ))
+    }
+
+    /// Waits until the device has run all queued work (GPU queues are asynchronous: a
+    /// timing that ends without this leaves the last optimizer step uncounted).
+    pub fn sync(&self) {
+        // Reading one value back waits for every kernel queued before it.
+        let _ = self
+            .enc
+            .bert
+            .embeddings
+            .position
+            .weight
+            .val()
+            .slice([0..1, 0..1])
+            .into_data();
+    }
+
+    /// The loss of one batch without gradients.
+    pub fn eval_loss(&self, data: &TrainData, spaces: &[PairSpace], batch: &Batch) -> Result<f64> {
+        let plain = self.enc.device.clone().without_autodiff();
+        let bert = self.enc.bert.valid();
+        let (q, p, h) = data.texts(spaces, batch, self.cfg.hard_negatives);
+        let qv = self.embed(&bert, &q, TextKind::Query, &plain)?;
+        let pv = self.embed(&bert, &p, TextKind::Passage, &plain)?;
+        let hv = if h.is_empty() {
+            None
+        } else {
+            Some(self.embed(&bert, &h, TextKind::Passage, &plain)?)
+        };
+        Ok(info_nce(qv, pv, hv, self.cfg.temperature, self.cfg.symmetric).into_scalar::<f32>() as f64)
+    }
+
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes_written.get()
+    }
+
+    fn wrote(&self, n: u64) {
+        self.bytes_written.set(self.bytes_written.get() + n);
+    }
+
+}

@@ -1,0 +1,382 @@
+//! The loop that ties a run directory to the trainer: lock, resume, validate, step, log,
+//! checkpoint, and leave `model/`, `train-log.jsonl` and `summary.json` behind.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use burn::prelude::Device;
+use hbt_data::Corpus;
+use hbt_data::sampler::{Batch, Sampler};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use super::{CheckpointState, Fingerprint, LogLine, Summary, TrainData, Trainer};
+use crate::config::TrainConfig;
+use crate::durable::{self, RunLock};
+use crate::error::{Result, TrainError};
+
+/// Asks a running training to stop after its current step (and checkpoint, so that
+/// `--resume` continues it). Clones share one flag: hand one to a Ctrl-C handler.
+#[derive(Debug, Clone, Default)]
+pub struct StopHandle(Arc<AtomicBool>);
+
+impl StopHandle {
+    /// Ask for the stop; returns whether it had been asked for before.
+    pub fn stop(&self) -> bool {
+        self.0.swap(true, Ordering::SeqCst)
+    }
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Why a run ended (`summary.json`'s `stopped`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StopReason {
+    #[serde(rename = "max steps")]
+    MaxSteps,
+    #[serde(rename = "interrupted")]
+    Interrupted,
+    #[serde(rename = "sampler exhausted")]
+    SamplerExhausted,
+    #[serde(rename = "early stopping")]
+    EarlyStopping,
+}
+
+/// Where a run reports what it does; the CLI shows a bar, the study and tests choose.
+pub trait Progress {
+    /// The run starts at step `at` of `total`.
+    fn start(&mut self, _total: usize, _at: usize) {}
+    /// A step finished (its line as logged).
+    fn step(&mut self, _line: &LogLine) {}
+    /// Something was worked around (a damaged checkpoint passed over, say).
+    fn warn(&mut self, message: &str);
+    fn finish(&mut self) {}
+}
+
+/// Reports nothing but warnings, on stderr.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn warn(&mut self, message: &str) {
+        eprintln!("hbt: warning: {message}");
+    }
+}
+
+/// An indicatif bar: step, loss, learning rate, pairs/s and the last validation loss.
+pub struct ProgressBarSink {
+    bar: ProgressBar,
+    last_val: Option<f64>,
+}
+
+impl Default for ProgressBarSink {
+    fn default() -> Self {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} step {pos}/{len} [{bar:30}] {msg} eta {eta}")
+                .expect("template")
+                .progress_chars("=> "),
+        );
+        Self { bar, last_val: None }
+    }
+}
+
+impl Progress for ProgressBarSink {
+    fn start(&mut self, total: usize, at: usize) {
+        self.bar.set_length(total as u64);
+        self.bar.set_position(at as u64);
+    }
+    fn step(&mut self, l: &LogLine) {
+        self.last_val = l.val_loss.or(self.last_val);
+        self.bar.set_position(l.step as u64);
+        self.bar.set_message(format!(
+            "loss {:.4} lr {:.2e} {:.1} pairs/s{}",
+            l.loss,
+            l.lr,
+            l.pairs_per_s,
+            self.last_val.map(|v| format!(" val {v:.4}")).unwrap_or_default()
+        ));
+    }
+    fn warn(&mut self, message: &str) {
+        self.bar.suspend(|| eprintln!("hbt: warning: {message}"));
+    }
+    fn finish(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// Everything one training run needs.
+pub struct TrainOptions<'a> {
+    /// The initial model (a Hugging Face directory).
+    pub model_dir: &'a Path,
+    pub corpora: Vec<Corpus>,
+    pub device: &'a Device,
+    pub config: TrainConfig,
+    /// The run directory.
+    pub out: &'a Path,
+    /// Continue from `out/checkpoints/latest` rather than refuse a used directory.
+    pub resume: bool,
+    pub stop: StopHandle,
+    pub progress: &'a mut dyn Progress,
+    /// A pause after every step: lets a test kill a run mid-way on any machine.
+    pub step_delay: Option<Duration>,
+    /// Stands in for the disk's free space before each checkpoint: lets a test see a full
+    /// disk refused without filling one.
+    pub pretend_free_bytes: Option<u64>,
+}
+
+/// Train and write `out/model`, `out/train-log.jsonl`, `out/summary.json`.
+pub fn train(o: TrainOptions<'_>) -> Result<Summary> {
+    let TrainOptions {
+        model_dir,
+        corpora,
+        device,
+        config: cfg,
+        out,
+        resume,
+        stop,
+        progress,
+        step_delay,
+        pretend_free_bytes,
+    } = o;
+    cfg.validate()?;
+    let data = TrainData::new(corpora, &cfg)?;
+    let kind = cfg.sampler.kind(cfg.alpha)?;
+    let sampler = Sampler::new(data.train.clone(), kind, cfg.batch_size, cfg.seed)?;
+    let val_batches = validation_batches(&data, &cfg)?;
+    std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
+    let _lock = RunLock::acquire(out)?;
+    check_run_dir(out, resume)?;
+    let mut trainer = Trainer::new(model_dir, device, cfg.clone())?;
+    trainer.pretend_free_bytes = pretend_free_bytes;
+    let mut state = CheckpointState {
+        step: 0,
+        epoch: 0,
+        batch_index: 0,
+        best_val: None,
+        bad_evals: 0,
+        config: cfg.clone(),
+        model: Fingerprint::of(&trainer.enc),
+    };
+    if resume {
+        state = trainer.load_checkpoint(out)?.ok_or_else(|| {
+            TrainError::Config(format!(
+                "--resume: no checkpoint under {}",
+                out.join("checkpoints").display()
+            ))
+        })?;
+        state.config = cfg.clone();
+        for w in &trainer.warnings {
+            progress.warn(w);
+        }
+    }
+    let log_path = out.join("train-log.jsonl");
+    let mut log = open_log(&log_path, resume, state.step)?;
+    let val = |t: &Trainer| -> Result<Option<f64>> {
+        if val_batches.is_empty() {
+            return Ok(None);
+        }
+        let mut s = 0.0;
+        for b in &val_batches {
+            s += t.eval_loss(&data, &data.dev, b)?;
+        }
+        Ok(Some(s / val_batches.len() as f64))
+    };
+    let t0 = Instant::now();
+    let initial_val = if state.step == 0 {
+        val(&trainer)?
+    } else {
+        // A resumed run reports the validation loss its first part measured before step 1.
+        logged_initial_val(&log_path)
+    };
+    if let (0, Some(v)) = (state.step, initial_val) {
+        writeln!(log, "{}", serde_json::json!({"step": 0, "val_loss": v})).map_err(|e| TrainError::io(&log_path, e))?;
+    }
+    progress.start(cfg.max_steps, state.step);
+    let mut pairs_done = 0usize;
+    let mut last_val = None;
+    let mut stopped = StopReason::MaxSteps;
+    let best_dir = out.join("best");
+    let mut stream = sampler.stream(state.epoch, state.batch_index);
+    while state.step < cfg.max_steps {
+        if stop.is_stopped() {
+            stopped = StopReason::Interrupted;
+            break;
+        }
+        let Some((epoch, index, batch)) = stream.next() else {
+            stopped = StopReason::SamplerExhausted;
+            break;
+        };
+        let step_t = Instant::now();
+        let lr = cfg.lr_at(state.step + 1);
+        let loss = trainer.step(&data, &batch, lr)?;
+        state.step += 1;
+        state.epoch = epoch;
+        state.batch_index = index + 1;
+        pairs_done += batch.pairs.len();
+        let mut line = LogLine {
+            step: state.step,
+            epoch,
+            kind: format!("{:?}", batch.kind).to_lowercase(),
+            loss,
+            lr,
+            pairs_per_s: batch.pairs.len() as f64 / step_t.elapsed().as_secs_f64(),
+            grad_norm: trainer.last_grad_norm,
+            val_loss: None,
+        };
+        if cfg.eval_every > 0
+            && state.step % cfg.eval_every == 0
+            && let Some(v) = val(&trainer)?
+        {
+            line.val_loss = Some(v);
+            last_val = Some(v);
+            if state.best_val.is_none_or(|b| v < b) {
+                state.best_val = Some(v);
+                state.bad_evals = 0;
+                trainer.save_model(&best_dir)?;
+            } else {
+                state.bad_evals += 1;
+            }
+        }
+        writeln!(log, "{}", serde_json::to_string(&line).expect("log line"))
+            .map_err(|e| TrainError::io(&log_path, e))?;
+        progress.step(&line);
+        if cfg.checkpoint_every > 0 && state.step % cfg.checkpoint_every == 0 {
+            trainer.save_checkpoint(out, &state)?;
+        }
+        if let Some(d) = step_delay {
+            std::thread::sleep(d);
+        }
+        if cfg.patience > 0 && state.bad_evals >= cfg.patience {
+            stopped = StopReason::EarlyStopping;
+            break;
+        }
+    }
+    progress.finish();
+    let interrupted = stopped == StopReason::Interrupted;
+    // An interrupted run needs its checkpoint to resume; a finished one only on request.
+    if interrupted || cfg.keep_checkpoints {
+        trainer.save_checkpoint(out, &state)?;
+    }
+    let model_dir_out = publish_model(&trainer, out, &best_dir, interrupted)?;
+    let secs = t0.elapsed().as_secs_f64();
+    let mut summary = Summary {
+        steps: state.step,
+        initial_val_loss: initial_val,
+        best_val_loss: state.best_val,
+        final_val_loss: if interrupted { None } else { last_val },
+        seconds: secs,
+        pairs_per_s: pairs_done as f64 / secs.max(1e-9),
+        stopped,
+        model_dir: model_dir_out,
+        config: cfg,
+        device: None,
+        bytes_written: 0,
+        bytes_on_disk: 0,
+        warnings: trainer.warnings.clone(),
+    };
+    let log_bytes = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
+    summary.bytes_written = trainer.bytes_written() + log_bytes;
+    summary.write(out)?;
+    if !interrupted && !summary.config.keep_checkpoints {
+        // The run is complete on the disk (model, summary): its checkpoints can go.
+        let ckpts = out.join("checkpoints");
+        if ckpts.exists() {
+            std::fs::remove_dir_all(&ckpts).map_err(|e| TrainError::io(&ckpts, e))?;
+            durable::sync_dir(out)?;
+        }
+    }
+    summary.bytes_on_disk = durable::dir_bytes(out);
+    summary.write(out)?;
+    Ok(summary)
+}
+
+/// The fixed validation batches: drawn once from the dev split, the same at every check.
+fn validation_batches(data: &TrainData, cfg: &TrainConfig) -> Result<Vec<Batch>> {
+    let dev_groups = data.dev.iter().map(|s| s.groups.len()).max().unwrap_or(0);
+    if dev_groups < 2 || cfg.eval_every == 0 {
+        return Ok(Vec::new());
+    }
+    let kind = cfg.sampler.kind(cfg.alpha)?;
+    let vs = Sampler::new(data.dev.clone(), kind, cfg.batch_size.min(dev_groups), cfg.seed ^ 0xDE7)?;
+    Ok(vs.stream(0, 0).take(cfg.val_batches).map(|(_, _, b)| b).collect())
+}
+
+/// Refuse to mix runs: a finished run without checkpoints cannot be extended, and a used
+/// directory is only continued on request.
+fn check_run_dir(out: &Path, resume: bool) -> Result<()> {
+    let has_checkpoint = out.join("checkpoints/latest").exists();
+    if out.join("summary.json").is_file() && !has_checkpoint {
+        return Err(TrainError::Config(if resume {
+            format!(
+                "{}: this run finished and kept no checkpoint to resume from (train with --keep-checkpoints to extend a run later)",
+                out.display()
+            )
+        } else {
+            format!(
+                "{} already holds a finished training run; choose another --out",
+                out.display()
+            )
+        }));
+    }
+    if !resume && has_checkpoint {
+        return Err(TrainError::Config(format!(
+            "{} already holds a training run; pass --resume to continue it, or another --out",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The step log, opened for appending. On resume, steps logged after the checkpoint are
+/// replayed, so their old lines go and the log reads as one uninterrupted run.
+fn open_log(path: &Path, resume: bool, step: usize) -> Result<File> {
+    if resume && path.exists() {
+        let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+        let keep: String = text
+            .lines()
+            .filter(|l| {
+                serde_json::from_str::<serde_json::Value>(l)
+                    .ok()
+                    .and_then(|v| v["step"].as_u64())
+                    .is_some_and(|s| s as usize <= step)
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        durable::write_atomic(path, keep.as_bytes())?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| TrainError::io(path, e))
+}
+
+fn logged_initial_val(log_path: &Path) -> Option<f64> {
+    std::fs::read_to_string(log_path).ok().and_then(|t| {
+        t.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["step"].as_u64() == Some(0))
+            .and_then(|v| v["val_loss"].as_f64())
+    })
+}
+
+/// `out/model`: the best validated weights when there are any (`best/` renamed, not a
+/// second copy), else the last step's.
+fn publish_model(trainer: &Trainer, out: &Path, best_dir: &Path, interrupted: bool) -> Result<PathBuf> {
+    let model_dir_out = out.join("model");
+    if model_dir_out.exists() {
+        std::fs::remove_dir_all(&model_dir_out).map_err(|e| TrainError::io(&model_dir_out, e))?;
+    }
+    if best_dir.join("model.safetensors").exists() && !interrupted {
+        std::fs::rename(best_dir, &model_dir_out).map_err(|e| TrainError::io(&model_dir_out, e))?;
+        durable::sync_dir(out)?;
+    } else {
+        trainer.save_model(&model_dir_out)?;
+    }
+    Ok(model_dir_out)
+}

@@ -1,0 +1,62 @@
+//! What a run leaves behind: one log line a step and the run's summary.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::TrainConfig;
+use crate::durable;
+use crate::error::Result;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LogLine {
+    pub step: usize,
+    pub epoch: u64,
+    pub kind: String,
+    pub loss: f64,
+    pub lr: f64,
+    pub pairs_per_s: f64,
+    /// Global L2 norm of the gradients before clipping.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grad_norm: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_loss: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub steps: usize,
+    pub initial_val_loss: Option<f64>,
+    pub best_val_loss: Option<f64>,
+    pub final_val_loss: Option<f64>,
+    pub seconds: f64,
+    pub pairs_per_s: f64,
+    pub stopped: crate::trainer::StopReason,
+    pub model_dir: PathBuf,
+    pub config: TrainConfig,
+    /// What ran the training (filled in by the caller that chose the device).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<hbt_model::DeviceInfo>,
+    /// Bytes this run wrote (checkpoints, `best/`, `model/`, logs), resumed parts included
+    /// only from this process on.
+    #[serde(default)]
+    pub bytes_written: u64,
+    /// Bytes the run directory holds at the end.
+    #[serde(default)]
+    pub bytes_on_disk: u64,
+    /// What was recovered from (a damaged checkpoint passed over, say).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl Summary {
+    /// Write `summary.json` in `out` (atomically).
+    pub fn write(&self, out: &Path) -> Result<()> {
+        durable::write_atomic(
+            &out.join("summary.json"),
+            &serde_json::to_vec_pretty(self).expect("summary"),
+        )?;
+        Ok(())
+    }
+}
+
