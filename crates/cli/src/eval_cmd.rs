@@ -139,9 +139,10 @@ pub struct CompareArgs {
 
 pub fn compare(a: CompareArgs) -> Result<()> {
     let reports = hbt_eval::compare::load_comparable(&a.reports)?;
-    print!("{}", hbt_eval::compare::table(&reports));
-    print!("\n{}", hbt_eval::compare::paired_tests(&reports));
-    for f in hbt_eval::compare::write(&reports, &a.out)? {
+    let compared = hbt_eval::compare::Compared::of(&reports);
+    print!("{}", hbt_eval::compare::table(&reports, &compared));
+    print!("\n{}", compared.tests_markdown());
+    for f in hbt_eval::compare::write(&reports, &compared, &a.out)? {
         eprintln!("wrote {}", f.display());
     }
     Ok(())

@@ -142,6 +142,9 @@ impl ModelArgs {
         let dir = self.dir()?;
         let enc =
             Encoder::load(&dir, &device, &self.options()).with_context(|| format!("loading model {}", self.model))?;
+        for n in &enc.notes {
+            eprintln!("hbt: warning: {n}");
+        }
         Ok((enc, info))
     }
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::charts::{grouped_bars, svg_to_png};
 use crate::error::{EvalError, Result};
 use crate::report::Report;
+use crate::stats::{self, Comparison, Measure};
 
 /// Load reports and check they describe the same benchmark and languages.
 pub fn load_comparable(paths: &[PathBuf]) -> Result<Vec<Report>> {
@@ -40,58 +41,90 @@ pub fn load_comparable(paths: &[PathBuf]) -> Result<Vec<Report>> {
     Ok(reports)
 }
 
-/// Markdown table, one row per report; the best figure per column in bold.
-pub fn table(reports: &[Report]) -> String {
-    let cols: Vec<(&str, bool, Box<dyn Fn(&Report) -> Option<f64>>)> = if reports[0].beir.is_some() {
+/// What `hbt compare` computes once and then prints, writes as Markdown and as JSON.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Compared {
+    pub benchmark: String,
+    pub labels: Vec<String>,
+    /// Paired tests between every two reports on every measure (LAReQA reports only).
+    pub tests: Vec<Comparison>,
+    /// Why there are no paired tests, where there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tests_unavailable: Option<String>,
+    /// Per measure tested: the report that is best *and* beats the runner-up
+    /// significantly (the one bolded in the table), if any.
+    pub significant_best: Vec<(Measure, Option<String>)>,
+}
+
+impl Compared {
+    pub fn of(reports: &[Report]) -> Compared {
+        let labels: Vec<String> = reports.iter().map(Report::label).collect();
+        let groups: Vec<(String, Vec<&Report>)> = reports.iter().map(|r| (r.label(), vec![r])).collect();
+        let (tests, tests_unavailable) = if reports[0].beir.is_some() {
+            (Vec::new(), Some("BEIR reports carry no per-query ranks for paired tests".into()))
+        } else {
+            match stats::compare_all(&groups, 10_000, 1) {
+                Ok(c) => (c, None),
+                Err(e) => (Vec::new(), Some(e.to_string())),
+            }
+        };
+        let significant_best = if tests.is_empty() {
+            Vec::new()
+        } else {
+            Measure::ALL
+                .iter()
+                .map(|&m| (m, stats::significant_best(&groups, &tests, m).map(|i| labels[i].clone())))
+                .collect()
+        };
+        Compared {
+            benchmark: reports[0].benchmark.clone(),
+            labels,
+            tests,
+            tests_unavailable,
+            significant_best,
+        }
+    }
+
+    fn bold(&self, m: Option<Measure>, label: &str) -> bool {
+        m.is_some_and(|m| {
+            self.significant_best
+                .iter()
+                .any(|(x, b)| *x == m && b.as_deref() == Some(label))
+        })
+    }
+
+    /// The paired tests as Markdown, or why there are none.
+    pub fn tests_markdown(&self) -> String {
+        match &self.tests_unavailable {
+            Some(why) => format!("Paired tests unavailable: {why}\n"),
+            None => stats::markdown(&self.tests),
+        }
+    }
+}
+
+type Column = (&'static str, Option<Measure>, Box<dyn Fn(&Report) -> Option<f64>>);
+
+/// Markdown table, one row per report. A figure is bold only where the paired tests
+/// support it: best on that measure and significantly better than the runner-up (as in
+/// the study's summary); measures without a test are never bold.
+pub fn table(reports: &[Report], compared: &Compared) -> String {
+    let summary = |f: fn(&crate::report::Summary) -> f64| -> Box<dyn Fn(&Report) -> Option<f64>> {
+        Box::new(move |r: &Report| r.summary.as_ref().map(f))
+    };
+    let cols: Vec<Column> = if reports[0].beir.is_some() {
         vec![
-            (
-                "nDCG@10",
-                true,
-                Box::new(|r: &Report| r.beir.as_ref().map(|b| 100.0 * b.ndcg_10)),
-            ),
-            (
-                "Recall@100",
-                true,
-                Box::new(|r: &Report| r.beir.as_ref().map(|b| 100.0 * b.recall_100)),
-            ),
+            ("nDCG@10", None, Box::new(|r: &Report| r.beir.as_ref().map(|b| 100.0 * b.ndcg_10))),
+            ("Recall@100", None, Box::new(|r: &Report| r.beir.as_ref().map(|b| 100.0 * b.recall_100))),
         ]
     } else {
         vec![
-            (
-                "mono mAP",
-                true,
-                Box::new(|r: &Report| r.summary.as_ref().map(|s| 100.0 * s.mono_map)),
-            ),
-            (
-                "cross mAP",
-                true,
-                Box::new(|r: &Report| r.summary.as_ref().map(|s| 100.0 * s.cross_map)),
-            ),
-            (
-                "multi mAP",
-                true,
-                Box::new(|r: &Report| r.summary.as_ref().map(|s| 100.0 * s.multi_map)),
-            ),
-            (
-                "mono R@1",
-                true,
-                Box::new(|r: &Report| r.summary.as_ref().map(|s| 100.0 * s.mono_r_1)),
-            ),
-            (
-                "cross R@1",
-                true,
-                Box::new(|r: &Report| r.summary.as_ref().map(|s| 100.0 * s.cross_r_1)),
-            ),
-            (
-                "multi R@10",
-                true,
-                Box::new(|r: &Report| r.summary.as_ref().map(|s| 100.0 * s.multi_r_10)),
-            ),
-            (
-                "rank distance ↓",
-                false,
-                Box::new(|r: &Report| r.summary.as_ref().map(|s| s.rank_distance)),
-            ),
+            ("mono mAP", Some(Measure::MonoMap), summary(|s| 100.0 * s.mono_map)),
+            ("cross mAP", Some(Measure::CrossMap), summary(|s| 100.0 * s.cross_map)),
+            ("multi mAP", Some(Measure::MultiMap), summary(|s| 100.0 * s.multi_map)),
+            ("mono R@1", None, summary(|s| 100.0 * s.mono_r_1)),
+            ("cross R@1", None, summary(|s| 100.0 * s.cross_r_1)),
+            ("multi R@10", None, summary(|s| 100.0 * s.multi_r_10)),
+            ("rank distance ↓", Some(Measure::RankDistance), summary(|s| s.rank_distance)),
         ]
     };
     let mut s = format!("| model ({}) |", reports[0].benchmark);
@@ -103,61 +136,41 @@ pub fn table(reports: &[Report]) -> String {
         s += "---:|";
     }
     s += "\n";
-    let best: Vec<Option<f64>> = cols
-        .iter()
-        .map(|(_, higher, f)| {
-            reports
-                .iter()
-                .filter_map(|r| f(r))
-                .fold(None, |acc: Option<f64>, v| match acc {
-                    None => Some(v),
-                    Some(a) => Some(if *higher { a.max(v) } else { a.min(v) }),
-                })
-        })
-        .collect();
     for r in reports {
-        s += &format!("| {} |", r.label());
-        for (c, b) in cols.iter().zip(&best) {
-            match c.2(r) {
-                Some(v) if Some(v) == *b => s += &format!(" **{v:.2}** |"),
+        let label = r.label();
+        s += &format!("| {label} |");
+        for (_, m, f) in &cols {
+            match f(r) {
+                Some(v) if compared.bold(*m, &label) => s += &format!(" **{v:.2}** |"),
                 Some(v) => s += &format!(" {v:.2} |"),
                 None => s += " – |",
             }
         }
         s += "\n";
     }
+    s += "\nBold: best on a tested measure and significantly better than the runner-up (paired test, p < 0.05).\n";
     s
 }
 
-/// Paired tests between every two LAReQA reports (Markdown), or why there are none.
-pub fn paired_tests(reports: &[Report]) -> String {
-    if reports[0].beir.is_some() {
-        return String::new();
-    }
-    let groups: Vec<(String, Vec<&Report>)> = reports.iter().map(|r| (r.label(), vec![r])).collect();
-    match crate::stats::compare_all(&groups, 10_000, 1) {
-        Ok(c) => crate::stats::markdown(&c),
-        Err(e) => format!("Paired tests unavailable: {e}\n"),
-    }
-}
-
-/// Write `compare.md` and the grouped-bar charts into `dir`.
-pub fn write(reports: &[Report], dir: &Path) -> Result<Vec<PathBuf>> {
+/// Write `compare.md`, `compare.json` (the paired tests and verdicts, for scripts) and the
+/// grouped-bar charts into `dir`.
+pub fn write(reports: &[Report], compared: &Compared, dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| EvalError::io(dir, e))?;
-    let labels: Vec<String> = reports.iter().map(Report::label).collect();
+    let labels = &compared.labels;
     let mut out = Vec::new();
     let md = dir.join("compare.md");
-    std::fs::write(
-        &md,
-        format!(
-            "# Comparison on {}\n\n{}\n{}",
-            reports[0].benchmark,
-            table(reports),
-            paired_tests(reports)
-        ),
-    )
-    .map_err(|e| EvalError::io(&md, e))?;
+    let text = format!(
+        "# Comparison on {}\n\n{}\n{}",
+        reports[0].benchmark,
+        table(reports, compared),
+        compared.tests_markdown()
+    );
+    hbt_durable::write_atomic(&md, text.as_bytes())?;
     out.push(md);
+    let json = dir.join("compare.json");
+    let body = serde_json::to_vec_pretty(compared).expect("a comparison serializes");
+    hbt_durable::write_atomic(&json, &body)?;
+    out.push(json);
     if reports[0].beir.is_none() {
         let get = |f: fn(&crate::report::Summary) -> f64| {
             reports
@@ -174,7 +187,7 @@ pub fn write(reports: &[Report], dir: &Path) -> Result<Vec<PathBuf>> {
         grouped_bars(
             &format!("mAP on {} (higher is better)", reports[0].benchmark),
             "mAP (%)",
-            &labels,
+            labels,
             &maps,
             &p,
         )?;
@@ -185,7 +198,7 @@ pub fn write(reports: &[Report], dir: &Path) -> Result<Vec<PathBuf>> {
         grouped_bars(
             &format!("Language bias on {} (lower is better)", reports[0].benchmark),
             "mean rank distance",
-            &labels,
+            labels,
             &bias,
             &p,
         )?;
@@ -206,7 +219,7 @@ pub fn write(reports: &[Report], dir: &Path) -> Result<Vec<PathBuf>> {
         grouped_bars(
             &format!("{} (higher is better)", reports[0].benchmark),
             "%",
-            &labels,
+            labels,
             &m,
             &p,
         )?;

@@ -264,6 +264,7 @@ impl Encoder {
             device: self.device.clone(),
             precision: self.precision,
             batch_size: self.batch_size,
+            notes: self.notes.clone(),
         };
 
         let map = remap_table(&keep);

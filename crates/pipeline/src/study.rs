@@ -479,6 +479,7 @@ impl Study {
             "input": CandidateInput::Sentence,
             "backend": format!("{backend:?}").to_lowercase(),
             "prefixes": enc.prefixes,
+            "prefix_notes": enc.notes,
         });
         let mut r = hbt_eval::lareqa::evaluate(
             &enc,
