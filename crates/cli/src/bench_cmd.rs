@@ -141,7 +141,10 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                     let s = t0.elapsed().as_secs_f64() / a.iters as f64;
                     let min_cos = match (&f32_vectors, precision) {
                         (Some(base), p) if p != Precision::F32 && !vectors.is_empty() => Some(
-                            base.iter().zip(&vectors).map(|(x, y)| cosine(x, y)).fold(f64::INFINITY, f64::min),
+                            base.iter()
+                                .zip(&vectors)
+                                .map(|(x, y)| cosine(x, y))
+                                .fold(f64::INFINITY, f64::min),
                         ),
                         _ => None,
                     };

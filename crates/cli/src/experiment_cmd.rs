@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use hbt_pipeline::study::{Plan, Preset, RunSpec, Study};
 use hbt_model::BackendKind;
+use hbt_pipeline::study::{Plan, Preset, RunSpec, Study};
 
 #[derive(Args)]
 pub struct ExperimentArgs {
@@ -76,7 +76,10 @@ fn plan(a: &ExperimentArgs) -> Result<Plan> {
                 Some((n, d)) => (n.to_string(), PathBuf::from(d)),
                 None => {
                     let d = PathBuf::from(t);
-                    let n = d.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                    let n = d
+                        .file_name()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default();
                     (n, d)
                 }
             })

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use hbt_data::CandidateInput;
-use hbt_pipeline::export::{ExportOptions, export_bundle, jsonl_corpus, lareqa_corpus};
 use hbt_model::SaveDtype;
+use hbt_pipeline::export::{ExportOptions, export_bundle, jsonl_corpus, lareqa_corpus};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::ModelArgs;

@@ -95,14 +95,27 @@ fn quick_eval_writes_every_output_and_compare_works() {
     assert_eq!(tests.len(), 4, "{c}");
     let ra: serde_json::Value = serde_json::from_slice(&std::fs::read(out_a.join("report.json")).unwrap()).unwrap();
     let rb: serde_json::Value = serde_json::from_slice(&std::fs::read(out_b.join("report.json")).unwrap()).unwrap();
-    for (t, key, scale) in [(0, "mono_map", 100.0), (1, "cross_map", 100.0), (2, "multi_map", 100.0), (3, "rank_distance", 1.0)] {
+    for (t, key, scale) in [
+        (0, "mono_map", 100.0),
+        (1, "cross_map", 100.0),
+        (2, "multi_map", 100.0),
+        (3, "rank_distance", 1.0),
+    ] {
         let want = scale * (ra["summary"][key].as_f64().unwrap() - rb["summary"][key].as_f64().unwrap());
         let got = tests[t]["test"]["diff"].as_f64().unwrap();
-        assert!((got - want).abs() <= 1e-9 * want.abs().max(1.0), "{key}: {got} vs {want}");
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+            "{key}: {got} vs {want}"
+        );
         let p = tests[t]["test"]["p"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&p));
     }
-    let named = c["significant_best"].as_array().unwrap().iter().filter(|x| !x[1].is_null()).count();
+    let named = c["significant_best"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| !x[1].is_null())
+        .count();
     let md = std::fs::read_to_string(cmp.join("compare.md")).unwrap();
     let table_rows: String = md.lines().filter(|l| l.starts_with("| tiny")).collect();
     assert_eq!(table_rows.matches("**").count() / 2, named, "{md}");

@@ -51,7 +51,11 @@ fn a_study_summarises_its_reports_resumes_and_refuses_another_plan() {
     let model = tmp.path().join("tiny");
     tiny_bert(&model, 3, 16);
     let out = tmp.path().join("study");
-    let md = ok(&experiment(&model, &out, &["--samplers", "mono,hybrid", "--seeds", "2"]));
+    let md = ok(&experiment(
+        &model,
+        &out,
+        &["--samplers", "mono,hybrid", "--seeds", "2"],
+    ));
     assert_eq!(md, std::fs::read_to_string(out.join("summary.md")).unwrap());
     // The table's mean ± std is the two seeds' reports, recomputed here.
     let v: Vec<f64> = (1..=2)
@@ -62,23 +66,53 @@ fn a_study_summarises_its_reports_resumes_and_refuses_another_plan() {
     let row = md.lines().find(|l| l.starts_with("| mono | 2 |")).expect(&md);
     let multi_cell = row.split('|').nth(5).unwrap().trim().trim_matches('*');
     assert_eq!(multi_cell, format!("{mean:.2} ± {sd:.2}"), "{row}");
-    let seeds_row = md.lines().find(|l| l.starts_with("| mono |") && l.contains(" / ")).expect(&md);
+    let seeds_row = md
+        .lines()
+        .find(|l| l.starts_with("| mono |") && l.contains(" / "))
+        .expect(&md);
     assert!(seeds_row.contains(&format!("{:.2} / {:.2}", v[0], v[1])), "{seeds_row}");
-    assert!(md.contains("| initial | 1 |") && md.contains("| hybrid-a0.5 | 2 |"), "{md}");
+    assert!(
+        md.contains("| initial | 1 |") && md.contains("| hybrid-a0.5 | 2 |"),
+        "{md}"
+    );
     // Every pair of rows is tested on the four measures.
-    assert_eq!(md.lines().filter(|l| l.starts_with("| initial | mono |") || l.starts_with("| mono | hybrid-a0.5 |")).count(), 8, "{md}");
+    assert_eq!(
+        md.lines()
+            .filter(|l| l.starts_with("| initial | mono |") || l.starts_with("| mono | hybrid-a0.5 |"))
+            .count(),
+        8,
+        "{md}"
+    );
     assert!(out.join("xquad-r-map.png").is_file() && out.join("xquad-r-bias.png").is_file());
 
     // The same command again: nothing is trained or evaluated twice.
     let weights = std::fs::read(out.join("runs/mono-s1/model/model.safetensors")).unwrap();
-    let again = ok(&experiment(&model, &out, &["--samplers", "mono,hybrid", "--seeds", "2"]));
+    let again = ok(&experiment(
+        &model,
+        &out,
+        &["--samplers", "mono,hybrid", "--seeds", "2"],
+    ));
     let timing: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("timing.json")).unwrap()).unwrap();
     let inv = timing["invocations"].as_array().unwrap();
     assert_eq!(inv.len(), 2);
-    assert_eq!((inv[0]["trained"].as_u64(), inv[0]["evaluated"].as_u64()), (Some(4), Some(5)));
-    assert_eq!((inv[1]["trained"].as_u64(), inv[1]["evaluated"].as_u64()), (Some(0), Some(0)));
-    assert_eq!(weights, std::fs::read(out.join("runs/mono-s1/model/model.safetensors")).unwrap());
-    let table = |s: &str| s.lines().take_while(|l| !l.starts_with("Wall time")).collect::<Vec<_>>().join("\n");
+    assert_eq!(
+        (inv[0]["trained"].as_u64(), inv[0]["evaluated"].as_u64()),
+        (Some(4), Some(5))
+    );
+    assert_eq!(
+        (inv[1]["trained"].as_u64(), inv[1]["evaluated"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(
+        weights,
+        std::fs::read(out.join("runs/mono-s1/model/model.safetensors")).unwrap()
+    );
+    let table = |s: &str| {
+        s.lines()
+            .take_while(|l| !l.starts_with("Wall time"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     assert_eq!(table(&md), table(&again));
 
     // Another plan in the same directory is refused, naming the file, and changes nothing.
@@ -100,12 +134,23 @@ fn an_alpha_sweep_draws_every_measure_against_alpha() {
         assert!(md.contains(row), "{md}");
     }
     let svg = std::fs::read_to_string(out.join("xquad-r-alpha.svg")).unwrap();
-    for panel in ["mono mAP", "cross mAP", "multi mAP", "rank distance (lower is better)", "each seed", "untrained"] {
+    for panel in [
+        "mono mAP",
+        "cross mAP",
+        "multi mAP",
+        "rank distance (lower is better)",
+        "each seed",
+        "untrained",
+    ] {
         assert!(svg.contains(panel), "{panel} missing from the α chart");
     }
     assert!(out.join("xquad-r-alpha.png").is_file());
     // α = 0 trains on X-Y batches only, α = 1 on X-X-mono only.
     let kinds = |d: &str| std::fs::read_to_string(out.join(format!("runs/{d}/train-log.jsonl"))).unwrap();
-    assert!(kinds("hybrid-a0-s1").contains("\"kind\":\"cross\"") && !kinds("hybrid-a0-s1").contains("\"kind\":\"mono\""));
-    assert!(kinds("hybrid-a1-s1").contains("\"kind\":\"mono\"") && !kinds("hybrid-a1-s1").contains("\"kind\":\"cross\""));
+    assert!(
+        kinds("hybrid-a0-s1").contains("\"kind\":\"cross\"") && !kinds("hybrid-a0-s1").contains("\"kind\":\"mono\"")
+    );
+    assert!(
+        kinds("hybrid-a1-s1").contains("\"kind\":\"mono\"") && !kinds("hybrid-a1-s1").contains("\"kind\":\"cross\"")
+    );
 }

@@ -265,11 +265,7 @@ fn bf16_autocast_training_follows_f32() {
     tiny_bert(&model, 4, 16);
     let run = |name: &str, extra: &[&str]| {
         let out = tmp.path().join(name);
-        let o = hbt()
-            .args(train_args(&model, &out, 3))
-            .args(extra)
-            .output()
-            .unwrap();
+        let o = hbt().args(train_args(&model, &out, 3)).args(extra).output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let b = std::fs::read(out.join("model/model.safetensors")).unwrap();
         let st = safetensors::SafeTensors::deserialize(&b).unwrap();
@@ -286,7 +282,9 @@ fn bf16_autocast_training_follows_f32() {
         if !name.contains("encoder.layer") {
             continue;
         }
-        let Some((_, s)) = start.iter().find(|(k, _)| k == name) else { continue };
+        let Some((_, s)) = start.iter().find(|(k, _)| k == name) else {
+            continue;
+        };
         for ((x, y), z) in f32s(a).iter().zip(f32s(b)).zip(f32s(s)) {
             diff += (x - y).abs() as f64;
             moved += (x - z).abs() as f64;
@@ -295,5 +293,8 @@ fn bf16_autocast_training_follows_f32() {
     }
     let (diff, moved) = (diff / n as f64, moved / n as f64);
     assert!(moved > 1e-4, "training did not move the weights ({moved})");
-    assert!(diff < 0.25 * moved, "bf16 training strays from f32: mean difference {diff} vs mean step {moved}");
+    assert!(
+        diff < 0.25 * moved,
+        "bf16 training strays from f32: mean difference {diff} vs mean step {moved}"
+    );
 }

@@ -163,8 +163,7 @@ pub fn fetch(name: &str, dest: &Path, mut progress: impl FnMut(&str)) -> Result<
             )));
         }
         // Durably: a present file is taken as fetched and checked on every later run.
-        hbt_durable::write_atomic(&file, &body)
-            .map_err(|e| DataError::io(e.path, e.source))?;
+        hbt_durable::write_atomic(&file, &body).map_err(|e| DataError::io(e.path, e.source))?;
     }
     Ok(dir)
 }

@@ -381,9 +381,7 @@ pub fn sweep(title: &str, xs: &[f64], panels: &[SweepPanel], path: &Path) -> Res
         .titled(title, (FONT, 20).into_font())
         .map_err(|e| chart_err(path, e))?;
     let areas = root.split_evenly((rows, cols));
-    let (x0, x1) = xs
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    let (x0, x1) = xs.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
     let xpad = ((x1 - x0) * 0.08).max(0.05);
     for (k, (panel, area)) in panels.iter().zip(areas.iter()).enumerate() {
         let color = PALETTE[k % PALETTE.len()];
@@ -436,7 +434,10 @@ pub fn sweep(title: &str, xs: &[f64], panels: &[SweepPanel], path: &Path) -> Res
                 .label(format!("untrained ({r:.1})"))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey));
         }
-        let seeds = xs.iter().zip(&panel.values).flat_map(|(&x, v)| v.iter().map(move |&y| (x, y)));
+        let seeds = xs
+            .iter()
+            .zip(&panel.values)
+            .flat_map(|(&x, v)| v.iter().map(move |&y| (x, y)));
         chart
             .draw_series(seeds.map(|p| Circle::new(p, 3, color.mix(0.45).filled())))
             .map_err(|e| chart_err(path, e))?

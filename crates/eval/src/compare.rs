@@ -61,7 +61,10 @@ impl Compared {
         let labels: Vec<String> = reports.iter().map(Report::label).collect();
         let groups: Vec<(String, Vec<&Report>)> = reports.iter().map(|r| (r.label(), vec![r])).collect();
         let (tests, tests_unavailable) = if reports[0].beir.is_some() {
-            (Vec::new(), Some("BEIR reports carry no per-query ranks for paired tests".into()))
+            (
+                Vec::new(),
+                Some("BEIR reports carry no per-query ranks for paired tests".into()),
+            )
         } else {
             match stats::compare_all(&groups, 10_000, 1) {
                 Ok(c) => (c, None),
@@ -73,7 +76,12 @@ impl Compared {
         } else {
             Measure::ALL
                 .iter()
-                .map(|&m| (m, stats::significant_best(&groups, &tests, m).map(|i| labels[i].clone())))
+                .map(|&m| {
+                    (
+                        m,
+                        stats::significant_best(&groups, &tests, m).map(|i| labels[i].clone()),
+                    )
+                })
                 .collect()
         };
         Compared {
@@ -113,8 +121,16 @@ pub fn table(reports: &[Report], compared: &Compared) -> String {
     };
     let cols: Vec<Column> = if reports[0].beir.is_some() {
         vec![
-            ("nDCG@10", None, Box::new(|r: &Report| r.beir.as_ref().map(|b| 100.0 * b.ndcg_10))),
-            ("Recall@100", None, Box::new(|r: &Report| r.beir.as_ref().map(|b| 100.0 * b.recall_100))),
+            (
+                "nDCG@10",
+                None,
+                Box::new(|r: &Report| r.beir.as_ref().map(|b| 100.0 * b.ndcg_10)),
+            ),
+            (
+                "Recall@100",
+                None,
+                Box::new(|r: &Report| r.beir.as_ref().map(|b| 100.0 * b.recall_100)),
+            ),
         ]
     } else {
         vec![
@@ -124,7 +140,11 @@ pub fn table(reports: &[Report], compared: &Compared) -> String {
             ("mono R@1", None, summary(|s| 100.0 * s.mono_r_1)),
             ("cross R@1", None, summary(|s| 100.0 * s.cross_r_1)),
             ("multi R@10", None, summary(|s| 100.0 * s.multi_r_10)),
-            ("rank distance ↓", Some(Measure::RankDistance), summary(|s| s.rank_distance)),
+            (
+                "rank distance ↓",
+                Some(Measure::RankDistance),
+                summary(|s| s.rank_distance),
+            ),
         ]
     };
     let mut s = format!("| model ({}) |", reports[0].benchmark);

@@ -130,14 +130,21 @@ fn fused_attention_equals_the_masked_softmax_path() {
     // (strided: the patched flex reads them in place and writes its output the same way).
     let split = |x: Tensor<4>| x.swap_dims(1, 2).into_data().convert::<f32>();
     let as_view = |data: TensorData| Tensor::<4>::from_data(data, &dev).swap_dims(1, 2);
-    let (qs, ks, vs) = (as_view(split(q.clone())), as_view(split(k.clone())), as_view(split(v.clone())));
+    let (qs, ks, vs) = (
+        as_view(split(q.clone())),
+        as_view(split(k.clone())),
+        as_view(split(v.clone())),
+    );
     let strided = attention(qs, ks, vs, Some(pad.clone()), None, opts);
     let merged = strided.clone().swap_dims(1, 2).reshape([b, t, h * d]);
     let want = fused.clone().swap_dims(1, 2).reshape([b, t, h * d]);
     let diff = (merged - want).abs().max().into_scalar::<f32>();
     assert!(diff == 0.0, "strided heads vs contiguous heads: max difference {diff}");
     let diff = (strided - fused.clone()).abs().max().into_scalar::<f32>();
-    assert!(diff == 0.0, "strided output read as [b, h, t, d]: max difference {diff}");
+    assert!(
+        diff == 0.0,
+        "strided output read as [b, h, t, d]: max difference {diff}"
+    );
     // Padding cannot leak: new values at the third text's padded keys change nothing there.
     let v2 = v.slice_assign(s![2..3, .., 1..t, ..], Tensor::ones([1, h, t - 1, d], &dev) * 100.0);
     let fused2 = attention(q, k, v2, Some(pad), None, opts);
@@ -147,7 +154,6 @@ fn fused_attention_equals_the_masked_softmax_path() {
         .max()
         .into_scalar::<f32>();
     assert_eq!(leak, 0.0, "padded keys changed a text's attention output");
-
 }
 
 /// A deterministic pseudo-random f32 in [-2, 2) (no rand dependency needed).
@@ -227,7 +233,10 @@ fn f32_by_bf16_matmul_matches_f64_on_rounded_operands() {
                     worst = worst.max(err);
                 }
             }
-            assert!(worst < 1.0, "{m}×{k}×{n} (transposed {transposed}): error {worst} of the f32 bound");
+            assert!(
+                worst < 1.0,
+                "{m}×{k}×{n} (transposed {transposed}): error {worst} of the f32 bound"
+            );
         }
     }
     // A batched activation against one shared weight, as a Linear layer multiplies it.
@@ -261,8 +270,12 @@ fn bf16_matmul_matches_f64_rounded_once() {
                 let a_t: Vec<f32> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
                 let b_t: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
                 (
-                    Tensor::<2>::from_data(TensorData::new(a_t, [k, m]), &dev).cast(DType::BF16).transpose(),
-                    Tensor::<2>::from_data(TensorData::new(b_t, [n, k]), &dev).cast(DType::BF16).transpose(),
+                    Tensor::<2>::from_data(TensorData::new(a_t, [k, m]), &dev)
+                        .cast(DType::BF16)
+                        .transpose(),
+                    Tensor::<2>::from_data(TensorData::new(b_t, [n, k]), &dev)
+                        .cast(DType::BF16)
+                        .transpose(),
                 )
             } else {
                 (
@@ -278,7 +291,10 @@ fn bf16_matmul_matches_f64_rounded_once() {
                     let (want, scale) = rounded_dot(&a, &b, (k, n), (i, j));
                     let tol = want.abs() * 2f64.powi(-8) + scale * k as f64 * 6e-8;
                     let g = got[i * n + j] as f64;
-                    assert!((g - want).abs() <= tol, "{m}×{k}×{n} ({transposed}) [{i},{j}]: {g} vs {want}");
+                    assert!(
+                        (g - want).abs() <= tol,
+                        "{m}×{k}×{n} ({transposed}) [{i},{j}]: {g} vs {want}"
+                    );
                 }
             }
         }
@@ -295,7 +311,14 @@ fn bf16_casts_equal_half() {
     let mut xs: Vec<f32> = (0..5000).map(|_| lcg(&mut seed) * 1e3).collect();
     xs.extend((0..5000).map(|_| f32::from_bits((lcg(&mut seed).to_bits() >> 3) ^ 0x8000_0000)));
     xs.extend([
-        0.0, -0.0, 1.0, f32::INFINITY, f32::NEG_INFINITY, f32::MAX, f32::MIN_POSITIVE, 1e-40,
+        0.0,
+        -0.0,
+        1.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::MAX,
+        f32::MIN_POSITIVE,
+        1e-40,
         f32::from_bits(0x3f80_8000), // a tie: rounds to even (down)
         f32::from_bits(0x3f81_8000), // a tie: rounds to even (up)
         f32::from_bits(0x7f7f_ffff),
@@ -305,9 +328,15 @@ fn bf16_casts_equal_half() {
     let back = t.clone().cast(DType::F32).into_data().try_to_vec::<f32>().unwrap();
     for (x, b) in xs.iter().zip(&back) {
         let want = half::bf16::from_f32(*x).to_f32();
-        assert!(want.to_bits() == b.to_bits(), "{x:e} ({:#x}): {b:e} vs half's {want:e}", x.to_bits());
+        assert!(
+            want.to_bits() == b.to_bits(),
+            "{x:e} ({:#x}): {b:e} vs half's {want:e}",
+            x.to_bits()
+        );
     }
-    let nan = Tensor::<1>::from_data(TensorData::new(vec![f32::NAN], [1]), &dev).cast(DType::BF16).cast(DType::F32);
+    let nan = Tensor::<1>::from_data(TensorData::new(vec![f32::NAN], [1]), &dev)
+        .cast(DType::BF16)
+        .cast(DType::F32);
     assert!(nan.into_data().try_to_vec::<f32>().unwrap()[0].is_nan());
 }
 
@@ -330,14 +359,24 @@ fn large_elementwise_passes_equal_per_element_references() {
     let check = |name: &str, got: Vec<f32>, want: &dyn Fn(usize) -> f32| {
         assert_eq!(got.len(), rows * cols, "{name}: length");
         for (i, g) in got.iter().enumerate() {
-            assert!(g.to_bits() == want(i).to_bits(), "{name}: element {i}: {g} vs {}", want(i));
+            assert!(
+                g.to_bits() == want(i).to_bits(),
+                "{name}: element {i}: {g} vs {}",
+                want(i)
+            );
         }
     };
     let x = t(&xs);
     // A bias row added in place (unique lhs) and into a new buffer (lhs still shared).
-    check("x + bias, in place", vec(t(&xs) + b.clone()), &|i| xs[i] + bias[i % cols]);
-    check("x + bias, new buffer", vec(x.clone() + b.clone()), &|i| xs[i] + bias[i % cols]);
-    check("bias - x, new buffer", vec(b.clone() - x.clone()), &|i| bias[i % cols] - xs[i]);
+    check("x + bias, in place", vec(t(&xs) + b.clone()), &|i| {
+        xs[i] + bias[i % cols]
+    });
+    check("x + bias, new buffer", vec(x.clone() + b.clone()), &|i| {
+        xs[i] + bias[i % cols]
+    });
+    check("bias - x, new buffer", vec(b.clone() - x.clone()), &|i| {
+        bias[i % cols] - xs[i]
+    });
     // Two dense operands, neither reusable.
     let y = t(&ys);
     check("x * y, new buffer", vec(x.clone() * y.clone()), &|i| xs[i] * ys[i]);
@@ -360,9 +399,16 @@ fn large_elementwise_passes_equal_per_element_references() {
     let e = vec(x.clone().exp());
     for (i, g) in e.iter().enumerate() {
         let want = (xs[i] as f64).exp();
-        assert!((*g as f64 - want).abs() <= 2e-7 * want, "exp({}) = {g}, want {want}", xs[i]);
+        assert!(
+            (*g as f64 - want).abs() <= 2e-7 * want,
+            "exp({}) = {g}, want {want}",
+            xs[i]
+        );
     }
     let edges = Tensor::<1>::from_data(TensorData::new(vec![f32::NAN, 100.0, -100.0, 0.0], [4]), &dev);
     let e = values(edges.exp());
-    assert!(e[0].is_nan() && e[1] == f32::INFINITY && e[2] == 0.0 && e[3] == 1.0, "exp edges: {e:?}");
+    assert!(
+        e[0].is_nan() && e[1] == f32::INFINITY && e[2] == 0.0 && e[3] == 1.0,
+        "exp edges: {e:?}"
+    );
 }

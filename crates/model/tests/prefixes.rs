@@ -16,7 +16,12 @@ fn renamed_e5(root: &Path) -> std::path::PathBuf {
     let dir = root.join("my-encoder");
     std::fs::create_dir_all(dir.join("1_Pooling")).unwrap();
     let src = common::e5_dir();
-    for f in ["config.json", "model.safetensors", "tokenizer.json", "1_Pooling/config.json"] {
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "1_Pooling/config.json",
+    ] {
         if src.join(f).exists() {
             std::os::unix::fs::symlink(src.join(f), dir.join(f)).unwrap();
         }
@@ -28,7 +33,12 @@ fn reference_query() -> (String, Vec<f64>) {
     let r = common::reference();
     let t = &r["models"][0]["texts"][0];
     let text = t["input"].as_str().unwrap().to_string();
-    let v = t["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    let v = t["embedding"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
     (text, v)
 }
 
@@ -55,7 +65,10 @@ fn a_renamed_e5_without_prompts_keeps_e5_prefixes_and_says_so() {
     };
     let plain = Encoder::load(&dir, &Device::flex(), &options).unwrap();
     assert!(plain.notes.is_empty());
-    assert!(query_cosine(&plain) < 0.999, "without the prefix the vector must differ");
+    assert!(
+        query_cosine(&plain) < 0.999,
+        "without the prefix the vector must differ"
+    );
 }
 
 #[test]

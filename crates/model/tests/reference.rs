@@ -95,7 +95,12 @@ fn bf16_linears_stay_within_0_999_of_the_reference() {
         let enc = Encoder::load(&dir, &Device::flex(), &options).unwrap();
         let inputs: Vec<&str> = texts.iter().map(|t| t["input"].as_str().unwrap()).collect();
         let want = |i: usize| -> Vec<f64> {
-            texts[i]["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect()
+            texts[i]["embedding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect()
         };
         let all = enc.embed_batch(&inputs, TextKind::Plain).unwrap();
         for (i, text) in inputs.iter().enumerate() {

@@ -10,9 +10,15 @@ fn jsonl_keeps_text_language_and_id_in_order() {
                 {\"id\": 7, \"text\": \"no language given\"}\n";
     let p = parse_user_passages(file.as_bytes(), "mine.jsonl").unwrap();
     assert_eq!(p.len(), 3);
-    assert_eq!((p[0].id.as_str(), p[0].lang.as_str(), p[0].text.as_str()), ("a", "de", "Berlin ist die Hauptstadt."));
+    assert_eq!(
+        (p[0].id.as_str(), p[0].lang.as_str(), p[0].text.as_str()),
+        ("a", "de", "Berlin ist die Hauptstadt.")
+    );
     // Ids default to the line number (blank lines count), text is trimmed.
-    assert_eq!((p[1].id.as_str(), p[1].lang.as_str(), p[1].text.as_str()), ("line 3", "zh", "北京是首都。"));
+    assert_eq!(
+        (p[1].id.as_str(), p[1].lang.as_str(), p[1].text.as_str()),
+        ("line 3", "zh", "北京是首都。")
+    );
     assert_eq!((p[2].id.as_str(), p[2].lang.as_str()), ("7", UNKNOWN_LANG));
 }
 
@@ -28,13 +34,25 @@ fn text_files_are_one_passage_per_line() {
 #[test]
 fn bad_files_name_the_file_and_line() {
     let cases: [(&[u8], &str, &str); 7] = [
-        (b"{\"text\": \"ok\"}\n{not json}\n", "a.jsonl", "a.jsonl: line 2 is not JSON"),
+        (
+            b"{\"text\": \"ok\"}\n{not json}\n",
+            "a.jsonl",
+            "a.jsonl: line 2 is not JSON",
+        ),
         (b"{\"lang\": \"de\"}\n", "b.jsonl", "b.jsonl: line 1: no `text`"),
         (b"{\"text\": \"  \"}\n", "c.jsonl", "c.jsonl: line 1: no `text`"),
-        (b"{\"text\": [\"x\"]}\n", "d.jsonl", "d.jsonl: line 1: `text` is not a string"),
+        (
+            b"{\"text\": [\"x\"]}\n",
+            "d.jsonl",
+            "d.jsonl: line 1: `text` is not a string",
+        ),
         (b"[1, 2]\n", "e.ndjson", "e.ndjson: line 1: expected an object"),
         (b"\n \n", "f.txt", "f.txt: no passages"),
-        (b"caf\xe9\n", "g.txt", "g.txt: not UTF-8 text (invalid byte at offset 3)"),
+        (
+            b"caf\xe9\n",
+            "g.txt",
+            "g.txt: not UTF-8 text (invalid byte at offset 3)",
+        ),
     ];
     for (bytes, name, want) in cases {
         let err = parse_user_passages(bytes, name).unwrap_err().to_string();
@@ -46,6 +64,17 @@ fn bad_files_name_the_file_and_line() {
 fn too_many_passages_is_an_error_not_a_cut() {
     let file = "x\n".repeat(MAX_USER_PASSAGES + 1);
     let err = parse_user_passages(file.as_bytes(), "big.txt").unwrap_err().to_string();
-    assert!(err.contains(&format!("more than {MAX_USER_PASSAGES} passages (line {})", MAX_USER_PASSAGES + 1)), "{err}");
-    assert_eq!(parse_user_passages("x\n".repeat(MAX_USER_PASSAGES).as_bytes(), "ok.txt").unwrap().len(), MAX_USER_PASSAGES);
+    assert!(
+        err.contains(&format!(
+            "more than {MAX_USER_PASSAGES} passages (line {})",
+            MAX_USER_PASSAGES + 1
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        parse_user_passages("x\n".repeat(MAX_USER_PASSAGES).as_bytes(), "ok.txt")
+            .unwrap()
+            .len(),
+        MAX_USER_PASSAGES
+    );
 }

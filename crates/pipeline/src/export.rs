@@ -8,13 +8,13 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use hbt_data::lareqa::{CandidateInput, Corpus};
-use sha2::Digest;
 use hbt_model::bundle::{self, BundleCorpus, BundleFile, BundleModel, BundleQuestion, Manifest, Passage, VocabInfo};
 use hbt_model::{Encoder, EncoderOptions, ModelFiles, PruneStats, SaveDtype, SaveOptions, TextKind};
 use indicatif::ProgressBar;
+use sha2::Digest;
 
-use hbt_eval::embed::embed_all;
 use crate::error::{PipelineError, Result};
+use hbt_eval::embed::embed_all;
 use hbt_eval::report::Report;
 
 #[derive(Debug, Clone)]
@@ -156,12 +156,16 @@ fn unspaced(c: char) -> bool {
         | 0xF900..=0xFAFF    // CJK compatibility ideographs
         | 0x0E00..=0x0EFF    // Thai, Lao
         | 0x1000..=0x109F    // Myanmar
-        | 0x1780..=0x17FF)   // Khmer
+        | 0x1780..=0x17FF) // Khmer
 }
 
 /// The characters of unspaced scripts that the word lists use.
 fn unspaced_chars(word_texts: &[String]) -> std::collections::HashSet<char> {
-    word_texts.iter().flat_map(|t| t.chars()).filter(|&c| unspaced(c)).collect()
+    word_texts
+        .iter()
+        .flat_map(|t| t.chars())
+        .filter(|&c| unspaced(c))
+        .collect()
 }
 
 /// Pieces kept by class once word lists are given: numbers and punctuation (any digit
@@ -268,11 +272,7 @@ fn write_bundle(
     let word_texts = word_list_texts(&options.vocab_words)?;
     let prune = if options.prune_vocab || !options.vocab_words.is_empty() {
         let mut texts: Vec<(&str, TextKind)> = word_texts.iter().map(|t| (t.as_str(), TextKind::Plain)).collect();
-        texts.extend(corpus
-            .passages
-            .iter()
-            .map(|p| (p.text.as_str(), TextKind::Passage)),
-        );
+        texts.extend(corpus.passages.iter().map(|p| (p.text.as_str(), TextKind::Passage)));
         texts.extend(corpus.questions.iter().map(|q| (q.text.as_str(), TextKind::Query)));
         let (pruned, stats) = if options.vocab_words.is_empty() {
             enc.prune_vocab(&texts)?

@@ -181,7 +181,9 @@ impl std::str::FromStr for Preset {
             "quick" => Ok(Preset::Quick),
             "cpu" => Ok(Preset::Cpu),
             "paper" => Ok(Preset::Paper),
-            _ => Err(PipelineError::Invalid(format!("unknown preset `{s}` (quick, cpu, paper)"))),
+            _ => Err(PipelineError::Invalid(format!(
+                "unknown preset `{s}` (quick, cpu, paper)"
+            ))),
         }
     }
 }
@@ -362,16 +364,23 @@ impl Study {
         let p = &self.plan;
         let backend = device.kind();
         let init_dir = hbt_model::source::resolve_model(&p.init)?;
-        let corpora: Vec<_> = p.train.iter().map(|d| hbt_data::load_dir(d)).collect::<Result<_, _>>()?;
+        let corpora: Vec<_> = p
+            .train
+            .iter()
+            .map(|d| hbt_data::load_dir(d))
+            .collect::<Result<_, _>>()?;
         let tests: Vec<(String, hbt_data::Corpus)> = p
             .tests
             .iter()
             .map(|(n, d)| {
                 let c = hbt_data::load_dir(d)?;
-                Ok((n.clone(), match p.limit {
-                    Some(l) => c.limit(l),
-                    None => c,
-                }))
+                Ok((
+                    n.clone(),
+                    match p.limit {
+                        Some(l) => c.limit(l),
+                        None => c,
+                    },
+                ))
             })
             .collect::<Result<_>>()?;
         // Recorded after every stage, so that the time of an invocation that is killed still
@@ -537,7 +546,10 @@ impl Study {
              max lengths {}/{}); evaluation on {}.\nMean ± sample std over seeds; rank distance: lower is better. \
              **Bold**: the best row, only where a paired test over questions puts it ahead of the runner-up \
              (p < 0.05, and by more than the seeds' spread); columns without a test (R@k) are not marked.\n\n",
-            p.preset.as_ref().map(|s| format!(" (preset `{s}`)")).unwrap_or_default(),
+            p.preset
+                .as_ref()
+                .map(|s| format!(" (preset `{s}`)"))
+                .unwrap_or_default(),
             names(&p.train),
             p.tests.iter().map(|t| t.0.clone()).collect::<Vec<_>>().join(", "),
             p.init,
@@ -554,14 +566,21 @@ impl Study {
                 None => "every question id".into(),
             },
         );
-        if let Some(r) = rows.values().flat_map(|v| v.first()).flat_map(|(_, r)| r.first()).next() {
+        if let Some(r) = rows
+            .values()
+            .flat_map(|v| v.first())
+            .flat_map(|(_, r)| r.first())
+            .next()
+        {
             md += &match r.settings.get("prefixes") {
                 Some(pf) if pf["query"].as_str().is_some_and(|q| !q.is_empty()) => format!(
                     "Prefixes: queries `{}`, passages `{}`.\n\n",
                     pf["query"].as_str().unwrap_or(""),
                     pf["passage"].as_str().unwrap_or("")
                 ),
-                Some(_) => "Prefixes: none (the model directory declares none and is not named as an e5 model).\n\n".into(),
+                Some(_) => {
+                    "Prefixes: none (the model directory declares none and is not named as an e5 model).\n\n".into()
+                }
                 None => String::new(),
             };
         }
@@ -573,8 +592,7 @@ impl Study {
                     "Note: {bench} is also the training corpus: its figures are in-domain (seen questions), not zero-shot.\n\n"
                 );
             }
-            let groups: Vec<(String, Vec<&Report>)> =
-                rs.iter().map(|(n, r)| (n.clone(), r.iter().collect())).collect();
+            let groups: Vec<(String, Vec<&Report>)> = rs.iter().map(|(n, r)| (n.clone(), r.iter().collect())).collect();
             let comps = hbt_eval::stats::compare_all(&groups, 10_000, 1);
             md += &summary_table(bench, rs, &groups, comps.as_deref().unwrap_or(&[]));
             md += "\n";
@@ -633,7 +651,14 @@ impl Study {
         let labels: Vec<String> = rs.iter().map(|r| r.0.clone()).collect();
         let mean_of = |m: Measure| {
             rs.iter()
-                .map(|(_, v)| mean_std(&v.iter().filter_map(|r| r.summary.as_ref().map(|s| m.of(s))).collect::<Vec<_>>()).0)
+                .map(|(_, v)| {
+                    mean_std(
+                        &v.iter()
+                            .filter_map(|r| r.summary.as_ref().map(|s| m.of(s)))
+                            .collect::<Vec<_>>(),
+                    )
+                    .0
+                })
                 .collect::<Vec<_>>()
         };
         let maps: Vec<(String, Vec<f64>)> = [Measure::MonoMap, Measure::CrossMap, Measure::MultiMap]

@@ -5,14 +5,18 @@
 
 use std::path::PathBuf;
 
-use hbt_pipeline::export::word_list_texts;
 use hbt_model::{Encoder, EncoderOptions, TextKind, burn::prelude::Device};
+use hbt_pipeline::export::word_list_texts;
 
 fn e5_dir() -> PathBuf {
-    let d = std::env::var_os("HBT_E5_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/hbt-fixtures/multilingual-e5-small"));
-    assert!(d.join("model.safetensors").is_file(), "e5 fixture missing at {} (see .ci/run)", d.display());
+    let d = std::env::var_os("HBT_E5_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/hbt-fixtures/multilingual-e5-small")
+    });
+    assert!(
+        d.join("model.safetensors").is_file(),
+        "e5 fixture missing at {} (see .ci/run)",
+        d.display()
+    );
     d
 }
 
@@ -32,7 +36,10 @@ const UNSEEN: [&str; 4] = [
 const WORDS: &str = "wie\nviele\neinwohner\nhatte\nhamburg\ndamals\nwhich\nriver\nflows\nthrough\nvienna\nand\n\
 budapest\nquién\nconstruyó\nel\npuente\nmás\nantiguo\nсколько\nжителей\nбыло\nв\nмоскве\n";
 /// What the bundle itself holds (its punctuation covers the queries').
-const BUNDLE: [&str; 2] = ["Die Stadt liegt am Ufer des Rheins?", "¿La ciudad está a orillas del Rin, сколько?"];
+const BUNDLE: [&str; 2] = [
+    "Die Stadt liegt am Ufer des Rheins?",
+    "¿La ciudad está a orillas del Rin, сколько?",
+];
 
 #[test]
 fn word_lists_make_unseen_queries_tokenize_as_with_the_full_model() {
@@ -47,12 +54,19 @@ fn word_lists_make_unseen_queries_tokenize_as_with_the_full_model() {
     let mut with_words = bundle.clone();
     with_words.extend(words.iter().map(|t| (t.as_str(), TextKind::Plain)));
     let (pruned, stats) = full.prune_vocab(&with_words).unwrap();
-    assert!(stats.vocab_after * 100 < stats.vocab_before, "kept {} tokens", stats.vocab_after);
+    assert!(
+        stats.vocab_after * 100 < stats.vocab_before,
+        "kept {} tokens",
+        stats.vocab_after
+    );
     let (texts_only, _) = full.prune_vocab(&bundle).unwrap();
 
     let pieces = |e: &Encoder, t: &str| -> Vec<String> {
         let b = e.tokenize(&[t], TextKind::Query).unwrap();
-        b.row_ids(0).iter().map(|&i| e.tokenizer.inner().id_to_token(i).unwrap()).collect()
+        b.row_ids(0)
+            .iter()
+            .map(|&i| e.tokenizer.inner().id_to_token(i).unwrap())
+            .collect()
     };
     let mut differs_without = 0;
     for q in UNSEEN {
@@ -65,7 +79,11 @@ fn word_lists_make_unseen_queries_tokenize_as_with_the_full_model() {
             differs_without += 1;
         }
     }
-    assert_eq!(differs_without, UNSEEN.len(), "pruned to its texts alone, the bundle should not cover these queries");
+    assert_eq!(
+        differs_without,
+        UNSEEN.len(),
+        "pruned to its texts alone, the bundle should not cover these queries"
+    );
 }
 
 #[test]

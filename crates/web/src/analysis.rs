@@ -137,7 +137,13 @@ pub fn pca2(m: &[f32], dim: usize) -> Vec<(f32, f32)> {
     }
     m.chunks_exact(dim)
         .map(|r| {
-            let p = |c: &Vec<f64>| r.iter().zip(c).zip(&mean).map(|((&a, b), mu)| (a as f64 - mu) * b).sum::<f64>() as f32;
+            let p = |c: &Vec<f64>| {
+                r.iter()
+                    .zip(c)
+                    .zip(&mean)
+                    .map(|((&a, b), mu)| (a as f64 - mu) * b)
+                    .sum::<f64>() as f32
+            };
             (p(&comps[0]), p(&comps[1]))
         })
         .collect()

@@ -267,7 +267,10 @@ fn Examples(engine: Rc<Engine>, run: impl Fn(String) + Copy + 'static, widget: b
         "Ready in {:.1} s{}",
         engine.load_ms / 1e3,
         if engine.cached_bytes > 0 {
-            format!(", {:.1} MB of the bundle from this browser's cache", engine.cached_bytes as f64 / 1e6)
+            format!(
+                ", {:.1} MB of the bundle from this browser's cache",
+                engine.cached_bytes as f64 / 1e6
+            )
         } else {
             String::new()
         }
@@ -482,32 +485,36 @@ fn FullPage(engine: Rc<Engine>, pool: PoolSignal, result: RwSignal<Option<Search
         if !map_ready.get() {
             return r#"<p class="muted" id="map-pending">Computing the passage map…</p>"#.to_string();
         }
-        pool.with(|e2| e2.as_ref().map(|e2| {
-            let highlight: Vec<usize> = result.with(|r| {
-                r.as_ref()
-                    .map(|r| r.order.iter().take(5).copied().collect())
-                    .unwrap_or_default()
-            });
-            let langs: Vec<usize> = e2.corpus.passages.iter().map(|p| e2.lang_index(&p.lang)).collect();
-            let mut seen = std::collections::HashSet::new();
-            let all: Vec<&Vec<usize>> = e2
-                .corpus
-                .questions
-                .iter()
-                .filter(|q| seen.insert(q.id.clone()))
-                .map(|q| &q.answers)
-                .collect();
-            // Lines for every question of a full pool would hide the dots: a spread sample,
-            // plus the questions whose answers are in the current top 5.
-            let step = all.len().div_ceil(MAP_LINES).max(1);
-            let groups: Vec<Vec<usize>> = all
-                .iter()
-                .enumerate()
-                .filter(|(i, g)| i % step == 0 || g.iter().any(|a| highlight.contains(a)))
-                .map(|(_, g)| (*g).clone())
-                .collect();
-            charts::pca_scatter(e2.pca(), &langs, &groups, &highlight, &e2.langs)
-        }).unwrap_or_default())
+        pool.with(|e2| {
+            e2.as_ref()
+                .map(|e2| {
+                    let highlight: Vec<usize> = result.with(|r| {
+                        r.as_ref()
+                            .map(|r| r.order.iter().take(5).copied().collect())
+                            .unwrap_or_default()
+                    });
+                    let langs: Vec<usize> = e2.corpus.passages.iter().map(|p| e2.lang_index(&p.lang)).collect();
+                    let mut seen = std::collections::HashSet::new();
+                    let all: Vec<&Vec<usize>> = e2
+                        .corpus
+                        .questions
+                        .iter()
+                        .filter(|q| seen.insert(q.id.clone()))
+                        .map(|q| &q.answers)
+                        .collect();
+                    // Lines for every question of a full pool would hide the dots: a spread sample,
+                    // plus the questions whose answers are in the current top 5.
+                    let step = all.len().div_ceil(MAP_LINES).max(1);
+                    let groups: Vec<Vec<usize>> = all
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, g)| i % step == 0 || g.iter().any(|a| highlight.contains(a)))
+                        .map(|(_, g)| (*g).clone())
+                        .collect();
+                    charts::pca_scatter(e2.pca(), &langs, &groups, &highlight, &e2.langs)
+                })
+                .unwrap_or_default()
+        })
     };
     let report = e3.report.clone();
     let report_view = report.map(|rep| {
@@ -603,7 +610,9 @@ fn OwnPassages(engine: Rc<Engine>, pool: PoolSignal, result: RwSignal<Option<Sea
                 let bytes = js_sys::Uint8Array::new(&buf).to_vec();
                 let passages = hbt_model::bundle::parse_user_passages(&bytes, &name).map_err(|e| e.to_string())?;
                 engine
-                    .embed_pool(name.clone(), passages, move |done, total| progress.set(Some((done, total))))
+                    .embed_pool(name.clone(), passages, move |done, total| {
+                        progress.set(Some((done, total)))
+                    })
                     .await
                     .map_err(|e| format!("{name}: embedding failed: {e}"))
             }
@@ -646,23 +655,25 @@ fn OwnPassages(engine: Rc<Engine>, pool: PoolSignal, result: RwSignal<Option<Sea
         })
     };
     let current = move || {
-        pool.with(|p| p.as_ref().map(|p| {
-            let is_demo = demo.with_value(|d| Rc::ptr_eq(d, p));
-            view! {
-                <p class="pool-label">
-                    "Searching "
-                    <strong id="pool-label">{p.label.clone()}</strong>
-                    {format!(" · {} passages in {} language(s)", p.corpus.passages.len(), p.langs.len())}
-                    {(!is_demo).then(|| view! {
-                        " "
-                        <button class="example" id="pool-reset" on:click=move |_| {
-                            result.set(None);
-                            pool.set(Some(demo.get_value()));
-                        }>"Back to the demo passages"</button>
-                    })}
-                </p>
-            }
-        }))
+        pool.with(|p| {
+            p.as_ref().map(|p| {
+                let is_demo = demo.with_value(|d| Rc::ptr_eq(d, p));
+                view! {
+                    <p class="pool-label">
+                        "Searching "
+                        <strong id="pool-label">{p.label.clone()}</strong>
+                        {format!(" · {} passages in {} language(s)", p.corpus.passages.len(), p.langs.len())}
+                        {(!is_demo).then(|| view! {
+                            " "
+                            <button class="example" id="pool-reset" on:click=move |_| {
+                                result.set(None);
+                                pool.set(Some(demo.get_value()));
+                            }>"Back to the demo passages"</button>
+                        })}
+                    </p>
+                }
+            })
+        })
     };
     view! {
         <section class="card" id="own-passages">

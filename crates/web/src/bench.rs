@@ -27,7 +27,9 @@ pub(crate) fn median(v: &mut [f64]) -> f64 {
 #[wasm_bindgen]
 pub async fn hbt_bench_encode(bundle: String, text: String, warmups: u32, runs: u32) -> Result<String, JsValue> {
     let t0 = now();
-    let engine = Engine::load(&bundle, true, |_| {}).await.map_err(|e| JsValue::from_str(&e))?;
+    let engine = Engine::load(&bundle, true, |_| {})
+        .await
+        .map_err(|e| JsValue::from_str(&e))?;
     let load_ms = now() - t0;
     let mut out = engine
         .bench_encode(&text, warmups, runs)

@@ -168,7 +168,11 @@ pub fn pca_scatter(
     // One path per language, each dot a zero-length round-capped segment: a pool of
     // thousands of passages is a handful of elements, not thousands (the browser took over
     // a second to lay out 7,308 circles). Smaller, fainter dots keep a large pool's shape.
-    let (r, alpha) = if points.len() > 1000 { (1.5f32, 0.55) } else { (3.6, 0.85) };
+    let (r, alpha) = if points.len() > 1000 {
+        (1.5f32, 0.55)
+    } else {
+        (3.6, 0.85)
+    };
     let mut paths: Vec<String> = vec![String::new(); lang_codes.len().max(1)];
     for (i, &(x, y)) in points.iter().enumerate() {
         let k = langs[i].min(paths.len() - 1);

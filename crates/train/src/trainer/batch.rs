@@ -46,7 +46,12 @@ impl TrainData {
     }
 
     /// (question, positive passage, hard negative) texts of a batch.
-    pub(crate) fn texts(&self, spaces: &[PairSpace], batch: &Batch, hard: bool) -> (Vec<String>, Vec<String>, Vec<String>) {
+    pub(crate) fn texts(
+        &self,
+        spaces: &[PairSpace],
+        batch: &Batch,
+        hard: bool,
+    ) -> (Vec<String>, Vec<String>, Vec<String>) {
         let mut q = Vec::new();
         let mut p = Vec::new();
         let mut h = Vec::new();
@@ -77,4 +82,3 @@ impl TrainData {
         (q, p, h)
     }
 }
-

@@ -248,4 +248,3 @@ fn checkpoint_dirs(ckpts: &Path) -> Result<Vec<PathBuf>> {
     all.reverse();
     Ok(all)
 }
-

@@ -160,5 +160,4 @@ impl Trainer {
     fn wrote(&self, n: u64) {
         self.bytes_written.set(self.bytes_written.get() + n);
     }
-
 }

@@ -113,5 +113,4 @@ impl Trainer {
         }
         Ok((value, acc.grads()))
     }
-
 }
