@@ -10,8 +10,7 @@
 # onnxscript`, ~3 GB) and npm for onnxruntime-web: a benchmark, never part of CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL=${HBT_MODEL:-$HOME/.cache/hbt-fixtures/multilingual-e5-small}
-SHARED=${HBT_SHARED:-$(cd .. && pwd)/shared}
+. scripts/env.sh
 DIST=${HBT_DIST:-dist}
 OUT=${HBT_BENCH_OUT:-out/bench-browser}
 ORT_WEB=${ORT_WEB_VERSION:-1.30.0}

@@ -1,8 +1,7 @@
 # Sourced by the bench-*.sh scripts: where the data, the model, hbt and the outputs are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SHARED=${HBT_SHARED:-$(cd .. && pwd)/shared}
-MODEL=${HBT_MODEL:-$HOME/.cache/hbt-fixtures/multilingual-e5-small}
+. scripts/env.sh
 THREADS=${HBT_BENCH_THREADS:-1 2}
 HBT=${HBT_BIN:-target/release/hbt}
 [ -x "$HBT" ] || cargo build --release -p hbt-cli

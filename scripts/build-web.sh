@@ -14,8 +14,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 stamp() { echo "build-web.sh [$(date +%T)] $*"; }
 HBT=${HBT:-target/debug/hbt}
-E5=${HBT_E5_DIR:-$HOME/.cache/hbt-fixtures/multilingual-e5-small}
-DATA=${HBT_XQUAD_R:-../shared/data/xquad-r}
+. scripts/env.sh
+E5=$HBT_E5_DIR
+DATA=$HBT_XQUAD_R
 LANGS=${HBT_DEMO_LANGS:-de,en,es,ar,ru,zh}
 limit=()
 [ -n "${HBT_DEMO_LIMIT:-}" ] && limit=(--limit "$HBT_DEMO_LIMIT")

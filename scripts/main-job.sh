@@ -7,9 +7,7 @@
 # out/experiment-cpu/summary.md and charts. Re-running resumes where it stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SHARED=${HBT_SHARED:-$(cd .. && pwd)/shared}
-export HBT_SHARED="$SHARED"
-MODEL=${HBT_MODEL:-$HOME/.cache/hbt-fixtures/multilingual-e5-small}
+. scripts/env.sh
 if [ ! -f "$MODEL/model.safetensors" ] && [ -f "$SHARED/tools/make-e5-small.py" ]; then
   python3 -c 'import numpy' 2>/dev/null || python3 -m pip install -q numpy
   python3 "$SHARED/tools/make-e5-small.py" "$MODEL"

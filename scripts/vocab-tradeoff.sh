@@ -7,8 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HBT=${HBT:-target/release/hbt}
-E5=${HBT_E5_DIR:-$HOME/.cache/hbt-fixtures/multilingual-e5-small}
-DATA=${HBT_XQUAD_R:-../shared/data/xquad-r}
+. scripts/env.sh
+E5=$HBT_E5_DIR
+DATA=$HBT_XQUAD_R
 LANGS=${HBT_DEMO_LANGS:-de,en,es,ar,ru,zh}
 OUT=${OUT:-out/vocab-tradeoff}
 DTYPE=${DTYPE:-f16}   # f16, or q8: the word-embedding table in int8

@@ -90,7 +90,7 @@ fn padding_share(b: &hbt_model::TokenBatch) -> f64 {
     1.0 - real as f64 / (b.batch * b.seq).max(1) as f64
 }
 
-fn long_texts(data: &PathBuf, n: usize) -> Result<Vec<String>> {
+fn long_texts(data: &std::path::Path, n: usize) -> Result<Vec<String>> {
     let c = hbt_data::load_dir(data)?;
     let texts: Vec<String> = c
         .langs

@@ -248,7 +248,7 @@ impl SpaceState {
                     .map(|g| {
                         let (x, y) = self.cross_left[g].pop().expect("group has a cross pair");
                         Pair {
-                            space: space,
+                            space,
                             group: g,
                             qlang: x,
                             plang: y,

@@ -19,7 +19,7 @@ pub struct Split {
     pub dev: BTreeSet<String>,
 }
 
-fn find(p: &mut Vec<usize>, x: usize) -> usize {
+fn find(p: &mut [usize], x: usize) -> usize {
     let mut r = x;
     while p[r] != r {
         r = p[r];

@@ -16,6 +16,9 @@ use crate::report::{BeirResult, Report};
 
 pub const DEPTH: usize = 100;
 
+/// A TREC run: per query id, (document id, score) pairs.
+pub type Run = HashMap<String, Vec<(String, f64)>>;
+
 /// Evaluate; returns the report and the depth-100 run (query id -> [(doc id, score)]).
 pub fn evaluate(
     enc: &Encoder,
@@ -24,7 +27,7 @@ pub fn evaluate(
     model: &str,
     settings: serde_json::Value,
     show: bool,
-) -> Result<(Report, HashMap<String, Vec<(String, f64)>>)> {
+) -> Result<(Report, Run)> {
     let t0 = Instant::now();
     let queries: Vec<_> = set.queries.iter().filter(|q| set.qrels.contains_key(&q.id)).collect();
     if queries.is_empty() {

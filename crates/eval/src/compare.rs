@@ -110,13 +110,14 @@ impl Compared {
     }
 }
 
-type Column = (&'static str, Option<Measure>, Box<dyn Fn(&Report) -> Option<f64>>);
+type Figure = Box<dyn Fn(&Report) -> Option<f64>>;
+type Column = (&'static str, Option<Measure>, Figure);
 
 /// Markdown table, one row per report. A figure is bold only where the paired tests
 /// support it: best on that measure and significantly better than the runner-up (as in
 /// the study's summary); measures without a test are never bold.
 pub fn table(reports: &[Report], compared: &Compared) -> String {
-    let summary = |f: fn(&crate::report::Summary) -> f64| -> Box<dyn Fn(&Report) -> Option<f64>> {
+    let summary = |f: fn(&crate::report::Summary) -> f64| -> Figure {
         Box::new(move |r: &Report| r.summary.as_ref().map(f))
     };
     let cols: Vec<Column> = if reports[0].beir.is_some() {

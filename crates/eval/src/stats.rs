@@ -141,8 +141,15 @@ pub fn test_contributions(c: &[f64], resamples: usize, seed: u64) -> (f64, f64, 
 }
 
 /// Per-(unit, question) values of one measure for one report: `(group, question id, value)`
+/// (task or pool, question id, value).
+type TaskValue = (String, String, f64);
+/// A value per question id.
+/// A value per (task, question id).
+type PerTaskQuestion = BTreeMap<(String, String), f64>;
+type PerQuestion = BTreeMap<String, f64>;
+
 /// with the weight each group has in the macro average.
-fn values(r: &Report, m: Measure) -> Result<(Vec<(String, String, f64)>, BTreeMap<String, f64>)> {
+fn values(r: &Report, m: Measure) -> Result<(Vec<TaskValue>, BTreeMap<String, f64>)> {
     let ids = &r.question_ids;
     let missing = || {
         EvalError::Invalid(format!(
@@ -190,7 +197,7 @@ fn values(r: &Report, m: Measure) -> Result<(Vec<(String, String, f64)>, BTreeMa
 }
 
 /// Mean over `reports` (seeds of one system) of each (group, question)'s value.
-fn seed_means(reports: &[&Report], m: Measure) -> Result<(BTreeMap<(String, String), f64>, BTreeMap<String, f64>)> {
+fn seed_means(reports: &[&Report], m: Measure) -> Result<(PerTaskQuestion, PerQuestion)> {
     let mut sum: BTreeMap<(String, String), (f64, usize)> = BTreeMap::new();
     let mut weights = BTreeMap::new();
     for (i, r) in reports.iter().enumerate() {

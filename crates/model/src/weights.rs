@@ -74,14 +74,14 @@ fn canonical(name: &str) -> String {
         .or_else(|| name.strip_prefix("xlm_roberta."))
         .unwrap_or(name);
     // Old TF-converted BERT checkpoints call LayerNorm's parameters gamma/beta.
-    let n = if let Some(p) = n.strip_suffix(".gamma") {
+    
+    if let Some(p) = n.strip_suffix(".gamma") {
         format!("{p}.weight")
     } else if let Some(p) = n.strip_suffix(".beta") {
         format!("{p}.bias")
     } else {
         n.to_string()
-    };
-    n
+    }
 }
 
 fn to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {

@@ -328,7 +328,7 @@ fn write_bundle(
         }
     });
     let mut files = Vec::new();
-    files_under(&tmp, &tmp, &mut files)?;
+    files_under(tmp, tmp, &mut files)?;
     let label = model_dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

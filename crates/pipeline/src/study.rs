@@ -298,6 +298,9 @@ pub struct StudySummary {
     pub charts: Vec<PathBuf>,
 }
 
+/// Per benchmark: each row's name and its seeds' reports.
+pub type Rows = BTreeMap<String, Vec<(String, Vec<Report>)>>;
+
 /// A planned study in its directory.
 pub struct Study {
     plan: Plan,
@@ -461,7 +464,6 @@ impl Study {
             }
         }
         record(trained, evaluated)?;
-        drop(record);
         Ok(timing)
     }
 
@@ -505,7 +507,7 @@ impl Study {
 
     /// The finished rows per benchmark: `initial`, then each run with its seeds' reports
     /// (runs or seeds not evaluated yet are left out).
-    pub fn rows(&self) -> Result<BTreeMap<String, Vec<(String, Vec<Report>)>>> {
+    pub fn rows(&self) -> Result<Rows> {
         let mut rows: BTreeMap<String, Vec<(String, Vec<Report>)>> = BTreeMap::new();
         for (bench, _) in &self.plan.tests {
             let mut v = Vec::new();

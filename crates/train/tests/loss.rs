@@ -16,6 +16,7 @@ fn rand_mat(seed: u64, r: usize, c: usize) -> Vec<f64> {
 }
 
 /// Reference InfoNCE in f64: mean over rows of -log softmax(q_i · c_j / t)_i.
+#[allow(clippy::too_many_arguments)] // the formula's symbols, one each
 fn reference(q: &[f64], p: &[f64], h: &[f64], b: usize, nh: usize, d: usize, t: f64, sym: bool) -> f64 {
     let dot = |a: &[f64], i: usize, bb: &[f64], j: usize| (0..d).map(|k| a[i * d + k] * bb[j * d + k]).sum::<f64>() / t;
     let ce = |rows: &dyn Fn(usize) -> Vec<f64>| -> f64 {

@@ -7,18 +7,8 @@ use wasm_bindgen::prelude::*;
 
 use crate::engine::Engine;
 use crate::fetch::now;
+use crate::timing::median;
 
-pub(crate) fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
 
 /// Load `bundle` on the CPU backend, then time `runs` query encodings of `text` (token ids
 /// to vector, read back) after `warmups` untimed ones, and as many full searches (tokenize,

@@ -11,24 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis;
 use crate::fetch::{BundleReader, fetch_bytes, join_url, now};
+pub use crate::protocol::Backend;
 use crate::worker::EncoderWorker;
-
-/// Which Burn backend runs the encoder, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Backend {
-    WebGpu,
-    /// Burn's flex backend on the CPU; the reason WebGPU was not used.
-    Cpu(String),
-}
-
-impl Backend {
-    pub fn label(&self) -> &'static str {
-        match self {
-            Backend::WebGpu => "WebGPU",
-            Backend::Cpu(_) => "CPU",
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Progress {

@@ -9,6 +9,8 @@ mod bench;
 mod charts;
 mod engine;
 mod fetch;
+mod protocol;
+mod timing;
 mod worker;
 
 fn main() {

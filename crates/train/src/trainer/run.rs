@@ -229,7 +229,7 @@ pub fn train(o: TrainOptions<'_>) -> Result<Summary> {
             val_loss: None,
         };
         if cfg.eval_every > 0
-            && state.step % cfg.eval_every == 0
+            && state.step.is_multiple_of(cfg.eval_every)
             && let Some(v) = val(&trainer)?
         {
             line.val_loss = Some(v);
@@ -245,7 +245,7 @@ pub fn train(o: TrainOptions<'_>) -> Result<Summary> {
         writeln!(log, "{}", serde_json::to_string(&line).expect("log line"))
             .map_err(|e| TrainError::io(&log_path, e))?;
         progress.step(&line);
-        if cfg.checkpoint_every > 0 && state.step % cfg.checkpoint_every == 0 {
+        if cfg.checkpoint_every > 0 && state.step.is_multiple_of(cfg.checkpoint_every) {
             trainer.save_checkpoint(out, &state)?;
         }
         if let Some(d) = step_delay {

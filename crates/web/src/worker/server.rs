@@ -1,0 +1,257 @@
+//! The worker's side: build the encoder from a bundle, answer encode and bench requests.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use hbt_model::bundle::Manifest;
+use hbt_model::burn::tensor::Device;
+#[cfg(feature = "webgpu")]
+use hbt_model::burn::tensor::wgpu::WgpuBackend;
+use hbt_model::{Encoder, EncoderOptions, ModelFiles, Precision, TextKind};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::spawn_local;
+
+#[cfg(feature = "webgpu")]
+use crate::fetch::webgpu_adapter;
+use crate::fetch::{BundleReader, join_url, js_err, now, yield_to_browser};
+use crate::protocol::{Backend, Envelope, Loaded, QUERY_PAD, Reply, Request, message, parse};
+use crate::timing::median;
+
+
+struct Model {
+    encoder: Encoder,
+    unk_id: Option<u32>,
+}
+
+fn post(id: u32, body: &Reply, vectors: Option<js_sys::Float32Array>) {
+    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let json = serde_json::to_string(&Envelope { id, body }).unwrap_or_default();
+    let msg = message(&json, vectors.as_ref());
+    // The vectors' buffer moves to the page rather than being copied.
+    let sent = match &vectors {
+        Some(v) => scope.post_message_with_transfer(&msg, &js_sys::Array::of1(&v.buffer())),
+        None => scope.post_message(&msg),
+    };
+    if let Err(e) = sent {
+        web_sys::console::error_1(&e);
+    }
+}
+
+/// Run as the encoder's worker: answer the page's requests until it terminates us.
+pub fn serve() {
+    // A panic here would leave the page waiting forever: tell it.
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        post(0, &Reply::Failed(format!("the encoder's worker stopped: {info}")), None);
+    }));
+    let model: Rc<RefCell<Option<Rc<Model>>>> = Rc::new(RefCell::new(None));
+    let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+        let model = model.clone();
+        match parse::<Request>(&ev.data()) {
+            Ok((env, _)) => spawn_local(handle(env.id, env.body, model)),
+            Err(e) => post(0, &Reply::Failed(e), None),
+        }
+    });
+    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    // The handler lives as long as the worker.
+    on_message.forget();
+    post(0, &Reply::Ready, None);
+}
+
+async fn handle(id: u32, req: Request, model: Rc<RefCell<Option<Rc<Model>>>>) {
+    let loaded = model.borrow().clone();
+    let outcome = match req {
+        Request::Load {
+            base,
+            manifest,
+            force_cpu,
+        } => match load(id, &base, &manifest, force_cpu).await {
+            Ok((m, info)) => {
+                *model.borrow_mut() = Some(Rc::new(m));
+                Ok((Reply::Loaded(info), None))
+            }
+            Err(e) => Err(e),
+        },
+        Request::Encode { texts, kind } => match loaded {
+            Some(m) => encode(&m, &texts, kind).await,
+            None => Err("the encoder is not loaded yet".into()),
+        },
+        Request::Bench { text, warmups, runs } => match loaded {
+            Some(m) => bench(&m.encoder, &text, warmups, runs)
+                .await
+                .map(|v| (Reply::Bench(v), None)),
+            None => Err("the encoder is not loaded yet".into()),
+        },
+    };
+    match outcome {
+        Ok((reply, vectors)) => post(id, &reply, vectors),
+        Err(e) => post(id, &Reply::Failed(e), None),
+    }
+}
+
+async fn init_device(force_cpu: bool) -> (Device, Backend) {
+    if force_cpu {
+        return (
+            Device::flex(),
+            Backend::Cpu("the CPU was requested (?backend=cpu)".into()),
+        );
+    }
+    #[cfg(not(feature = "webgpu"))]
+    return (
+        Device::flex(),
+        Backend::Cpu("this build of the app leaves out the WebGPU backend: built without its webgpu feature".into()),
+    );
+    #[cfg(feature = "webgpu")]
+    {
+        if let Err(why) = webgpu_adapter().await {
+            return (Device::flex(), Backend::Cpu(why));
+        }
+        match Device::wgpu_options()
+            .graphics_api(WgpuBackend::WebGpu)
+            .init_async()
+            .await
+        {
+            Ok(d) => (d, Backend::WebGpu),
+            Err(e) => (Device::flex(), Backend::Cpu(format!("WebGPU failed to start: {e}"))),
+        }
+    }
+}
+
+async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Result<(Model, Loaded), String> {
+    let t0 = now();
+    let mut marks = Vec::new();
+    let reader = BundleReader::open(base, manifest).await;
+    let progress = |stage: String, done: u64| post(id, &Reply::Progress { stage, done }, None);
+    let dir = &manifest.model.dir;
+    // All at once: each file is a round trip to the browser's cache, and seven of e5's nine
+    // are a few hundred bytes. (Reading the weights on a helper thread while this one builds
+    // the tokenizer made a second visit slower on a 2-core machine: the cache answers in turn
+    // and the threads compete.)
+    let named = futures::future::try_join_all(manifest.model.files.iter().map(|f| {
+        let (reader, progress) = (&reader, &progress);
+        async move { Ok::<_, String>((f.clone(), reader.read(&format!("{dir}/{f}"), "model", progress).await?)) }
+    }))
+    .await?;
+    marks.push(("model files".to_string(), now() - t0));
+    let mut files = ModelFiles::from_named(&PathBuf::from(join_url(base, dir)), named).map_err(|e| e.to_string())?;
+    progress("starting the encoder".into(), reader.done.get());
+    let (device, mut backend) = init_device(force_cpu).await;
+    // On the CPU, an int8 bundle's linears multiply as integers (`hbt_model::int8`: the
+    // stored int8 weights, 16-bit activations): wasm SIMD's integer dot product does eight
+    // multiply-adds an instruction, its f32 products four in two.
+    let cpu_options = EncoderOptions {
+        precision: if manifest.model.dtype.eq_ignore_ascii_case("q8") {
+            Precision::Int8
+        } else {
+            Precision::F32
+        },
+        ..Default::default()
+    };
+    let options = if backend == Backend::WebGpu {
+        EncoderOptions::default()
+    } else {
+        cpu_options.clone()
+    };
+    let loading = |e: hbt_model::ModelError| format!("the bundle's model does not load: {e}");
+    // The files outlive the build only for WebGPU's fallback: a clone copies the whole model.
+    let fallback = (backend == Backend::WebGpu).then(|| files.clone());
+    let weights = std::mem::take(&mut files.weights);
+    // In two steps, to show where the time goes: the tokenizer (its trie of 88,088 pieces),
+    // then the weights.
+    let prepared = Encoder::prepare(files, &options).map_err(loading)?;
+    marks.push(("tokenizer".to_string(), now() - t0));
+    let mut encoder = Encoder::from_prepared(prepared, weights, &device, &options).map_err(loading)?;
+    encoder.tokenizer.pad_multiple = QUERY_PAD;
+    marks.push(("encoder".to_string(), now() - t0));
+    if encoder.config.hidden_size != manifest.dim {
+        return Err(format!(
+            "the model's vectors have {} dimensions but the passage vectors {}",
+            encoder.config.hidden_size, manifest.dim
+        ));
+    }
+    // One warm-up query compiles the GPU kernels now rather than on the first search,
+    // and proves the backend works before the page relies on it.
+    if let Some(files) = fallback {
+        if let Err(e) = encoder.embed_batch_async(&["warm-up"], TextKind::Query).await {
+            backend = Backend::Cpu(format!("WebGPU failed on the first query: {e}"));
+            encoder = Encoder::from_files(files, &Device::flex(), &cpu_options).map_err(|e| e.to_string())?;
+            encoder.tokenizer.pad_multiple = QUERY_PAD;
+        }
+        marks.push(("warm-up".to_string(), now() - t0));
+    }
+    let unk_id = ["<unk>", "[UNK]"].iter().find_map(|t| encoder.tokenizer.token_to_id(t));
+    let info = Loaded {
+        backend,
+        marks,
+        cached_bytes: reader.cached_bytes.get(),
+    };
+    Ok((Model { encoder, unk_id }, info))
+}
+
+async fn encode(m: &Model, texts: &[String], kind: TextKind) -> Result<(Reply, Option<js_sys::Float32Array>), String> {
+    let t0 = now();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let enc = &m.encoder;
+    let batch = enc.tokenize(&refs, kind).map_err(|e| e.to_string())?;
+    let (mut tokens, mut unknown) = (Vec::new(), Vec::new());
+    for r in 0..texts.len() {
+        let ids = batch.row_ids(r);
+        tokens.push(ids.len());
+        unknown.push(m.unk_id.map(|u| ids.iter().filter(|&&i| i == u).count()).unwrap_or(0));
+    }
+    let flat = enc
+        .forward(&enc.to_device(&batch, &enc.device))
+        .into_data_async()
+        .await
+        .map_err(|e| format!("{e:?}"))?
+        .try_to_vec::<f32>()
+        .map_err(|e| format!("{e:?}"))?;
+    let reply = Reply::Encoded {
+        dim: enc.config.hidden_size,
+        tokens,
+        unknown,
+        ms: now() - t0,
+    };
+    Ok((reply, Some(js_sys::Float32Array::from(flat.as_slice()))))
+}
+
+/// Token ids to vector, read back: the encoder alone, timed where it runs.
+async fn bench(enc: &Encoder, text: &str, warmups: u32, runs: u32) -> Result<serde_json::Value, String> {
+    let mut tokenize_ms = Vec::new();
+    for _ in 0..runs.max(1) {
+        let t = now();
+        enc.tokenize(&[text], TextKind::Query).map_err(|e| e.to_string())?;
+        tokenize_ms.push(now() - t);
+    }
+    let batch = enc.tokenize(&[text], TextKind::Query).map_err(|e| e.to_string())?;
+    let mut encode_ms = Vec::new();
+    let mut vector = Vec::new();
+    for i in 0..warmups + runs {
+        let t = now();
+        let tensors = enc.to_device(&batch, &enc.device);
+        let v = enc
+            .forward(&tensors)
+            .into_data_async()
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        let ms = now() - t;
+        if i >= warmups {
+            encode_ms.push(ms);
+        }
+        vector = v.try_to_vec::<f32>().map_err(|e| format!("{e:?}"))?;
+        // Messages (the page's own requests) are not starved by a long benchmark.
+        yield_to_browser().await;
+    }
+    Ok(serde_json::json!({
+        "tokens": batch.lengths[0],
+        "seq": batch.seq,
+        "ids": batch.row_ids(0),
+        "encode_ms": encode_ms.clone(),
+        "encode_median_ms": median(&mut encode_ms),
+        "tokenize_median_ms": median(&mut tokenize_ms),
+        "vector": vector,
+    }))
+}
+
