@@ -117,9 +117,8 @@ type Column = (&'static str, Option<Measure>, Figure);
 /// support it: best on that measure and significantly better than the runner-up (as in
 /// the study's summary); measures without a test are never bold.
 pub fn table(reports: &[Report], compared: &Compared) -> String {
-    let summary = |f: fn(&crate::report::Summary) -> f64| -> Figure {
-        Box::new(move |r: &Report| r.summary.as_ref().map(f))
-    };
+    let summary =
+        |f: fn(&crate::report::Summary) -> f64| -> Figure { Box::new(move |r: &Report| r.summary.as_ref().map(f)) };
     let cols: Vec<Column> = if reports[0].beir.is_some() {
         vec![
             (

@@ -74,7 +74,7 @@ fn canonical(name: &str) -> String {
         .or_else(|| name.strip_prefix("xlm_roberta."))
         .unwrap_or(name);
     // Old TF-converted BERT checkpoints call LayerNorm's parameters gamma/beta.
-    
+
     if let Some(p) = n.strip_suffix(".gamma") {
         format!("{p}.weight")
     } else if let Some(p) = n.strip_suffix(".beta") {

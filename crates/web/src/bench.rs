@@ -9,7 +9,6 @@ use crate::engine::Engine;
 use crate::fetch::now;
 use crate::timing::median;
 
-
 /// Load `bundle` on the CPU backend, then time `runs` query encodings of `text` (token ids
 /// to vector, read back) after `warmups` untimed ones, and as many full searches (tokenize,
 /// encode, rank the bundle's passages). Returns JSON with the token ids, every time and the

@@ -7,7 +7,6 @@ use std::rc::Rc;
 
 use hbt_model::TextKind;
 use hbt_model::bundle::{BundleCorpus, Manifest, read_embeddings};
-use serde::{Deserialize, Serialize};
 
 use crate::analysis;
 use crate::fetch::{BundleReader, fetch_bytes, join_url, now};

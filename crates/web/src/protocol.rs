@@ -95,7 +95,9 @@ pub(crate) fn message(json: &str, vectors: Option<&js_sys::Float32Array>) -> JsV
     o.into()
 }
 
-pub(crate) fn parse<T: for<'de> Deserialize<'de>>(data: &JsValue) -> Result<(Envelope<T>, Option<js_sys::Float32Array>), String> {
+pub(crate) fn parse<T: for<'de> Deserialize<'de>>(
+    data: &JsValue,
+) -> Result<(Envelope<T>, Option<js_sys::Float32Array>), String> {
     let json = js_sys::Reflect::get(data, &"json".into())
         .ok()
         .and_then(|j| j.as_string())
@@ -106,4 +108,3 @@ pub(crate) fn parse<T: for<'de> Deserialize<'de>>(data: &JsValue) -> Result<(Env
         .and_then(|v| v.dyn_into::<js_sys::Float32Array>().ok());
     Ok((env, f32))
 }
-

@@ -145,8 +145,12 @@ pub fn train(o: TrainOptions<'_>) -> Result<Summary> {
     } = o;
     cfg.validate()?;
     let data = TrainData::new(corpora, &cfg)?;
-    let kind = cfg.sampler.kind(cfg.alpha)?;
-    let sampler = Sampler::new(data.train.clone(), kind, cfg.batch_size, cfg.seed)?;
+    let sampler = Sampler::new(
+        data.train.clone(),
+        cfg.sampler.kind(cfg.alpha)?,
+        cfg.batch_size,
+        cfg.seed,
+    )?;
     let val_batches = validation_batches(&data, &cfg)?;
     std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
     let _lock = RunLock::acquire(out)?;
@@ -176,19 +180,9 @@ pub fn train(o: TrainOptions<'_>) -> Result<Summary> {
     }
     let log_path = out.join("train-log.jsonl");
     let mut log = open_log(&log_path, resume, state.step)?;
-    let val = |t: &Trainer| -> Result<Option<f64>> {
-        if val_batches.is_empty() {
-            return Ok(None);
-        }
-        let mut s = 0.0;
-        for b in &val_batches {
-            s += t.eval_loss(&data, &data.dev, b)?;
-        }
-        Ok(Some(s / val_batches.len() as f64))
-    };
     let t0 = Instant::now();
     let initial_val = if state.step == 0 {
-        val(&trainer)?
+        validate(&trainer, &data, &val_batches)?
     } else {
         // A resumed run reports the validation loss its first part measured before step 1.
         logged_initial_val(&log_path)
@@ -196,103 +190,167 @@ pub fn train(o: TrainOptions<'_>) -> Result<Summary> {
     if let (0, Some(v)) = (state.step, initial_val) {
         writeln!(log, "{}", serde_json::json!({"step": 0, "val_loss": v})).map_err(|e| TrainError::io(&log_path, e))?;
     }
-    progress.start(cfg.max_steps, state.step);
-    let mut pairs_done = 0usize;
-    let mut last_val = None;
-    let mut stopped = StopReason::MaxSteps;
-    let best_dir = out.join("best");
-    let mut stream = sampler.stream(state.epoch, state.batch_index);
-    while state.step < cfg.max_steps {
-        if stop.is_stopped() {
-            stopped = StopReason::Interrupted;
-            break;
+    let mut run = Run {
+        trainer,
+        data: &data,
+        val_batches: &val_batches,
+        out,
+        log,
+        log_path,
+        state,
+        pairs_done: 0,
+        last_val: None,
+    };
+    progress.start(cfg.max_steps, run.state.step);
+    let stopped = run.steps(&sampler, &stop, progress, step_delay)?;
+    progress.finish();
+    run.finish(stopped, initial_val, t0.elapsed().as_secs_f64())
+}
+
+/// A run in progress: the trainer, where it is, and where it writes.
+struct Run<'a> {
+    trainer: Trainer,
+    data: &'a TrainData,
+    val_batches: &'a [Batch],
+    out: &'a Path,
+    log: File,
+    log_path: PathBuf,
+    state: CheckpointState,
+    pairs_done: usize,
+    last_val: Option<f64>,
+}
+
+impl Run<'_> {
+    /// Step until `max_steps`, a stop request, the sampler's end or early stopping.
+    fn steps(
+        &mut self,
+        sampler: &Sampler,
+        stop: &StopHandle,
+        progress: &mut dyn Progress,
+        step_delay: Option<Duration>,
+    ) -> Result<StopReason> {
+        let cfg = self.trainer.cfg.clone();
+        let mut stream = sampler.stream(self.state.epoch, self.state.batch_index);
+        while self.state.step < cfg.max_steps {
+            if stop.is_stopped() {
+                return Ok(StopReason::Interrupted);
+            }
+            let Some((epoch, index, batch)) = stream.next() else {
+                return Ok(StopReason::SamplerExhausted);
+            };
+            let line = self.step(epoch, index, &batch)?;
+            writeln!(self.log, "{}", serde_json::to_string(&line).expect("log line"))
+                .map_err(|e| TrainError::io(&self.log_path, e))?;
+            progress.step(&line);
+            if cfg.checkpoint_every > 0 && self.state.step.is_multiple_of(cfg.checkpoint_every) {
+                self.trainer.save_checkpoint(self.out, &self.state)?;
+            }
+            if let Some(d) = step_delay {
+                std::thread::sleep(d);
+            }
+            if cfg.patience > 0 && self.state.bad_evals >= cfg.patience {
+                return Ok(StopReason::EarlyStopping);
+            }
         }
-        let Some((epoch, index, batch)) = stream.next() else {
-            stopped = StopReason::SamplerExhausted;
-            break;
-        };
-        let step_t = Instant::now();
-        let lr = cfg.lr_at(state.step + 1);
-        let loss = trainer.step(&data, &batch, lr)?;
-        state.step += 1;
-        state.epoch = epoch;
-        state.batch_index = index + 1;
-        pairs_done += batch.pairs.len();
+        Ok(StopReason::MaxSteps)
+    }
+
+    /// One optimisation step, then validation when it is due (keeping the best weights).
+    fn step(&mut self, epoch: u64, index: usize, batch: &Batch) -> Result<LogLine> {
+        let cfg = &self.trainer.cfg;
+        let (lr, eval_every) = (cfg.lr_at(self.state.step + 1), cfg.eval_every);
+        let t = Instant::now();
+        let loss = self.trainer.step(self.data, batch, lr)?;
+        let st = &mut self.state;
+        st.step += 1;
+        st.epoch = epoch;
+        st.batch_index = index + 1;
+        self.pairs_done += batch.pairs.len();
         let mut line = LogLine {
-            step: state.step,
+            step: st.step,
             epoch,
             kind: format!("{:?}", batch.kind).to_lowercase(),
             loss,
             lr,
-            pairs_per_s: batch.pairs.len() as f64 / step_t.elapsed().as_secs_f64(),
-            grad_norm: trainer.last_grad_norm,
+            pairs_per_s: batch.pairs.len() as f64 / t.elapsed().as_secs_f64(),
+            grad_norm: self.trainer.last_grad_norm,
             val_loss: None,
         };
-        if cfg.eval_every > 0
-            && state.step.is_multiple_of(cfg.eval_every)
-            && let Some(v) = val(&trainer)?
+        if eval_every > 0
+            && st.step.is_multiple_of(eval_every)
+            && let Some(v) = validate(&self.trainer, self.data, self.val_batches)?
         {
             line.val_loss = Some(v);
-            last_val = Some(v);
-            if state.best_val.is_none_or(|b| v < b) {
-                state.best_val = Some(v);
-                state.bad_evals = 0;
-                trainer.save_model(&best_dir)?;
+            self.last_val = Some(v);
+            if st.best_val.is_none_or(|b| v < b) {
+                st.best_val = Some(v);
+                st.bad_evals = 0;
+                self.trainer.save_model(&self.out.join("best"))?;
             } else {
-                state.bad_evals += 1;
+                st.bad_evals += 1;
             }
         }
-        writeln!(log, "{}", serde_json::to_string(&line).expect("log line"))
-            .map_err(|e| TrainError::io(&log_path, e))?;
-        progress.step(&line);
-        if cfg.checkpoint_every > 0 && state.step.is_multiple_of(cfg.checkpoint_every) {
+        Ok(line)
+    }
+
+    /// Checkpoint if the run must be resumable, publish `model/`, write the summary and
+    /// drop checkpoints a finished run no longer needs.
+    fn finish(self, stopped: StopReason, initial_val: Option<f64>, secs: f64) -> Result<Summary> {
+        let Run {
+            trainer,
+            out,
+            state,
+            log_path,
+            ..
+        } = self;
+        let cfg = trainer.cfg.clone();
+        let interrupted = stopped == StopReason::Interrupted;
+        // An interrupted run needs its checkpoint to resume; a finished one only on request.
+        if interrupted || cfg.keep_checkpoints {
             trainer.save_checkpoint(out, &state)?;
         }
-        if let Some(d) = step_delay {
-            std::thread::sleep(d);
+        let model_dir = publish_model(&trainer, out, &out.join("best"), interrupted)?;
+        let log_bytes = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
+        let mut summary = Summary {
+            steps: state.step,
+            initial_val_loss: initial_val,
+            best_val_loss: state.best_val,
+            final_val_loss: if interrupted { None } else { self.last_val },
+            seconds: secs,
+            pairs_per_s: self.pairs_done as f64 / secs.max(1e-9),
+            stopped,
+            model_dir,
+            config: cfg,
+            device: None,
+            bytes_written: trainer.bytes_written() + log_bytes,
+            bytes_on_disk: 0,
+            warnings: trainer.warnings.clone(),
+        };
+        summary.write(out)?;
+        if !interrupted && !summary.config.keep_checkpoints {
+            // The run is complete on the disk (model, summary): its checkpoints can go.
+            let ckpts = out.join("checkpoints");
+            if ckpts.exists() {
+                std::fs::remove_dir_all(&ckpts).map_err(|e| TrainError::io(&ckpts, e))?;
+                durable::sync_dir(out)?;
+            }
         }
-        if cfg.patience > 0 && state.bad_evals >= cfg.patience {
-            stopped = StopReason::EarlyStopping;
-            break;
-        }
+        summary.bytes_on_disk = durable::dir_bytes(out);
+        summary.write(out)?;
+        Ok(summary)
     }
-    progress.finish();
-    let interrupted = stopped == StopReason::Interrupted;
-    // An interrupted run needs its checkpoint to resume; a finished one only on request.
-    if interrupted || cfg.keep_checkpoints {
-        trainer.save_checkpoint(out, &state)?;
+}
+
+/// The mean loss over the fixed validation batches (None without any).
+fn validate(trainer: &Trainer, data: &TrainData, batches: &[Batch]) -> Result<Option<f64>> {
+    if batches.is_empty() {
+        return Ok(None);
     }
-    let model_dir_out = publish_model(&trainer, out, &best_dir, interrupted)?;
-    let secs = t0.elapsed().as_secs_f64();
-    let mut summary = Summary {
-        steps: state.step,
-        initial_val_loss: initial_val,
-        best_val_loss: state.best_val,
-        final_val_loss: if interrupted { None } else { last_val },
-        seconds: secs,
-        pairs_per_s: pairs_done as f64 / secs.max(1e-9),
-        stopped,
-        model_dir: model_dir_out,
-        config: cfg,
-        device: None,
-        bytes_written: 0,
-        bytes_on_disk: 0,
-        warnings: trainer.warnings.clone(),
-    };
-    let log_bytes = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
-    summary.bytes_written = trainer.bytes_written() + log_bytes;
-    summary.write(out)?;
-    if !interrupted && !summary.config.keep_checkpoints {
-        // The run is complete on the disk (model, summary): its checkpoints can go.
-        let ckpts = out.join("checkpoints");
-        if ckpts.exists() {
-            std::fs::remove_dir_all(&ckpts).map_err(|e| TrainError::io(&ckpts, e))?;
-            durable::sync_dir(out)?;
-        }
+    let mut s = 0.0;
+    for b in batches {
+        s += trainer.eval_loss(data, &data.dev, b)?;
     }
-    summary.bytes_on_disk = durable::dir_bytes(out);
-    summary.write(out)?;
-    Ok(summary)
+    Ok(Some(s / batches.len() as f64))
 }
 
 /// The fixed validation batches: drawn once from the dev split, the same at every check.

@@ -13,7 +13,6 @@ use wasm_bindgen_futures::JsFuture;
 use crate::fetch::js_err;
 use crate::protocol::{Envelope, Loaded, Reply, Request, message, parse};
 
-
 /// Vectors of an [`EncoderWorker::encode`] call, in the order of the texts.
 pub struct Encoded {
     /// The worker's time on the request.
@@ -23,6 +22,9 @@ pub struct Encoded {
     pub unknown: Vec<usize>,
 }
 
+/// Where the worker's loading progress goes (stage, bytes done), set per load.
+type ProgressSink = Rc<RefCell<Option<Box<dyn Fn(String, u64)>>>>;
+
 type Waiters = RefCell<HashMap<u32, (js_sys::Function, js_sys::Function)>>;
 
 /// The page's handle on the encoder's worker; dropping it terminates the worker.
@@ -30,7 +32,7 @@ pub struct EncoderWorker {
     worker: web_sys::Worker,
     next: Cell<u32>,
     waiters: Rc<Waiters>,
-    progress: Rc<RefCell<Option<Box<dyn Fn(String, u64)>>>>,
+    progress: ProgressSink,
     _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
     _on_error: Closure<dyn FnMut(web_sys::ErrorEvent)>,
 }
@@ -77,7 +79,7 @@ impl EncoderWorker {
         let _ = web_sys::Url::revoke_object_url(&url);
 
         let waiters: Rc<Waiters> = Rc::new(RefCell::new(HashMap::new()));
-        let progress: Rc<RefCell<Option<Box<dyn Fn(String, u64)>>>> = Rc::new(RefCell::new(None));
+        let progress: ProgressSink = Rc::new(RefCell::new(None));
         let (w2, p2) = (waiters.clone(), progress.clone());
         let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
             let data = ev.data();

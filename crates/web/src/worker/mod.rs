@@ -13,5 +13,5 @@
 mod client;
 mod server;
 
-pub use client::{Encoded, EncoderWorker};
+pub use client::EncoderWorker;
 pub use server::serve;

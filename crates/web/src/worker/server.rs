@@ -10,14 +10,14 @@ use hbt_model::burn::tensor::Device;
 use hbt_model::burn::tensor::wgpu::WgpuBackend;
 use hbt_model::{Encoder, EncoderOptions, ModelFiles, Precision, TextKind};
 use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
 #[cfg(feature = "webgpu")]
 use crate::fetch::webgpu_adapter;
-use crate::fetch::{BundleReader, join_url, js_err, now, yield_to_browser};
+use crate::fetch::{BundleReader, join_url, now, yield_to_browser};
 use crate::protocol::{Backend, Envelope, Loaded, QUERY_PAD, Reply, Request, message, parse};
 use crate::timing::median;
-
 
 struct Model {
     encoder: Encoder,
@@ -254,4 +254,3 @@ async fn bench(enc: &Encoder, text: &str, warmups: u32, runs: u32) -> Result<ser
         "vector": vector,
     }))
 }
-

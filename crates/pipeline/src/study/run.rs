@@ -1,0 +1,187 @@
+//! Training and evaluating what a study directory is missing, and the wall time kept per
+//! invocation.
+
+use std::path::Path;
+
+use hbt_data::CandidateInput;
+use hbt_model::{BackendKind, DeviceInfo, Encoder, EncoderOptions};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use hbt_eval::lareqa::LareqaOptions;
+use hbt_eval::report::Report;
+
+use super::Study;
+
+/// Wall time spent on a study directory, over every invocation that worked on it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Timing {
+    pub invocations: Vec<Invocation>,
+}
+
+impl Timing {
+    /// A study directory's `timing.json`; empty where there is none yet (or it is
+    /// unreadable: the wall time is a report, not an input to any result).
+    pub fn read(dir: &Path) -> Timing {
+        std::fs::read(dir.join("timing.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Invocation {
+    pub seconds: f64,
+    pub device: String,
+    pub trained: usize,
+    pub evaluated: usize,
+}
+
+impl Study {
+    /// Train and evaluate whatever is missing; `progress` gets one line per stage. Holds the
+    /// directory's lock (one writer at a time).
+    pub fn run(&self, device: &DeviceInfo, progress: &mut dyn FnMut(&str)) -> Result<Timing> {
+        let t0 = std::time::Instant::now();
+        let _lock = hbt_train::RunLock::acquire(&self.dir)?;
+        let p = &self.plan;
+        let backend = device.kind();
+        let init_dir = hbt_model::source::resolve_model(&p.init)?;
+        let corpora: Vec<_> = p
+            .train
+            .iter()
+            .map(|d| hbt_data::load_dir(d))
+            .collect::<Result<_, _>>()?;
+        let tests: Vec<(String, hbt_data::Corpus)> = p
+            .tests
+            .iter()
+            .map(|(n, d)| {
+                let c = hbt_data::load_dir(d)?;
+                Ok((
+                    n.clone(),
+                    match p.limit {
+                        Some(l) => c.limit(l),
+                        None => c,
+                    },
+                ))
+            })
+            .collect::<Result<_>>()?;
+        // Recorded after every stage, so that the time of an invocation that is killed still
+        // counts in the summary's wall time.
+        let path = self.dir.join("timing.json");
+        let mut timing = Timing::read(&self.dir);
+        timing.invocations.push(Invocation {
+            seconds: 0.0,
+            device: device.to_string(),
+            trained: 0,
+            evaluated: 0,
+        });
+        let mut record = |trained: usize, evaluated: usize| -> Result<()> {
+            let inv = timing.invocations.last_mut().expect("pushed above");
+            inv.seconds = t0.elapsed().as_secs_f64();
+            (inv.trained, inv.evaluated) = (trained, evaluated);
+            let bytes = serde_json::to_vec_pretty(&timing).expect("timing serialises");
+            hbt_train::durable::write_atomic(&path, &bytes)?;
+            Ok(())
+        };
+        let (mut trained, mut evaluated) = (0, 0);
+        for (bench, corpus) in &tests {
+            let out = self.dir.join("initial").join(bench);
+            if !out.join("report.json").is_file() {
+                progress(&format!("== initial model on {bench}"));
+                self.evaluate(&init_dir, bench, corpus, backend, "initial", &out)?;
+                evaluated += 1;
+                record(trained, evaluated)?;
+            }
+        }
+        for run in &p.runs {
+            for seed in 1..=p.seeds {
+                let run_dir = self.run_dir(&run.name, seed);
+                if !run_dir.join("summary.json").is_file() {
+                    let resume = run_dir.join("checkpoints/latest").is_file();
+                    progress(&format!(
+                        "== train {} seed {seed}{}",
+                        run.name,
+                        if resume { " (resuming)" } else { "" }
+                    ));
+                    let mut cfg = p.config.clone();
+                    cfg.sampler = run.sampler.parse()?;
+                    cfg.alpha = run.alpha;
+                    cfg.seed = seed;
+                    let dev = hbt_model::device(backend)?;
+                    let mut bar = hbt_train::ProgressBarSink::default();
+                    let mut s = hbt_train::train(hbt_train::TrainOptions {
+                        model_dir: &init_dir,
+                        corpora: corpora.clone(),
+                        device: &dev,
+                        config: cfg,
+                        out: &run_dir,
+                        resume,
+                        stop: Default::default(),
+                        progress: &mut bar,
+                        step_delay: None,
+                        pretend_free_bytes: None,
+                    })?;
+                    s.device = Some(device.clone());
+                    s.write(&run_dir)?;
+                    trained += 1;
+                    record(trained, evaluated)?;
+                    progress(&format!(
+                        "   {} steps, val loss {:?} -> {:?}, {:.0} s",
+                        s.steps, s.initial_val_loss, s.best_val_loss, s.seconds
+                    ));
+                }
+                for (bench, corpus) in &tests {
+                    let out = run_dir.join(format!("eval-{bench}"));
+                    if !out.join("report.json").is_file() {
+                        progress(&format!("== eval {} seed {seed} on {bench}", run.name));
+                        let label = format!("{}-s{seed}", run.name);
+                        self.evaluate(&run_dir.join("model"), bench, corpus, backend, &label, &out)?;
+                        evaluated += 1;
+                        record(trained, evaluated)?;
+                    }
+                }
+            }
+        }
+        record(trained, evaluated)?;
+        Ok(timing)
+    }
+
+    fn evaluate(
+        &self,
+        model_dir: &Path,
+        bench: &str,
+        corpus: &hbt_data::Corpus,
+        backend: BackendKind,
+        label: &str,
+        out: &Path,
+    ) -> Result<Report> {
+        let device = hbt_model::device(backend)?;
+        let mut enc = Encoder::load(model_dir, &device, &EncoderOptions::default())?;
+        // Length buckets of 8 tokens suit the CPU; a GPU compiles (and autotunes) kernels for
+        // every new shape, so there the buckets are 32 wide and the batches larger.
+        let cpu = hbt_model::is_cpu(&device);
+        enc.batch_size = if cpu { 64 } else { 128 };
+        enc.tokenizer.pad_multiple = if cpu { 8 } else { 32 };
+        // The prefixes go on record: a model directory that does not declare them gets e5's
+        // only when its name says e5, and a run without them is a different experiment.
+        let settings = serde_json::json!({
+            "limit": self.plan.limit,
+            "input": CandidateInput::Sentence,
+            "backend": format!("{backend:?}").to_lowercase(),
+            "prefixes": enc.prefixes,
+            "prefix_notes": enc.notes,
+        });
+        let mut r = hbt_eval::lareqa::evaluate(
+            &enc,
+            corpus,
+            bench,
+            &model_dir.display().to_string(),
+            settings,
+            &LareqaOptions::default(),
+        )?;
+        r.label = Some(label.to_string());
+        hbt_eval::write_outputs(&r, out)?;
+        Ok(r)
+    }
+}
