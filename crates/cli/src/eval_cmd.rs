@@ -105,16 +105,13 @@ pub fn run_eval(a: EvalArgs) -> Result<hbt_eval::Report> {
                 .unwrap_or_default();
             let (report, run) = hbt_eval::beir::evaluate(&enc, &set, &name, &a.model.model, settings, true)?;
             if let Some(runs) = &a.runs {
-                std::fs::create_dir_all(runs).with_context(|| runs.display().to_string())?;
-                let mut body = String::new();
+                let mut file = hbt_eval::trec::RunFile::default();
                 let mut ids: Vec<_> = run.keys().collect();
                 ids.sort();
                 for q in ids {
-                    for (rank, (d, s)) in run[q].iter().enumerate() {
-                        body += &format!("{q} Q0 {d} {} {s} hbt\n", rank + 1);
-                    }
+                    file.ranked(q, run[q].iter().map(|(d, s)| (d.clone(), s)));
                 }
-                std::fs::write(runs.join(format!("{name}.run")), body)?;
+                file.write(runs, &name)?;
             }
             report
         }

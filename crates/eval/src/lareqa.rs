@@ -9,7 +9,6 @@
 //! never a full queries × candidates matrix.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
@@ -22,6 +21,7 @@ use crate::embed::{Vectors, embed_all};
 use crate::error::{EvalError, Result};
 use crate::metrics::{ap_at_k, average_precision, mean, rank_of, recall_at_k, rr_at_k, top_k};
 use crate::report::{MultiResult, PoolQueries, Report, Summary, TaskQueries, TaskResult};
+use crate::trec::RunFile;
 
 #[derive(Debug, Clone)]
 pub struct LareqaOptions {
@@ -110,8 +110,6 @@ pub fn score(
     opts: &LareqaOptions,
 ) -> Result<(Vec<TaskResult>, Vec<MultiResult>)> {
     let langs: Vec<&hbt_data::lareqa::LangData> = corpus.langs.values().collect();
-    let names: Vec<String> = corpus.languages();
-    let n = langs.len();
     let dim = emb.candidates.iter().map(|v| v.dim).max().unwrap_or(0);
     let offsets: Vec<usize> = langs
         .iter()
@@ -130,24 +128,32 @@ pub fn score(
         all.extend_from_slice(&v.data);
     }
     let cand_t: Tensor<2> = Tensor::<2>::from_data(TensorData::new(all, [total, dim]), device).transpose();
-    let lang_of = |g: usize| offsets.iter().rposition(|&o| o <= g).expect("offset 0 exists");
-
     let all_ids = question_ids(corpus);
-    let qindex: HashMap<&str, u32> = all_ids
-        .iter()
-        .enumerate()
-        .map(|(i, q)| (q.as_str(), i as u32))
-        .collect();
-    let mut pair_acc: Vec<Vec<Acc>> = vec![vec![Acc::default(); n]; n];
-    let mut multi_acc: Vec<Acc> = vec![Acc::default(); n];
-    let mut runs: HashMap<(usize, usize), (String, String)> = HashMap::new();
+    let n = langs.len();
+    let mut scores = Scores {
+        langs: &langs,
+        names: corpus.languages(),
+        offsets,
+        total,
+        qindex: all_ids
+            .iter()
+            .enumerate()
+            .map(|(i, q)| (q.as_str(), i as u32))
+            .collect(),
+        pair: vec![vec![Acc::default(); n]; n],
+        multi: vec![Acc::default(); n],
+        runs: opts.runs.as_ref().map(|_| HashMap::new()),
+        run_depth: opts.run_depth,
+    };
     let nq: usize = langs.iter().map(|d| d.questions.len()).sum();
     let b = bar(nq, "scoring", opts.show_progress);
+    let chunk = opts.chunk.max(1);
     for x in 0..n {
         let qv = &emb.questions[x];
         let nqx = langs[x].questions.len();
-        for start in (0..nqx).step_by(opts.chunk.max(1)) {
-            let end = (start + opts.chunk.max(1)).min(nqx);
+        // Blocks of queries against every candidate: never the full score matrix at once.
+        for start in (0..nqx).step_by(chunk) {
+            let end = (start + chunk).min(nqx);
             let q = Tensor::<2>::from_data(
                 TensorData::new(qv.data[start * dim..end * dim].to_vec(), [end - start, dim]),
                 device,
@@ -158,129 +164,163 @@ pub fn score(
                 .try_to_vec::<f32>()
                 .map_err(|e| EvalError::Invalid(format!("reading scores from the device: {e:?}")))?;
             for (k, qi) in (start..end).enumerate() {
-                let row = &rows[k * total..(k + 1) * total];
-                let id = &langs[x].questions[qi].id;
-                let mut rel_global = Vec::new();
-                for y in 0..n {
-                    let Some(&j) = langs[y].by_id.get(id) else { continue };
-                    let ans = langs[y].questions[j].answer;
-                    rel_global.push(offsets[y] + ans);
-                    let seg = &row[offsets[y]..offsets[y] + langs[y].candidates.len()];
-                    let r = rank_of(seg, ans);
-                    let a = &mut pair_acc[x][y];
-                    a.ap.push(average_precision(&[r], 1));
-                    a.ap20.push(ap_at_k(&[r], 1, 20));
-                    a.r1.push(recall_at_k(&[r], 1, 1));
-                    a.r10.push(recall_at_k(&[r], 1, 10));
-                    a.rr10.push(rr_at_k(&[r], 10));
-                    a.qids.push(qindex[id.as_str()]);
-                    a.rank.push(r as u32);
-                    if opts.runs.is_some() {
-                        let e = runs.entry((x, y)).or_default();
-                        let qid = format!("{}-{}", names[x], id);
-                        for (rank, c) in top_k(seg, opts.run_depth).into_iter().enumerate() {
-                            e.0 += &format!("{qid} Q0 {}-{c} {} {} hbt\n", names[y], rank + 1, seg[c]);
-                        }
-                        e.1 += &format!("{qid} 0 {}-{ans} 1\n", names[y]);
-                    }
-                }
-                let mut ranks: Vec<usize> = rel_global.iter().map(|&g| rank_of(row, g)).collect();
-                ranks.sort_unstable();
-                let a = &mut multi_acc[x];
-                a.qids.push(qindex[id.as_str()]);
-                a.ranks.push(ranks.iter().map(|&r| r as u32).collect());
-                a.ap.push(average_precision(&ranks, ranks.len()));
-                a.ap20.push(ap_at_k(&ranks, ranks.len(), 20));
-                a.r10.push(recall_at_k(&ranks, ranks.len(), 10));
-                a.dist
-                    .push((ranks.last().unwrap_or(&0) - ranks.first().unwrap_or(&0)) as f64);
-                let top = top_k(row, 10);
-                a.own
-                    .push(top.iter().filter(|&&g| lang_of(g) == x).count() as f64 / top.len().max(1) as f64);
-                if opts.runs.is_some() {
-                    let e = runs.entry((x, n)).or_default();
-                    let qid = format!("{}-{}", names[x], id);
-                    for (rank, g) in top_k(row, opts.run_depth).into_iter().enumerate() {
-                        let y = lang_of(g);
-                        e.0 += &format!("{qid} Q0 {}-{} {} {} hbt\n", names[y], g - offsets[y], rank + 1, row[g]);
-                    }
-                    for &g in &rel_global {
-                        let y = lang_of(g);
-                        e.1 += &format!("{qid} 0 {}-{} 1\n", names[y], g - offsets[y]);
-                    }
-                }
+                scores.query(x, &langs[x].questions[qi].id, &rows[k * total..(k + 1) * total]);
             }
             b.inc((end - start) as u64);
         }
     }
     b.finish_and_clear();
-
-    if let Some(dir) = &opts.runs {
-        std::fs::create_dir_all(dir).map_err(|e| EvalError::io(dir, e))?;
-        for ((x, y), (run, qrels)) in &runs {
+    if let (Some(dir), Some(runs)) = (&opts.runs, &scores.runs) {
+        for ((x, y), file) in runs {
             let name = if *y == n {
-                format!("{}-multi", names[*x])
+                format!("{}-multi", scores.names[*x])
             } else {
-                format!("{}-{}", names[*x], names[*y])
+                format!("{}-{}", scores.names[*x], scores.names[*y])
             };
-            for (ext, body) in [("run", run), ("qrels", qrels)] {
-                let p = dir.join(format!("{name}.{ext}"));
-                let mut f = std::fs::File::create(&p).map_err(|e| EvalError::io(&p, e))?;
-                f.write_all(body.as_bytes()).map_err(|e| EvalError::io(&p, e))?;
+            file.write(dir, &name)?;
+        }
+    }
+    Ok(scores.results(corpus))
+}
+
+/// Per-query figures of every task and pool as scoring goes, and their TREC runs.
+struct Scores<'a> {
+    langs: &'a [&'a hbt_data::lareqa::LangData],
+    names: Vec<String>,
+    /// Where each language's candidates start in the pooled candidate list.
+    offsets: Vec<usize>,
+    total: usize,
+    qindex: HashMap<&'a str, u32>,
+    /// By (query language, candidate language).
+    pair: Vec<Vec<Acc>>,
+    /// By query language: the multilingual pool.
+    multi: Vec<Acc>,
+    /// By (query language, candidate language or `n` for the pool).
+    runs: Option<HashMap<(usize, usize), RunFile>>,
+    run_depth: usize,
+}
+
+impl Scores<'_> {
+    fn lang_of(&self, g: usize) -> usize {
+        self.offsets.iter().rposition(|&o| o <= g).expect("offset 0 exists")
+    }
+
+    /// Doc id of pooled candidate `g` in TREC files: `LANG-INDEX`.
+    fn doc(&self, g: usize) -> String {
+        let y = self.lang_of(g);
+        format!("{}-{}", self.names[y], g - self.offsets[y])
+    }
+
+    /// One question (`id`, asked in language `x`) with its scores against every candidate.
+    fn query(&mut self, x: usize, id: &str, row: &[f32]) {
+        let (langs, n) = (self.langs, self.langs.len());
+        let q = self.qindex[id];
+        let qid = format!("{}-{}", self.names[x], id);
+        let mut rel_global = Vec::new();
+        for y in 0..n {
+            let Some(&j) = langs[y].by_id.get(id) else { continue };
+            let ans = langs[y].questions[j].answer;
+            rel_global.push(self.offsets[y] + ans);
+            let seg = &row[self.offsets[y]..self.offsets[y] + langs[y].candidates.len()];
+            let r = rank_of(seg, ans);
+            let a = &mut self.pair[x][y];
+            a.ap.push(average_precision(&[r], 1));
+            a.ap20.push(ap_at_k(&[r], 1, 20));
+            a.r1.push(recall_at_k(&[r], 1, 1));
+            a.r10.push(recall_at_k(&[r], 1, 10));
+            a.rr10.push(rr_at_k(&[r], 10));
+            a.qids.push(q);
+            a.rank.push(r as u32);
+            if let Some(runs) = &mut self.runs {
+                let e = runs.entry((x, y)).or_default();
+                let top = top_k(seg, self.run_depth).into_iter();
+                e.ranked(&qid, top.map(|c| (format!("{}-{c}", self.names[y]), seg[c])));
+                e.relevant(&qid, &format!("{}-{ans}", self.names[y]));
+            }
+        }
+        let mut ranks: Vec<usize> = rel_global.iter().map(|&g| rank_of(row, g)).collect();
+        ranks.sort_unstable();
+        let top10 = top_k(row, 10);
+        let own = top10.iter().filter(|&&g| self.lang_of(g) == x).count() as f64 / top10.len().max(1) as f64;
+        let a = &mut self.multi[x];
+        a.qids.push(q);
+        a.ranks.push(ranks.iter().map(|&r| r as u32).collect());
+        a.ap.push(average_precision(&ranks, ranks.len()));
+        a.ap20.push(ap_at_k(&ranks, ranks.len(), 20));
+        a.r10.push(recall_at_k(&ranks, ranks.len(), 10));
+        a.dist
+            .push((ranks.last().unwrap_or(&0) - ranks.first().unwrap_or(&0)) as f64);
+        a.own.push(own);
+        if self.runs.is_some() {
+            let ranked: Vec<(String, f32)> = top_k(row, self.run_depth)
+                .into_iter()
+                .map(|g| (self.doc(g), row[g]))
+                .collect();
+            let relevant: Vec<String> = rel_global.iter().map(|&g| self.doc(g)).collect();
+            if let Some(runs) = &mut self.runs {
+                let e = runs.entry((x, n)).or_default();
+                e.ranked(&qid, ranked);
+                for d in &relevant {
+                    e.relevant(&qid, d);
+                }
             }
         }
     }
 
-    let mut tasks = Vec::new();
-    for t in build_tasks(corpus) {
-        if t.kind == TaskKind::Multi {
-            continue;
-        }
-        let (x, y) = (t.query_lang, t.cand_langs[0]);
-        let a = &pair_acc[x][y];
-        tasks.push(TaskResult {
-            name: t.name(&names),
-            kind: if t.kind == TaskKind::Mono {
-                "mono".into()
-            } else {
-                "cross".into()
-            },
-            query_lang: names[x].clone(),
-            cand_lang: names[y].clone(),
-            queries: a.ap.len(),
-            candidates: langs[y].candidates.len(),
-            map: mean(a.ap.iter().copied()),
-            map_20: mean(a.ap20.iter().copied()),
-            r_1: mean(a.r1.iter().copied()),
-            r_10: mean(a.r10.iter().copied()),
-            mrr_10: mean(a.rr10.iter().copied()),
-            per_query: Some(TaskQueries {
-                qids: a.qids.clone(),
-                ranks: a.rank.clone(),
-            }),
-        });
-    }
-    let multi = (0..n)
-        .map(|x| {
-            let a = &multi_acc[x];
-            MultiResult {
+    /// The mono/cross tasks in `build_tasks` order and the pools, averaged.
+    fn results(self, corpus: &Corpus) -> (Vec<TaskResult>, Vec<MultiResult>) {
+        let (langs, names, n) = (self.langs, &self.names, self.langs.len());
+        let mut tasks = Vec::new();
+        for t in build_tasks(corpus) {
+            if t.kind == TaskKind::Multi {
+                continue;
+            }
+            let (x, y) = (t.query_lang, t.cand_langs[0]);
+            let a = &self.pair[x][y];
+            tasks.push(TaskResult {
+                name: t.name(names),
+                kind: if t.kind == TaskKind::Mono {
+                    "mono".into()
+                } else {
+                    "cross".into()
+                },
                 query_lang: names[x].clone(),
+                cand_lang: names[y].clone(),
                 queries: a.ap.len(),
-                candidates: total,
+                candidates: langs[y].candidates.len(),
                 map: mean(a.ap.iter().copied()),
                 map_20: mean(a.ap20.iter().copied()),
+                r_1: mean(a.r1.iter().copied()),
                 r_10: mean(a.r10.iter().copied()),
-                rank_distance: mean(a.dist.iter().copied()),
-                own_lang_top10: mean(a.own.iter().copied()),
-                blind_own_lang: langs[x].candidates.len() as f64 / total as f64,
-                per_query: Some(PoolQueries {
+                mrr_10: mean(a.rr10.iter().copied()),
+                per_query: Some(TaskQueries {
                     qids: a.qids.clone(),
-                    ranks: a.ranks.clone(),
+                    ranks: a.rank.clone(),
                 }),
-            }
-        })
-        .collect();
-    Ok((tasks, multi))
+            });
+        }
+        let multi = (0..n)
+            .map(|x| {
+                let a = &self.multi[x];
+                MultiResult {
+                    query_lang: names[x].clone(),
+                    queries: a.ap.len(),
+                    candidates: self.total,
+                    map: mean(a.ap.iter().copied()),
+                    map_20: mean(a.ap20.iter().copied()),
+                    r_10: mean(a.r10.iter().copied()),
+                    rank_distance: mean(a.dist.iter().copied()),
+                    own_lang_top10: mean(a.own.iter().copied()),
+                    blind_own_lang: langs[x].candidates.len() as f64 / self.total as f64,
+                    per_query: Some(PoolQueries {
+                        qids: a.qids.clone(),
+                        ranks: a.ranks.clone(),
+                    }),
+                }
+            })
+            .collect();
+        (tasks, multi)
+    }
 }
 
 /// Macro averages over tasks, as the paper reports them.

@@ -13,6 +13,7 @@ pub mod lareqa;
 pub mod metrics;
 pub mod report;
 pub mod stats;
+pub mod trec;
 
 pub use error::{EvalError, Result};
 pub use report::Report;
