@@ -4,13 +4,13 @@
 //! Built with trunk from the repository root (`index.html`, `Trunk.toml`).
 
 mod analysis;
-mod app;
 mod bench;
 mod charts;
 mod engine;
 mod fetch;
 mod protocol;
 mod timing;
+mod ui;
 mod worker;
 
 fn main() {
@@ -33,5 +33,5 @@ fn main() {
             );
         }
     }));
-    leptos::mount::mount_to_body(app::App);
+    leptos::mount::mount_to_body(ui::App);
 }
