@@ -12,6 +12,12 @@ phase() { echo "== [$(( ($(date +%s) - T0) / 60 )) min $(( ($(date +%s) - T0) % 
 # `cargo build --release` (the binary the README and benchmarks use) shares its build.
 # Bounded autotuning on whatever wgpu adapter there is (lavapipe in CI).
 export CUBECL_AUTOTUNE_LEVEL=${CUBECL_AUTOTUNE_LEVEL:-minimal}
+phase "format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --exclude hbt-web --all-targets --features hbt-model/wgpu -- -D warnings
+cargo clippy -p hbt-web --target wasm32-unknown-unknown -- -D warnings
+# No function over ~100 lines or file over ~500 in crates/*/src without a sentence saying why.
+python3 scripts/long-code.py
 phase "native tests"
 cargo test --release --workspace --exclude hbt-web --features hbt-model/wgpu
 # target/release/hbt was built by the test run (for the CLI's integration tests).

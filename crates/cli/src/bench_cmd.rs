@@ -104,6 +104,8 @@ fn long_texts(data: &std::path::Path, n: usize) -> Result<Vec<String>> {
     Ok(texts)
 }
 
+// long: one arm per benchmark (encode, train), each reading its inputs, timing them and
+// printing; they share the device and output set-up above them.
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Encode(a) => {

@@ -92,6 +92,7 @@ fn jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
 }
 
 /// Load a BEIR-style directory; `split` picks `qrels/<split>.tsv` (default `test`).
+// long: the three BEIR files read in turn, each with an error naming the file and line.
 pub fn load_beir(dir: &Path, split: &str) -> Result<BeirSet> {
     let missing = |what: &str| DataError::Corpus {
         path: dir.to_path_buf(),

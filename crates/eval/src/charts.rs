@@ -58,6 +58,8 @@ pub fn svg_to_png(svg: &Path) -> Result<PathBuf> {
 
 /// The mAP heatmap: query language (rows) × candidate language (columns), values in cells,
 /// plus the multilingual-pool mAP as a separate last column.
+// long: one chart drawn top to bottom on one plotters canvas (cells, labels, pool column,
+// legend); helpers would each need the canvas, the scale and the layout.
 pub fn heatmap(report: &Report, path: &Path) -> Result<()> {
     let langs = &report.languages;
     let n = langs.len();
@@ -372,6 +374,7 @@ pub struct SweepPanel {
 
 /// A figure against a swept setting, one panel per measure: every seed a dot, the mean a
 /// line, ± one sample standard deviation a bar.
+// long: one chart drawn top to bottom on one plotters canvas, a panel per measure.
 pub fn sweep(title: &str, xs: &[f64], panels: &[SweepPanel], path: &Path) -> Result<()> {
     let cols = 2usize;
     let rows = panels.len().div_ceil(cols).max(1);

@@ -2,6 +2,9 @@
 //!
 //! Everything comes in as bytes ([`ModelFiles`]) so the same code runs in the browser;
 //! native builds add [`ModelFiles::read_dir`] and saving.
+//! long: loading (config, prefixes, pooling, lengths and their checks) and inference (batching,
+//! length sorting, pooling) of one encoder; they share its fields and little else would read
+//! better apart.
 
 use std::path::{Path, PathBuf};
 

@@ -169,6 +169,8 @@ impl Encoder {
     /// [`Encoder::prune_vocab`], also keeping every vocabulary piece for which `keep_piece`
     /// (given the piece as the tokenizer spells it, `▁` included) says so: whole classes of
     /// pieces that no finite list of texts covers, such as numbers.
+    // long: the steps share the kept-id map and check one another (tokenizer remapped, table
+    // sliced, every text re-tokenized to the same pieces); apart, each would need all of it.
     pub fn prune_vocab_keeping(
         &self,
         texts: &[(&str, TextKind)],

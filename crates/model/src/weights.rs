@@ -4,6 +4,8 @@
 //! as f32 by its canonical name (no `bert.`/`roberta.` prefix), and [`build_bert`] takes from
 //! it exactly what the config needs, so missing, mis-shaped and unexpected tensors are all
 //! reported by name.
+//! long: the safetensors map and the model builder that consumes it; the builder's float and
+//! int8 paths share the map's take-and-check helpers.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -409,6 +411,8 @@ pub(crate) fn word_shards(mut data: Vec<f32>, h: usize, device: &Device) -> Vec<
 /// packed int8 weights are the model, the float linears are left empty (no float copy, no
 /// transpose: what makes a q8 bundle load fast in the browser). Such an encoder cannot be
 /// trained or exported.
+// long: one pass over the checkpoint's tensors, each moved into its place in the model, the
+// layer loop most of it; the int8 and float paths differ only in how a linear is built.
 pub fn build_bert(
     cfg: &EncoderConfig,
     map: &mut WeightMap,

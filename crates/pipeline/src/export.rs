@@ -250,6 +250,8 @@ pub fn export_bundle(
 }
 
 #[allow(clippy::too_many_arguments)]
+// long: the bundle's files in the order the manifest lists them (model, tokenizer, corpus,
+// vectors, report), each checked as it is written.
 fn write_bundle(
     enc: &Encoder,
     model_dir: &Path,

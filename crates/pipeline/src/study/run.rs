@@ -41,6 +41,8 @@ pub struct Invocation {
 impl Study {
     /// Train and evaluate whatever is missing; `progress` gets one line per stage. Holds the
     /// directory's lock (one writer at a time).
+    // long: the plan walked once (the initial model, then every run × seed trained and
+    // evaluated), timing recorded after each stage so that a killed invocation still counts.
     pub fn run(&self, device: &DeviceInfo, progress: &mut dyn FnMut(&str)) -> Result<Timing> {
         let t0 = std::time::Instant::now();
         let _lock = hbt_train::RunLock::acquire(&self.dir)?;

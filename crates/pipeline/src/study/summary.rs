@@ -50,6 +50,8 @@ impl Study {
     }
 
     /// Tables, paired tests and charts of what is finished; writes `summary.md`.
+    // long: summary.md assembled section by section (table, tests, seeds, languages, charts,
+    // wall time), in the order a reader meets them.
     pub fn summary(&self) -> Result<StudySummary> {
         let p = &self.plan;
         let rows = self.rows()?;

@@ -227,6 +227,7 @@ fn ReportCard(report: Option<serde_json::Value>) -> impl IntoView {
 /// A visitor's own passages: a JSON-lines or text file dropped on the page (or chosen),
 /// embedded here in the browser with a progress bar, then searched with the same views.
 #[component]
+// long: a Leptos view whose file reading, embedding progress and pool state share signals.
 fn OwnPassages(engine: Rc<Engine>, pool: PoolSignal, result: RwSignal<Option<SearchResult>>) -> impl IntoView {
     let progress = RwSignal::new(None::<(usize, usize)>);
     let error = RwSignal::new(None::<String>);
