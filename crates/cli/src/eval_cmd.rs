@@ -68,7 +68,6 @@ pub fn run_eval(a: EvalArgs) -> Result<hbt_eval::Report> {
     let dir = data_dir(&a.bench, a.data.clone())?;
     let (mut enc, device) = a.model.load()?;
     enc.batch_size = a.batch_size.max(1);
-    enc.tokenizer.pad_multiple = 8;
     let settings = serde_json::json!({
         "backend": device.backend,
         "device": device,

@@ -86,7 +86,6 @@ pub fn run(a: ExportArgs) -> Result<()> {
     }
     let (mut enc, _) = a.model.load()?;
     enc.batch_size = a.batch_size.max(1);
-    enc.tokenizer.pad_multiple = 8;
     let dir = hbt_model::source::resolve_model(&a.model.model)?;
     eprintln!(
         "exporting {} passages and {} questions in {} language(s)",

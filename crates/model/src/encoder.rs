@@ -384,6 +384,8 @@ impl Encoder {
                 bert = bert.with_bf16_linears();
             }
         }
+        let mut tokenizer = tokenizer;
+        tokenizer.pad_multiple = crate::pad_multiple(device);
         Ok(Self {
             bert,
             config,

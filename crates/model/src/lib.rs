@@ -70,6 +70,18 @@ pub fn amx_available() -> bool {
     }
 }
 
+/// How far a batch's texts are padded (to a multiple of this many tokens), chosen once from
+/// the device: 8 on the CPU (SIMD width, little waste); 32 on a GPU, which compiles (and
+/// autotunes) kernels for every new shape, so that a run meets a handful of lengths rather
+/// than one per batch. Every encoder starts with it ([`Encoder::from_prepared`]).
+pub fn pad_multiple(device: &Device) -> usize {
+    if is_cpu(&device.clone().without_autodiff()) {
+        8
+    } else {
+        32
+    }
+}
+
 /// Whether `device` is Burn's CPU backend — with or without autodiff: Burn's device
 /// equality ignores the autodiff wrapper (checked: true for `Device::flex().autodiff()`).
 pub fn is_cpu(device: &Device) -> bool {

@@ -160,11 +160,9 @@ impl Study {
     ) -> Result<Report> {
         let device = hbt_model::device(backend)?;
         let mut enc = Encoder::load(model_dir, &device, &EncoderOptions::default())?;
-        // Length buckets of 8 tokens suit the CPU; a GPU compiles (and autotunes) kernels for
-        // every new shape, so there the buckets are 32 wide and the batches larger.
-        let cpu = hbt_model::is_cpu(&device);
-        enc.batch_size = if cpu { 64 } else { 128 };
-        enc.tokenizer.pad_multiple = if cpu { 8 } else { 32 };
+        // Length buckets come from the device (hbt_model::pad_multiple); a GPU also takes
+        // larger batches.
+        enc.batch_size = if hbt_model::is_cpu(&device) { 64 } else { 128 };
         // The prefixes go on record: a model directory that does not declare them gets e5's
         // only when its name says e5, and a run without them is a different experiment.
         let settings = serde_json::json!({

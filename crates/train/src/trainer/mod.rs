@@ -58,21 +58,14 @@ impl Trainer {
         let files = ModelFiles::read_dir(model_dir)?;
         let mut weightless = files.clone();
         weightless.weights.clear();
-        // Each side pads to its batch's longest text, rounded up: to 8 on the CPU (SIMD
-        // width, little waste), to 32 on GPUs so a run compiles a handful of kernel shapes
-        // (2 query and 4 passage lengths at 64/128 tokens) instead of one per batch.
-        let pad_multiple = if hbt_model::is_cpu(&device.clone().without_autodiff()) {
-            8
-        } else {
-            32
-        };
+        // Each side pads to its batch's longest text, rounded up as the device prefers
+        // (hbt_model::pad_multiple): the encoder starts with it.
         let device = device.clone().autodiff();
         let options = EncoderOptions {
             precision: cfg.precision,
             ..Default::default()
         };
         let mut enc = Encoder::from_files(files, &device, &options)?;
-        enc.tokenizer.pad_multiple = pad_multiple;
         let q_tok = enc.tokenizer.with_max_len(cfg.max_query_len)?;
         let p_tok = enc.tokenizer.with_max_len(cfg.max_passage_len)?;
         // Gradients are clipped by their global norm in `step` (crate::clip), not by
