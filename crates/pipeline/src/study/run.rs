@@ -163,8 +163,8 @@ impl Study {
         // Length buckets come from the device (hbt_model::pad_multiple); a GPU also takes
         // larger batches.
         enc.batch_size = if hbt_model::is_cpu(&device) { 64 } else { 128 };
-        // The prefixes go on record: a model directory that does not declare them gets e5's
-        // only when its name says e5, and a run without them is a different experiment.
+        // The prefixes go on record, with any assumption the loader made about them (a model
+        // that declares none but is recognisably e5): a run without them is another experiment.
         let settings = serde_json::json!({
             "limit": self.plan.limit,
             "input": CandidateInput::Sentence,
