@@ -10,7 +10,7 @@
 pub mod beir;
 pub mod error;
 pub mod fetch;
-pub mod lang;
+pub use hbt_report::lang;
 pub mod lareqa;
 pub mod sampler;
 pub mod split;

@@ -12,7 +12,7 @@ pub fn load_comparable(paths: &[PathBuf]) -> Result<Vec<Report>> {
     if paths.len() < 2 {
         return Err(EvalError::Invalid("compare needs at least two reports".into()));
     }
-    let reports: Vec<Report> = paths.iter().map(|p| Report::read(p)).collect::<Result<_>>()?;
+    let reports: Vec<Report> = paths.iter().map(|p| Ok(Report::read(p)?)).collect::<Result<_>>()?;
     let first = &reports[0];
     for (r, p) in reports.iter().zip(paths).skip(1) {
         if r.benchmark != first.benchmark {

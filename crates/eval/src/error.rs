@@ -20,6 +20,8 @@ pub enum EvalError {
     Invalid(String),
     #[error(transparent)]
     Durable(#[from] hbt_durable::IoError),
+    #[error(transparent)]
+    ReportFile(#[from] hbt_report::ReportError),
 }
 
 impl EvalError {

@@ -12,6 +12,8 @@ pub enum PipelineError {
     Eval(#[from] hbt_eval::EvalError),
     #[error(transparent)]
     Durable(#[from] hbt_durable::IoError),
+    #[error(transparent)]
+    ReportFile(#[from] hbt_report::ReportError),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

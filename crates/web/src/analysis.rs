@@ -149,27 +149,7 @@ pub fn pca2(m: &[f32], dim: usize) -> Vec<(f32, f32)> {
         .collect()
 }
 
-pub fn language_name(code: &str) -> &str {
-    match code {
-        "ar" => "Arabic",
-        "de" => "German",
-        "el" => "Greek",
-        "en" => "English",
-        "es" => "Spanish",
-        "hi" => "Hindi",
-        "ru" => "Russian",
-        "th" => "Thai",
-        "tr" => "Turkish",
-        "vi" => "Vietnamese",
-        "zh" => "Chinese",
-        "fr" => "French",
-        "ja" => "Japanese",
-        "ko" => "Korean",
-        "ro" => "Romanian",
-        "und" => "language not given",
-        other => other,
-    }
-}
+pub use hbt_report::lang::display_name as language_name;
 
 /// A colour per language (Okabe–Ito and Tableau tones: distinguishable, print-safe).
 pub fn language_colour(index: usize) -> &'static str {

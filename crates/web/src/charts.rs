@@ -4,9 +4,10 @@
 
 use std::fmt::Write;
 
-use serde_json::Value;
+use hbt_report::Report;
+use hbt_report::lang::display_name as language_name;
 
-use crate::analysis::{language_colour, language_name};
+use crate::analysis::language_colour;
 
 pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -28,13 +29,9 @@ fn blue(t: f64) -> String {
 }
 
 /// The query × candidate language mAP matrix of a LAReQA report, values in the cells.
-pub fn heatmap(report: &Value) -> Option<String> {
-    let langs: Vec<String> = report["languages"]
-        .as_array()?
-        .iter()
-        .filter_map(|l| l.as_str().map(String::from))
-        .collect();
-    let tasks = report["tasks"].as_array()?;
+pub fn heatmap(report: &Report) -> Option<String> {
+    let langs = &report.languages;
+    let tasks = &report.tasks;
     if langs.is_empty() || tasks.is_empty() {
         return None;
     }
@@ -64,11 +61,7 @@ pub fn heatmap(report: &Value) -> Option<String> {
         );
     }
     for t in tasks {
-        let (Some(q), Some(c), Some(m)) = (
-            t["query_lang"].as_str().and_then(idx),
-            t["cand_lang"].as_str().and_then(idx),
-            t["map"].as_f64(),
-        ) else {
+        let (Some(q), Some(c), m) = (idx(&t.query_lang), idx(&t.cand_lang), t.map) else {
             continue;
         };
         let (x, y) = (left + cell * c as f64, top + cell * q as f64);
@@ -95,11 +88,11 @@ pub fn heatmap(report: &Value) -> Option<String> {
 }
 
 /// Rank distance per query language in the multilingual pool (lower: less language bias).
-pub fn rank_distance_bars(report: &Value) -> Option<String> {
-    let multi = report["multi"].as_array()?;
-    let rows: Vec<(String, f64)> = multi
+pub fn rank_distance_bars(report: &Report) -> Option<String> {
+    let rows: Vec<(String, f64)> = report
+        .multi
         .iter()
-        .filter_map(|m| Some((m["query_lang"].as_str()?.to_string(), m["rank_distance"].as_f64()?)))
+        .map(|m| (m.query_lang.clone(), m.rank_distance))
         .collect();
     if rows.is_empty() {
         return None;

@@ -81,7 +81,7 @@ pub struct Engine {
     pub manifest: Manifest,
     /// The bundle's own passages.
     pub demo: std::rc::Rc<Pool>,
-    pub report: Option<serde_json::Value>,
+    pub report: Option<hbt_report::Report>,
     /// Bundle bytes that came from the Cache API rather than the network.
     pub cached_bytes: u64,
     /// From the start of loading to a working encoder.
@@ -269,7 +269,7 @@ async fn read_pool(
     base: &str,
     manifest: &Manifest,
     progress: &impl Fn(String, u64),
-) -> Result<(PagePool, Option<serde_json::Value>, u64), String> {
+) -> Result<(PagePool, Option<hbt_report::Report>, u64), String> {
     let reader = BundleReader::open(base, manifest).await;
     // Read at once (each a round trip to the cache or the server), parsed one by one.
     let (corpus_bytes, emb_bytes, report_bytes) = futures::future::try_join3(
@@ -284,7 +284,10 @@ async fn read_pool(
     )
     .await?;
     let report = match (&manifest.report, report_bytes) {
-        (Some(r), Some(b)) => Some(serde_json::from_slice(&b).map_err(|e| format!("{}: {e}", join_url(base, r)))?),
+        (Some(r), Some(b)) => Some(
+            serde_json::from_slice::<hbt_report::Report>(&b)
+                .map_err(|e| format!("{}: not an hbt eval report ({e})", join_url(base, r)))?,
+        ),
         _ => None,
     };
     // Parsing is this thread's only heavy work while loading: one step a task, so a

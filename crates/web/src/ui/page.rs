@@ -184,32 +184,26 @@ fn PassageMap(pool: PoolSignal, result: RwSignal<Option<SearchResult>>) -> impl 
 
 /// The `hbt eval` report shipped with the bundle: its summary line and two charts.
 #[component]
-fn ReportCard(report: Option<serde_json::Value>) -> impl IntoView {
+fn ReportCard(report: Option<hbt_report::Report>) -> impl IntoView {
     report.map(|rep| {
-        let model = rep["model"].as_str().unwrap_or("");
-        let model = model
+        let model = rep
+            .model
             .trim_end_matches('/')
             .rsplit('/')
             .next()
-            .unwrap_or(model)
+            .unwrap_or(&rep.model)
             .to_string();
-        let bench = rep["benchmark"].as_str().unwrap_or("").to_string();
-        let s = &rep["summary"];
-        let pct = |k: &str| {
-            s[k].as_f64()
-                .map(|v| format!("{:.1}", 100.0 * v))
-                .unwrap_or_else(|| "–".into())
+        let line = match &rep.summary {
+            Some(s) => format!(
+                "{}: mono mAP {:.1} · cross mAP {:.1} · multi mAP {:.1} · rank distance {:.1}",
+                rep.benchmark,
+                100.0 * s.mono_map,
+                100.0 * s.cross_map,
+                100.0 * s.multi_map,
+                s.rank_distance
+            ),
+            None => format!("{}: no LAReQA summary in this report", rep.benchmark),
         };
-        let line = format!(
-            "{bench}: mono mAP {} · cross mAP {} · multi mAP {} · rank distance {}",
-            pct("mono_map"),
-            pct("cross_map"),
-            pct("multi_map"),
-            s["rank_distance"]
-                .as_f64()
-                .map(|v| format!("{v:.1}"))
-                .unwrap_or_else(|| "–".into())
-        );
         view! {
             <section class="card" id="report">
                 <h2>"How this model did on the benchmark"</h2>
@@ -221,7 +215,7 @@ fn ReportCard(report: Option<serde_json::Value>) -> impl IntoView {
                 </div>
             </section>
         }
-    });
+    })
 }
 
 /// A visitor's own passages: a JSON-lines or text file dropped on the page (or chosen),

@@ -39,3 +39,12 @@ pub fn language_name(code: &str) -> Option<&'static str> {
 pub fn is_known(code: &str) -> bool {
     language_name(code).is_some()
 }
+
+/// The name a person reads: the English name where hbt knows one, `language not given` for
+/// `und`, else the code itself.
+pub fn display_name(code: &str) -> &str {
+    match code {
+        "und" => "language not given",
+        c => language_name(c).unwrap_or(c),
+    }
+}
