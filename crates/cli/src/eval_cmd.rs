@@ -51,7 +51,10 @@ pub struct EvalArgs {
 }
 
 pub fn data_dir(bench: &str, data: Option<PathBuf>) -> Result<PathBuf> {
-    let dir = data.unwrap_or_else(|| hbt_data::fetch::cache_dir().join(bench));
+    // Found as the study finds it (a local copy in $HBT_SHARED/data, then the fetch cache).
+    let dir = data
+        .or_else(|| hbt_data::fetch::locate(bench))
+        .unwrap_or_else(|| hbt_data::fetch::cache_dir().join(bench));
     if !dir.is_dir() {
         bail!("{}: no such directory. {}", dir.display(), hbt_data::fetch::HOW_TO_GET);
     }

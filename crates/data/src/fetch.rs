@@ -100,6 +100,17 @@ pub fn cache_dir() -> PathBuf {
     home.join(".cache/hbt/data")
 }
 
+/// Where a benchmark's data already is, looked for one way by every command: a local copy in
+/// `$HBT_SHARED/data/NAME` (default `../shared/data/NAME`), else the fetch cache.
+pub fn locate(name: &str) -> Option<PathBuf> {
+    let shared = std::env::var_os("HBT_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("../shared"));
+    [shared.join("data").join(name), cache_dir().join(name)]
+        .into_iter()
+        .find(|d| d.is_dir())
+}
+
 pub fn sha256_file(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
     Ok(format!("{:x}", Sha256::digest(&bytes)))

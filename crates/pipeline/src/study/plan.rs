@@ -222,20 +222,13 @@ impl Preset {
     }
 }
 
-/// `$HBT_SHARED/data/NAME` (default `../shared/data/NAME`) when it is there, else the fetch
-/// cache (downloading when online).
+/// Where [`hbt_data::fetch::locate`] finds the data (a local copy, then the fetch cache),
+/// else downloaded into the cache (when online).
 pub fn local_or_fetch(name: &str) -> Result<PathBuf> {
-    let shared = std::env::var_os("HBT_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("../shared"));
-    let local = shared.join("data").join(name);
-    if local.is_dir() {
-        return Ok(local);
+    if let Some(d) = hbt_data::fetch::locate(name) {
+        return Ok(d);
     }
     let cache = hbt_data::fetch::cache_dir();
-    if cache.join(name).is_dir() {
-        return Ok(cache.join(name));
-    }
     Ok(hbt_data::fetch::fetch(name, &cache, |m| eprintln!("{m}"))?)
 }
 
