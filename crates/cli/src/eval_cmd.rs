@@ -71,20 +71,17 @@ pub fn run_eval(a: EvalArgs) -> Result<hbt_eval::Report> {
     let dir = data_dir(&a.bench, a.data.clone())?;
     let (mut enc, device) = a.model.load()?;
     enc.batch_size = a.batch_size.max(1);
-    let settings = serde_json::json!({
-        "backend": device.backend,
-        "device": device,
-        "limit": a.limit,
-        "languages": a.languages,
-        "input": a.input,
-        "batch_size": a.batch_size,
-        "max_len": enc.tokenizer.max_len(),
-        "pooling": enc.pooling.to_string(),
-        "query_prefix": enc.prefixes.query,
-        "passage_prefix": enc.prefixes.passage,
-        "precision": enc.precision.to_string(),
-        "amx": enc.precision == hbt_model::Precision::Bf16 && hbt_model::amx_available(),
-    });
+    let mut settings = hbt_eval::encoder_settings(&enc);
+    for (k, v) in [
+        ("backend", serde_json::to_value(&device.backend)?),
+        ("device", serde_json::to_value(&device)?),
+        ("limit", serde_json::to_value(a.limit)?),
+        ("languages", serde_json::to_value(&a.languages)?),
+        ("input", serde_json::to_value(a.input)?),
+    ] {
+        settings.insert(k.into(), v);
+    }
+    let settings = serde_json::Value::Object(settings);
     let mut report = match a.bench.as_str() {
         "xquad-r" | "mlqa-r" => {
             let corpus = hbt_data::load_dir(&dir)?;

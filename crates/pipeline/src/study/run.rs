@@ -165,13 +165,14 @@ impl Study {
         enc.batch_size = if hbt_model::is_cpu(&device) { 64 } else { 128 };
         // The prefixes go on record, with any assumption the loader made about them (a model
         // that declares none but is recognisably e5): a run without them is another experiment.
-        let settings = serde_json::json!({
-            "limit": self.plan.limit,
-            "input": CandidateInput::Sentence,
-            "backend": format!("{backend:?}").to_lowercase(),
-            "prefixes": enc.prefixes,
-            "prefix_notes": enc.notes,
-        });
+        let mut settings = hbt_eval::encoder_settings(&enc);
+        settings.insert("limit".into(), serde_json::json!(self.plan.limit));
+        settings.insert("input".into(), serde_json::json!(CandidateInput::Sentence));
+        settings.insert(
+            "backend".into(),
+            serde_json::json!(format!("{backend:?}").to_lowercase()),
+        );
+        let settings = serde_json::Value::Object(settings);
         let mut r = hbt_eval::lareqa::evaluate(
             &enc,
             corpus,

@@ -93,16 +93,19 @@ impl Study {
             .flat_map(|(_, r)| r.first())
             .next()
         {
-            md += &match r.settings.get("prefixes") {
-                Some(pf) if pf["query"].as_str().is_some_and(|q| !q.is_empty()) => format!(
-                    "Prefixes: queries `{}`, passages `{}`.\n\n",
-                    pf["query"].as_str().unwrap_or(""),
-                    pf["passage"].as_str().unwrap_or("")
-                ),
-                Some(_) => {
-                    "Prefixes: none (the model directory declares none and is not named as an e5 model).\n\n".into()
+            // `query_prefix` / `passage_prefix` as `hbt eval` records them; studies made before
+            // hbt_eval::encoder_settings kept one `prefixes` object.
+            let s = &r.settings;
+            let (q, p) = match s.get("prefixes") {
+                Some(pf) => (pf.get("query"), pf.get("passage")),
+                None => (s.get("query_prefix"), s.get("passage_prefix")),
+            };
+            md += &match (q.and_then(|v| v.as_str()), p.and_then(|v| v.as_str())) {
+                (Some(q), p) if !q.is_empty() => {
+                    format!("Prefixes: queries `{q}`, passages `{}`.\n\n", p.unwrap_or(""))
                 }
-                None => String::new(),
+                (Some(_), _) => "Prefixes: none (the model declares none and is not recognisably e5).\n\n".into(),
+                (None, _) => String::new(),
             };
         }
         let mut comparisons = BTreeMap::new();
