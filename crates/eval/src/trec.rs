@@ -15,7 +15,7 @@ pub struct RunFile {
 
 impl RunFile {
     /// Ranked documents of one query, best first.
-    pub fn ranked<'a, S: std::fmt::Display + 'a>(&mut self, qid: &str, docs: impl IntoIterator<Item = (String, S)>) {
+    pub fn ranked<S: std::fmt::Display>(&mut self, qid: &str, docs: impl IntoIterator<Item = (String, S)>) {
         for (rank, (doc, score)) in docs.into_iter().enumerate() {
             let _ = writeln!(self.run, "{qid} Q0 {doc} {} {score} hbt", rank + 1);
         }

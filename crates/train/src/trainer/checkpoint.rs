@@ -218,16 +218,15 @@ impl Trainer {
                 overwrite: true,
             },
         )?;
-        // A crash must not leave `best/` or `model/` half-written behind a summary that
-        // points at it.
-        let mut bytes = 0;
-        for e in std::fs::read_dir(dir).map_err(|e| TrainError::io(dir, e))?.flatten() {
-            if e.file_type().is_ok_and(|t| t.is_file()) {
-                durable::sync_file(&e.path())?;
-                bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
-            }
-        }
-        durable::sync_dir(dir)?;
+        // `Encoder::save` publishes the directory through hbt_durable::publish_dir (every
+        // file and the directory fsynced before the rename), so a crash cannot leave `best/`
+        // or `model/` half-written behind a summary that points at it.
+        let bytes = std::fs::read_dir(dir)
+            .map_err(|e| TrainError::io(dir, e))?
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+            .sum();
         self.wrote(bytes);
         Ok(())
     }
