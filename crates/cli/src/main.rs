@@ -277,7 +277,7 @@ fn main() {
         Command::Eval(a) => eval_cmd::run_eval(a).map(|_| ()),
         Command::Compare(a) => eval_cmd::compare(a),
         Command::Score(a) => eval_cmd::score(a),
-        Command::Train(a) => train_cmd::run(a).map(|_| ()),
+        Command::Train(a) => train_cmd::run(a, cli.threads).map(|_| ()),
         Command::Experiment(a) => experiment_cmd::run(a),
         Command::Export(a) => export_cmd::run(a),
         Command::Bench(c) => bench_cmd::run(c),

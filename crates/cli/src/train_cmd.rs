@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use hbt_model::BackendKind;
-use hbt_train::{StopHandle, TrainConfig, TrainOptions};
+use std::rc::Rc;
+
+use hbt_train::{Collective, RankInfo, StopHandle, TrainConfig, TrainOptions};
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -116,7 +118,32 @@ impl TrainArgs {
     }
 }
 
-pub fn run(a: TrainArgs) -> Result<hbt_train::Summary> {
+pub fn run(a: TrainArgs, threads: Option<usize>) -> Result<hbt_train::Summary> {
+    // Launched by mpirun (or srun), this process is one rank of a data-parallel job.
+    let comm = hbt_train::collective::join()?;
+    let (rank, world) = (comm.rank(), comm.size());
+    let result = run_rank(a, threads, comm.clone());
+    match result {
+        Err(e) if world > 1 => {
+            // The other ranks wait in a collective for this one: end them all.
+            eprintln!("hbt: error (rank {rank} of {world}, {}): {e:#}", comm.host());
+            comm.abort(1)
+        }
+        r => r,
+    }
+}
+
+fn run_rank(a: TrainArgs, threads: Option<usize>, comm: Rc<dyn Collective>) -> Result<hbt_train::Summary> {
+    let (rank, world) = (comm.rank(), comm.size());
+    if comm.local_size() > 1 && threads.is_none() {
+        // Ranks on one machine split its cores, each its own rayon pool.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let n = (cores / comm.local_size()).max(1);
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .with_context(|| format!("rank {rank}: a pool of {n} threads"))?;
+    }
     let cfg = a.config();
     cfg.validate()?;
     let dir = hbt_model::source::resolve_model(&a.model)?;
@@ -125,9 +152,20 @@ pub fn run(a: TrainArgs) -> Result<hbt_train::Summary> {
         .iter()
         .map(|p| hbt_data::load_dir(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let info = crate::select_device(a.backend);
-    crate::say_precision(a.precision);
-    let device = hbt_model::device(info.kind())?;
+    let info = hbt_model::choose_device(a.backend);
+    let (device, note) = hbt_model::device_for_rank(info.kind(), comm.local_rank(), comm.local_size())?;
+    let ranks = describe_ranks(&*comm, &info, note.as_deref());
+    if rank == 0 {
+        if world > 1 {
+            eprintln!("hbt: world size {world}");
+            for r in &ranks {
+                eprintln!("hbt: rank {} on {}: {}", r.rank, r.host, r.device);
+            }
+        } else {
+            eprintln!("hbt: {info}");
+        }
+        crate::say_precision(a.precision);
+    }
     let stop = StopHandle::default();
     let s2 = stop.clone();
     // First Ctrl-C: finish the step, checkpoint, exit cleanly. A second one kills.
@@ -138,10 +176,12 @@ pub fn run(a: TrainArgs) -> Result<hbt_train::Summary> {
         eprintln!("\nhbt: interrupt — saving a checkpoint (Ctrl-C again to kill)");
     });
     // Test hooks, read here so the library reads no environment: slower steps (to kill a
-    // run mid-way) and a pretended free disk space (to see a full disk refused).
+    // run mid-way), a pretended free disk space (to see a full disk refused), and each
+    // step's loss and embedding gradients written out (to compare runs).
     let test_env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
     let step_delay = test_env("HBT_TEST_STEP_DELAY_MS").map(std::time::Duration::from_millis);
-    let mut bar = hbt_train::ProgressBarSink::default();
+    let (mut bar, mut quiet) = (hbt_train::ProgressBarSink::default(), hbt_train::Silent);
+    let progress: &mut dyn hbt_train::Progress = if rank == 0 { &mut bar } else { &mut quiet };
     let mut summary = hbt_train::train(TrainOptions {
         model_dir: &dir,
         corpora,
@@ -150,13 +190,52 @@ pub fn run(a: TrainArgs) -> Result<hbt_train::Summary> {
         out: &a.out,
         resume: a.resume,
         stop,
-        progress: &mut bar,
+        progress,
         step_delay,
         pretend_free_bytes: test_env("HBT_TEST_FREE_BYTES"),
+        collective: comm.clone(),
+        dump_dir: std::env::var_os("HBT_TEST_DUMP_DIR").map(PathBuf::from),
     })
     .context("training")?;
+    if rank != 0 {
+        return Ok(summary);
+    }
     summary.device = Some(info);
+    if world > 1 {
+        summary.ranks = ranks;
+        if let Some(c) = &summary.communication {
+            eprintln!(
+                "hbt: world size {world}: a step all-reduced {:.2} MB of gradients and all-gathered {:.1} KB of embeddings per rank; {:.3} s a step in collectives ({:.0}% of the run)",
+                c.reduced_bytes_per_step as f64 / 1e6,
+                c.gathered_bytes_per_step as f64 / 1e3,
+                c.seconds_per_step,
+                100.0 * c.seconds / summary.seconds.max(1e-9)
+            );
+        }
+    }
     summary.write(&a.out)?;
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(summary)
+}
+
+/// Every rank's host and device, as rank 0 prints and records them.
+fn describe_ranks(comm: &dyn Collective, info: &hbt_model::DeviceInfo, note: Option<&str>) -> Vec<RankInfo> {
+    let mut mine = info.to_string().trim_start_matches("device: ").to_string();
+    if let Some(n) = note {
+        mine.push_str(&format!(" ({n})"));
+    } else if info.kind() == hbt_model::BackendKind::Wgpu && comm.local_size() > 1 {
+        mine.push_str(&format!(" (discrete GPU {})", comm.local_rank()));
+    }
+    let hosts = comm.all_gather_bytes(comm.host().as_bytes());
+    let devices = comm.all_gather_bytes(mine.as_bytes());
+    hosts
+        .iter()
+        .zip(&devices)
+        .enumerate()
+        .map(|(rank, (h, d))| RankInfo {
+            rank,
+            host: String::from_utf8_lossy(h).into_owned(),
+            device: String::from_utf8_lossy(d).into_owned(),
+        })
+        .collect()
 }

@@ -96,6 +96,36 @@ pub fn is_cpu(device: &Device) -> bool {
     }
 }
 
+/// The device for one of `local_size` processes sharing this machine (data-parallel
+/// ranks): on wgpu, discrete GPU `local_rank` when there is one per process, else the
+/// default adapter (shared; the note says so). The CPU is always the CPU: the ranks split
+/// its cores through their thread pools instead.
+pub fn device_for_rank(kind: BackendKind, local_rank: usize, local_size: usize) -> Result<(Device, Option<String>)> {
+    #[cfg(all(feature = "wgpu", not(target_arch = "wasm32")))]
+    if kind == BackendKind::Wgpu && local_size > 1 {
+        let gpus = device_info::wgpu_adapters()
+            .iter()
+            .filter(|a| a.device_type == "DiscreteGpu")
+            .count();
+        if gpus >= local_size {
+            let which = burn::tensor::DeviceKind::DiscreteGpu(local_rank);
+            device_info::quiet_gpu_stack();
+            #[cfg(feature = "vulkan")]
+            return Ok((Device::vulkan(which), None));
+            #[cfg(not(feature = "vulkan"))]
+            return Ok((Device::wgpu(which), None));
+        }
+        return Ok((
+            device(kind)?,
+            Some(format!(
+                "{local_size} ranks on this machine share one wgpu adapter ({gpus} discrete GPUs)"
+            )),
+        ));
+    }
+    let _ = (local_rank, local_size);
+    Ok((device(kind)?, None))
+}
+
 /// The Burn device for a backend, or an error when this build lacks it.
 pub fn device(kind: BackendKind) -> Result<Device> {
     #[cfg(not(target_arch = "wasm32"))]

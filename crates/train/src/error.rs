@@ -14,6 +14,10 @@ pub enum TrainError {
     },
     #[error("{0}")]
     Config(String),
+    /// The ranks of a data-parallel job disagree (options, weights): continuing would train
+    /// something no single-device run would.
+    #[error("data-parallel ranks disagree: {0}")]
+    Ranks(String),
     #[error(transparent)]
     Durable(#[from] hbt_durable::IoError),
     #[error("checkpoint {path}: {message}")]

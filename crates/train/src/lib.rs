@@ -3,13 +3,15 @@
 //! X-X-mono / X-Y / hybrid / X-X samplers, on Burn's wgpu backend or the CPU.
 
 pub mod clip;
+pub mod collective;
 pub mod config;
 pub mod durable;
 pub mod error;
 pub mod loss;
 pub mod trainer;
 
+pub use collective::{Collective, CommStats, Solo};
 pub use config::TrainConfig;
 pub use durable::RunLock;
 pub use error::{Result, TrainError};
-pub use trainer::{Progress, ProgressBarSink, Silent, StopHandle, StopReason, Summary, TrainOptions, Trainer, train};
+pub use trainer::{Communication, Progress, ProgressBarSink, RankInfo, Silent, StopHandle, StopReason, Summary, TrainOptions, Trainer, train};

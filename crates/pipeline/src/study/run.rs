@@ -123,6 +123,8 @@ impl Study {
                         progress: &mut bar,
                         step_delay: None,
                         pretend_free_bytes: None,
+                        collective: std::rc::Rc::new(hbt_train::Solo),
+                        dump_dir: None,
                     })?;
                     s.device = Some(device.clone());
                     s.write(&run_dir)?;

@@ -12,11 +12,14 @@
 
 pub mod batch;
 pub mod checkpoint;
+pub mod parallel;
 pub mod run;
 pub mod step;
 pub mod summary;
 
+use std::cell::Cell;
 use std::path::Path;
+use std::rc::Rc;
 
 use burn::module::Module;
 use burn::optim::{AdamWConfig, ModuleOptimizer};
@@ -28,8 +31,9 @@ use hbt_model::{Encoder, EncoderOptions, ModelFiles, TextKind, TextTokenizer, To
 pub use batch::TrainData;
 pub use checkpoint::{CheckpointState, Fingerprint};
 pub use run::{Progress, ProgressBarSink, Silent, StopHandle, StopReason, TrainOptions, train};
-pub use summary::{LogLine, Summary};
+pub use summary::{Communication, LogLine, RankInfo, Summary};
 
+use crate::collective::{Collective, CommStats};
 use crate::config::TrainConfig;
 use crate::error::Result;
 use crate::loss::info_nce;
@@ -49,6 +53,14 @@ pub struct Trainer {
     pub last_grad_norm: Option<f64>,
     /// Stands in for the disk's free space when checking room for a checkpoint (tests).
     pub pretend_free_bytes: Option<u64>,
+    /// The ranks this trainer is one of ([`crate::Solo`] on one device).
+    comm: Rc<dyn Collective>,
+    /// Bytes and seconds spent communicating, since the run started.
+    comm_stats: Cell<CommStats>,
+    /// Keep each step's gradients of the loss with respect to the batch's embeddings in
+    /// `last_embedding_grads` (tests compare runs through them).
+    pub capture_embedding_grads: bool,
+    pub last_embedding_grads: Option<step::EmbeddingGrads>,
 }
 
 impl Trainer {
@@ -85,6 +97,10 @@ impl Trainer {
             warnings: Vec::new(),
             last_grad_norm: None,
             pretend_free_bytes: None,
+            comm: Rc::new(crate::Solo),
+            comm_stats: Cell::default(),
+            capture_embedding_grads: false,
+            last_embedding_grads: None,
         })
     }
 
@@ -144,6 +160,28 @@ impl Trainer {
             Some(self.embed(&bert, &h, TextKind::Passage, &plain)?)
         };
         Ok(info_nce(qv, pv, hv, self.cfg.temperature, self.cfg.symmetric).into_scalar::<f32>() as f64)
+    }
+
+    /// Train as one rank of `comm`'s job: each step embeds this rank's share of the batch.
+    pub fn set_collective(&mut self, comm: Rc<dyn Collective>) {
+        self.comm = comm;
+    }
+
+    pub fn collective(&self) -> &dyn Collective {
+        &*self.comm
+    }
+
+    /// Bytes and seconds spent communicating so far.
+    pub fn comm_stats(&self) -> CommStats {
+        self.comm_stats.get()
+    }
+
+    /// Runs a collective, counting its time.
+    fn communicate<T>(&self, f: impl FnOnce(&dyn Collective) -> T) -> T {
+        let mut s = self.comm_stats.get();
+        let r = s.time(|| f(&*self.comm));
+        self.comm_stats.set(s);
+        r
     }
 
     pub fn bytes_written(&self) -> u64 {

@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -14,7 +15,9 @@ use hbt_data::sampler::{Batch, Sampler};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
+use super::summary::Communication;
 use super::{CheckpointState, Fingerprint, LogLine, Summary, TrainData, Trainer};
+use crate::collective::{Collective, CommStats};
 use crate::config::TrainConfig;
 use crate::durable::{self, RunLock};
 use crate::error::{Result, TrainError};
@@ -127,6 +130,12 @@ pub struct TrainOptions<'a> {
     /// Stands in for the disk's free space before each checkpoint: lets a test see a full
     /// disk refused without filling one.
     pub pretend_free_bytes: Option<u64>,
+    /// The ranks of a data-parallel job ([`crate::Solo`]: one device). Rank 0 writes the
+    /// run directory; every rank reads it on `resume` (it must be on storage all share).
+    pub collective: Rc<dyn Collective>,
+    /// Write each step's loss and the loss's gradients with respect to the global batch's
+    /// embeddings to `DIR/step-N.json` (tests compare runs through it).
+    pub dump_dir: Option<PathBuf>,
 }
 
 /// Train and write `out/model`, `out/train-log.jsonl`, `out/summary.json`.
@@ -142,8 +151,17 @@ pub fn train(o: TrainOptions<'_>) -> Result<Summary> {
         progress,
         step_delay,
         pretend_free_bytes,
+        collective,
+        dump_dir,
     } = o;
     cfg.validate()?;
+    let (rank, world) = (collective.rank(), collective.size());
+    if !cfg.batch_size.is_multiple_of(world) {
+        return Err(TrainError::Config(format!(
+            "--batch {} cannot be split evenly over {world} ranks: choose a multiple of {world}",
+            cfg.batch_size
+        )));
+    }
     let data = TrainData::new(corpora, &cfg)?;
     let sampler = Sampler::new(
         data.train.clone(),
@@ -152,11 +170,20 @@ pub fn train(o: TrainOptions<'_>) -> Result<Summary> {
         cfg.seed,
     )?;
     let val_batches = validation_batches(&data, &cfg)?;
-    std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
-    let _lock = RunLock::acquire(out)?;
-    check_run_dir(out, resume)?;
+    // Rank 0 owns the run directory; the others only read a checkpoint from it.
+    let _lock = if rank == 0 {
+        std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
+        let lock = RunLock::acquire(out)?;
+        check_run_dir(out, resume)?;
+        Some(lock)
+    } else {
+        None
+    };
     let mut trainer = Trainer::new(model_dir, device, cfg.clone())?;
     trainer.pretend_free_bytes = pretend_free_bytes;
+    trainer.set_collective(collective);
+    trainer.capture_embedding_grads = dump_dir.is_some();
+    trainer.check_options_agree()?;
     let mut state = CheckpointState {
         step: 0,
         epoch: 0,
@@ -178,16 +205,25 @@ pub fn train(o: TrainOptions<'_>) -> Result<Summary> {
             progress.warn(w);
         }
     }
+    // Every rank has loaded its weights (and checkpoint) before rank 0 may write anything.
+    trainer.check_weights_agree("at the start")?;
     let log_path = out.join("train-log.jsonl");
-    let mut log = open_log(&log_path, resume, state.step)?;
+    let mut log = match rank {
+        0 => Some(open_log(&log_path, resume, state.step)?),
+        _ => None,
+    };
     let t0 = Instant::now();
     let initial_val = if state.step == 0 {
-        validate(&trainer, &data, &val_batches)?
+        match rank {
+            0 => validate(&trainer, &data, &val_batches)?,
+            _ => None,
+        }
     } else {
         // A resumed run reports the validation loss its first part measured before step 1.
-        logged_initial_val(&log_path)
+        (rank == 0).then(|| logged_initial_val(&log_path)).flatten()
     };
-    if let (0, Some(v)) = (state.step, initial_val) {
+    let initial_val = trainer.rank0_value(initial_val);
+    if let (0, Some(v), Some(log)) = (state.step, initial_val, log.as_mut()) {
         writeln!(log, "{}", serde_json::json!({"step": 0, "val_loss": v})).map_err(|e| TrainError::io(&log_path, e))?;
     }
     let mut run = Run {
@@ -200,7 +236,11 @@ pub fn train(o: TrainOptions<'_>) -> Result<Summary> {
         state,
         pairs_done: 0,
         last_val: None,
+        dump_dir,
+        comm_at_start: Default::default(),
+        first_step: 0,
     };
+    run.first_step = run.state.step;
     progress.start(cfg.max_steps, run.state.step);
     let stopped = run.steps(&sampler, &stop, progress, step_delay)?;
     progress.finish();
@@ -213,11 +253,17 @@ struct Run<'a> {
     data: &'a TrainData,
     val_batches: &'a [Batch],
     out: &'a Path,
-    log: File,
+    /// The step log (rank 0's).
+    log: Option<File>,
     log_path: PathBuf,
     state: CheckpointState,
     pairs_done: usize,
     last_val: Option<f64>,
+    dump_dir: Option<PathBuf>,
+    /// Communication before the first step of this process (the start-up checks).
+    comm_at_start: CommStats,
+    /// The step this process started from (a resumed run counts only its own steps).
+    first_step: usize,
 }
 
 impl Run<'_> {
@@ -230,20 +276,33 @@ impl Run<'_> {
         step_delay: Option<Duration>,
     ) -> Result<StopReason> {
         let cfg = self.trainer.cfg.clone();
+        let rank0 = self.trainer.collective().rank() == 0;
         let mut stream = sampler.stream(self.state.epoch, self.state.batch_index);
+        self.comm_at_start = self.trainer.comm_stats();
         while self.state.step < cfg.max_steps {
-            if stop.is_stopped() {
+            // A stop asked of any rank stops all after the same step.
+            if self.trainer.any_rank_stops(stop.is_stopped()) {
                 return Ok(StopReason::Interrupted);
             }
             let Some((epoch, index, batch)) = stream.next() else {
                 return Ok(StopReason::SamplerExhausted);
             };
             let line = self.step(epoch, index, &batch)?;
-            writeln!(self.log, "{}", serde_json::to_string(&line).expect("log line"))
-                .map_err(|e| TrainError::io(&self.log_path, e))?;
+            if let Some(log) = self.log.as_mut() {
+                writeln!(log, "{}", serde_json::to_string(&line).expect("log line"))
+                    .map_err(|e| TrainError::io(&self.log_path, e))?;
+            }
+            if let (Some(dir), true) = (&self.dump_dir, rank0) {
+                dump_step(dir, self.state.step, line.loss, self.trainer.last_embedding_grads.as_ref())?;
+            }
             progress.step(&line);
             if cfg.checkpoint_every > 0 && self.state.step.is_multiple_of(cfg.checkpoint_every) {
-                self.trainer.save_checkpoint(self.out, &self.state)?;
+                // The weights about to be kept must be every rank's weights.
+                self.trainer
+                    .check_weights_agree(&format!("after step {}", self.state.step))?;
+                if rank0 {
+                    self.trainer.save_checkpoint(self.out, &self.state)?;
+                }
             }
             if let Some(d) = step_delay {
                 std::thread::sleep(d);
@@ -260,7 +319,10 @@ impl Run<'_> {
         let cfg = &self.trainer.cfg;
         let (lr, eval_every) = (cfg.lr_at(self.state.step + 1), cfg.eval_every);
         let t = Instant::now();
+        let comm_before = self.trainer.comm_stats().seconds;
         let loss = self.trainer.step(self.data, batch, lr)?;
+        let rank0 = self.trainer.collective().rank() == 0;
+        let world = self.trainer.collective().size();
         let st = &mut self.state;
         st.step += 1;
         st.epoch = epoch;
@@ -275,17 +337,28 @@ impl Run<'_> {
             pairs_per_s: batch.pairs.len() as f64 / t.elapsed().as_secs_f64(),
             grad_norm: self.trainer.last_grad_norm,
             val_loss: None,
+            comm_seconds: (world > 1).then(|| self.trainer.comm_stats().seconds - comm_before),
         };
         if eval_every > 0
             && st.step.is_multiple_of(eval_every)
-            && let Some(v) = validate(&self.trainer, self.data, self.val_batches)?
+            && let Some(v) = {
+                // Rank 0 validates; all ranks take its value, so all decide alike.
+                let v = if rank0 {
+                    validate(&self.trainer, self.data, self.val_batches)?
+                } else {
+                    None
+                };
+                self.trainer.rank0_value(v)
+            }
         {
             line.val_loss = Some(v);
             self.last_val = Some(v);
             if st.best_val.is_none_or(|b| v < b) {
                 st.best_val = Some(v);
                 st.bad_evals = 0;
-                self.trainer.save_model(&self.out.join("best"))?;
+                if rank0 {
+                    self.trainer.save_model(&self.out.join("best"))?;
+                }
             } else {
                 st.bad_evals += 1;
             }
@@ -294,23 +367,29 @@ impl Run<'_> {
     }
 
     /// Checkpoint if the run must be resumable, publish `model/`, write the summary and
-    /// drop checkpoints a finished run no longer needs.
+    /// drop checkpoints a finished run no longer needs (rank 0; the other ranks only
+    /// confirm their weights are rank 0's).
     fn finish(self, stopped: StopReason, initial_val: Option<f64>, secs: f64) -> Result<Summary> {
         let Run {
             trainer,
             out,
             state,
             log_path,
+            comm_at_start,
             ..
         } = self;
         let cfg = trainer.cfg.clone();
+        let (rank, world) = (trainer.collective().rank(), trainer.collective().size());
+        trainer.check_weights_agree("at the end")?;
         let interrupted = stopped == StopReason::Interrupted;
-        // An interrupted run needs its checkpoint to resume; a finished one only on request.
-        if interrupted || cfg.keep_checkpoints {
-            trainer.save_checkpoint(out, &state)?;
-        }
-        let model_dir = publish_model(&trainer, out, &out.join("best"), interrupted)?;
-        let log_bytes = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
+        let comm = trainer.comm_stats();
+        let steps_here = state.step.saturating_sub(self.first_step).max(1) as f64;
+        let communication = (world > 1).then(|| Communication {
+            reduced_bytes_per_step: ((comm.reduced_bytes - comm_at_start.reduced_bytes) as f64 / steps_here) as u64,
+            gathered_bytes_per_step: ((comm.gathered_bytes - comm_at_start.gathered_bytes) as f64 / steps_here) as u64,
+            seconds: comm.seconds - comm_at_start.seconds,
+            seconds_per_step: (comm.seconds - comm_at_start.seconds) / steps_here,
+        });
         let mut summary = Summary {
             steps: state.step,
             initial_val_loss: initial_val,
@@ -319,13 +398,26 @@ impl Run<'_> {
             seconds: secs,
             pairs_per_s: self.pairs_done as f64 / secs.max(1e-9),
             stopped,
-            model_dir,
+            model_dir: out.join("model"),
             config: cfg,
             device: None,
-            bytes_written: trainer.bytes_written() + log_bytes,
+            bytes_written: 0,
             bytes_on_disk: 0,
             warnings: trainer.warnings.clone(),
+            world_size: world,
+            ranks: Vec::new(),
+            communication,
         };
+        if rank != 0 {
+            return Ok(summary);
+        }
+        // An interrupted run needs its checkpoint to resume; a finished one only on request.
+        if interrupted || summary.config.keep_checkpoints {
+            trainer.save_checkpoint(out, &state)?;
+        }
+        summary.model_dir = publish_model(&trainer, out, &out.join("best"), interrupted)?;
+        let log_bytes = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
+        summary.bytes_written = trainer.bytes_written() + log_bytes;
         summary.write(out)?;
         if !interrupted && !summary.config.keep_checkpoints {
             // The run is complete on the disk (model, summary): its checkpoints can go.
@@ -339,6 +431,21 @@ impl Run<'_> {
         summary.write(out)?;
         Ok(summary)
     }
+}
+
+/// `dir/step-N.json`: a step's loss and the loss's gradients with respect to the global
+/// batch's embeddings (row-major; empty when the step did not keep them).
+fn dump_step(dir: &Path, step: usize, loss: f64, emb: Option<&super::step::EmbeddingGrads>) -> Result<()> {
+    let v = serde_json::json!({
+        "loss": loss,
+        "dim": emb.map(|e| e.dim),
+        "queries": emb.map(|e| &e.queries),
+        "passages": emb.map(|e| &e.passages),
+        "hard": emb.map(|e| &e.hard),
+    });
+    std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
+    let path = dir.join(format!("step-{step}.json"));
+    std::fs::write(&path, v.to_string()).map_err(|e| TrainError::io(&path, e))
 }
 
 /// The mean loss over the fixed validation batches (None without any).

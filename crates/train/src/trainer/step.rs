@@ -1,5 +1,11 @@
 //! One optimisation step: InfoNCE over the batch's in-batch negatives, optionally through
 //! gradient caching, then global-norm clipping and AdamW.
+//!
+//! On several ranks the step is gradient caching over the global batch: each rank embeds
+//! its own rows without the graph, the embeddings are all-gathered, every rank computes the
+//! same InfoNCE over the whole global batch (so negatives come from every rank), keeps the
+//! loss's gradient for its own rows, re-embeds them with the graph and back-propagates;
+//! then the parameter gradients are summed over the ranks ([`super::parallel`]).
 
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::*;
@@ -10,27 +16,44 @@ use super::{TrainData, Trainer};
 use crate::error::Result;
 use crate::loss::info_nce;
 
+/// A side of the batch (queries, positives or hard negatives) as this rank embeds it.
+struct Side {
+    /// The rank's texts, longest first (each micro-batch pads only to texts of about its
+    /// own length).
+    sorted: Vec<String>,
+    /// `sorted[j]` is the rank's text `order[j]`.
+    order: Vec<usize>,
+    kind: TextKind,
+    /// Embeddings of the rank's texts in batch order, without the graph, `[n, d]` row-major.
+    values: Vec<f32>,
+}
+
+/// The loss's gradients with respect to the global batch's embeddings, row-major.
+pub struct EmbeddingGrads {
+    pub dim: usize,
+    pub queries: Vec<f32>,
+    pub passages: Vec<f32>,
+    pub hard: Vec<f32>,
+}
+
 impl Trainer {
     /// One optimisation step on a batch; returns the loss.
     pub fn step(&mut self, data: &TrainData, batch: &Batch, lr: f64) -> Result<f64> {
-        let (q, p, h) = data.texts(&data.train, batch, self.cfg.hard_negatives);
-        let dev = self.enc.device.clone();
-        let (loss, grads) = match self.cfg.micro_batch.filter(|&m| m < q.len()) {
-            None => {
-                let qv = self.embed(&self.enc.bert, &q, TextKind::Query, &dev)?;
-                let pv = self.embed(&self.enc.bert, &p, TextKind::Passage, &dev)?;
-                let hv = if h.is_empty() {
-                    None
-                } else {
-                    Some(self.embed(&self.enc.bert, &h, TextKind::Passage, &dev)?)
-                };
-                let loss = info_nce(qv, pv, hv, self.cfg.temperature, self.cfg.symmetric);
-                let value = loss.clone().into_scalar::<f32>() as f64;
-                let grads = GradientsParams::from_grads(loss.backward(), &self.enc.bert);
-                (value, grads)
+        let (loss, grads, emb_grads) = if self.comm.size() > 1 {
+            let local = self.local_share(batch)?;
+            let (q, p, h) = data.texts(&data.train, &local, self.cfg.hard_negatives);
+            let m = self.cfg.micro_batch.unwrap_or(q.len()).clamp(1, q.len().max(1));
+            let (loss, grads, emb) = self.grad_cache_step(&q, &p, &h, m)?;
+            let touched = self.touched_rows(data, batch)?;
+            (loss, self.all_reduce_grads(grads, &touched)?, emb)
+        } else {
+            let (q, p, h) = data.texts(&data.train, batch, self.cfg.hard_negatives);
+            match self.cfg.micro_batch.filter(|&m| m < q.len()) {
+                None => self.full_batch_step(&q, &p, &h)?,
+                Some(m) => self.grad_cache_step(&q, &p, &h, m)?,
             }
-            Some(m) => self.grad_cache_step(&q, &p, &h, m)?,
         };
+        self.last_embedding_grads = emb_grads;
         let mut grads = grads;
         self.last_grad_norm = Some(match self.cfg.grad_clip {
             Some(c) => crate::clip::clip_global_norm(&self.enc.bert, &mut grads, c),
@@ -40,70 +63,174 @@ impl Trainer {
         Ok(loss)
     }
 
+    /// The whole batch through the graph at once.
+    fn full_batch_step(
+        &self,
+        q: &[String],
+        p: &[String],
+        h: &[String],
+    ) -> Result<(f64, GradientsParams, Option<EmbeddingGrads>)> {
+        let dev = self.enc.device.clone();
+        let qv = self.embed(&self.enc.bert, q, TextKind::Query, &dev)?;
+        let pv = self.embed(&self.enc.bert, p, TextKind::Passage, &dev)?;
+        let hv = if h.is_empty() {
+            None
+        } else {
+            Some(self.embed(&self.enc.bert, h, TextKind::Passage, &dev)?)
+        };
+        // The embeddings' gradients are only wanted by the debug dump: a second, detached
+        // loss gives them without changing the step.
+        let emb = match self.capture_embedding_grads {
+            true => {
+                let leaf = |t: &Tensor<2>| Tensor::<2>::from_data(t.clone().into_data(), &dev).require_grad();
+                let (ql, pl, hl) = (leaf(&qv), leaf(&pv), hv.as_ref().map(leaf));
+                let g = info_nce(
+                    ql.clone(),
+                    pl.clone(),
+                    hl.clone(),
+                    self.cfg.temperature,
+                    self.cfg.symmetric,
+                )
+                .backward();
+                let rows = |t: Option<&Tensor<2>>| -> Vec<f32> {
+                    t.and_then(|t| t.grad(&g))
+                        .map(|x| x.into_data().try_to_vec::<f32>().expect("f32 gradients"))
+                        .unwrap_or_default()
+                };
+                Some(EmbeddingGrads {
+                    dim: qv.dims()[1],
+                    queries: rows(Some(&ql)),
+                    passages: rows(Some(&pl)),
+                    hard: rows(hl.as_ref()),
+                })
+            }
+            false => None,
+        };
+        let loss = info_nce(qv, pv, hv, self.cfg.temperature, self.cfg.symmetric);
+        let value = loss.clone().into_scalar::<f32>() as f64;
+        let grads = GradientsParams::from_grads(loss.backward(), &self.enc.bert);
+        Ok((value, grads, emb))
+    }
+
+    /// Embeds one side of the rank's share without the graph, in micro-batches of `m`
+    /// sorted by token length.
+    fn embed_side(&self, texts: &[String], kind: TextKind, m: usize) -> Result<Side> {
+        let plain = self.enc.device.clone().without_autodiff();
+        let frozen = self.enc.bert.valid();
+        let lengths = self.tokenize(texts, kind)?.lengths;
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
+        let sorted: Vec<String> = order.iter().map(|&i| texts[i].clone()).collect();
+        if texts.is_empty() {
+            return Ok(Side {
+                sorted,
+                order,
+                kind,
+                values: Vec::new(),
+            });
+        }
+        let parts: Vec<Tensor<2>> = sorted
+            .chunks(m)
+            .map(|c| self.embed(&frozen, c, kind, &plain))
+            .collect::<Result<_>>()?;
+        let mut inverse = vec![0i64; order.len()];
+        for (j, &i) in order.iter().enumerate() {
+            inverse[i] = j as i64;
+        }
+        let n = inverse.len();
+        let in_order = Tensor::cat(parts, 0).select(0, Tensor::<1, Int>::from_data(TensorData::new(inverse, [n]), &plain));
+        Ok(Side {
+            sorted,
+            order,
+            kind,
+            values: in_order.into_data().try_to_vec::<f32>().expect("f32 embeddings"),
+        })
+    }
+
     /// Gradient caching (Gao et al. 2021): embed the whole batch without gradients, take the
     /// loss's gradient with respect to the embeddings, then re-run each micro-batch with
     /// gradients and back-propagate `<embedding, cached gradient>`. Exact full-batch
-    /// negatives at the memory of one micro-batch, for one extra forward pass.
-    fn grad_cache_step(&self, q: &[String], p: &[String], h: &[String], m: usize) -> Result<(f64, GradientsParams)> {
+    /// negatives at the memory of one micro-batch, for one extra forward pass. Across ranks,
+    /// the embeddings are all-gathered in between, so the loss is the global batch's.
+    fn grad_cache_step(
+        &self,
+        q: &[String],
+        p: &[String],
+        h: &[String],
+        m: usize,
+    ) -> Result<(f64, GradientsParams, Option<EmbeddingGrads>)> {
         let dev = self.enc.device.clone();
-        let plain = dev.clone().without_autodiff();
-        let frozen = self.enc.bert.valid();
-        let embed_all = |texts: &[String], kind: TextKind| -> Result<Tensor<2>> {
-            let parts: Vec<Tensor<2>> = texts
-                .chunks(m)
-                .map(|c| self.embed(&frozen, c, kind, &plain))
-                .collect::<Result<_>>()?;
-            Ok(Tensor::cat(parts, 0))
-        };
-        // Micro-batches of texts sorted by token length, so each pads only to texts of
-        // about its own length; the loss sees the embeddings back in batch order.
-        let sorted = |texts: &[String], kind: TextKind| -> Result<(Vec<String>, Tensor<2>, Tensor<2>)> {
-            let lengths = self.tokenize(texts, kind)?.lengths;
-            let mut order: Vec<usize> = (0..texts.len()).collect();
-            order.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
-            let mut inverse = vec![0i64; order.len()];
-            for (j, &i) in order.iter().enumerate() {
-                inverse[i] = j as i64;
+        let sides = [
+            self.embed_side(q, TextKind::Query, m)?,
+            self.embed_side(p, TextKind::Passage, m)?,
+            self.embed_side(h, TextKind::Passage, m)?,
+        ];
+        let dim = self.enc.config.hidden_size;
+        // One all-gather for all three sides: each rank sends [queries; positives; hard].
+        let local: Vec<f32> = sides.iter().flat_map(|s| s.values.iter().copied()).collect();
+        let (all, counts) = self.communicate(|c| c.all_gather(&local));
+        let mut st = self.comm_stats.get();
+        st.gathered_bytes += (local.len() * 4) as u64;
+        self.comm_stats.set(st);
+        let rows = q.len();
+        let (mut gq, mut gp, mut gh) = (Vec::new(), Vec::new(), Vec::new());
+        let mut at = 0;
+        // Where this rank's hard negatives start among the global batch's.
+        let mut own_hard_at = 0;
+        for (r, &count) in counts.iter().enumerate() {
+            let part = &all[at..at + count];
+            let hard_rows = count / dim - 2 * rows;
+            gq.extend_from_slice(&part[..rows * dim]);
+            gp.extend_from_slice(&part[rows * dim..2 * rows * dim]);
+            gh.extend_from_slice(&part[2 * rows * dim..]);
+            if r < self.comm.rank() {
+                own_hard_at += hard_rows;
             }
-            let texts: Vec<String> = order.iter().map(|&i| texts[i].clone()).collect();
-            let leaf = Tensor::<2>::from_data(embed_all(&texts, kind)?.into_data(), &dev).require_grad();
-            let n = inverse.len();
-            let in_order = leaf
-                .clone()
-                .select(0, Tensor::<1, Int>::from_data(TensorData::new(inverse, [n]), &dev));
-            Ok((texts, leaf, in_order))
+            at += count;
+        }
+        let leaf = |v: Vec<f32>| {
+            let n = v.len() / dim;
+            Tensor::<2>::from_data(TensorData::new(v, [n, dim]), &dev).require_grad()
         };
-        let (qs, ql, qv) = sorted(q, TextKind::Query)?;
-        let (ps, pl, pv) = sorted(p, TextKind::Passage)?;
-        let hard = if h.is_empty() {
-            None
-        } else {
-            Some(sorted(h, TextKind::Passage)?)
-        };
+        let (ql, pl) = (leaf(gq), leaf(gp));
+        let hl = (!gh.is_empty()).then(|| leaf(gh));
         let loss = info_nce(
-            qv,
-            pv,
-            hard.as_ref().map(|x| x.2.clone()),
+            ql.clone(),
+            pl.clone(),
+            hl.clone(),
             self.cfg.temperature,
             self.cfg.symmetric,
         );
         let value = loss.clone().into_scalar::<f32>() as f64;
         let g = loss.backward();
-        let cached = |t: &Tensor<2>| t.grad(&g).map(|x| Tensor::<2>::from_data(x.into_data(), &dev));
-        let (gq, gp) = (cached(&ql), cached(&pl));
-        let gh = hard.as_ref().and_then(|x| cached(&x.1));
-        let hs: &[String] = hard.as_ref().map(|x| x.0.as_slice()).unwrap_or(&[]);
+        let grad_of = |t: Option<&Tensor<2>>| t.and_then(|t| t.grad(&g)).map(|x| Tensor::<2>::from_data(x.into_data(), &dev));
+        let global = [grad_of(Some(&ql)), grad_of(Some(&pl)), grad_of(hl.as_ref())];
+        let emb = self.capture_embedding_grads.then(|| {
+            let v = |t: &Option<Tensor<2>>| {
+                t.as_ref()
+                    .map(|t| t.clone().into_data().try_to_vec::<f32>().expect("f32 gradients"))
+                    .unwrap_or_default()
+            };
+            EmbeddingGrads {
+                dim,
+                queries: v(&global[0]),
+                passages: v(&global[1]),
+                hard: v(&global[2]),
+            }
+        });
+        let first = self.comm.rank() * rows;
         let mut acc = GradientsAccumulator::new();
-        for (texts, kind, grad) in [
-            (qs.as_slice(), TextKind::Query, gq),
-            (ps.as_slice(), TextKind::Passage, gp),
-            (hs, TextKind::Passage, gh),
-        ] {
-            let Some(grad) = grad else { continue };
-            for (i, c) in texts.chunks(m).enumerate() {
-                let e = self.embed(&self.enc.bert, c, kind, &dev)?;
-                let rows = c.len();
-                let gslice = grad.clone().slice(s![i * m..i * m + rows, ..]);
+        for ((side, grad), start) in sides.iter().zip(global).zip([first, first, own_hard_at]) {
+            let (Some(grad), false) = (grad, side.sorted.is_empty()) else {
+                continue;
+            };
+            // This rank's rows, in the order its micro-batches run.
+            let n = side.order.len();
+            let order: Vec<i64> = side.order.iter().map(|&i| (start + i) as i64).collect();
+            let grad = grad.select(0, Tensor::<1, Int>::from_data(TensorData::new(order, [n]), &dev));
+            for (i, c) in side.sorted.chunks(m).enumerate() {
+                let e = self.embed(&self.enc.bert, c, side.kind, &dev)?;
+                let gslice = grad.clone().slice(s![i * m..i * m + c.len(), ..]);
                 let surrogate = (e * gslice).sum();
                 acc.accumulate(
                     &self.enc.bert,
@@ -111,6 +238,6 @@ impl Trainer {
                 );
             }
         }
-        Ok((value, acc.grads()))
+        Ok((value, acc.grads(), emb))
     }
 }

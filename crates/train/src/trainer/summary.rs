@@ -21,6 +21,30 @@ pub struct LogLine {
     pub grad_norm: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub val_loss: Option<f64>,
+    /// Seconds this step spent in collectives (data-parallel runs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comm_seconds: Option<f64>,
+}
+
+/// One rank of a data-parallel run: where it ran.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RankInfo {
+    pub rank: usize,
+    pub host: String,
+    pub device: String,
+}
+
+/// What a data-parallel run communicated, per rank.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Communication {
+    /// Gradient bytes a rank all-reduced a step (dense layers plus the word-embedding rows
+    /// the step touched).
+    pub reduced_bytes_per_step: u64,
+    /// Embedding bytes a rank contributed to the all-gather a step.
+    pub gathered_bytes_per_step: u64,
+    /// Seconds in collectives over the run (waiting for the slowest rank included).
+    pub seconds: f64,
+    pub seconds_per_step: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,6 +71,18 @@ pub struct Summary {
     /// What was recovered from (a damaged checkpoint passed over, say).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Ranks of a data-parallel run (1: one device).
+    #[serde(default = "one")]
+    pub world_size: usize,
+    /// Each rank's host and device (filled in by the caller that chose them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ranks: Vec<RankInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub communication: Option<Communication>,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Summary {
