@@ -223,6 +223,24 @@ impl TextTokenizer {
         })
     }
 
+    /// As [`TextTokenizer::encode`], padded to at least `min_seq` tokens: a data-parallel
+    /// rank pads its share of a batch as the whole batch pads, so that every text is
+    /// computed exactly as on one device.
+    pub fn encode_padded(&self, texts: &[&str], min_seq: usize) -> Result<TokenBatch> {
+        let b = self.encode(texts)?;
+        if b.seq >= min_seq {
+            return Ok(b);
+        }
+        let seq = min_seq;
+        let mut ids = vec![self.pad_id; b.batch * seq];
+        let mut mask = vec![0u32; b.batch * seq];
+        for i in 0..b.batch {
+            ids[i * seq..i * seq + b.seq].copy_from_slice(&b.ids[i * b.seq..(i + 1) * b.seq]);
+            mask[i * seq..i * seq + b.seq].copy_from_slice(&b.mask[i * b.seq..(i + 1) * b.seq]);
+        }
+        Ok(TokenBatch { seq, ids, mask, ..b })
+    }
+
     pub fn token_to_id(&self, token: &str) -> Option<u32> {
         self.inner.token_to_id(token)
     }

@@ -150,10 +150,11 @@ mod mpi_impl {
 
     /// The ranks of an MPI job (`MPI_COMM_WORLD`), and the ranks sharing this machine.
     pub struct Mpi {
-        // Dropping the universe finalizes MPI: it lives as long as this value.
-        _universe: Universe,
         world: SimpleCommunicator,
         local: SimpleCommunicator,
+        // Dropping the universe finalizes MPI, after which the communicators above may not
+        // be freed: fields drop in order, so it comes last.
+        _universe: Universe,
     }
 
     /// Elements per MPI call: counts are C ints, and a bounded buffer keeps the library's
@@ -167,9 +168,9 @@ mod mpi_impl {
             let world = universe.world();
             let local = world.split_shared(world.rank());
             Some(Self {
-                _universe: universe,
                 world,
                 local,
+                _universe: universe,
             })
         }
     }

@@ -106,6 +106,11 @@ impl Trainer {
 
     /// Tokenize texts as training does: the kind's prefix, its length limit, padding.
     fn tokenize(&self, texts: &[String], kind: TextKind) -> Result<TokenBatch> {
+        self.tokenize_padded(texts, kind, 0)
+    }
+
+    /// As [`Trainer::tokenize`], padded to at least `min_seq` tokens.
+    fn tokenize_padded(&self, texts: &[String], kind: TextKind, min_seq: usize) -> Result<TokenBatch> {
         let tok = if kind == TextKind::Query {
             &self.q_tok
         } else {
@@ -113,11 +118,22 @@ impl Trainer {
         };
         let prefixed: Vec<String> = texts.iter().map(|t| self.enc.prefixes.apply(kind, t)).collect();
         let refs: Vec<&str> = prefixed.iter().map(String::as_str).collect();
-        Ok(tok.encode(&refs)?)
+        Ok(tok.encode_padded(&refs, min_seq)?)
     }
 
     fn embed(&self, bert: &Bert, texts: &[String], kind: TextKind, device: &Device) -> Result<Tensor<2>> {
-        let t = self.enc.to_device(&self.tokenize(texts, kind)?, device);
+        self.embed_padded(bert, texts, kind, device, 0)
+    }
+
+    fn embed_padded(
+        &self,
+        bert: &Bert,
+        texts: &[String],
+        kind: TextKind,
+        device: &Device,
+        min_seq: usize,
+    ) -> Result<Tensor<2>> {
+        let t = self.enc.to_device(&self.tokenize_padded(texts, kind, min_seq)?, device);
         Ok(self.enc.forward_with(bert, &t))
     }
 

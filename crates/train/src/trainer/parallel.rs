@@ -14,6 +14,12 @@ use hbt_model::TextKind;
 use super::{TrainData, Trainer};
 use crate::error::{Result, TrainError};
 
+/// See [`Trainer::global_tokens`].
+pub(crate) struct GlobalTokens {
+    pub rows: Vec<(ParamId, Vec<i64>)>,
+    pub seq: [usize; 3],
+}
+
 /// How one parameter's gradient travels.
 enum Part {
     /// The whole tensor.
@@ -135,27 +141,38 @@ impl Trainer {
         Ok(local)
     }
 
-    /// The word-embedding rows any rank's share of `batch` reads (as each shard's local
-    /// rows): every rank tokenizes the whole global batch, so all agree without a message.
-    pub(crate) fn touched_rows(&self, data: &TrainData, batch: &Batch) -> Result<Vec<(ParamId, Vec<i64>)>> {
-        let (q, mut p, h) = data.texts(&data.train, batch, self.cfg.hard_negatives);
-        p.extend(h);
+    /// What every rank knows of the whole global batch without a message, from
+    /// tokenizing all of it: the word-embedding rows any rank's share reads (as each
+    /// shard's local rows), and the padded length of its queries, positives and hard
+    /// negatives (how one device would pad them).
+    pub(crate) fn global_tokens(&self, data: &TrainData, batch: &Batch) -> Result<GlobalTokens> {
+        let (q, p, h) = data.texts(&data.train, batch, self.cfg.hard_negatives);
         let mut ids = BTreeSet::new();
-        ids.extend(self.tokenize(&q, TextKind::Query)?.ids);
-        ids.extend(self.tokenize(&p, TextKind::Passage)?.ids);
-        let mut out = Vec::new();
+        let mut seq = [0usize; 3];
+        for (i, (texts, kind)) in [(&q, TextKind::Query), (&p, TextKind::Passage), (&h, TextKind::Passage)]
+            .into_iter()
+            .enumerate()
+        {
+            if texts.is_empty() {
+                continue;
+            }
+            let t = self.tokenize(texts, kind)?;
+            seq[i] = t.seq;
+            ids.extend(t.ids);
+        }
+        let mut rows = Vec::new();
         let mut start = 0usize;
         for shard in &self.enc.bert.embeddings.word {
-            let rows = shard.weight.val().dims()[0];
-            let end = start + rows;
+            let n = shard.weight.val().dims()[0];
+            let end = start + n;
             let local: Vec<i64> = ids
                 .range(start as u32..end as u32)
                 .map(|&i| (i as usize - start) as i64)
                 .collect();
-            out.push((shard.weight.id, local));
+            rows.push((shard.weight.id, local));
             start = end;
         }
-        Ok(out)
+        Ok(GlobalTokens { rows, seq })
     }
 
     /// Sums the gradients over the ranks (in buckets, [`crate::collective`]).

@@ -24,8 +24,11 @@ struct Side {
     /// `sorted[j]` is the rank's text `order[j]`.
     order: Vec<usize>,
     kind: TextKind,
-    /// Embeddings of the rank's texts in batch order, without the graph, `[n, d]` row-major.
+    /// Embeddings of the rank's texts in batch order, `[n, d]` row-major.
     values: Vec<f32>,
+    /// The embeddings of `sorted` with their graph, when they were computed in one piece
+    /// with it (no micro-batches): the backward pass then needs no second forward.
+    graph: Option<Tensor<2>>,
 }
 
 /// The loss's gradients with respect to the global batch's embeddings, row-major.
@@ -43,14 +46,17 @@ impl Trainer {
             let local = self.local_share(batch)?;
             let (q, p, h) = data.texts(&data.train, &local, self.cfg.hard_negatives);
             let m = self.cfg.micro_batch.unwrap_or(q.len()).clamp(1, q.len().max(1));
-            let (loss, grads, emb) = self.grad_cache_step(&q, &p, &h, m)?;
-            let touched = self.touched_rows(data, batch)?;
-            (loss, self.all_reduce_grads(grads, &touched)?, emb)
+            let global = self.global_tokens(data, batch)?;
+            // Without micro-batches each rank pads its share as the whole batch pads: the
+            // same work per text as on one device, and the same numbers.
+            let pad = (m >= q.len()).then_some(global.seq);
+            let (loss, grads, emb) = self.grad_cache_step(&q, &p, &h, m, pad)?;
+            (loss, self.all_reduce_grads(grads, &global.rows)?, emb)
         } else {
             let (q, p, h) = data.texts(&data.train, batch, self.cfg.hard_negatives);
             match self.cfg.micro_batch.filter(|&m| m < q.len()) {
                 None => self.full_batch_step(&q, &p, &h)?,
-                Some(m) => self.grad_cache_step(&q, &p, &h, m)?,
+                Some(m) => self.grad_cache_step(&q, &p, &h, m, None)?,
             }
         };
         self.last_embedding_grads = emb_grads;
@@ -112,38 +118,54 @@ impl Trainer {
         Ok((value, grads, emb))
     }
 
-    /// Embeds one side of the rank's share without the graph, in micro-batches of `m`
-    /// sorted by token length.
-    fn embed_side(&self, texts: &[String], kind: TextKind, m: usize) -> Result<Side> {
+    /// Embeds one side of the rank's share, sorted by token length: in micro-batches of
+    /// `m` without the graph, or (`keep_graph`) in one piece with it.
+    /// `min_seq`: pad to at least this many tokens.
+    fn embed_side(&self, texts: &[String], kind: TextKind, m: usize, keep_graph: bool, min_seq: usize) -> Result<Side> {
         let plain = self.enc.device.clone().without_autodiff();
         let frozen = self.enc.bert.valid();
+        if texts.is_empty() {
+            return Ok(Side {
+                sorted: Vec::new(),
+                order: Vec::new(),
+                kind,
+                values: Vec::new(),
+                graph: None,
+            });
+        }
         let lengths = self.tokenize(texts, kind)?.lengths;
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
         let sorted: Vec<String> = order.iter().map(|&i| texts[i].clone()).collect();
-        if texts.is_empty() {
+        let mut inverse = vec![0i64; order.len()];
+        for (j, &i) in order.iter().enumerate() {
+            inverse[i] = j as i64;
+        }
+        let n = inverse.len();
+        if keep_graph {
+            let dev = self.enc.device.clone();
+            let e = self.embed_padded(&self.enc.bert, &sorted, kind, &dev, min_seq)?;
+            let idx = Tensor::<1, Int>::from_data(TensorData::new(inverse, [n]), &dev);
+            let values = e.clone().detach().select(0, idx).into_data().try_to_vec::<f32>().expect("f32 embeddings");
             return Ok(Side {
                 sorted,
                 order,
                 kind,
-                values: Vec::new(),
+                values,
+                graph: Some(e),
             });
         }
         let parts: Vec<Tensor<2>> = sorted
             .chunks(m)
             .map(|c| self.embed(&frozen, c, kind, &plain))
             .collect::<Result<_>>()?;
-        let mut inverse = vec![0i64; order.len()];
-        for (j, &i) in order.iter().enumerate() {
-            inverse[i] = j as i64;
-        }
-        let n = inverse.len();
         let in_order = Tensor::cat(parts, 0).select(0, Tensor::<1, Int>::from_data(TensorData::new(inverse, [n]), &plain));
         Ok(Side {
             sorted,
             order,
             kind,
             values: in_order.into_data().try_to_vec::<f32>().expect("f32 embeddings"),
+            graph: None,
         })
     }
 
@@ -158,12 +180,16 @@ impl Trainer {
         p: &[String],
         h: &[String],
         m: usize,
+        pad: Option<[usize; 3]>,
     ) -> Result<(f64, GradientsParams, Option<EmbeddingGrads>)> {
         let dev = self.enc.device.clone();
+        // Across ranks without micro-batches (`pad`), the first forward keeps its graph.
+        let keep = pad.is_some();
+        let seq = pad.unwrap_or_default();
         let sides = [
-            self.embed_side(q, TextKind::Query, m)?,
-            self.embed_side(p, TextKind::Passage, m)?,
-            self.embed_side(h, TextKind::Passage, m)?,
+            self.embed_side(q, TextKind::Query, m, keep, seq[0])?,
+            self.embed_side(p, TextKind::Passage, m, keep, seq[1])?,
+            self.embed_side(h, TextKind::Passage, m, keep, seq[2])?,
         ];
         let dim = self.enc.config.hidden_size;
         // One all-gather for all three sides: each rank sends [queries; positives; hard].
@@ -229,7 +255,10 @@ impl Trainer {
             let order: Vec<i64> = side.order.iter().map(|&i| (start + i) as i64).collect();
             let grad = grad.select(0, Tensor::<1, Int>::from_data(TensorData::new(order, [n]), &dev));
             for (i, c) in side.sorted.chunks(m).enumerate() {
-                let e = self.embed(&self.enc.bert, c, side.kind, &dev)?;
+                let e = match &side.graph {
+                    Some(e) => e.clone(),
+                    None => self.embed(&self.enc.bert, c, side.kind, &dev)?,
+                };
                 let gslice = grad.clone().slice(s![i * m..i * m + c.len(), ..]);
                 let surrogate = (e * gslice).sum();
                 acc.accumulate(
