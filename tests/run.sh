@@ -2,7 +2,9 @@
 # The test command: unit and integration tests of every native crate (CPU, and wgpu on
 # whatever adapter the machine has: Mesa lavapipe without a GPU), the metric cross-check
 # against pytrec_eval and scikit-learn, the web app's release build with trunk plus the demo
-# bundle from `hbt export`, and the end-to-end browser test in headless Chromium.
+# bundle from `hbt export`, and the end-to-end browser test in headless Chromium. The CLI's
+# tests include data-parallel training under mpirun; tests/two-nodes.sh runs it across two
+# network namespaces (root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 T0=${CI_T0:-$(date +%s)}
@@ -22,6 +24,8 @@ phase "native tests"
 cargo test --release --workspace --exclude hbt-web --features hbt-model/wgpu
 # target/release/hbt was built by the test run (for the CLI's integration tests).
 HBT="${CARGO_TARGET_DIR:-target}/release/hbt"
+phase "two nodes (mpirun --hostfile over two network namespaces)"
+tests/two-nodes.sh "$HBT" out/two-nodes
 phase "metric cross-check"
 python3 tests/crosscheck_metrics.py "$HBT"
 phase "web build (default)"

@@ -87,11 +87,20 @@ fn two_ranks_train_what_one_process_trains() {
     let steps = 3;
     for (name, extra) in [
         ("full batch", &[("--lr", "1e-4"), ("--warmup", "0")][..]),
-        ("GradCache", &[("--lr", "1e-4"), ("--warmup", "0"), ("--micro-batch", "2")][..]),
+        (
+            "GradCache",
+            &[("--lr", "1e-4"), ("--warmup", "0"), ("--micro-batch", "2")][..],
+        ),
     ] {
         let tag = name.replace(' ', "-");
-        let (one, two) = (tmp.path().join(format!("one-{tag}")), tmp.path().join(format!("two-{tag}")));
-        let (d1, d2) = (tmp.path().join(format!("dump1-{tag}")), tmp.path().join(format!("dump2-{tag}")));
+        let (one, two) = (
+            tmp.path().join(format!("one-{tag}")),
+            tmp.path().join(format!("two-{tag}")),
+        );
+        let (d1, d2) = (
+            tmp.path().join(format!("dump1-{tag}")),
+            tmp.path().join(format!("dump2-{tag}")),
+        );
         ok(&hbt()
             .args(args(&model, &one, steps, extra))
             .env("HBT_TEST_DUMP_DIR", &d1)
@@ -121,7 +130,10 @@ fn two_ranks_train_what_one_process_trains() {
             let tol = if step == 1 { 1e-6 } else { 1e-5 };
             for side in ["queries", "passages"] {
                 let r = rel(&floats(&a[side]), &floats(&b[side]));
-                eprintln!("{name}, step {step}: {side} gradient relative difference {r:e}, loss {:e}", (la - lb).abs() / la.abs());
+                eprintln!(
+                    "{name}, step {step}: {side} gradient relative difference {r:e}, loss {:e}",
+                    (la - lb).abs() / la.abs()
+                );
                 assert!(
                     r <= tol,
                     "{name}, step {step}: the loss's gradient w.r.t. the {side} differs by {r:e}"
@@ -158,7 +170,9 @@ fn two_ranks_train_what_one_process_trains() {
             max_diff = max_diff.max(d);
             // The start's tensor of the same name (the fixture's files may name and order
             // them differently from hbt's).
-            let start = w0.iter().find(|(k, _)| k == n || k.ends_with(&format!(".{n}")) || n.ends_with(&format!(".{k}")));
+            let start = w0
+                .iter()
+                .find(|(k, _)| k == n || k.ends_with(&format!(".{n}")) || n.ends_with(&format!(".{k}")));
             if let Some((_, s)) = start {
                 max_moved = max_moved.max(a.iter().zip(s).fold(0f32, |x, (p, q)| x.max((p - q).abs())));
             }
@@ -263,7 +277,11 @@ fn a_killed_rank_ends_the_job_and_resume_continues_exactly() {
     let bin = env!("CARGO_BIN_EXE_hbt");
     let n = 8;
     let straight = tmp.path().join("straight");
-    ok(&mpirun(2).arg(bin).args(args(&model, &straight, n, &[])).output().unwrap());
+    ok(&mpirun(2)
+        .arg(bin)
+        .args(args(&model, &straight, n, &[]))
+        .output()
+        .unwrap());
     let killed = tmp.path().join("killed");
     let child = mpirun(2)
         .arg(bin)
@@ -320,7 +338,11 @@ fn a_killed_rank_ends_the_job_and_resume_continues_exactly() {
     for ((na, wa), (_, wc)) in a.iter().zip(&c) {
         // As in two_ranks_train_what_one_process_trains: the key bias's true gradient is
         // zero, its update is noise-signed.
-        let tol = if na.ends_with("attention.self.key.bias") { 1e-2 } else { 1e-4 };
+        let tol = if na.ends_with("attention.self.key.bias") {
+            1e-2
+        } else {
+            1e-4
+        };
         let d = wa.iter().zip(wc).fold(0f32, |x, (p, q)| x.max((p - q).abs()));
         assert!(d <= tol, "{na}: resumed by one process, differs by {d}");
     }

@@ -14,4 +14,7 @@ pub use collective::{Collective, CommStats, Solo};
 pub use config::TrainConfig;
 pub use durable::RunLock;
 pub use error::{Result, TrainError};
-pub use trainer::{Communication, Progress, ProgressBarSink, RankInfo, Silent, StopHandle, StopReason, Summary, TrainOptions, Trainer, train};
+pub use trainer::{
+    Communication, Progress, ProgressBarSink, RankInfo, Silent, StopHandle, StopReason, Summary, TrainOptions, Trainer,
+    train,
+};

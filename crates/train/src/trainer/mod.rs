@@ -13,6 +13,7 @@
 pub mod batch;
 pub mod checkpoint;
 pub mod parallel;
+pub mod progress;
 pub mod run;
 pub mod step;
 pub mod summary;
@@ -30,7 +31,8 @@ use hbt_model::{Encoder, EncoderOptions, ModelFiles, TextKind, TextTokenizer, To
 
 pub use batch::TrainData;
 pub use checkpoint::{CheckpointState, Fingerprint};
-pub use run::{Progress, ProgressBarSink, Silent, StopHandle, StopReason, TrainOptions, train};
+pub use progress::{Progress, ProgressBarSink, Silent, StopHandle, StopReason};
+pub use run::{TrainOptions, train};
 pub use summary::{Communication, LogLine, RankInfo, Summary};
 
 use crate::collective::{Collective, CommStats};

@@ -5,112 +5,19 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use burn::prelude::Device;
 use hbt_data::Corpus;
 use hbt_data::sampler::{Batch, Sampler};
-use indicatif::{ProgressBar, ProgressStyle};
-use serde::{Deserialize, Serialize};
 
+use super::progress::{Progress, StopHandle, StopReason};
 use super::summary::Communication;
 use super::{CheckpointState, Fingerprint, LogLine, Summary, TrainData, Trainer};
 use crate::collective::{Collective, CommStats};
 use crate::config::TrainConfig;
 use crate::durable::{self, RunLock};
 use crate::error::{Result, TrainError};
-
-/// Asks a running training to stop after its current step (and checkpoint, so that
-/// `--resume` continues it). Clones share one flag: hand one to a Ctrl-C handler.
-#[derive(Debug, Clone, Default)]
-pub struct StopHandle(Arc<AtomicBool>);
-
-impl StopHandle {
-    /// Ask for the stop; returns whether it had been asked for before.
-    pub fn stop(&self) -> bool {
-        self.0.swap(true, Ordering::SeqCst)
-    }
-    pub fn is_stopped(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-/// Why a run ended (`summary.json`'s `stopped`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum StopReason {
-    #[serde(rename = "max steps")]
-    MaxSteps,
-    #[serde(rename = "interrupted")]
-    Interrupted,
-    #[serde(rename = "sampler exhausted")]
-    SamplerExhausted,
-    #[serde(rename = "early stopping")]
-    EarlyStopping,
-}
-
-/// Where a run reports what it does; the CLI shows a bar, the study and tests choose.
-pub trait Progress {
-    /// The run starts at step `at` of `total`.
-    fn start(&mut self, _total: usize, _at: usize) {}
-    /// A step finished (its line as logged).
-    fn step(&mut self, _line: &LogLine) {}
-    /// Something was worked around (a damaged checkpoint passed over, say).
-    fn warn(&mut self, message: &str);
-    fn finish(&mut self) {}
-}
-
-/// Reports nothing but warnings, on stderr.
-pub struct Silent;
-
-impl Progress for Silent {
-    fn warn(&mut self, message: &str) {
-        eprintln!("hbt: warning: {message}");
-    }
-}
-
-/// An indicatif bar: step, loss, learning rate, pairs/s and the last validation loss.
-pub struct ProgressBarSink {
-    bar: ProgressBar,
-    last_val: Option<f64>,
-}
-
-impl Default for ProgressBarSink {
-    fn default() -> Self {
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} step {pos}/{len} [{bar:30}] {msg} eta {eta}")
-                .expect("template")
-                .progress_chars("=> "),
-        );
-        Self { bar, last_val: None }
-    }
-}
-
-impl Progress for ProgressBarSink {
-    fn start(&mut self, total: usize, at: usize) {
-        self.bar.set_length(total as u64);
-        self.bar.set_position(at as u64);
-    }
-    fn step(&mut self, l: &LogLine) {
-        self.last_val = l.val_loss.or(self.last_val);
-        self.bar.set_position(l.step as u64);
-        self.bar.set_message(format!(
-            "loss {:.4} lr {:.2e} {:.1} pairs/s{}",
-            l.loss,
-            l.lr,
-            l.pairs_per_s,
-            self.last_val.map(|v| format!(" val {v:.4}")).unwrap_or_default()
-        ));
-    }
-    fn warn(&mut self, message: &str) {
-        self.bar.suspend(|| eprintln!("hbt: warning: {message}"));
-    }
-    fn finish(&mut self) {
-        self.bar.finish_and_clear();
-    }
-}
 
 /// Everything one training run needs.
 pub struct TrainOptions<'a> {
@@ -184,27 +91,7 @@ pub fn train(o: TrainOptions<'_>) -> Result<Summary> {
     trainer.set_collective(collective);
     trainer.capture_embedding_grads = dump_dir.is_some();
     trainer.check_options_agree()?;
-    let mut state = CheckpointState {
-        step: 0,
-        epoch: 0,
-        batch_index: 0,
-        best_val: None,
-        bad_evals: 0,
-        config: cfg.clone(),
-        model: Fingerprint::of(&trainer.enc),
-    };
-    if resume {
-        state = trainer.load_checkpoint(out)?.ok_or_else(|| {
-            TrainError::Config(format!(
-                "--resume: no checkpoint under {}",
-                out.join("checkpoints").display()
-            ))
-        })?;
-        state.config = cfg.clone();
-        for w in &trainer.warnings {
-            progress.warn(w);
-        }
-    }
+    let state = start_state(&mut trainer, out, resume, progress)?;
     // Every rank has loaded its weights (and checkpoint) before rank 0 may write anything.
     trainer.check_weights_agree("at the start")?;
     let log_path = out.join("train-log.jsonl");
@@ -213,16 +100,7 @@ pub fn train(o: TrainOptions<'_>) -> Result<Summary> {
         _ => None,
     };
     let t0 = Instant::now();
-    let initial_val = if state.step == 0 {
-        match rank {
-            0 => validate(&trainer, &data, &val_batches)?,
-            _ => None,
-        }
-    } else {
-        // A resumed run reports the validation loss its first part measured before step 1.
-        (rank == 0).then(|| logged_initial_val(&log_path)).flatten()
-    };
-    let initial_val = trainer.rank0_value(initial_val);
+    let initial_val = initial_validation(&trainer, &data, &val_batches, state.step, &log_path)?;
     if let (0, Some(v), Some(log)) = (state.step, initial_val, log.as_mut()) {
         writeln!(log, "{}", serde_json::json!({"step": 0, "val_loss": v})).map_err(|e| TrainError::io(&log_path, e))?;
     }
@@ -245,6 +123,55 @@ pub fn train(o: TrainOptions<'_>) -> Result<Summary> {
     let stopped = run.steps(&sampler, &stop, progress, step_delay)?;
     progress.finish();
     run.finish(stopped, initial_val, t0.elapsed().as_secs_f64())
+}
+
+/// Where a run starts: step 0, or (`resume`) the last checkpoint in `out`.
+fn start_state(
+    trainer: &mut Trainer,
+    out: &Path,
+    resume: bool,
+    progress: &mut dyn Progress,
+) -> Result<CheckpointState> {
+    let cfg = trainer.cfg.clone();
+    if !resume {
+        return Ok(CheckpointState {
+            step: 0,
+            epoch: 0,
+            batch_index: 0,
+            best_val: None,
+            bad_evals: 0,
+            model: Fingerprint::of(&trainer.enc),
+            config: cfg,
+        });
+    }
+    let mut state = trainer.load_checkpoint(out)?.ok_or_else(|| {
+        TrainError::Config(format!(
+            "--resume: no checkpoint under {}",
+            out.join("checkpoints").display()
+        ))
+    })?;
+    state.config = cfg;
+    for w in &trainer.warnings {
+        progress.warn(w);
+    }
+    Ok(state)
+}
+
+/// The validation loss before step 1, as every rank sees it: rank 0 measures it (or, on
+/// resume, reads what the run's first part measured) and shares it.
+fn initial_validation(
+    trainer: &Trainer,
+    data: &TrainData,
+    batches: &[Batch],
+    step: usize,
+    log_path: &Path,
+) -> Result<Option<f64>> {
+    let v = match (trainer.collective().rank(), step) {
+        (0, 0) => validate(trainer, data, batches)?,
+        (0, _) => logged_initial_val(log_path),
+        _ => None,
+    };
+    Ok(trainer.rank0_value(v))
 }
 
 /// A run in progress: the trainer, where it is, and where it writes.
@@ -293,7 +220,12 @@ impl Run<'_> {
                     .map_err(|e| TrainError::io(&self.log_path, e))?;
             }
             if let (Some(dir), true) = (&self.dump_dir, rank0) {
-                dump_step(dir, self.state.step, line.loss, self.trainer.last_embedding_grads.as_ref())?;
+                dump_step(
+                    dir,
+                    self.state.step,
+                    line.loss,
+                    self.trainer.last_embedding_grads.as_ref(),
+                )?;
             }
             progress.step(&line);
             if cfg.checkpoint_every > 0 && self.state.step.is_multiple_of(cfg.checkpoint_every) {

@@ -146,7 +146,13 @@ impl Trainer {
             let dev = self.enc.device.clone();
             let e = self.embed_padded(&self.enc.bert, &sorted, kind, &dev, min_seq)?;
             let idx = Tensor::<1, Int>::from_data(TensorData::new(inverse, [n]), &dev);
-            let values = e.clone().detach().select(0, idx).into_data().try_to_vec::<f32>().expect("f32 embeddings");
+            let values = e
+                .clone()
+                .detach()
+                .select(0, idx)
+                .into_data()
+                .try_to_vec::<f32>()
+                .expect("f32 embeddings");
             return Ok(Side {
                 sorted,
                 order,
@@ -159,7 +165,8 @@ impl Trainer {
             .chunks(m)
             .map(|c| self.embed(&frozen, c, kind, &plain))
             .collect::<Result<_>>()?;
-        let in_order = Tensor::cat(parts, 0).select(0, Tensor::<1, Int>::from_data(TensorData::new(inverse, [n]), &plain));
+        let in_order =
+            Tensor::cat(parts, 0).select(0, Tensor::<1, Int>::from_data(TensorData::new(inverse, [n]), &plain));
         Ok(Side {
             sorted,
             order,
@@ -229,7 +236,10 @@ impl Trainer {
         );
         let value = loss.clone().into_scalar::<f32>() as f64;
         let g = loss.backward();
-        let grad_of = |t: Option<&Tensor<2>>| t.and_then(|t| t.grad(&g)).map(|x| Tensor::<2>::from_data(x.into_data(), &dev));
+        let grad_of = |t: Option<&Tensor<2>>| {
+            t.and_then(|t| t.grad(&g))
+                .map(|x| Tensor::<2>::from_data(x.into_data(), &dev))
+        };
         let global = [grad_of(Some(&ql)), grad_of(Some(&pl)), grad_of(hl.as_ref())];
         let emb = self.capture_embedding_grads.then(|| {
             let v = |t: &Option<Tensor<2>>| {
