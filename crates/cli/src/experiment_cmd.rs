@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use clap::Args;
 use hbt_model::BackendKind;
-use hbt_pipeline::study::{Plan, Preset, RunSpec, Study};
+use hbt_pipeline::study::{Launch, Plan, Preset, RunSpec, Study, TrainJob};
 
 #[derive(Args)]
 pub struct ExperimentArgs {
@@ -50,6 +50,10 @@ pub struct ExperimentArgs {
     pub all_ids: bool,
     #[arg(long)]
     pub backend: Option<BackendKind>,
+    /// Train each run data-parallel on this many ranks, through `mpirun -np N` (extra
+    /// launcher options, a hostfile say, in $HBT_MPIRUN_ARGS); evaluation stays here.
+    #[arg(long, default_value_t = 1)]
+    pub ranks: usize,
 }
 
 fn plan(a: &ExperimentArgs) -> Result<Plan> {
@@ -129,9 +133,69 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
     let plan = plan(&a)?;
     let device = crate::select_device(a.backend);
     let study = Study::plan(plan, &a.out)?;
-    study.run(&device, &mut |m| eprintln!("{m}"))?;
+    if a.ranks > 1 {
+        let mut train = |job: &TrainJob| mpirun_train(job, a.ranks, device.kind());
+        let launch = Launch {
+            ranks: a.ranks,
+            train: &mut train,
+        };
+        study.run_with(&device, Some(launch), &mut |m| eprintln!("{m}"))?;
+    } else {
+        study.run(&device, &mut |m| eprintln!("{m}"))?;
+    }
     let s = study.summary()?;
     print!("{}", s.markdown);
     eprintln!("wrote {}", a.out.join("summary.md").display());
     Ok(())
+}
+
+/// One training of the study as `mpirun -np N hbt train --config FILE …`: the options go
+/// in a file beside the run directory, so that the ranks train exactly the study's config.
+fn mpirun_train(job: &TrainJob, ranks: usize, backend: BackendKind) -> hbt_pipeline::Result<hbt_train::Summary> {
+    let fail = |m: String| hbt_pipeline::PipelineError::Invalid(m);
+    let exe = std::env::current_exe().map_err(|e| fail(format!("the hbt binary: {e}")))?;
+    let name = job.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let parent = job.out.parent().unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| fail(format!("{}: {e}", parent.display())))?;
+    let cfg_path = parent.join(format!("{name}.config.json"));
+    let json = serde_json::to_vec_pretty(&job.config).expect("config serialises");
+    hbt_train::durable::write_atomic(&cfg_path, &json)?;
+    let mut c = std::process::Command::new("mpirun");
+    // OpenMPI refuses root without this; the container CI and many cloud images run as root.
+    if std::env::var("USER").is_ok_and(|u| u == "root") || is_root() {
+        c.arg("--allow-run-as-root");
+    }
+    if let Ok(extra) = std::env::var("HBT_MPIRUN_ARGS") {
+        c.args(extra.split_whitespace());
+    }
+    c.args(["-np", &ranks.to_string()]).arg(&exe).arg("train");
+    c.arg("--config").arg(&cfg_path).arg("--model").arg(job.model_dir);
+    c.arg("--train").args(job.train).arg("--out").arg(job.out);
+    c.args(["--backend", if backend == BackendKind::Cpu { "cpu" } else { "wgpu" }]);
+    if job.resume {
+        c.arg("--resume");
+    }
+    // The ranks' summary JSON on stdout is not the study's output.
+    c.stdout(std::process::Stdio::null());
+    let status = c
+        .status()
+        .map_err(|e| fail(format!("mpirun (install openmpi-bin, or train without --ranks): {e}")))?;
+    if !status.success() {
+        return Err(fail(format!(
+            "mpirun -np {ranks} hbt train --out {} failed ({status}); re-run to resume it",
+            job.out.display()
+        )));
+    }
+    let path = job.out.join("summary.json");
+    let bytes = std::fs::read(&path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    serde_json::from_slice(&bytes).map_err(|e| fail(format!("{}: {e}", path.display())))
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            == Some("0")
+    })
 }

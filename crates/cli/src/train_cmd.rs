@@ -85,6 +85,11 @@ pub struct TrainArgs {
     /// wgpu (default when an adapter exists) or cpu.
     #[arg(long)]
     pub backend: Option<BackendKind>,
+    /// Take every training option from this file (a run's summary.json, or its `config`
+    /// object): the option flags above are then not read. `hbt experiment --ranks` hands
+    /// its runs to `mpirun` this way.
+    #[arg(long = "config")]
+    pub config_file: Option<PathBuf>,
 }
 
 impl TrainArgs {
@@ -144,7 +149,10 @@ fn run_rank(a: TrainArgs, threads: Option<usize>, comm: Rc<dyn Collective>) -> R
             .build_global()
             .with_context(|| format!("rank {rank}: a pool of {n} threads"))?;
     }
-    let cfg = a.config();
+    let cfg = match &a.config_file {
+        Some(p) => read_config(p)?,
+        None => a.config(),
+    };
     cfg.validate()?;
     let dir = hbt_model::source::resolve_model(&a.model)?;
     let corpora = a
@@ -164,7 +172,7 @@ fn run_rank(a: TrainArgs, threads: Option<usize>, comm: Rc<dyn Collective>) -> R
         } else {
             eprintln!("hbt: {info}");
         }
-        crate::say_precision(a.precision);
+        crate::say_precision(cfg.precision);
     }
     let stop = StopHandle::default();
     let s2 = stop.clone();
@@ -216,6 +224,15 @@ fn run_rank(a: TrainArgs, threads: Option<usize>, comm: Rc<dyn Collective>) -> R
     summary.write(&a.out)?;
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(summary)
+}
+
+/// Training options from a file: a TrainConfig, or a summary.json holding one.
+fn read_config(path: &std::path::Path) -> Result<TrainConfig> {
+    let bytes = std::fs::read(path).with_context(|| format!("--config {}", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&bytes).with_context(|| format!("--config {}: not JSON", path.display()))?;
+    let v = v.get("config").cloned().unwrap_or(v);
+    serde_json::from_value(v).with_context(|| format!("--config {}: not a training config", path.display()))
 }
 
 /// Every rank's host and device, as rank 0 prints and records them.

@@ -359,3 +359,30 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn a_study_trains_its_runs_on_ranks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("tiny");
+    tiny_bert(&model, 5, 16);
+    let out = tmp.path().join("study");
+    let o = hbt()
+        .args(["experiment", "--init", model.to_str().unwrap(), "--train"])
+        .arg(common::shared("data/mlqa-r"))
+        .arg("--test")
+        .arg(format!("xquad-r={}", common::shared("data/xquad-r").display()))
+        .args(["--steps", "2", "--batch", "4", "--lr", "1e-3", "--limit", "6", "--samplers", "hybrid"])
+        .args(["--seeds", "1", "--ranks", "2", "--out", out.to_str().unwrap()])
+        .env("HBT_MPIRUN_ARGS", "--oversubscribe")
+        .output()
+        .unwrap();
+    ok(&o);
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(md.contains("trainings on 2 ranks (mpirun)"), "{md}");
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("runs/hybrid-a0.5-s1/summary.json")).unwrap()).unwrap();
+    assert_eq!(s["world_size"], 2, "{s}");
+    assert_eq!(s["ranks"].as_array().unwrap().len(), 2, "{s}");
+    assert_eq!(s["config"]["batch_size"], 4, "the ranks trained another config: {s}");
+    assert!(out.join("runs/hybrid-a0.5-s1/eval-xquad-r/report.json").is_file());
+}

@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 pub use plan::{PLAN_SCHEMA, Plan, Preset, RunSpec, local_or_fetch};
 use plan::{plan_diff, read_plan};
-pub use run::{Invocation, Timing};
+pub use run::{Invocation, Launch, Timing, TrainJob};
 pub use summary::{Rows, StudySummary};
 
 use crate::error::{PipelineError, Result};

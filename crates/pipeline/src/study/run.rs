@@ -1,7 +1,7 @@
 //! Training and evaluating what a study directory is missing, and the wall time kept per
 //! invocation.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use hbt_data::CandidateInput;
 use hbt_model::{BackendKind, DeviceInfo, Encoder, EncoderOptions};
@@ -36,6 +36,54 @@ pub struct Invocation {
     pub device: String,
     pub trained: usize,
     pub evaluated: usize,
+    /// Ranks each training ran on (data-parallel; 1 for studies made before).
+    #[serde(default = "one")]
+    pub ranks: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// One training of the study, as a launcher is handed it.
+pub struct TrainJob<'a> {
+    pub model_dir: &'a Path,
+    /// The training corpora's directories.
+    pub train: &'a [PathBuf],
+    pub config: hbt_train::TrainConfig,
+    pub out: &'a Path,
+    /// Continue from `out`'s last checkpoint.
+    pub resume: bool,
+}
+
+/// How the study's trainings run when not in this process: `train` starts one (through
+/// `mpirun`, say), waits for it, and returns the summary it left in `out`.
+pub struct Launch<'a> {
+    pub ranks: usize,
+    pub train: &'a mut dyn FnMut(&TrainJob) -> Result<hbt_train::Summary>,
+}
+
+/// A training in this process, on the study's device.
+fn train_here(job: TrainJob<'_>, corpora: &[hbt_data::Corpus], device: &DeviceInfo) -> Result<hbt_train::Summary> {
+    let dev = hbt_model::device(device.kind())?;
+    let mut bar = hbt_train::ProgressBarSink::default();
+    let mut s = hbt_train::train(hbt_train::TrainOptions {
+        model_dir: job.model_dir,
+        corpora: corpora.to_vec(),
+        device: &dev,
+        config: job.config,
+        out: job.out,
+        resume: job.resume,
+        stop: Default::default(),
+        progress: &mut bar,
+        step_delay: None,
+        pretend_free_bytes: None,
+        collective: std::rc::Rc::new(hbt_train::Solo),
+        dump_dir: None,
+    })?;
+    s.device = Some(device.clone());
+    s.write(job.out)?;
+    Ok(s)
 }
 
 impl Study {
@@ -44,6 +92,17 @@ impl Study {
     // long: the plan walked once (the initial model, then every run × seed trained and
     // evaluated), timing recorded after each stage so that a killed invocation still counts.
     pub fn run(&self, device: &DeviceInfo, progress: &mut dyn FnMut(&str)) -> Result<Timing> {
+        self.run_with(device, None, progress)
+    }
+
+    /// As [`Study::run`], each training started by `launch` (on several ranks, say).
+    // long: see run.
+    pub fn run_with(
+        &self,
+        device: &DeviceInfo,
+        mut launch: Option<Launch<'_>>,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Timing> {
         let t0 = std::time::Instant::now();
         let _lock = hbt_train::RunLock::acquire(&self.dir)?;
         let p = &self.plan;
@@ -77,6 +136,7 @@ impl Study {
             device: device.to_string(),
             trained: 0,
             evaluated: 0,
+            ranks: launch.as_ref().map_or(1, |l| l.ranks),
         });
         let mut record = |trained: usize, evaluated: usize| -> Result<()> {
             let inv = timing.invocations.last_mut().expect("pushed above");
@@ -110,24 +170,17 @@ impl Study {
                     cfg.sampler = run.sampler.parse()?;
                     cfg.alpha = run.alpha;
                     cfg.seed = seed;
-                    let dev = hbt_model::device(backend)?;
-                    let mut bar = hbt_train::ProgressBarSink::default();
-                    let mut s = hbt_train::train(hbt_train::TrainOptions {
+                    let job = TrainJob {
                         model_dir: &init_dir,
-                        corpora: corpora.clone(),
-                        device: &dev,
+                        train: &p.train,
                         config: cfg,
                         out: &run_dir,
                         resume,
-                        stop: Default::default(),
-                        progress: &mut bar,
-                        step_delay: None,
-                        pretend_free_bytes: None,
-                        collective: std::rc::Rc::new(hbt_train::Solo),
-                        dump_dir: None,
-                    })?;
-                    s.device = Some(device.clone());
-                    s.write(&run_dir)?;
+                    };
+                    let s = match launch.as_mut() {
+                        Some(l) => (l.train)(&job)?,
+                        None => train_here(job, &corpora, device)?,
+                    };
                     trained += 1;
                     record(trained, evaluated)?;
                     progress(&format!(

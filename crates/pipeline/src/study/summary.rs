@@ -151,10 +151,15 @@ impl Study {
                 .invocations
                 .iter()
                 .map(|i| format!(
-                    "{:.1} min, {} trained, {} evaluated, {}",
+                    "{:.1} min, {} trained, {} evaluated, {}{}",
                     i.seconds / 60.0,
                     i.trained,
                     i.evaluated,
+                    if i.ranks > 1 {
+                        format!("trainings on {} ranks (mpirun) of ", i.ranks)
+                    } else {
+                        String::new()
+                    },
                     i.device
                 ))
                 .collect::<Vec<_>>()
