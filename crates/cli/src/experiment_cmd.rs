@@ -154,7 +154,11 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
 fn mpirun_train(job: &TrainJob, ranks: usize, backend: BackendKind) -> hbt_pipeline::Result<hbt_train::Summary> {
     let fail = |m: String| hbt_pipeline::PipelineError::Invalid(m);
     let exe = std::env::current_exe().map_err(|e| fail(format!("the hbt binary: {e}")))?;
-    let name = job.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = job
+        .out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let parent = job.out.parent().unwrap_or(std::path::Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| fail(format!("{}: {e}", parent.display())))?;
     let cfg_path = parent.join(format!("{name}.config.json"));

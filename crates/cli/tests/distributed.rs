@@ -371,7 +371,18 @@ fn a_study_trains_its_runs_on_ranks() {
         .arg(common::shared("data/mlqa-r"))
         .arg("--test")
         .arg(format!("xquad-r={}", common::shared("data/xquad-r").display()))
-        .args(["--steps", "2", "--batch", "4", "--lr", "1e-3", "--limit", "6", "--samplers", "hybrid"])
+        .args([
+            "--steps",
+            "2",
+            "--batch",
+            "4",
+            "--lr",
+            "1e-3",
+            "--limit",
+            "6",
+            "--samplers",
+            "hybrid",
+        ])
         .args(["--seeds", "1", "--ranks", "2", "--out", out.to_str().unwrap()])
         .env("HBT_MPIRUN_ARGS", "--oversubscribe")
         .output()
