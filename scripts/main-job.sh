@@ -12,4 +12,11 @@ if [ ! -f "$MODEL/model.safetensors" ] && [ -f "$SHARED/tools/make-e5-small.py" 
   python3 -c 'import numpy' 2>/dev/null || python3 -m pip install -q numpy
   python3 "$SHARED/tools/make-e5-small.py" "$MODEL"
 fi
-cargo run --release -p hbt-cli -- experiment --preset cpu --out out/experiment-cpu "$@"
+# Data-parallel training (mpirun) needs OpenMPI and libclang to build; the main job trains
+# on one process, so a machine without them builds hbt without that feature.
+features=()
+if ! pkg-config --exists ompi 2>/dev/null || ! ldconfig -p | grep -q libclang; then
+  echo "main-job: OpenMPI or libclang not found: building hbt without the distributed feature (apt-get install libopenmpi-dev libclang-dev openmpi-bin adds it)" >&2
+  features=(--no-default-features --features wgpu,mimalloc)
+fi
+cargo run --release -p hbt-cli "${features[@]}" -- experiment --preset cpu --out out/experiment-cpu "$@"
