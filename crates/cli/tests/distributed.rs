@@ -291,17 +291,7 @@ fn a_killed_rank_ends_the_job_and_resume_continues_exactly() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let latest = killed.join("checkpoints/latest");
-    let t0 = std::time::Instant::now();
-    loop {
-        if let Ok(s) = std::fs::read_to_string(&latest)
-            && s.trim().trim_start_matches("step-").parse::<usize>().unwrap_or(0) >= n / 2
-        {
-            break;
-        }
-        assert!(t0.elapsed().as_secs() < 300, "no checkpoint appeared");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    common::wait_for_checkpoint(&killed, n / 2);
     let victim = rank_pid(child.id(), 1).expect("rank 1's process");
     Command::new("kill").args(["-9", &victim.to_string()]).status().unwrap();
     let o = child.wait_with_output().unwrap();
@@ -311,12 +301,7 @@ fn a_killed_rank_ends_the_job_and_resume_continues_exactly() {
         err.contains("rank 1") && (err.contains("signal 9") || err.contains("Killed")),
         "mpirun did not say which rank died and how:\n{err}"
     );
-    let at: usize = std::fs::read_to_string(&latest)
-        .unwrap()
-        .trim()
-        .trim_start_matches("step-")
-        .parse()
-        .unwrap();
+    let at = common::checkpoint_step(&killed).expect("a checkpoint");
     assert!(at < n, "the run finished before it could be killed");
     // The same checkpoint, resumed by one process (the global batch unchanged), too.
     let single = tmp.path().join("single");

@@ -42,21 +42,10 @@ fn resume_after_kill_9_gives_the_same_weights() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let latest = killed.join("checkpoints/latest");
-    let t0 = std::time::Instant::now();
-    loop {
-        if let Ok(s) = std::fs::read_to_string(&latest)
-            && s.trim().trim_start_matches("step-").parse::<usize>().unwrap_or(0) >= n / 2
-        {
-            break;
-        }
-        assert!(t0.elapsed().as_secs() < 300, "no checkpoint appeared");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    common::wait_for_checkpoint(&killed, n / 2);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let at = std::fs::read_to_string(&latest).unwrap();
-    let at: usize = at.trim().trim_start_matches("step-").parse().unwrap();
+    let at = common::checkpoint_step(&killed).expect("a checkpoint");
     assert!(at < n, "the run finished before it could be killed");
     let mut args = train_args(&model, &killed, n);
     args.push("--resume".into());

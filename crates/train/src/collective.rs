@@ -142,7 +142,7 @@ pub use mpi_impl::Mpi;
 #[cfg(feature = "distributed")]
 mod mpi_impl {
     use mpi::collective::{CommunicatorCollectives, SystemOperation};
-    use mpi::datatype::PartitionMut;
+    use mpi::datatype::{Equivalence, PartitionMut};
     use mpi::environment::Universe;
     use mpi::topology::{Communicator, SimpleCommunicator};
 
@@ -175,6 +175,31 @@ mod mpi_impl {
         }
     }
 
+    impl Mpi {
+        /// Every rank's `local`, concatenated in rank order, with each rank's count and
+        /// offset (`MPI_Allgatherv`, after an all-gather of the counts).
+        fn gather_varcount<T: Equivalence + Copy + Default>(&self, local: &[T]) -> (Vec<T>, Vec<usize>, Vec<usize>) {
+            let mut counts = vec![0i32; self.size()];
+            let mine = i32::try_from(local.len()).expect("an all-gather of over 2^31 values");
+            self.world.all_gather_into(&mine, &mut counts[..]);
+            let displs: Vec<i32> = counts
+                .iter()
+                .scan(0i32, |acc, &c| {
+                    let d = *acc;
+                    *acc += c;
+                    Some(d)
+                })
+                .collect();
+            let mut all = vec![T::default(); counts.iter().map(|&c| c as usize).sum()];
+            {
+                let mut part = PartitionMut::new(&mut all[..], &counts[..], &displs[..]);
+                self.world.all_gather_varcount_into(local, &mut part);
+            }
+            let usize_of = |v: Vec<i32>| v.into_iter().map(|c| c as usize).collect();
+            (all, usize_of(counts), usize_of(displs))
+        }
+    }
+
     impl Collective for Mpi {
         fn rank(&self) -> usize {
             self.world.rank() as usize
@@ -189,25 +214,8 @@ mod mpi_impl {
             self.local.size() as usize
         }
         fn all_gather(&self, local: &[f32]) -> (Vec<f32>, Vec<usize>) {
-            let n = self.size();
-            let mut counts = vec![0i32; n];
-            let mine = i32::try_from(local.len()).expect("an all-gather of over 2^31 values");
-            self.world.all_gather_into(&mine, &mut counts[..]);
-            let displs: Vec<i32> = counts
-                .iter()
-                .scan(0i32, |acc, &c| {
-                    let d = *acc;
-                    *acc += c;
-                    Some(d)
-                })
-                .collect();
-            let total: usize = counts.iter().map(|&c| c as usize).sum();
-            let mut all = vec![0f32; total];
-            {
-                let mut part = PartitionMut::new(&mut all[..], &counts[..], &displs[..]);
-                self.world.all_gather_varcount_into(local, &mut part);
-            }
-            (all, counts.into_iter().map(|c| c as usize).collect())
+            let (all, counts, _) = self.gather_varcount(local);
+            (all, counts)
         }
         fn all_reduce_sum(&self, buf: &mut [f32]) {
             let mut out = vec![0f32; buf.len().min(CHUNK)];
@@ -223,27 +231,11 @@ mod mpi_impl {
             all
         }
         fn all_gather_bytes(&self, local: &[u8]) -> Vec<Vec<u8>> {
-            let n = self.size();
-            let mut counts = vec![0i32; n];
-            let mine = i32::try_from(local.len()).expect("an all-gather of over 2^31 bytes");
-            self.world.all_gather_into(&mine, &mut counts[..]);
-            let displs: Vec<i32> = counts
-                .iter()
-                .scan(0i32, |acc, &c| {
-                    let d = *acc;
-                    *acc += c;
-                    Some(d)
-                })
-                .collect();
-            let mut all = vec![0u8; counts.iter().map(|&c| c as usize).sum()];
-            {
-                let mut part = PartitionMut::new(&mut all[..], &counts[..], &displs[..]);
-                self.world.all_gather_varcount_into(local, &mut part);
-            }
+            let (all, counts, displs) = self.gather_varcount(local);
             counts
                 .iter()
                 .zip(&displs)
-                .map(|(&c, &d)| all[d as usize..(d + c) as usize].to_vec())
+                .map(|(&c, &d)| all[d..d + c].to_vec())
                 .collect()
         }
         fn abort(&self, code: i32) -> ! {

@@ -149,3 +149,22 @@ pub fn train_args(model: &Path, out: &Path, steps: usize) -> Vec<String> {
     .map(|s| s.to_string())
     .collect()
 }
+
+/// The step of a run's newest checkpoint (`checkpoints/latest`), if it has one.
+pub fn checkpoint_step(run: &Path) -> Option<usize> {
+    std::fs::read_to_string(run.join("checkpoints/latest"))
+        .ok()?
+        .trim()
+        .trim_start_matches("step-")
+        .parse()
+        .ok()
+}
+
+/// Waits (up to 5 minutes) until a running training has checkpointed step `at_least`.
+pub fn wait_for_checkpoint(run: &Path, at_least: usize) {
+    let t0 = std::time::Instant::now();
+    while checkpoint_step(run).is_none_or(|s| s < at_least) {
+        assert!(t0.elapsed().as_secs() < 300, "no checkpoint appeared");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}

@@ -43,7 +43,7 @@ impl Part {
 /// no gradient for it, and the optimizer must then see one only if some rank had it.
 struct Pack<'a> {
     grads: &'a mut GradientsParams,
-    /// Word-embedding shards: parameter id → (first row, the shard's touched rows).
+    /// Word-embedding shards: parameter id and the shard's touched rows (shard-local).
     shards: &'a [(ParamId, Vec<i64>)],
     buf: Vec<f32>,
     parts: Vec<(ParamId, Part)>,
