@@ -78,11 +78,7 @@ fn write_json(path: &PathBuf, v: &serde_json::Value) -> Result<()> {
     std::fs::write(path, serde_json::to_vec(v)?).with_context(|| format!("writing {}", path.display()))
 }
 
-fn cosine(x: &[f32], y: &[f32]) -> f64 {
-    let dot: f64 = x.iter().zip(y).map(|(a, b)| *a as f64 * *b as f64).sum();
-    let norm = |v: &[f32]| v.iter().map(|a| (*a as f64).powi(2)).sum::<f64>().sqrt();
-    dot / (norm(x) * norm(y)).max(f64::MIN_POSITIVE)
-}
+use hbt_report::bias::cosine;
 
 /// Share of a padded batch's token slots that are padding.
 fn padding_share(b: &hbt_model::TokenBatch) -> f64 {

@@ -4,12 +4,13 @@ use std::path::PathBuf;
 
 mod bench_cmd;
 mod data_cmd;
+mod embed_cmd;
 mod eval_cmd;
 mod experiment_cmd;
 mod export_cmd;
 mod train_cmd;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
@@ -41,7 +42,7 @@ fn keep_freed_memory() {
 }
 
 use clap::{Args, Parser, Subcommand};
-use hbt_model::{BackendKind, Encoder, EncoderOptions, Pooling, Precision, Prefixes, TextKind};
+use hbt_model::{BackendKind, Encoder, EncoderOptions, Pooling, Precision, Prefixes};
 
 #[derive(Parser)]
 #[command(
@@ -63,7 +64,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Embed texts; one JSON line per text.
-    Embed(EmbedArgs),
+    Embed(embed_cmd::EmbedArgs),
     /// Describe a model: architecture, sizes, vocabulary, pooling.
     Info(ModelArgs),
     /// Corpora: statistics, sampler previews, downloads.
@@ -175,54 +176,6 @@ pub fn select_device(requested: Option<BackendKind>) -> hbt_model::DeviceInfo {
     info
 }
 
-#[derive(Args)]
-struct EmbedArgs {
-    #[command(flatten)]
-    model: ModelArgs,
-    /// Treat the texts as queries (adds the query prefix).
-    #[arg(long, conflicts_with = "passage")]
-    query: bool,
-    /// Treat the texts as passages (adds the passage prefix).
-    #[arg(long)]
-    passage: bool,
-    /// Texts per forward pass.
-    #[arg(long, default_value_t = 32)]
-    batch_size: usize,
-    texts: Vec<String>,
-}
-
-fn embed(args: EmbedArgs) -> Result<()> {
-    if args.texts.is_empty() {
-        bail!("no texts given: hbt embed --model DIR [--query|--passage] TEXT...");
-    }
-    let (mut enc, _) = args.model.load()?;
-    enc.batch_size = args.batch_size.max(1);
-    let kind = if args.query {
-        TextKind::Query
-    } else if args.passage {
-        TextKind::Passage
-    } else {
-        TextKind::Plain
-    };
-    let texts: Vec<&str> = args.texts.iter().map(String::as_str).collect();
-    let vectors = enc.embed(&texts, kind)?;
-    for (chunk_start, chunk) in texts.chunks(enc.batch_size).enumerate() {
-        let batch = enc.tokenize(chunk, kind)?;
-        for (j, text) in chunk.iter().enumerate() {
-            let i = chunk_start * enc.batch_size + j;
-            let line = serde_json::json!({
-                "text": text,
-                "kind": kind,
-                "ids": batch.row_ids(j),
-                "truncated": batch.truncated[j],
-                "embedding": vectors[i],
-            });
-            println!("{line}");
-        }
-    }
-    Ok(())
-}
-
 fn info(args: ModelArgs) -> Result<()> {
     let (enc, device) = args.load()?;
     let c = &enc.config;
@@ -271,7 +224,7 @@ fn main() {
         }
     }
     let result = match cli.command {
-        Command::Embed(a) => embed(a),
+        Command::Embed(a) => embed_cmd::run(a),
         Command::Info(a) => info(a),
         Command::Data(c) => data_cmd::run(c),
         Command::Eval(a) => eval_cmd::run_eval(a).map(|_| ()),

@@ -165,3 +165,81 @@ fn export_bad_inputs_are_clear_errors() {
     let e = run(&["--dtype", "f8"], &bad);
     assert!(e.contains("f8"), "{e}");
 }
+
+/// `hbt embed --compare-to`, the scripts' check of one encoder against another: its cosines
+/// are the ones computed here from the two runs' vectors, and a file of other texts is refused.
+#[test]
+fn embed_compares_vectors_with_an_earlier_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    tiny_bert(&a, 1, 16);
+    tiny_bert(&b, 2, 16);
+    let texts = ["the first question?", "a second, longer question about the weather"];
+    let embed = |model: &std::path::Path, extra: &[&std::ffi::OsStr]| {
+        let o = hbt()
+            .args(["embed", "--query", "--model"])
+            .arg(model)
+            .args(extra)
+            .args(texts)
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let vectors = |out: &str| -> Vec<Vec<f64>> {
+        out.lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["embedding"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap())
+                    .collect()
+            })
+            .collect()
+    };
+    let (ok, run_a, err) = embed(&a, &[]);
+    assert!(ok, "{err}");
+    let (_, run_b, _) = embed(&b, &[]);
+    let file = tmp.path().join("a.jsonl");
+    std::fs::write(&file, &run_a).unwrap();
+    let (ok, out, err) = embed(&b, &["--compare-to".as_ref(), file.as_os_str()]);
+    assert!(ok, "{err}");
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), texts.len() + 1);
+    let (va, vb) = (vectors(&run_a), vectors(&run_b));
+    let mut want = Vec::new();
+    for (i, (x, y)) in va.iter().zip(&vb).enumerate() {
+        let dot: f64 = x.iter().zip(y).map(|(p, q)| p * q).sum();
+        let n = |v: &[f64]| v.iter().map(|p| p * p).sum::<f64>().sqrt();
+        want.push(dot / n(x) / n(y));
+        assert_eq!(lines[i]["text"], texts[i]);
+        let got = lines[i]["cosine"].as_f64().unwrap();
+        assert!((got - want[i]).abs() < 1e-6, "text {i}: {got} vs {}", want[i]);
+    }
+    assert!(
+        want.iter().all(|c| *c < 0.99),
+        "two random models should disagree: {want:?}"
+    );
+    let total = &lines[texts.len()];
+    assert_eq!(total["texts"], 2);
+    let min = want.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!((total["min_cosine"].as_f64().unwrap() - min).abs() < 1e-6);
+    assert_eq!(total["share_at_least_0_999"], 0.0);
+
+    // The same model against itself: every cosine 1.
+    let (ok, out, _) = embed(&a, &["--compare-to".as_ref(), file.as_os_str()]);
+    assert!(ok);
+    let total: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert!(total["min_cosine"].as_f64().unwrap() > 0.999_999, "{total}");
+
+    // Other texts (or another order): refused, naming the file and line.
+    let swapped: String = run_a.lines().rev().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&file, swapped).unwrap();
+    let (ok, _, err) = embed(&b, &["--compare-to".as_ref(), file.as_os_str()]);
+    assert!(!ok);
+    assert!(err.contains(&format!("{}: line 1: its text", file.display())), "{err}");
+}

@@ -1,5 +1,6 @@
 //! Charts people read: the mAP heatmap, rank distance per language, and report comparisons.
-//! Drawn as SVG with plotters; PNG copies are rendered from the SVG with resvg.
+//! The first two are the browser page's own SVG ([`hbt_report::charts`]); the comparisons
+//! and sweeps are drawn with plotters. PNG copies are rendered from the SVG with resvg.
 
 use std::path::{Path, PathBuf};
 
@@ -11,29 +12,11 @@ use crate::report::Report;
 
 const FONT: &str = "DejaVu Sans, Liberation Sans, sans-serif";
 
-fn lang_label(code: &str) -> String {
-    match hbt_data::lang::language_name(code) {
-        Some(n) => format!("{n} ({code})"),
-        None => code.to_string(),
-    }
-}
-
 fn chart_err(path: &Path, e: impl std::fmt::Display) -> EvalError {
     EvalError::Chart {
         path: path.to_path_buf(),
         message: e.to_string(),
     }
-}
-
-/// White → deep blue, readable in print and for most colour-blind readers.
-fn scale(v: f64) -> RGBColor {
-    let t = (v / 100.0).clamp(0.0, 1.0);
-    let lerp = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
-    RGBColor(lerp(247.0, 8.0), lerp(251.0, 48.0), lerp(255.0, 107.0))
-}
-
-fn text_on(v: f64) -> RGBColor {
-    if v > 55.0 { WHITE } else { BLACK }
 }
 
 /// Render an SVG file to a PNG next to it.
@@ -56,207 +39,20 @@ pub fn svg_to_png(svg: &Path) -> Result<PathBuf> {
     Ok(png)
 }
 
-/// The mAP heatmap: query language (rows) × candidate language (columns), values in cells,
-/// plus the multilingual-pool mAP as a separate last column.
-// long: one chart drawn top to bottom on one plotters canvas (cells, labels, pool column,
-// legend); helpers would each need the canvas, the scale and the layout.
+/// The mAP heatmap ([`hbt_report::charts::heatmap`], the page's own) written to `path`.
 pub fn heatmap(report: &Report, path: &Path) -> Result<()> {
-    let langs = &report.languages;
-    let n = langs.len();
-    let m = report.map_matrix();
-    let cell = 58i32;
-    let left = 170i32;
-    let top = 175i32;
-    let width = ((left + cell * (n as i32 + 1) + 40 + 110) as u32).max(1000);
-    let height = (top + cell * n as i32 + 70) as u32;
-    let root = SVGBackend::new(path, (width, height)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| chart_err(path, e))?;
-    let title = format!(
-        "{} on {}: mAP (%) by query × candidate language",
-        report.label(),
-        report.benchmark
-    );
-    root.draw(&Text::new(
-        title,
-        (20, 28),
-        (FONT, 22).into_font().style(FontStyle::Bold),
-    ))
-    .map_err(|e| chart_err(path, e))?;
-    let center = |(x, y): (i32, i32)| (x + cell / 2, y + cell / 2);
-    for (j, l) in langs.iter().enumerate() {
-        let x = left + cell * j as i32 + cell / 2;
-        root.draw(&Text::new(
-            lang_label(l),
-            (x, top - 8),
-            TextStyle::from((FONT, 13).into_font().transform(FontTransform::Rotate270))
-                .pos(Pos::new(HPos::Left, VPos::Center)),
-        ))
-        .map_err(|e| chart_err(path, e))?;
-    }
-    let mx = left + cell * n as i32 + 20;
-    root.draw(&Text::new(
-        "multi pool",
-        (mx + cell / 2, top - 8),
-        TextStyle::from(
-            (FONT, 13)
-                .into_font()
-                .style(FontStyle::Bold)
-                .transform(FontTransform::Rotate270),
-        )
-        .pos(Pos::new(HPos::Left, VPos::Center)),
-    ))
-    .map_err(|e| chart_err(path, e))?;
-    for (i, l) in langs.iter().enumerate() {
-        let y = top + cell * i as i32;
-        root.draw(&Text::new(
-            lang_label(l),
-            (left - 10, y + cell / 2),
-            TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Right, VPos::Center)),
-        ))
-        .map_err(|e| chart_err(path, e))?;
-        for j in 0..=n {
-            let (x, v) = if j < n {
-                (left + cell * j as i32, m[i][j])
-            } else {
-                (
-                    mx,
-                    report.multi.iter().find(|r| &r.query_lang == l).map(|r| 100.0 * r.map),
-                )
-            };
-            let fill = v.map(scale).unwrap_or(RGBColor(230, 230, 230));
-            root.draw(&Rectangle::new([(x, y), (x + cell - 2, y + cell - 2)], fill.filled()))
-                .map_err(|e| chart_err(path, e))?;
-            if i == j {
-                root.draw(&Rectangle::new(
-                    [(x, y), (x + cell - 2, y + cell - 2)],
-                    ShapeStyle::from(&RGBColor(230, 120, 20)).stroke_width(2),
-                ))
-                .map_err(|e| chart_err(path, e))?;
-            }
-            let label = v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "–".into());
-            let c = center((x, y));
-            root.draw(&Text::new(
-                label,
-                (c.0 - 1, c.1 - 1),
-                TextStyle::from((FONT, 14).into_font())
-                    .color(&v.map(text_on).unwrap_or(BLACK))
-                    .pos(Pos::new(HPos::Center, VPos::Center)),
-            ))
-            .map_err(|e| chart_err(path, e))?;
-        }
-    }
-    // Colour bar.
-    let bx = mx + cell + 30;
-    for k in 0..100 {
-        let y = top + (cell * n as i32) * (99 - k) / 100;
-        let y2 = top + (cell * n as i32) * (100 - k) / 100;
-        root.draw(&Rectangle::new([(bx, y), (bx + 18, y2)], scale(k as f64).filled()))
-            .map_err(|e| chart_err(path, e))?;
-    }
-    for v in [0, 25, 50, 75, 100] {
-        let y = top + (cell * n as i32) * (100 - v) / 100;
-        root.draw(&Text::new(
-            format!("{v}"),
-            (bx + 24, y),
-            TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Left, VPos::Center)),
-        ))
-        .map_err(|e| chart_err(path, e))?;
-    }
-    root.draw(&Text::new(
-        "rows: query language · columns: candidate language · orange: monolingual",
-        (20, height as i32 - 24),
-        (FONT, 13).into_font().color(&RGBColor(90, 90, 90)),
-    ))
-    .map_err(|e| chart_err(path, e))?;
-    root.present().map_err(|e| chart_err(path, e))?;
-    Ok(())
+    write_svg(path, hbt_report::charts::heatmap(report))
 }
 
-/// Mean rank distance per query language in the multilingual pool (lower is better).
+/// Mean rank distance per query language in the multilingual pool (lower is better), as
+/// the page draws it ([`hbt_report::charts::rank_distance_bars`]).
 pub fn rank_distance_bars(report: &Report, path: &Path) -> Result<()> {
-    let rows: Vec<(String, f64)> = report
-        .multi
-        .iter()
-        .map(|m| (lang_label(&m.query_lang), m.rank_distance))
-        .collect();
-    let macro_avg = report.summary.as_ref().map(|s| s.rank_distance).unwrap_or(0.0);
-    let n = rows.len().max(1);
-    let max = rows.iter().map(|r| r.1).fold(1.0f64, f64::max) * 1.35;
-    let root = SVGBackend::new(path, ((140 + 112 * n as u32).max(900), 540)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| chart_err(path, e))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!(
-                "{}: language bias on {} (rank distance, lower is better)",
-                report.label(),
-                report.benchmark
-            ),
-            (FONT, 20).into_font(),
-        )
-        .margin(20)
-        .x_label_area_size(60)
-        .y_label_area_size(70)
-        .build_cartesian_2d((0..n - 1).into_segmented(), 0.0..max)
-        .map_err(|e| chart_err(path, e))?;
-    let labels: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .y_desc("mean max−min rank of parallel answers")
-        .x_desc("query language")
-        .x_labels(n)
-        .x_label_style(
-            TextStyle::from((FONT, 13).into_font().transform(FontTransform::Rotate90))
-                .pos(Pos::new(HPos::Left, VPos::Center)),
-        )
-        .x_label_formatter(&|v: &SegmentValue<usize>| match v {
-            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
-            _ => String::new(),
-        })
-        .label_style((FONT, 13))
-        .draw()
-        .map_err(|e| chart_err(path, e))?;
-    chart
-        .draw_series(rows.iter().enumerate().map(|(i, (_, v))| {
-            let mut r = Rectangle::new(
-                [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), *v)],
-                RGBColor(49, 130, 189).filled(),
-            );
-            r.set_margin(0, 0, 8, 8);
-            r
-        }))
-        .map_err(|e| chart_err(path, e))?;
-    chart
-        .draw_series(rows.iter().enumerate().map(|(i, (_, v))| {
-            Text::new(
-                format!("{v:.1}"),
-                (SegmentValue::CenterOf(i), *v + max * 0.02),
-                TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom)),
-            )
-        }))
-        .map_err(|e| chart_err(path, e))?;
-    chart
-        .draw_series(std::iter::once(PathElement::new(
-            vec![(SegmentValue::Exact(0), macro_avg), (SegmentValue::Exact(n), macro_avg)],
-            ShapeStyle::from(&RGBColor(230, 85, 13)).stroke_width(2),
-        )))
-        .map_err(|e| chart_err(path, e))?
-        .label(format!("macro average {macro_avg:.1}"))
-        .legend(|(x, y)| {
-            PathElement::new(
-                vec![(x, y), (x + 20, y)],
-                ShapeStyle::from(&RGBColor(230, 85, 13)).stroke_width(2),
-            )
-        });
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .label_font((FONT, 13))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(|e| chart_err(path, e))?;
-    root.present().map_err(|e| chart_err(path, e))?;
+    write_svg(path, hbt_report::charts::rank_distance_bars(report))
+}
+
+fn write_svg(path: &Path, svg: Option<String>) -> Result<()> {
+    let svg = svg.ok_or_else(|| chart_err(path, "the report has no language results to chart"))?;
+    hbt_durable::write_atomic(path, svg.as_bytes())?;
     Ok(())
 }
 

@@ -49,18 +49,19 @@ pub fn write_outputs(report: &Report, dir: &std::path::Path) -> Result<Vec<std::
 /// `hbt eval` and the study: batch, lengths, pooling, prefixes (and any assumption the loader
 /// made about them), precision. Callers add what they chose (data, limit, device).
 pub fn encoder_settings(enc: &hbt_model::Encoder) -> serde_json::Map<String, serde_json::Value> {
-    let v = serde_json::json!({
-        "batch_size": enc.batch_size,
-        "max_len": enc.tokenizer.max_len(),
-        "pooling": enc.pooling.to_string(),
-        "query_prefix": enc.prefixes.query,
-        "passage_prefix": enc.prefixes.passage,
-        "prefix_notes": enc.notes,
-        "precision": enc.precision.to_string(),
-        "amx": enc.precision == hbt_model::Precision::Bf16 && hbt_model::amx_available(),
-    });
-    match v {
-        serde_json::Value::Object(m) => m,
-        _ => unreachable!("a JSON object literal"),
-    }
+    use serde_json::json;
+    let amx = enc.precision == hbt_model::Precision::Bf16 && hbt_model::amx_available();
+    [
+        ("batch_size", json!(enc.batch_size)),
+        ("max_len", json!(enc.tokenizer.max_len())),
+        ("pooling", json!(enc.pooling.to_string())),
+        ("query_prefix", json!(enc.prefixes.query)),
+        ("passage_prefix", json!(enc.prefixes.passage)),
+        ("prefix_notes", json!(enc.notes)),
+        ("precision", json!(enc.precision.to_string())),
+        ("amx", json!(amx)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }

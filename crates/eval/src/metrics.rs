@@ -73,39 +73,8 @@ pub fn ndcg_at_k(ranked: &[(usize, f64)], all_gains: &[f64], k: usize) -> f64 {
     if idcg == 0.0 { 0.0 } else { dcg / idcg }
 }
 
-/// The rank (1-based) of item `target` in a row of scores: items with a higher score come
-/// first, ties are broken by index (lower first), so ranks are a permutation.
-pub fn rank_of(scores: &[f32], target: usize) -> usize {
-    let s = scores[target];
-    let mut rank = 1;
-    for (i, &x) in scores.iter().enumerate() {
-        if x > s || (x == s && i < target) {
-            rank += 1;
-        }
-    }
-    rank
-}
-
-/// Indices of the k best items, best first (same tie-break as [`rank_of`]).
-pub fn top_k(scores: &[f32], k: usize) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..scores.len()).collect();
-    let cmp = |a: &usize, b: &usize| {
-        scores[*b]
-            .partial_cmp(&scores[*a])
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then(a.cmp(b))
-    };
-    let k = k.min(idx.len());
-    if k == 0 {
-        return Vec::new();
-    }
-    if k < idx.len() {
-        idx.select_nth_unstable_by(k - 1, cmp);
-        idx.truncate(k);
-    }
-    idx.sort_by(cmp);
-    idx
-}
+/// Ranks and top-k in the one order the browser shows too ([`hbt_report::rank`]).
+pub use hbt_report::rank::{rank_of, top_k};
 
 /// Per-query figures from a scored run, as trec_eval computes them.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]

@@ -9,7 +9,7 @@ use burn::tensor::activation::{gelu, softmax, tanh};
 use burn::tensor::module::{attention, layer_norm};
 use burn::tensor::ops::AttentionModuleOptions;
 
-use crate::int8::PackedInt8;
+use crate::dense::Dense;
 
 /// LayerNorm with both affine terms, built from loaded tensors (burn-nn's keeps its epsilon
 /// private, so a pretrained one cannot be assembled from parts).
@@ -122,10 +122,10 @@ impl Embeddings {
 
 #[derive(Module, Debug)]
 pub struct SelfAttention {
-    pub query: Linear,
-    pub key: Linear,
-    pub value: Linear,
-    pub output: Linear,
+    pub query: Dense,
+    pub key: Dense,
+    pub value: Dense,
+    pub output: Dense,
     pub norm: Norm,
     pub heads: usize,
 }
@@ -142,72 +142,14 @@ pub enum AttentionMask {
     Fused(Tensor<4, Bool>),
 }
 
-/// A linear layer, in bf16 when `bf16` is set (CPU only): a weight already stored in bf16
-/// ([`Bert::with_bf16_linears`], inference) multiplies the f32 input directly; an f32 weight
-/// (training) is cast for the product, as PyTorch's `autocast(bfloat16)` does — input and
-/// weight rounded to bf16, the product rounded to bf16, the bias added in f32 — so the
-/// gradients flow through the casts and the optimizer keeps f32 weights.
-///
-/// Tokens are folded into rows, one `[batch·seq, in] × [in, out]` product, in f32 too: Burn's
-/// `Linear::forward` keeps the product batched when each text's rows fill the CPU gemm's
-/// tiles, and flex then packs the same weight once per text (32 times a layer at batch 32).
-///
-/// With `int8` (the layer's packed weight, [`crate::weights::build_bert`] with `int8`) the
-/// product is the integer one instead.
-fn linear(l: &Linear, x: Tensor<3>, bf16: bool, int8: Option<&PackedInt8>) -> Tensor<3> {
-    use burn::tensor::DType;
-    if let Some(p) = int8 {
-        return linear_int8(p, x);
-    }
-    let w = l.weight.val();
-    let [b, t, k] = x.dims();
-    let n = w.dims()[1];
-    let x = x.reshape([b * t, k]);
-    let y = if !bf16 || w.dtype() == DType::BF16 {
-        x.matmul(w)
-    } else {
-        x.cast(DType::BF16).matmul(w.cast(DType::BF16)).cast(DType::F32)
-    };
-    let y = match &l.bias {
-        Some(bias) => y + bias.val().unsqueeze_dim(0),
-        None => y,
-    };
-    y.reshape([b, t, n])
-}
-
-/// The integer product ([`crate::int8`]) on the host: the CPU backend's tensors are host
-/// memory already, and a `[tokens, in]` activation is small next to the weight.
-fn linear_int8(p: &PackedInt8, x: Tensor<3>) -> Tensor<3> {
-    let [b, t, k] = x.dims();
-    let device = x.device();
-    let rows = x
-        .reshape([b * t, k])
-        .into_data()
-        .try_into_vec::<f32>()
-        .expect("the encoder's activations are f32");
-    let y = p.forward(&rows, b * t);
-    Tensor::<2>::from_data(TensorData::new(y, [b * t, p.outputs()]), &device).reshape([b, t, p.outputs()])
-}
-
-/// One layer's linears in int8, packed for [`PackedInt8::forward`].
-#[derive(Debug, Clone)]
-pub struct LayerInt8 {
-    pub query: PackedInt8,
-    pub key: PackedInt8,
-    pub value: PackedInt8,
-    pub attention_output: PackedInt8,
-    pub intermediate: PackedInt8,
-    pub output: PackedInt8,
-}
-
 impl SelfAttention {
-    pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask, bf16: bool, int8: Option<&LayerInt8>) -> Tensor<3> {
+    pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask) -> Tensor<3> {
         let [b, t, h] = x.dims();
         let d = h / self.heads;
         let split = |y: Tensor<3>| y.reshape([b, t, self.heads, d]).swap_dims(1, 2);
-        let q = split(linear(&self.query, x.clone(), bf16, int8.map(|l| &l.query)));
-        let k = split(linear(&self.key, x.clone(), bf16, int8.map(|l| &l.key)));
-        let v = split(linear(&self.value, x.clone(), bf16, int8.map(|l| &l.value)));
+        let q = split(self.query.forward(x.clone()));
+        let k = split(self.key.forward(x.clone()));
+        let v = split(self.value.forward(x.clone()));
         let context = match mask {
             AttentionMask::Bias(bias) => {
                 let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((d as f64).sqrt()) + bias.clone();
@@ -220,30 +162,40 @@ impl SelfAttention {
         };
         let context = context.swap_dims(1, 2).reshape([b, t, h]);
         // Post-LN: the residual is added before normalising, as in the original BERT.
-        self.norm
-            .forward(linear(&self.output, context, bf16, int8.map(|l| &l.attention_output)) + x)
+        self.norm.forward(self.output.forward(context) + x)
     }
 }
 
 #[derive(Module, Debug)]
 pub struct Layer {
     pub attention: SelfAttention,
-    pub intermediate: Linear,
-    pub output: Linear,
+    pub intermediate: Dense,
+    pub output: Dense,
     pub norm: Norm,
 }
 
 impl Layer {
-    pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask, bf16: bool, int8: Option<&LayerInt8>) -> Tensor<3> {
-        let x = self.attention.forward(x, mask, bf16, int8);
-        let h = gelu(linear(
-            &self.intermediate,
-            x.clone(),
-            bf16,
-            int8.map(|l| &l.intermediate),
-        ));
-        self.norm
-            .forward(linear(&self.output, h, bf16, int8.map(|l| &l.output)) + x)
+    pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask) -> Tensor<3> {
+        let x = self.attention.forward(x, mask);
+        let h = gelu(self.intermediate.forward(x.clone()));
+        self.norm.forward(self.output.forward(h) + x)
+    }
+
+    fn map_dense(self, f: impl Fn(Dense) -> Dense) -> Self {
+        let a = self.attention;
+        Self {
+            attention: SelfAttention {
+                query: f(a.query),
+                key: f(a.key),
+                value: f(a.value),
+                output: f(a.output),
+                norm: a.norm,
+                heads: a.heads,
+            },
+            intermediate: f(self.intermediate),
+            output: f(self.output),
+            norm: self.norm,
+        }
     }
 }
 
@@ -254,11 +206,6 @@ pub struct Bert {
     pub embeddings: Embeddings,
     pub layers: Vec<Layer>,
     pub pooler: Option<Linear>,
-    /// The layers' linears in int8, for a model loaded for int8 inference
-    /// ([`crate::weights::build_bert`] with `int8`): the only copy of those weights (the
-    /// float linears are empty). Not part of the record.
-    #[module(skip)]
-    pub int8: Option<std::sync::Arc<Vec<LayerInt8>>>,
 }
 
 /// A tokenized batch on the device.
@@ -272,8 +219,6 @@ pub struct BatchTensors {
     /// Use Burn's fused attention op (set for CPU batches; on an autodiff device Burn runs
     /// its differentiable fallback for it, so training gets gradients either way).
     pub fused_attention: bool,
-    /// Linear layers in bf16 (CPU only; see [`Bert::with_bf16_linears`] and `linear`).
-    pub bf16_linears: bool,
 }
 
 impl Bert {
@@ -291,42 +236,31 @@ impl Bert {
         let mut x = self
             .embeddings
             .forward(&input.words, input.positions.clone(), input.types.clone());
-        for (i, layer) in self.layers.iter().enumerate() {
-            let int8 = self.int8.as_ref().map(|q| &q[i]);
-            x = layer.forward(x, &mask, input.bf16_linears, int8);
+        for layer in &self.layers {
+            x = layer.forward(x, &mask);
         }
         x
     }
 
-    /// The same encoder with every transformer linear weight stored in bf16, for inference on
-    /// the CPU: Burn flex (hbt's patched copy, vendor/) multiplies f32 activations by a bf16
-    /// weight on the AMX tiles where the CPU has them (activations rounded to bf16 as they
-    /// are packed, f32 accumulation and output — PyTorch's bf16 autocast for linears), and by
-    /// a converted weight elsewhere. Embeddings, LayerNorm, attention scores and the pooler
-    /// stay f32.
-    pub fn with_bf16_linears(self) -> Self {
-        let bf16 = |l: Linear| Linear {
-            weight: l.weight.map(|w| w.cast(burn::tensor::DType::BF16)),
-            bias: l.bias,
-        };
+    /// The same encoder with every transformer linear in bf16 ([`Dense::to_bf16`]); with
+    /// `store` (inference on the CPU) the weights themselves are kept in bf16: Burn flex
+    /// (hbt's patched copy, vendor/) multiplies f32 activations by them on the AMX tiles where
+    /// the CPU has them (activations rounded to bf16 as they are packed, f32 accumulation and
+    /// output — PyTorch's bf16 autocast for linears), and by a converted weight elsewhere.
+    /// Embeddings, LayerNorm, attention scores and the pooler stay f32.
+    pub fn with_bf16_linears(self, store: bool) -> Self {
         let layers = self
             .layers
             .into_iter()
-            .map(|l| Layer {
-                attention: SelfAttention {
-                    query: bf16(l.attention.query),
-                    key: bf16(l.attention.key),
-                    value: bf16(l.attention.value),
-                    output: bf16(l.attention.output),
-                    norm: l.attention.norm,
-                    heads: l.attention.heads,
-                },
-                intermediate: bf16(l.intermediate),
-                output: bf16(l.output),
-                norm: l.norm,
-            })
+            .map(|l| l.map_dense(|d| d.to_bf16(store)))
             .collect();
         Self { layers, ..self }
+    }
+
+    /// Whether the transformer multiplies in integers (a model loaded for int8 inference:
+    /// it has no float copy of those weights).
+    pub fn is_int8(&self) -> bool {
+        self.layers.iter().any(|l| l.attention.query.is_int8())
     }
 
     /// BERT's pooler: `tanh(W · h_CLS + b)`; `None` when the checkpoint has no pooler.

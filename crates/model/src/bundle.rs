@@ -265,10 +265,46 @@ pub const MAX_USER_PASSAGES: usize = 20_000;
 /// The language of passages whose file does not say (BCP 47 "undetermined").
 pub const UNKNOWN_LANG: &str = "und";
 
-/// A visitor's own passages, from a file dropped on the page. `*.jsonl` / `*.ndjson`: one
-/// JSON object per line with a `text` string and optional `lang` and `id` strings; anything
-/// else is read as UTF-8 text, one passage per non-empty line. Errors name the file and line.
+/// What a passages file must hold: the one JSON-lines reader serves a visitor's dropped
+/// file and `hbt export`'s corpus, which differ only in these rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PassageRules {
+    /// One JSON object a line (else UTF-8 text, one passage a non-empty line).
+    pub json_lines: bool,
+    /// Every object must name its `id` and `lang` (a bundle's passages are answers and
+    /// languages of the bias view; a visitor's may leave them out).
+    pub need_id_and_lang: bool,
+    /// The most passages the file may hold.
+    pub max: Option<usize>,
+}
+
+impl PassageRules {
+    /// A visitor's file: `*.jsonl` / `*.ndjson` are JSON lines with a `text` string and
+    /// optional `lang` and `id`; anything else is text; at most [`MAX_USER_PASSAGES`].
+    pub fn visitor(name: &str) -> Self {
+        let lower = name.to_ascii_lowercase();
+        Self {
+            json_lines: lower.ends_with(".jsonl") || lower.ends_with(".ndjson"),
+            need_id_and_lang: false,
+            max: Some(MAX_USER_PASSAGES),
+        }
+    }
+
+    /// An exported bundle's corpus: JSON lines, each with `id`, `lang` and `text`.
+    pub const EXPORT: Self = Self {
+        json_lines: true,
+        need_id_and_lang: true,
+        max: None,
+    };
+}
+
+/// A visitor's own passages, from a file dropped on the page ([`PassageRules::visitor`]).
 pub fn parse_user_passages(bytes: &[u8], name: &str) -> Result<Vec<Passage>> {
+    parse_passages(bytes, name, PassageRules::visitor(name))
+}
+
+/// Passages from a file's bytes under `rules`. Errors name the file and line.
+pub fn parse_passages(bytes: &[u8], name: &str, rules: PassageRules) -> Result<Vec<Passage>> {
     let origin = Path::new(name);
     let text = std::str::from_utf8(bytes).map_err(|e| {
         ModelError::config(
@@ -276,8 +312,6 @@ pub fn parse_user_passages(bytes: &[u8], name: &str) -> Result<Vec<Passage>> {
             format!("not UTF-8 text (invalid byte at offset {})", e.valid_up_to()),
         )
     })?;
-    let lower = name.to_ascii_lowercase();
-    let jsonl = lower.ends_with(".jsonl") || lower.ends_with(".ndjson");
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -285,45 +319,65 @@ pub fn parse_user_passages(bytes: &[u8], name: &str) -> Result<Vec<Passage>> {
             continue;
         }
         let n = i + 1;
-        if out.len() == MAX_USER_PASSAGES {
+        if rules.max == Some(out.len()) {
             return Err(ModelError::config(
                 origin,
                 format!(
-                    "more than {MAX_USER_PASSAGES} passages (line {n}): split the file, or export a bundle with `hbt export`"
+                    "more than {} passages (line {n}): split the file, or export a bundle with `hbt export`",
+                    out.len()
                 ),
             ));
         }
-        let (id, lang, text) = if jsonl {
-            let v: serde_json::Value = serde_json::from_str(line)
-                .map_err(|e| ModelError::config(origin, format!("line {n} is not JSON: {e}")))?;
-            let field = |k: &str| -> Result<Option<String>> {
-                match v.get(k) {
-                    None | Some(serde_json::Value::Null) => Ok(None),
-                    Some(serde_json::Value::String(s)) => Ok(Some(s.trim().to_string())),
-                    Some(serde_json::Value::Number(x)) if k == "id" => Ok(Some(x.to_string())),
-                    Some(_) => Err(ModelError::config(origin, format!("line {n}: `{k}` is not a string"))),
-                }
-            };
-            if !v.is_object() {
-                return Err(ModelError::config(
-                    origin,
-                    format!("line {n}: expected an object with a `text` field"),
-                ));
-            }
-            let text = field("text")?
-                .filter(|t| !t.is_empty())
-                .ok_or_else(|| ModelError::config(origin, format!("line {n}: no `text` (or it is empty)")))?;
-            let lang = field("lang")?
-                .filter(|l| !l.is_empty())
-                .unwrap_or_else(|| UNKNOWN_LANG.into());
-            (field("id")?.unwrap_or_else(|| format!("line {n}")), lang, text)
+        out.push(if rules.json_lines {
+            json_line(line, n, origin, rules.need_id_and_lang)?
         } else {
-            (format!("line {n}"), UNKNOWN_LANG.to_string(), line.to_string())
-        };
-        out.push(Passage { id, lang, text });
+            Passage {
+                id: format!("line {n}"),
+                lang: UNKNOWN_LANG.to_string(),
+                text: line.to_string(),
+            }
+        });
     }
     if out.is_empty() {
         return Err(ModelError::config(origin, "no passages (the file is empty)"));
     }
     Ok(out)
+}
+
+/// One JSON-lines passage (line `n`).
+fn json_line(line: &str, n: usize, origin: &Path, need_id_and_lang: bool) -> Result<Passage> {
+    let v: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| ModelError::config(origin, format!("line {n} is not JSON: {e}")))?;
+    if !v.is_object() {
+        return Err(ModelError::config(
+            origin,
+            format!("line {n}: expected an object with a `text` field"),
+        ));
+    }
+    let field = |k: &str| -> Result<Option<String>> {
+        match v.get(k) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty())),
+            Some(serde_json::Value::Number(x)) if k == "id" => Ok(Some(x.to_string())),
+            Some(_) => Err(ModelError::config(origin, format!("line {n}: `{k}` is not a string"))),
+        }
+    };
+    let text =
+        field("text")?.ok_or_else(|| ModelError::config(origin, format!("line {n}: no `text` (or it is empty)")))?;
+    let (id, lang) = (field("id")?, field("lang")?);
+    if need_id_and_lang {
+        for (k, v) in [("id", &id), ("lang", &lang)] {
+            if v.is_none() {
+                return Err(ModelError::config(
+                    origin,
+                    format!("line {n}: no `{k}` (a bundle's passages need `id`, `lang` and `text`)"),
+                ));
+            }
+        }
+    }
+    Ok(Passage {
+        id: id.unwrap_or_else(|| format!("line {n}")),
+        lang: lang.unwrap_or_else(|| UNKNOWN_LANG.into()),
+        text,
+    })
 }

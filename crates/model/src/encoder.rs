@@ -150,7 +150,7 @@ pub enum Precision {
     #[default]
     F32,
     /// CPU only. Inference: linear weights stored in bf16, activations rounded to bf16 at
-    /// each product, f32 accumulation ([`Bert::with_bf16_linears`]). Training (an autodiff
+    /// each product, f32 accumulation ([`Bert::with_bf16_linears`], [`crate::dense::Dense`]). Training (an autodiff
     /// device): f32 weights cast for each product, as `torch.autocast(bfloat16)` does.
     Bf16,
     /// CPU inference only: linear weights in int8 (per-output scales; exactly the stored
@@ -380,9 +380,7 @@ impl Encoder {
             }
             // Inference stores the weights in bf16 once; training keeps f32 weights for the
             // optimizer and casts them in each forward pass (autocast).
-            if !device.is_autodiff() {
-                bert = bert.with_bf16_linears();
-            }
+            bert = bert.with_bf16_linears(!device.is_autodiff());
         }
         let mut tokenizer = tokenizer;
         tokenizer.pad_multiple = crate::pad_multiple(device);
@@ -462,7 +460,6 @@ impl Encoder {
             // without autodiff. GPUs keep the matmul/softmax path, which wgpu's fusion
             // compiles into few kernels anyway.
             fused_attention: crate::is_cpu(device),
-            bf16_linears: self.precision == Precision::Bf16,
         }
     }
 

@@ -9,6 +9,7 @@
 pub mod bert;
 pub mod bundle;
 pub mod config;
+pub mod dense;
 pub mod device_info;
 pub mod encoder;
 pub mod error;

@@ -238,7 +238,7 @@ impl Encoder {
         tokenizer.pad_multiple = self.tokenizer.pad_multiple;
         tokenizer.id_limit = u32::try_from(keep.len()).ok();
 
-        if self.bert.int8.is_some() || self.bert.embeddings.word_int8.is_some() {
+        if self.bert.is_int8() || self.bert.embeddings.word_int8.is_some() {
             return Err(ModelError::Input(
                 "this encoder was loaded for int8 inference: load it in f32 to prune its vocabulary".into(),
             ));

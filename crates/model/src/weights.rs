@@ -15,8 +15,9 @@ use burn::nn::{Embedding, Linear};
 use burn::prelude::*;
 use safetensors::{Dtype, SafeTensors};
 
-use crate::bert::{Bert, Embeddings, Int8Table, Layer, LayerInt8, Norm, SelfAttention};
+use crate::bert::{Bert, Embeddings, Int8Table, Layer, Norm, SelfAttention};
 use crate::config::EncoderConfig;
+use crate::dense::{Dense, Format};
 use crate::error::{ModelError, Result};
 use crate::int8::PackedInt8;
 
@@ -336,9 +337,9 @@ impl Builder<'_> {
         })
     }
     /// The linear packed for integer products ([`crate::int8`]); an int8-stored weight is
-    /// packed as stored, a float one quantized per output feature. The float `Linear`
-    /// returned beside it is empty: inference reads only the packed copy.
-    fn linear_int8(&mut self, name: &str, d_in: usize, d_out: usize) -> Option<(Linear, PackedInt8)> {
+    /// packed as stored, a float one quantized per output feature. The float weight is left
+    /// empty: inference reads only the packed copy.
+    fn linear_int8(&mut self, name: &str, d_in: usize, d_out: usize) -> Option<Dense> {
         let (w, b) = self.take_linear(name, d_in, d_out)?;
         let b = b.data.into_f32();
         let (q, scales) = match w.data {
@@ -354,7 +355,10 @@ impl Builder<'_> {
                 Tensor::from_data(TensorData::new(b, [d_out]), self.device),
             )),
         };
-        Some((linear, packed))
+        Some(Dense {
+            linear,
+            format: Format::Int8(std::sync::Arc::new(packed)),
+        })
     }
     fn norm(&mut self, name: &str, d: usize, eps: f64) -> Option<Norm> {
         let g = self.map.take(&format!("{name}.weight"), &[d], &mut self.missing);
@@ -477,15 +481,14 @@ pub fn build_bert(
         ));
     }
     let mut layers = Vec::new();
-    let mut packed = Vec::new();
     for i in 0..walk {
         let p = format!("encoder.layer.{i}");
         let mut lin = |name: &str, d_in: usize, d_out: usize| {
             let name = format!("{p}.{name}");
             if int8 {
-                b.linear_int8(&name, d_in, d_out).map(|(l, q)| (l, Some(q)))
+                b.linear_int8(&name, d_in, d_out)
             } else {
-                b.linear(&name, d_in, d_out).map(|l| (l, None))
+                b.linear(&name, d_in, d_out).map(Dense::f32)
             }
         };
         let query = lin("attention.self.query", h, h);
@@ -496,23 +499,10 @@ pub fn build_bert(
         let out = lin("output.dense", cfg.intermediate_size, h);
         let anorm = b.norm(&format!("{p}.attention.output.LayerNorm"), h, eps);
         let onorm = b.norm(&format!("{p}.output.LayerNorm"), h, eps);
+        // Every piece is looked up before any is unwrapped, so all missing names are reported.
         if let (Some(query), Some(key), Some(value), Some(output), Some(anorm), Some(inter), Some(out), Some(onorm)) =
             (query, key, value, output, anorm, inter, out, onorm)
         {
-            let ((query, q), (key, k), (value, v)) = (query, key, value);
-            let ((output, o), (inter, i), (out, f)) = (output, inter, out);
-            if let (Some(query), Some(key), Some(value), Some(attention_output), Some(intermediate), Some(output)) =
-                (q, k, v, o, i, f)
-            {
-                packed.push(LayerInt8 {
-                    query,
-                    key,
-                    value,
-                    attention_output,
-                    intermediate,
-                    output,
-                });
-            }
             layers.push(Layer {
                 attention: SelfAttention {
                     query,
@@ -562,7 +552,6 @@ pub fn build_bert(
         },
         layers,
         pooler,
-        int8: int8.then(|| std::sync::Arc::new(packed)),
     })
 }
 
@@ -730,13 +719,19 @@ pub fn export_tensors(bert: &Bert, dtype: SaveDtype) -> Result<BTreeMap<String, 
     put_norm(&mut out, "embeddings.LayerNorm", &e.norm)?;
     for (i, l) in bert.layers.iter().enumerate() {
         let p = format!("encoder.layer.{i}");
-        put_linear(&mut out, &format!("{p}.attention.self.query"), &l.attention.query)?;
-        put_linear(&mut out, &format!("{p}.attention.self.key"), &l.attention.key)?;
-        put_linear(&mut out, &format!("{p}.attention.self.value"), &l.attention.value)?;
-        put_linear(&mut out, &format!("{p}.attention.output.dense"), &l.attention.output)?;
-        put_norm(&mut out, &format!("{p}.attention.output.LayerNorm"), &l.attention.norm)?;
-        put_linear(&mut out, &format!("{p}.intermediate.dense"), &l.intermediate)?;
-        put_linear(&mut out, &format!("{p}.output.dense"), &l.output)?;
+        let a = &l.attention;
+        let denses = [
+            ("attention.self.query", &a.query),
+            ("attention.self.key", &a.key),
+            ("attention.self.value", &a.value),
+            ("attention.output.dense", &a.output),
+            ("intermediate.dense", &l.intermediate),
+            ("output.dense", &l.output),
+        ];
+        for (name, d) in denses {
+            put_linear(&mut out, &format!("{p}.{name}"), &d.linear)?;
+        }
+        put_norm(&mut out, &format!("{p}.attention.output.LayerNorm"), &a.norm)?;
         put_norm(&mut out, &format!("{p}.output.LayerNorm"), &l.norm)?;
     }
     if let Some(p) = &bert.pooler {

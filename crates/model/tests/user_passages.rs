@@ -78,3 +78,33 @@ fn too_many_passages_is_an_error_not_a_cut() {
         MAX_USER_PASSAGES
     );
 }
+
+#[test]
+fn an_export_corpus_needs_ids_and_languages_whatever_its_name() {
+    use hbt_model::bundle::{PassageRules, parse_passages};
+    let good = "{\"id\": \"p1\", \"lang\": \"el\", \"text\": \"Η Αθήνα είναι πρωτεύουσα.\"}\n";
+    let p = parse_passages(good.as_bytes(), "corpus.txt", PassageRules::EXPORT).unwrap();
+    assert_eq!((p[0].id.as_str(), p[0].lang.as_str()), ("p1", "el"));
+    for (line, missing) in [
+        ("{\"lang\": \"el\", \"text\": \"x\"}", "id"),
+        ("{\"id\": \"p2\", \"text\": \"x\"}", "lang"),
+        ("{\"id\": \"p2\", \"lang\": \" \", \"text\": \"x\"}", "lang"),
+    ] {
+        let file = format!("{good}\n{line}\n");
+        let err = parse_passages(file.as_bytes(), "corpus.jsonl", PassageRules::EXPORT)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("corpus.jsonl: line 3: no `{missing}`")),
+            "{line}: got `{err}`"
+        );
+    }
+    // The visitor's limit is the visitor's: an export corpus has none.
+    let many = "{\"id\": \"p\", \"lang\": \"en\", \"text\": \"t\"}\n".repeat(MAX_USER_PASSAGES + 1);
+    assert_eq!(
+        parse_passages(many.as_bytes(), "big.jsonl", PassageRules::EXPORT)
+            .unwrap()
+            .len(),
+        MAX_USER_PASSAGES + 1
+    );
+}

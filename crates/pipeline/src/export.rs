@@ -4,11 +4,13 @@
 //! pruned vocabulary), so the browser, which loads the same files, ranks against vectors
 //! that its own query encoder is consistent with.
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use hbt_data::lareqa::{CandidateInput, Corpus};
-use hbt_model::bundle::{self, BundleCorpus, BundleFile, BundleModel, BundleQuestion, Manifest, Passage, VocabInfo};
+use hbt_model::bundle::{
+    self, BundleCorpus, BundleFile, BundleModel, BundleQuestion, Manifest, Passage, PassageRules, VocabInfo,
+    parse_passages,
+};
 use hbt_model::{Encoder, EncoderOptions, ModelFiles, PruneStats, SaveDtype, SaveOptions, TextKind};
 use indicatif::ProgressBar;
 use sha2::Digest;
@@ -74,34 +76,15 @@ pub fn lareqa_corpus(c: &Corpus, input: CandidateInput) -> BundleCorpus {
     out
 }
 
-/// A JSON-lines corpus: one `{"id": …, "lang": …, "text": …}` object a line.
+/// A JSON-lines corpus: one `{"id": …, "lang": …, "text": …}` object a line (the reader a
+/// visitor's dropped file goes through too, under [`PassageRules::EXPORT`]).
 pub fn jsonl_corpus(path: &Path) -> Result<BundleCorpus> {
-    let f = std::fs::File::open(path).map_err(|e| PipelineError::io(path, e))?;
-    let mut out = BundleCorpus::default();
-    for (n, line) in std::io::BufReader::new(f).lines().enumerate() {
-        let line = line.map_err(|e| PipelineError::io(path, e))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let p: Passage = serde_json::from_str(&line).map_err(|e| PipelineError::Report {
-            path: path.to_path_buf(),
-            message: format!("line {}: expected {{\"id\", \"lang\", \"text\"}}: {e}", n + 1),
-        })?;
-        if p.text.trim().is_empty() {
-            return Err(PipelineError::Report {
-                path: path.to_path_buf(),
-                message: format!("line {}: passage `{}` has empty text", n + 1, p.id),
-            });
-        }
-        out.passages.push(p);
-    }
-    if out.passages.is_empty() {
-        return Err(PipelineError::Report {
-            path: path.to_path_buf(),
-            message: "no passages in this file".into(),
-        });
-    }
-    Ok(out)
+    let bytes = std::fs::read(path).map_err(|e| PipelineError::io(path, e))?;
+    let passages = parse_passages(&bytes, &path.to_string_lossy(), PassageRules::EXPORT)?;
+    Ok(BundleCorpus {
+        passages,
+        questions: Vec::new(),
+    })
 }
 
 /// The words of `files`, as written and with a capital first letter (the tokenizer is

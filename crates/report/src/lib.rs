@@ -1,9 +1,13 @@
 //! hbt-report: the evaluation report (every figure, the settings that produced them, and its
-//! renderings as a terminal table, JSON and Markdown) and the language names that label it.
-//! Serde only, so the browser app reads the very types `hbt eval` writes instead of
-//! indexing untyped JSON; one list of language names serves the CLI, the charts and the page.
+//! renderings as a terminal table, JSON, Markdown and the two SVG charts), the language
+//! names that label it, the one ranking order, and the bias view's analysis. Serde only, so
+//! the browser app reads the very types `hbt eval` writes instead of indexing untyped JSON,
+//! and draws, ranks and names languages with the same code as the CLI.
 
+pub mod bias;
+pub mod charts;
 pub mod lang;
+pub mod rank;
 pub mod report;
 
 pub use report::*;

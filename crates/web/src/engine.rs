@@ -211,7 +211,7 @@ impl Engine {
         let e = self.worker.encode(&[query], TextKind::Query).await?;
         let t_rank = now();
         let scores = analysis::scores(&e.vectors, &pool.vectors, pool.dim);
-        let order = analysis::rank(&scores);
+        let order = hbt_report::rank::ranking(&scores);
         let rank_ms = now() - t_rank;
         Ok(SearchResult {
             query: query.to_string(),

@@ -1,0 +1,107 @@
+//! A linear layer that owns its number format: the transformer's products are f32, bf16 or
+//! int8 by what the layer *is*, so the encoder's forward pass passes none of it along.
+
+use std::sync::Arc;
+
+use burn::nn::Linear;
+use burn::prelude::*;
+use burn::tensor::DType;
+
+use crate::int8::PackedInt8;
+
+/// How a [`Dense`] layer multiplies.
+#[derive(Debug, Clone, Default)]
+pub enum Format {
+    /// f32 weight, f32 product (the reference numerics).
+    #[default]
+    F32,
+    /// bf16 products (CPU only). A weight stored in bf16 ([`Dense::to_bf16`] with `store`,
+    /// inference) multiplies the f32 input directly; an f32 weight (training) is cast for the
+    /// product, as PyTorch's `autocast(bfloat16)` does — input and weight rounded to bf16,
+    /// the product rounded to bf16, the bias added in f32 — so gradients flow through the
+    /// casts and the optimizer keeps f32 weights.
+    Bf16,
+    /// The integer product ([`crate::int8`]) with this packed weight (bias included). The
+    /// float weight is empty: the packed copy is the only one, so such a layer cannot be
+    /// trained or saved in float.
+    Int8(Arc<PackedInt8>),
+}
+
+/// `y = x·W + b` over `[batch, seq, in]`, in the layer's [`Format`].
+#[derive(Module, Debug)]
+pub struct Dense {
+    /// Weight `[in, out]` and bias (Burn's layout; `weights.rs` maps Hugging Face's).
+    pub linear: Linear,
+    #[module(skip)]
+    pub format: Format,
+}
+
+impl Dense {
+    pub fn f32(linear: Linear) -> Self {
+        Self {
+            linear,
+            format: Format::F32,
+        }
+    }
+
+    /// Whether the layer multiplies in integers (and so has no float weight).
+    pub fn is_int8(&self) -> bool {
+        matches!(self.format, Format::Int8(_))
+    }
+
+    /// The same layer in bf16; with `store`, the weight itself is kept in bf16 (inference:
+    /// half the memory, and Burn flex multiplies f32 activations by it on AMX tiles where the
+    /// CPU has them); without, the f32 weight is cast at each product (training).
+    pub fn to_bf16(self, store: bool) -> Self {
+        let linear = if store {
+            Linear {
+                weight: self.linear.weight.map(|w| w.cast(DType::BF16)),
+                bias: self.linear.bias,
+            }
+        } else {
+            self.linear
+        };
+        Self {
+            linear,
+            format: Format::Bf16,
+        }
+    }
+
+    /// Tokens are folded into rows, one `[batch·seq, in] × [in, out]` product: Burn's
+    /// `Linear::forward` keeps the product batched when each text's rows fill the CPU gemm's
+    /// tiles, and flex then packs the same weight once per text (32 times a layer at batch 32).
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let [b, t, k] = x.dims();
+        if let Format::Int8(p) = &self.format {
+            return int8_product(p, x);
+        }
+        let w = self.linear.weight.val();
+        let n = w.dims()[1];
+        let x = x.reshape([b * t, k]);
+        let y = match self.format {
+            Format::Bf16 if w.dtype() != DType::BF16 => {
+                x.cast(DType::BF16).matmul(w.cast(DType::BF16)).cast(DType::F32)
+            }
+            _ => x.matmul(w),
+        };
+        let y = match &self.linear.bias {
+            Some(bias) => y + bias.val().unsqueeze_dim(0),
+            None => y,
+        };
+        y.reshape([b, t, n])
+    }
+}
+
+/// The integer product on the host: the CPU backend's tensors are host memory already, and a
+/// `[tokens, in]` activation is small next to the weight.
+fn int8_product(p: &PackedInt8, x: Tensor<3>) -> Tensor<3> {
+    let [b, t, k] = x.dims();
+    let device = x.device();
+    let rows = x
+        .reshape([b * t, k])
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("the encoder's activations are f32");
+    let y = p.forward(&rows, b * t);
+    Tensor::<2>::from_data(TensorData::new(y, [b * t, p.outputs()]), &device).reshape([b, t, p.outputs()])
+}
