@@ -178,33 +178,19 @@ pub fn rank_distance_bars(report: &Report) -> Option<String> {
     }
     let avg = report.summary.as_ref().map(|s| s.rank_distance);
     let max = rows.iter().map(|r| r.1).chain(avg).fold(1.0, f64::max);
-    let (left, top, bar, gap, width) = (110.0, 40.0, 18.0, 6.0, 280.0);
+    let (left, top, bar, gap, width) = (110.0, 40.0, 18.0, 6.0, 340.0);
     let h = top + rows.len() as f64 * (bar + gap) + 40.0;
-    let w = left + width + 70.0;
+    let w = left + width + 80.0;
     let mut s = String::new();
-    open(
-        &mut s,
-        w,
-        h,
-        "rank distance",
-        &title(report, "rank distance (lower = less bias)"),
-    );
-    for (i, (l, d)) in rows.iter().enumerate() {
-        let y = top + i as f64 * (bar + gap);
-        let len = width * d / max;
-        let _ = write!(
-            s,
-            r#"<text x="{}" y="{}" text-anchor="end" font-size="12" fill="{MUTED}">{}</text><rect x="{left}" y="{y}" width="{len:.1}" height="{bar}" fill="{}" rx="3"><title>{}: {d:.2}</title></rect><text x="{}" y="{}" font-size="12" fill="{INK}">{d:.1}</text>"#,
-            left - 8.0,
-            y + bar - 5.0,
-            esc(display_name(l)),
-            language_colour(i),
-            esc(display_name(l)),
-            left + len + 6.0,
-            y + bar - 5.0
-        );
-    }
+    let what = "rank distance (lower = less bias)";
+    let title = if report.benchmark.is_empty() {
+        what.to_string()
+    } else {
+        format!("{}: {what}", report.label())
+    };
+    open(&mut s, w, h, "rank distance", &title);
     let bottom = top + rows.len() as f64 * (bar + gap);
+    // The average first, so bars and their values are drawn over it.
     if let Some(a) = avg {
         let x = left + width * a / max;
         let _ = write!(
@@ -212,6 +198,21 @@ pub fn rank_distance_bars(report: &Report) -> Option<String> {
             r#"<line x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{bottom}" stroke="{ACCENT}" stroke-width="2" stroke-dasharray="5 3"/><text x="{x:.1}" y="{}" text-anchor="middle" font-size="12" fill="{ACCENT}">macro average {a:.1}</text>"#,
             top - 4.0,
             bottom + 14.0
+        );
+    }
+    for (i, (l, d)) in rows.iter().enumerate() {
+        let y = top + i as f64 * (bar + gap);
+        let len = width * d / max;
+        let _ = write!(
+            s,
+            r##"<text x="{}" y="{}" text-anchor="end" font-size="12" fill="{MUTED}">{}</text><rect x="{left}" y="{y}" width="{len:.1}" height="{bar}" fill="{}" rx="3"><title>{}: {d:.2}</title></rect><text x="{}" y="{}" font-size="12" fill="{INK}" stroke="#fff" stroke-width="3" paint-order="stroke">{d:.1}</text>"##,
+            left - 8.0,
+            y + bar - 5.0,
+            esc(display_name(l)),
+            language_colour(i),
+            esc(display_name(l)),
+            left + len + 6.0,
+            y + bar - 5.0
         );
     }
     let _ = write!(
@@ -226,6 +227,75 @@ pub fn rank_distance_bars(report: &Report) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn report() -> Report {
+        let task = |q: &str, c: &str, map: f64| {
+            serde_json::json!({"name": format!("{q}-{c}"), "kind": if q == c { "mono" } else { "cross" },
+                "query_lang": q, "cand_lang": c, "queries": 3, "candidates": 3, "map": map,
+                "map_20": map, "r_1": 0.5, "r_10": 0.9, "mrr_10": 0.6})
+        };
+        let multi = |q: &str, map: f64, d: f64| {
+            serde_json::json!({"query_lang": q, "queries": 3, "candidates": 6, "map": map,
+                "map_20": map, "r_10": 0.9, "rank_distance": d, "own_lang_top10": 0.6, "blind_own_lang": 0.5})
+        };
+        serde_json::from_value(serde_json::json!({
+            "hbt_report": 1, "benchmark": "xquad-r", "model": "/m/e5<small>", "data": "d",
+            "settings": {}, "languages": ["de", "th"], "seconds": 1.0,
+            "summary": hbt_summary(),
+            "tasks": [task("de", "de", 0.8123), task("de", "th", 0.61), task("th", "de", 0.59), task("th", "th", 0.7)],
+            "multi": [multi("de", 0.55, 2.0), multi("th", 0.45, 3.0)],
+        }))
+        .unwrap()
+    }
+
+    fn hbt_summary() -> serde_json::Value {
+        let mut s = serde_json::to_value(crate::Summary::default()).unwrap();
+        s["rank_distance"] = 2.5.into();
+        s
+    }
+
+    #[test]
+    fn the_heatmap_shows_every_cell_of_the_report_and_outlines_the_diagonal() {
+        let svg = heatmap(&report()).unwrap();
+        for (v, tip) in [
+            ("81", "German → German: 81.2"),
+            ("61", "German → Thai: 61.0"),
+            ("59", "Thai → German: 59.0"),
+            ("70", "Thai → Thai: 70.0"),
+            ("55", "German → the multilingual pool: 55.0"),
+            ("45", "Thai → the multilingual pool: 45.0"),
+        ] {
+            assert!(svg.contains(&format!(">{v}</text>")), "cell {v} missing");
+            assert!(
+                svg.contains(&format!("<title>{tip}</title>")),
+                "tooltip `{tip}` missing"
+            );
+        }
+        assert_eq!(
+            svg.matches(&format!(r#"stroke="{ACCENT}""#)).count(),
+            2,
+            "one outline per language"
+        );
+        assert!(svg.contains("e5&lt;small&gt; on xquad-r"), "the label is escaped");
+        assert!(svg.starts_with("<svg xmlns=") && svg.ends_with("</svg>"));
+    }
+
+    #[test]
+    fn rank_distance_bars_are_proportional_with_the_macro_average() {
+        let svg = rank_distance_bars(&report()).unwrap();
+        // The bars are the rounded rectangles.
+        let widths: Vec<f64> = svg
+            .split("<rect ")
+            .filter(|r| r.contains(r#"rx="3""#))
+            .filter_map(|r| r.split(r#"width=""#).nth(1)?.split('"').next()?.parse().ok())
+            .collect();
+        assert_eq!(widths.len(), 2, "{widths:?}");
+        assert!((widths[1] / widths[0] - 1.5).abs() < 1e-3, "3.0 vs 2.0: {widths:?}");
+        assert!(svg.contains("macro average 2.5"));
+        let mut r = report();
+        r.multi.clear();
+        assert!(rank_distance_bars(&r).is_none() && heatmap(&r).is_some());
+    }
 
     #[test]
     fn escapes_markup_in_labels() {
