@@ -35,7 +35,8 @@ pub fn svg_to_png(svg: &Path) -> Result<PathBuf> {
         &mut pixmap.as_mut(),
     );
     let png = svg.with_extension("png");
-    pixmap.save_png(&png).map_err(|e| chart_err(&png, e))?;
+    let bytes = pixmap.encode_png().map_err(|e| chart_err(&png, e))?;
+    hbt_durable::write_atomic(&png, &bytes)?;
     Ok(png)
 }
 

@@ -25,18 +25,12 @@ pub fn write_outputs(report: &Report, dir: &std::path::Path) -> Result<Vec<std::
         source: e,
     })?;
     let mut out = Vec::new();
-    let m = dir.join("report.md");
-    std::fs::write(&m, report.markdown()).map_err(|e| EvalError::Io {
-        path: m.clone(),
-        source: e,
-    })?;
-    out.push(m);
-    let t = dir.join("table.txt");
-    std::fs::write(&t, report.table()).map_err(|e| EvalError::Io {
-        path: t.clone(),
-        source: e,
-    })?;
-    out.push(t);
+    // Every file durably (the study takes a finished directory as done work).
+    for (name, text) in [("report.md", report.markdown()), ("table.txt", report.table())] {
+        let path = dir.join(name);
+        hbt_durable::write_atomic(&path, text.as_bytes())?;
+        out.push(path);
+    }
     out.extend(charts::report_charts(report, dir)?);
     // Last, so that a present report.json means every output is there.
     let j = dir.join("report.json");

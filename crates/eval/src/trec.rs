@@ -35,7 +35,7 @@ impl RunFile {
         }
         for (ext, body) in files {
             let p = dir.join(format!("{name}.{ext}"));
-            std::fs::write(&p, body.as_bytes()).map_err(|e| EvalError::io(&p, e))?;
+            hbt_durable::write_atomic(&p, body.as_bytes())?;
         }
         Ok(())
     }

@@ -63,7 +63,8 @@ impl Study {
             }
         } else {
             let bytes = serde_json::to_vec_pretty(&plan).expect("a plan serialises");
-            std::fs::write(&path, bytes).map_err(|e| PipelineError::io(&path, e))?;
+            // Durably: a later run trusts it to say which study the directory holds.
+            hbt_durable::write_atomic(&path, &bytes)?;
         }
         Ok(Study {
             plan,
