@@ -64,6 +64,9 @@ pub struct TrainBenchArgs {
     /// f32, or bf16 autocast for the linear layers (CPU only).
     #[arg(long, default_value_t = Precision::F32)]
     precision: Precision,
+    /// Time the padded batch (no length groups), as before issue 31.
+    #[arg(long)]
+    no_length_buckets: bool,
     /// Write every step's tokenized queries and passages as JSON (scripts/bench_peers.py).
     #[arg(long)]
     dump_ids: Option<PathBuf>,
@@ -176,6 +179,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                     checkpoint_every: 0,
                     micro_batch: a.micro_batch,
                     precision: a.precision,
+                    length_buckets: !a.no_length_buckets,
                     ..Default::default()
                 };
                 let data = hbt_train::trainer::TrainData::new(vec![corpus.clone()], &cfg)?;

@@ -32,6 +32,10 @@ pub struct TrainArgs {
     /// f32, or bf16 autocast for the linear layers (CPU only; AMX where the CPU has it).
     #[arg(long, default_value_t = hbt_model::Precision::F32)]
     pub precision: hbt_model::Precision,
+    /// Pad each side of a batch to its longest text as one piece, instead of embedding it in
+    /// groups of similar length (the same loss to float rounding, most padding skipped).
+    #[arg(long)]
+    pub no_length_buckets: bool,
     #[arg(long, default_value_t = 3e-5)]
     pub lr: f64,
     #[arg(long, default_value_t = 0.01)]
@@ -119,6 +123,7 @@ impl TrainArgs {
             checkpoint_every: self.checkpoint_every,
             keep_last: self.keep_last,
             keep_checkpoints: self.keep_checkpoints,
+            length_buckets: !self.no_length_buckets,
         }
     }
 }

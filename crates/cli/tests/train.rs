@@ -287,3 +287,63 @@ fn bf16_autocast_training_follows_f32() {
         "bf16 training strays from f32: mean difference {diff} vs mean step {moved}"
     );
 }
+
+/// Length groups skip padding without changing the step: a batch embedded in groups of
+/// similar length trains what the padded batch trains — the same losses, gradients with
+/// respect to the embeddings and weights, to float rounding (common::assert_same_training)
+/// — with and without gradient caching, and computes fewer token slots.
+#[test]
+fn length_groups_train_what_the_padded_batch_trains() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A real pretrained encoder, as in distributed.rs: a random one's InfoNCE gradient is
+    // float noise.
+    let model = common::minilm();
+    let steps = 3;
+    for (name, extra) in [("full batch", &[][..]), ("GradCache", &["--micro-batch", "3"][..])] {
+        let tag = name.replace(' ', "-");
+        let run = |kind: &str, flag: &[&str]| {
+            let out = tmp.path().join(format!("{kind}-{tag}"));
+            let dump = tmp.path().join(format!("dump-{kind}-{tag}"));
+            let mut args = train_args(&model, &out, steps);
+            for (k, v) in [("--lr", "1e-4"), ("--warmup", "0"), ("--batch", "8")] {
+                let i = args.iter().position(|a| a == k).unwrap();
+                args[i + 1] = v.to_string();
+            }
+            let o = hbt()
+                .args(&args)
+                .args(extra)
+                .args(flag)
+                .env("HBT_TEST_DUMP_DIR", &dump)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let log = std::fs::read_to_string(out.join("train-log.jsonl")).unwrap();
+            let slots: Vec<(u64, u64)> = log
+                .lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                .filter(|v| v["token_slots"].is_object())
+                .map(|v| {
+                    let s = &v["token_slots"];
+                    (s["computed"].as_u64().unwrap(), s["padded"].as_u64().unwrap())
+                })
+                .collect();
+            (out, dump, slots)
+        };
+        let (grouped, dg, slots_g) = run("grouped", &[]);
+        let (padded, dp, slots_p) = run("padded", &["--no-length-buckets"]);
+        assert_eq!(slots_g.len(), steps, "{name}: a token count per step");
+        assert!(slots_p.iter().all(|(c, p)| c == p), "{name}: {slots_p:?}");
+        let (c, p): (u64, u64) = slots_g.iter().fold((0, 0), |a, s| (a.0 + s.0, a.1 + s.1));
+        assert!(
+            c < p,
+            "{name}: length groups computed {c} token slots, the padded batch {p}"
+        );
+        eprintln!("{name}: {c} token slots computed in length groups, {p} padded");
+        common::assert_same_training(
+            &model,
+            [(&padded, &dp), (&grouped, &dg)],
+            steps,
+            &format!("{name}: length groups vs padded"),
+        );
+    }
+}

@@ -62,6 +62,83 @@ impl TokenBatch {
     pub fn row_ids(&self, i: usize) -> &[u32] {
         &self.ids[i * self.seq..i * self.seq + self.lengths[i]]
     }
+
+    /// The texts `rows` (in that order) as a batch of their own, padded only to their
+    /// longest, rounded up to `pad_multiple` (never past this batch's length).
+    pub fn select(&self, rows: &[usize], pad_multiple: usize) -> TokenBatch {
+        let longest = rows.iter().map(|&r| self.lengths[r]).max().unwrap_or(0);
+        let seq = longest.next_multiple_of(pad_multiple.max(1)).clamp(1, self.seq.max(1));
+        let mut out = TokenBatch {
+            batch: rows.len(),
+            seq,
+            ids: Vec::with_capacity(rows.len() * seq),
+            mask: Vec::with_capacity(rows.len() * seq),
+            lengths: Vec::with_capacity(rows.len()),
+            truncated: Vec::with_capacity(rows.len()),
+        };
+        for &r in rows {
+            let at = r * self.seq;
+            out.ids.extend_from_slice(&self.ids[at..at + seq]);
+            out.mask.extend_from_slice(&self.mask[at..at + seq]);
+            out.lengths.push(self.lengths[r]);
+            out.truncated.push(self.truncated[r]);
+        }
+        out
+    }
+
+    /// Token slots a forward pass computes (`batch × seq`) and the real tokens among them.
+    pub fn slots(&self) -> (usize, usize) {
+        (self.batch * self.seq, self.lengths.iter().sum())
+    }
+}
+
+/// How a batch of texts is split into groups of similar length, each padded only to its own
+/// longest text, so that no FLOP is spent on most of the padding: texts sorted longest
+/// first, cut into consecutive groups that minimise the work — each group's token slots
+/// (`texts × padded length`, with attention's `length²` share) plus a fixed cost per forward
+/// pass (`pass_tokens`: what one more pass costs, in token slots; a few on the CPU, many on
+/// a GPU, where each pass launches hundreds of kernels and each new shape compiles them).
+/// Returns the groups' row indices; one group holding every row in order when splitting
+/// does not pay.
+pub fn length_buckets(
+    lengths: &[usize],
+    pad_multiple: usize,
+    attention_share: f64,
+    pass_tokens: f64,
+) -> Vec<Vec<usize>> {
+    let n = lengths.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
+    let padded = |l: usize| l.max(1).next_multiple_of(pad_multiple.max(1)) as f64;
+    // Work of texts order[a..b] in one pass: they pad to order[a]'s length.
+    let work = |a: usize, b: usize| {
+        let l = padded(lengths[order[a]]);
+        (b - a) as f64 * l * (1.0 + attention_share * l) + pass_tokens
+    };
+    // best[b]: least work for order[..b]; cut[b]: where its last group starts.
+    let mut best = vec![0f64; n + 1];
+    let mut cut = vec![0usize; n + 1];
+    for b in 1..=n {
+        best[b] = f64::INFINITY;
+        for a in 0..b {
+            let w = best[a] + work(a, b);
+            if w < best[b] {
+                best[b] = w;
+                cut[b] = a;
+            }
+        }
+    }
+    let mut groups = Vec::new();
+    let mut b = n;
+    while b > 0 {
+        groups.push(order[cut[b]..b].to_vec());
+        b = cut[b];
+    }
+    groups.reverse();
+    if groups.len() <= 1 {
+        return vec![(0..n).collect()];
+    }
+    groups
 }
 
 pub struct TextTokenizer {
@@ -243,5 +320,62 @@ impl TextTokenizer {
 
     pub fn token_to_id(&self, token: &str) -> Option<u32> {
         self.inner.token_to_id(token)
+    }
+}
+
+#[cfg(test)]
+mod bucket_tests {
+    use super::*;
+
+    fn slots(groups: &[Vec<usize>], lengths: &[usize], m: usize) -> usize {
+        groups
+            .iter()
+            .map(|g| g.len() * g.iter().map(|&i| lengths[i]).max().unwrap().next_multiple_of(m))
+            .sum()
+    }
+
+    #[test]
+    fn groups_cover_every_text_once_and_never_cost_more_than_one_batch() {
+        let lengths = [9, 40, 12, 13, 64, 7, 33, 8, 50, 10, 11, 9];
+        for pass in [0.0, 16.0, 200.0] {
+            let g = length_buckets(&lengths, 8, 4e-4, pass);
+            let mut all: Vec<usize> = g.concat();
+            all.sort_unstable();
+            assert_eq!(all, (0..lengths.len()).collect::<Vec<_>>(), "pass {pass}");
+            let one = lengths.len() * 64;
+            assert!(slots(&g, &lengths, 8) as f64 + pass * g.len() as f64 <= one as f64 + pass);
+        }
+        // Free passes: every padded length its own group, so nothing but rounding is padding.
+        let g = length_buckets(&lengths, 8, 0.0, 0.0);
+        let real: usize = lengths.iter().map(|l| l.next_multiple_of(8)).sum();
+        assert_eq!(slots(&g, &lengths, 8), real);
+        // Dear passes (a GPU's kernel launches): one batch, in the caller's order.
+        assert_eq!(
+            length_buckets(&lengths, 8, 0.0, 1e9),
+            vec![(0..lengths.len()).collect::<Vec<_>>()]
+        );
+        assert_eq!(length_buckets(&[], 8, 0.0, 16.0), vec![Vec::<usize>::new()]);
+    }
+
+    #[test]
+    fn a_selected_group_keeps_its_texts_and_pads_less() {
+        let b = TokenBatch {
+            batch: 3,
+            seq: 8,
+            ids: vec![5, 6, 7, 8, 9, 10, 0, 0, 5, 6, 0, 0, 0, 0, 0, 0, 5, 6, 7, 0, 0, 0, 0, 0],
+            mask: vec![1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0],
+            lengths: vec![6, 2, 3],
+            truncated: vec![false, false, true],
+        };
+        let s = b.select(&[2, 1], 4);
+        assert_eq!((s.batch, s.seq), (2, 4));
+        assert_eq!(s.ids, vec![5, 6, 7, 0, 5, 6, 0, 0]);
+        assert_eq!(s.mask, vec![1, 1, 1, 0, 1, 1, 0, 0]);
+        assert_eq!(
+            (s.lengths.clone(), s.truncated.clone()),
+            (vec![3, 2], vec![true, false])
+        );
+        assert_eq!(s.row_ids(0), b.row_ids(2));
+        assert_eq!(b.select(&[0], 32).seq, 8, "never longer than the batch");
     }
 }

@@ -56,10 +56,21 @@ pub struct TrainConfig {
     /// products on bf16 — Intel AMX where the CPU has it).
     #[serde(default)]
     pub precision: hbt_model::Precision,
+    /// Embed each side of a batch in groups of similar length, each padded only to its own
+    /// longest text ([`hbt_model::length_buckets`]): the loss and gradients of the padded
+    /// batch, to float rounding, without computing most of its padding. In-batch negatives
+    /// and the batch's composition are unchanged: the groups' vectors are put back in order
+    /// before the loss.
+    #[serde(default = "yes")]
+    pub length_buckets: bool,
 }
 
 fn one() -> usize {
     1
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for TrainConfig {
@@ -89,6 +100,7 @@ impl Default for TrainConfig {
             keep_last: 1,
             keep_checkpoints: false,
             precision: hbt_model::Precision::F32,
+            length_buckets: true,
         }
     }
 }

@@ -63,6 +63,16 @@ pub struct Trainer {
     /// `last_embedding_grads` (tests compare runs through them).
     pub capture_embedding_grads: bool,
     pub last_embedding_grads: Option<step::EmbeddingGrads>,
+    token_slots: Cell<TokenSlots>,
+}
+
+/// Token slots the forward passes computed (`texts × padded length`, summed), what padding
+/// each side as one batch would have computed, and the real tokens among them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TokenSlots {
+    pub computed: usize,
+    pub padded: usize,
+    pub real: usize,
 }
 
 impl Trainer {
@@ -103,6 +113,7 @@ impl Trainer {
             comm_stats: Cell::default(),
             capture_embedding_grads: false,
             last_embedding_grads: None,
+            token_slots: Cell::default(),
         })
     }
 
@@ -123,8 +134,57 @@ impl Trainer {
         Ok(tok.encode_padded(&refs, min_seq)?)
     }
 
+    /// Sentence vectors of `texts`, in order: in groups of similar length when the
+    /// configuration asks for it ([`TrainConfig::length_buckets`]), else padded as one batch.
     fn embed(&self, bert: &Bert, texts: &[String], kind: TextKind, device: &Device) -> Result<Tensor<2>> {
-        self.embed_padded(bert, texts, kind, device, 0)
+        let batch = self.tokenize(texts, kind)?;
+        let (padded, real) = batch.slots();
+        let groups = if self.cfg.length_buckets {
+            let c = &self.enc.config;
+            // Attention's work per token grows with the length: 4·h·L multiply-adds against
+            // the linears' 2·(4h² + 2h·i), so its share per token of length is 1/(2h + i).
+            let attention = 1.0 / (2 * c.hidden_size + c.intermediate_size) as f64;
+            // What one more forward pass costs, in token slots: little on the CPU; on a GPU
+            // hundreds of kernel launches, and every new shape compiles its kernels.
+            let cpu = hbt_model::is_cpu(&device.clone().without_autodiff());
+            let pass = if cpu { 16.0 } else { 4096.0 };
+            hbt_model::length_buckets(&batch.lengths, self.enc.tokenizer.pad_multiple, attention, pass)
+        } else {
+            vec![(0..texts.len()).collect()]
+        };
+        if groups.len() == 1 {
+            self.count_slots(padded, padded, real);
+            return Ok(self.enc.forward_with(bert, &self.enc.to_device(&batch, device)));
+        }
+        let mut parts = Vec::with_capacity(groups.len());
+        let mut inverse = vec![0i64; texts.len()];
+        let mut at = 0;
+        for g in &groups {
+            let sub = batch.select(g, self.enc.tokenizer.pad_multiple);
+            self.count_slots(sub.slots().0, 0, 0);
+            parts.push(self.enc.forward_with(bert, &self.enc.to_device(&sub, device)));
+            for &i in g {
+                inverse[i] = at as i64;
+                at += 1;
+            }
+        }
+        self.count_slots(0, padded, real);
+        let n = inverse.len();
+        let idx = Tensor::<1, Int>::from_data(TensorData::new(inverse, [n]), device);
+        Ok(Tensor::cat(parts, 0).select(0, idx))
+    }
+
+    fn count_slots(&self, computed: usize, padded: usize, real: usize) {
+        let mut s = self.token_slots.get();
+        s.computed += computed;
+        s.padded += padded;
+        s.real += real;
+        self.token_slots.set(s);
+    }
+
+    /// Token slots computed since the last call (and reset).
+    pub fn take_token_slots(&self) -> TokenSlots {
+        self.token_slots.take()
     }
 
     fn embed_padded(

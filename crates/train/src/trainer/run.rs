@@ -270,6 +270,7 @@ impl Run<'_> {
             grad_norm: self.trainer.last_grad_norm,
             val_loss: None,
             comm_seconds: (world > 1).then(|| self.trainer.comm_stats().seconds - comm_before),
+            token_slots: Some(self.trainer.take_token_slots()),
         };
         if eval_every > 0
             && st.step.is_multiple_of(eval_every)

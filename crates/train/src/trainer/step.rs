@@ -42,6 +42,8 @@ pub struct EmbeddingGrads {
 impl Trainer {
     /// One optimisation step on a batch; returns the loss.
     pub fn step(&mut self, data: &TrainData, batch: &Batch, lr: f64) -> Result<f64> {
+        // Count this step's forward passes only (not validation's in between).
+        self.take_token_slots();
         let (loss, grads, emb_grads) = if self.comm.size() > 1 {
             let local = self.local_share(batch)?;
             let (q, p, h) = data.texts(&data.train, &local, self.cfg.hard_negatives);
@@ -144,7 +146,13 @@ impl Trainer {
         let n = inverse.len();
         if keep_graph {
             let dev = self.enc.device.clone();
-            let e = self.embed_padded(&self.enc.bert, &sorted, kind, &dev, min_seq)?;
+            // Padded as the whole batch pads (the numbers of one device, bit for bit) unless
+            // the run embeds in length groups, which equal it only to float rounding anyway.
+            let e = if self.cfg.length_buckets {
+                self.embed(&self.enc.bert, &sorted, kind, &dev)?
+            } else {
+                self.embed_padded(&self.enc.bert, &sorted, kind, &dev, min_seq)?
+            };
             let idx = Tensor::<1, Int>::from_data(TensorData::new(inverse, [n]), &dev);
             let values = e
                 .clone()

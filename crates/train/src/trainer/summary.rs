@@ -24,6 +24,9 @@ pub struct LogLine {
     /// Seconds this step spent in collectives (data-parallel runs only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comm_seconds: Option<f64>,
+    /// Token slots this step's forward passes computed, against padding each side whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_slots: Option<super::TokenSlots>,
 }
 
 /// One rank of a data-parallel run: where it ran.
