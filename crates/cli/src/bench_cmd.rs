@@ -209,18 +209,29 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                 // Each step is timed to the end of its optimizer update (GPU queues are
                 // asynchronous), so first-sight kernel compilation shows in the warm-up times
                 // and the median is robust to a shape first seen after the warm-up.
-                let mut timed = |bs: &[hbt_data::Batch]| -> Result<Vec<f64>> {
+                // Token slots the timed steps' forward passes computed (length groups skip
+                // padding), beside the padded batches' shares above.
+                let mut slots = hbt_train::trainer::TokenSlots::default();
+                let mut timed = |bs: &[hbt_data::Batch], count: bool| -> Result<Vec<f64>> {
                     bs.iter()
                         .map(|b| -> Result<f64> {
                             let t0 = Instant::now();
                             tr.step(&data, b, 1e-5)?;
                             tr.sync();
-                            Ok(t0.elapsed().as_secs_f64())
+                            let t = t0.elapsed().as_secs_f64();
+                            if count {
+                                let s = tr.take_token_slots();
+                                slots.computed += s.computed;
+                                slots.padded += s.padded;
+                                slots.real += s.real;
+                            }
+                            Ok(t)
                         })
                         .collect()
                 };
-                let warm = timed(&batches[..a.warmup])?;
-                let times = timed(&batches[a.warmup..])?;
+                let warm = timed(&batches[..a.warmup], false)?;
+                let times = timed(&batches[a.warmup..], true)?;
+                let computed_padding = 1.0 - slots.real as f64 / slots.computed.max(1) as f64;
                 let s = times.iter().sum::<f64>() / times.len() as f64;
                 let mut sorted = times.clone();
                 sorted.sort_by(f64::total_cmp);
@@ -232,7 +243,9 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                         "step_seconds": times, "warmup_seconds": warm, "threads": info.threads,
                         "device": info.name, "micro_batch": a.micro_batch, "precision": a.precision.to_string(),
                         "query_seq_mean": q_seq, "passage_seq_mean": p_seq,
-                        "query_padding_share": q_pad, "passage_padding_share": p_pad})
+                        "query_padding_share": q_pad, "passage_padding_share": p_pad,
+                        "length_groups": !a.no_length_buckets, "token_slots": slots,
+                        "computed_padding_share": computed_padding})
                 );
             }
             Ok(())
