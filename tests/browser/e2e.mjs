@@ -15,11 +15,10 @@
 // --no-default-features`): in a browser that offers WebGPU it must say it runs on the CPU
 // because of how it was built, and answer the bundle's query as the native model does.
 import { chromium } from "playwright-core";
-import { MIME, cosine, parseArgs } from "./common.mjs";
-import { createServer } from "node:http";
+import { cosine, parseArgs, serve } from "./common.mjs";
 import { readFile, mkdir, writeFile, stat, cp, rm, truncate } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
-import { join, extname, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import assert from "node:assert/strict";
 
 const args = parseArgs(process.argv.slice(2));
@@ -29,23 +28,6 @@ const out = resolve(args.out ?? "out/browser");
 const chromePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const LOAD_TIMEOUT = 10 * 60_000;
 
-function serve(root) {
-  const server = createServer(async (req, res) => {
-    try {
-      let path = decodeURIComponent(new URL(req.url, "http://x").pathname);
-      if (path.endsWith("/")) path += "index.html";
-      const file = join(root, path);
-      if (!file.startsWith(root)) throw new Error("outside root");
-      const body = await readFile(file);
-      res.writeHead(200, { "content-type": MIME[extname(file)] ?? "application/octet-stream", "content-length": body.length });
-      res.end(body);
-    } catch {
-      res.writeHead(404);
-      res.end("not found");
-    }
-  });
-  return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok(server)));
-}
 
 const baseFlags = [
   "--no-sandbox",

@@ -6,32 +6,13 @@
 //
 //   node tests/browser/second-visit.mjs --dist dist-a,dist-b [--visits 7]
 import { chromium } from "playwright-core";
-import { MIME, parseArgs } from "./common.mjs";
-import { createServer } from "node:http";
-import { readFile } from "node:fs/promises";
-import { join, extname, resolve } from "node:path";
+import { parseArgs, serve } from "./common.mjs";
+import { resolve } from "node:path";
 
 const args = parseArgs(process.argv.slice(2));
 const dists = (args.dist ?? "dist").split(",").map((d) => resolve(d));
 const VISITS = Number(args.visits ?? 7);
 
-function serve(root) {
-  const server = createServer(async (req, res) => {
-    try {
-      let path = decodeURIComponent(new URL(req.url, "http://x").pathname);
-      if (path.endsWith("/")) path += "index.html";
-      const file = join(root, path);
-      if (!file.startsWith(root)) throw new Error("outside root");
-      const body = await readFile(file);
-      res.writeHead(200, { "content-type": MIME[extname(file)] ?? "application/octet-stream", "content-length": body.length });
-      res.end(body);
-    } catch {
-      res.writeHead(404);
-      res.end("not found");
-    }
-  });
-  return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok(server)));
-}
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
