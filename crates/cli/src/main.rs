@@ -158,6 +158,11 @@ pub fn say_precision(p: Precision) {
             "hbt: precision int8 — int8 linear weights, 16-bit activations, integer sums (the browser's CPU kernel; natively a portable loop, for checking fidelity, not speed)"
         );
     }
+    if p == Precision::F16 {
+        eprintln!(
+            "hbt: precision f16 — linear layers and attention products on f16 operands (tensor cores where Vulkan offers them), norms, softmax and loss in f32"
+        );
+    }
     if p == Precision::Bf16 {
         if hbt_model::amx_available() {
             eprintln!("hbt: precision bf16 — linear layers on the CPU's AMX tiles (f32 accumulation)");

@@ -29,9 +29,15 @@ pub struct TrainArgs {
     /// Gradient caching over micro-batches of this size when a batch does not fit.
     #[arg(long)]
     pub micro_batch: Option<usize>,
-    /// f32, or bf16 autocast for the linear layers (CPU only; AMX where the CPU has it).
+    /// f32; bf16 autocast for the linear layers (CPU only; AMX where the CPU has it); or f16
+    /// autocast for the linears and attention products (GPU only; tensor cores on Vulkan),
+    /// with dynamic loss scaling.
     #[arg(long, default_value_t = hbt_model::Precision::F32)]
     pub precision: hbt_model::Precision,
+    /// f16: the loss scale to start from (default 2^16; halved on each overflow, which
+    /// skips that step, doubled after 2,000 clean steps).
+    #[arg(long)]
+    pub loss_scale: Option<f64>,
     /// Pad each side of a batch to its longest text as one piece, instead of embedding it in
     /// groups of similar length (the same loss to float rounding, most padding skipped).
     #[arg(long)]
@@ -124,6 +130,7 @@ impl TrainArgs {
             keep_last: self.keep_last,
             keep_checkpoints: self.keep_checkpoints,
             length_buckets: !self.no_length_buckets,
+            loss_scale: self.loss_scale,
         }
     }
 }

@@ -9,7 +9,9 @@ use burn::tensor::activation::{gelu, softmax, tanh};
 use burn::tensor::module::{attention, layer_norm};
 use burn::tensor::ops::AttentionModuleOptions;
 
-use crate::dense::Dense;
+use burn::tensor::DType;
+
+use crate::dense::{Dense, half_product};
 
 /// LayerNorm with both affine terms, built from loaded tensors (burn-nn's keeps its epsilon
 /// private, so a pretrained one cannot be assembled from parts).
@@ -152,8 +154,15 @@ impl SelfAttention {
         let v = split(self.value.forward(x.clone()));
         let context = match mask {
             AttentionMask::Bias(bias) => {
-                let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((d as f64).sqrt()) + bias.clone();
-                softmax(scores, 3).matmul(v)
+                // In f16 the two products run in f16 too; the scale, the mask (-1e9 is no f16
+                // number) and the softmax stay f32, as under PyTorch's autocast.
+                let half = self.query.half().filter(|&h| h == DType::F16);
+                let product = |a: Tensor<4>, b: Tensor<4>| match half {
+                    Some(h) => half_product(a, b, h),
+                    None => a.matmul(b),
+                };
+                let scores = product(q, k.swap_dims(2, 3)).div_scalar((d as f64).sqrt()) + bias.clone();
+                product(softmax(scores, 3), v)
             }
             AttentionMask::Fused(pad) => {
                 let pad = pad.clone().expand([b, 1, t, t]);
@@ -242,17 +251,21 @@ impl Bert {
         x
     }
 
-    /// The same encoder with every transformer linear in bf16 ([`Dense::to_bf16`]); with
-    /// `store` (inference on the CPU) the weights themselves are kept in bf16: Burn flex
-    /// (hbt's patched copy, vendor/) multiplies f32 activations by them on the AMX tiles where
-    /// the CPU has them (activations rounded to bf16 as they are packed, f32 accumulation and
-    /// output — PyTorch's bf16 autocast for linears), and by a converted weight elsewhere.
-    /// Embeddings, LayerNorm, attention scores and the pooler stay f32.
-    pub fn with_bf16_linears(self, store: bool) -> Self {
+    /// The same encoder with every transformer linear in `half` ([`Dense::to_half`]); with
+    /// `store` (inference) the weights themselves are kept in it.
+    ///
+    /// bf16 (CPU): Burn flex (hbt's patched copy, vendor/) multiplies f32 activations by
+    /// stored bf16 weights on the AMX tiles where the CPU has them (activations rounded to
+    /// bf16 as they are packed, f32 accumulation and output — PyTorch's bf16 autocast for
+    /// linears), and by a converted weight elsewhere; attention stays f32.
+    /// f16 (GPU): the linears and attention's two products take f16 operands (tensor cores
+    /// on Vulkan); the scale, mask and softmax stay f32.
+    /// Embeddings, LayerNorm, GELU and the pooler stay f32 in both.
+    pub fn with_half_linears(self, half: DType, store: bool) -> Self {
         let layers = self
             .layers
             .into_iter()
-            .map(|l| l.map_dense(|d| d.to_bf16(store)))
+            .map(|l| l.map_dense(|d| d.to_half(half, store)))
             .collect();
         Self { layers, ..self }
     }

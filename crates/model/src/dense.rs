@@ -1,5 +1,5 @@
-//! A linear layer that owns its number format: the transformer's products are f32, bf16 or
-//! int8 by what the layer *is*, so the encoder's forward pass passes none of it along.
+//! A linear layer that owns its number format: the transformer's products are f32, bf16, f16
+//! or int8 by what the layer *is*, so the encoder's forward pass passes none of it along.
 
 use std::sync::Arc;
 
@@ -21,6 +21,12 @@ pub enum Format {
     /// the product rounded to bf16, the bias added in f32 — so gradients flow through the
     /// casts and the optimizer keeps f32 weights.
     Bf16,
+    /// f16 products (GPU backends), as PyTorch's `autocast(float16)` does: input and weight
+    /// in f16 (the weight stored so for inference, cast from the f32 master weight in
+    /// training), the product accumulated in f32 by the matmul kernel and handed on in f32,
+    /// the bias added in f32. On Vulkan these are the operands the tensor cores take
+    /// (`VK_KHR_cooperative_matrix` serves f16, not f32 or bf16).
+    F16,
     /// The integer product ([`crate::int8`]) with this packed weight (bias included). The
     /// float weight is empty: the packed copy is the only one, so such a layer cannot be
     /// trained or saved in float.
@@ -49,22 +55,34 @@ impl Dense {
         matches!(self.format, Format::Int8(_))
     }
 
-    /// The same layer in bf16; with `store`, the weight itself is kept in bf16 (inference:
-    /// half the memory, and Burn flex multiplies f32 activations by it on AMX tiles where the
-    /// CPU has them); without, the f32 weight is cast at each product (training).
-    pub fn to_bf16(self, store: bool) -> Self {
+    /// The 16-bit float the layer multiplies in, if any.
+    pub fn half(&self) -> Option<DType> {
+        match self.format {
+            Format::Bf16 => Some(DType::BF16),
+            Format::F16 => Some(DType::F16),
+            _ => None,
+        }
+    }
+
+    /// The same layer multiplying in `half` (bf16 or f16); with `store`, the weight itself
+    /// is kept in it (inference: half the memory; for bf16, Burn flex multiplies f32
+    /// activations by it on AMX tiles where the CPU has them); without, the f32 weight is
+    /// cast at each product (training: the optimizer keeps f32 master weights).
+    pub fn to_half(self, half: DType, store: bool) -> Self {
+        let format = match half {
+            DType::BF16 => Format::Bf16,
+            DType::F16 => Format::F16,
+            other => panic!("to_half takes bf16 or f16, not {other:?}"),
+        };
         let linear = if store {
             Linear {
-                weight: self.linear.weight.map(|w| w.cast(DType::BF16)),
+                weight: self.linear.weight.map(|w| w.cast(half)),
                 bias: self.linear.bias,
             }
         } else {
             self.linear
         };
-        Self {
-            linear,
-            format: Format::Bf16,
-        }
+        Self { linear, format }
     }
 
     /// Tokens are folded into rows, one `[batch·seq, in] × [in, out]` product: Burn's
@@ -78,10 +96,10 @@ impl Dense {
         let w = self.linear.weight.val();
         let n = w.dims()[1];
         let x = x.reshape([b * t, k]);
-        let y = match self.format {
-            Format::Bf16 if w.dtype() != DType::BF16 => {
-                x.cast(DType::BF16).matmul(w.cast(DType::BF16)).cast(DType::F32)
-            }
+        let y = match (self.half(), w.dtype()) {
+            // flex's patched product: f32 activations by the stored bf16 weight (AMX).
+            (Some(DType::BF16), DType::BF16) => x.matmul(w),
+            (Some(h), _) => half_product(x, w, h),
             _ => x.matmul(w),
         };
         let y = match &self.linear.bias {
@@ -90,6 +108,13 @@ impl Dense {
         };
         y.reshape([b, t, n])
     }
+}
+
+/// `a·b` with both operands in `half` (a no-op cast for one already in it) and the result
+/// back in f32 — autocast's product; gradients flow back through both casts in f32.
+pub fn half_product<const D: usize>(a: Tensor<D>, b: Tensor<D>, half: DType) -> Tensor<D> {
+    let cast = |t: Tensor<D>| if t.dtype() == half { t } else { t.cast(half) };
+    cast(a).matmul(cast(b)).cast(DType::F32)
 }
 
 /// The integer product on the host: the CPU backend's tensors are host memory already, and a

@@ -150,9 +150,17 @@ pub enum Precision {
     #[default]
     F32,
     /// CPU only. Inference: linear weights stored in bf16, activations rounded to bf16 at
-    /// each product, f32 accumulation ([`Bert::with_bf16_linears`], [`crate::dense::Dense`]). Training (an autodiff
-    /// device): f32 weights cast for each product, as `torch.autocast(bfloat16)` does.
+    /// each product, f32 accumulation ([`Bert::with_half_linears`], [`crate::dense::Dense`]).
+    /// Training (an autodiff device): f32 weights cast for each product, as
+    /// `torch.autocast(bfloat16)` does.
     Bf16,
+    /// GPU backends only (wgpu/Vulkan, an adapter with f16 shaders). The linear layers and
+    /// attention's two products take f16 operands — on Vulkan, the tensor cores' type — with
+    /// layer norm, softmax, the mask and the loss in f32. Inference stores those weights in
+    /// f16; training keeps f32 master weights and optimizer state, casts at each product and
+    /// scales the loss dynamically (`hbt_train`'s loss scaler), as `torch.autocast(float16)`
+    /// with a `GradScaler` does.
+    F16,
     /// CPU inference only: linear weights in int8 (per-output scales; exactly the stored
     /// integers of a `--dtype q8` export), each token's activations in 13–15-bit integers,
     /// exact integer sums ([`crate::int8`]). For the browser's wasm fallback, where it is the
@@ -165,6 +173,7 @@ impl std::fmt::Display for Precision {
         f.write_str(match self {
             Self::F32 => "f32",
             Self::Bf16 => "bf16",
+            Self::F16 => "f16",
             Self::Int8 => "int8",
         })
     }
@@ -176,8 +185,9 @@ impl std::str::FromStr for Precision {
         match s {
             "f32" | "fp32" => Ok(Self::F32),
             "bf16" => Ok(Self::Bf16),
+            "f16" | "fp16" => Ok(Self::F16),
             "int8" => Ok(Self::Int8),
-            o => Err(format!("unknown precision `{o}` (f32, bf16, int8)")),
+            o => Err(format!("unknown precision `{o}` (f32, bf16, f16, int8)")),
         }
     }
 }
@@ -185,7 +195,7 @@ impl std::str::FromStr for Precision {
 /// Choices that override what the model directory says.
 #[derive(Debug, Clone, Default)]
 pub struct EncoderOptions {
-    /// Linear layers in f32 (default) or bf16 (CPU backend only).
+    /// Linear layers in f32 (default), bf16 (CPU backend only) or f16 (GPU backends only).
     pub precision: Precision,
     pub pooling: Option<Pooling>,
     pub max_len: Option<usize>,
@@ -371,16 +381,33 @@ impl Encoder {
         }
         drop(weights);
         let mut bert = build_bert(&config, &mut map, device, pooling == Pooling::Pooler, int8)?;
-        if options.precision == Precision::Bf16 {
-            // The bf16 products are the patched flex's (AMX); GPU backends are not wired.
-            if !crate::is_cpu(&device.clone().without_autodiff()) {
+        let plain = device.clone().without_autodiff();
+        match options.precision {
+            Precision::Bf16 if !crate::is_cpu(&plain) => {
+                // The bf16 products are the patched flex's (AMX); GPU backends are not wired
+                // (on Vulkan bf16 is a storage type only: f16 is the tensor cores' type).
                 return Err(ModelError::Input(
-                    "bf16 precision runs on the CPU backend only (use --backend cpu, or f32 on the GPU)".into(),
+                    "bf16 precision runs on the CPU backend only (use --backend cpu, or --precision f16 on the GPU)"
+                        .into(),
                 ));
             }
-            // Inference stores the weights in bf16 once; training keeps f32 weights for the
-            // optimizer and casts them in each forward pass (autocast).
-            bert = bert.with_bf16_linears(!device.is_autodiff());
+            Precision::F16 if crate::is_cpu(&plain) => {
+                return Err(ModelError::Input(
+                    "f16 precision runs on the GPU backends only (use --backend wgpu, or --precision bf16 on the CPU)"
+                        .into(),
+                ));
+            }
+            Precision::F16 if !plain.supports_dtype(burn::tensor::DType::F16) => {
+                return Err(ModelError::Input(
+                    "this GPU adapter offers no f16 arithmetic (wgpu's SHADER_F16 / Vulkan's shaderFloat16): use --precision f32"
+                        .into(),
+                ));
+            }
+            // Inference stores the weights in the half type once; training keeps f32 weights
+            // for the optimizer and casts them in each forward pass (autocast).
+            Precision::Bf16 => bert = bert.with_half_linears(burn::tensor::DType::BF16, !device.is_autodiff()),
+            Precision::F16 => bert = bert.with_half_linears(burn::tensor::DType::F16, !device.is_autodiff()),
+            Precision::F32 | Precision::Int8 => {}
         }
         let mut tokenizer = tokenizer;
         tokenizer.pad_multiple = crate::pad_multiple(device);

@@ -189,3 +189,18 @@ fn not_a_model_dir() {
         .to_string();
     assert!(e.contains("ORG/NAME") || e.contains("no hub support"), "{e}");
 }
+
+#[test]
+fn half_precisions_on_the_wrong_backend_are_refused_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    tiny(tmp.path());
+    let f16 = EncoderOptions {
+        precision: hbt_model::Precision::F16,
+        ..Default::default()
+    };
+    let e = Encoder::load(tmp.path(), &Device::flex(), &f16)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("f16") && e.contains("GPU backends only"), "{e}");
+    assert_eq!("fp16".parse::<hbt_model::Precision>(), Ok(hbt_model::Precision::F16));
+}

@@ -48,13 +48,23 @@ pub fn global_norm<M: Module>(module: &M, grads: &GradientsParams) -> f64 {
     (total as f64).sqrt()
 }
 
+/// Multiply all of `module`'s gradients by `factor`.
+pub fn scale<M: Module>(module: &M, grads: &mut GradientsParams, factor: f64) {
+    module.visit(&mut Scale { grads, factor });
+}
+
 /// Scale all gradients by `max_norm / (norm + 1e-6)` when their global norm exceeds
 /// `max_norm` (PyTorch's formula, epsilon included); returns the norm before clipping.
 pub fn clip_global_norm<M: Module>(module: &M, grads: &mut GradientsParams, max_norm: f64) -> f64 {
     let norm = global_norm(module, grads);
+    clip_to(module, grads, norm, max_norm);
+    norm
+}
+
+/// [`clip_global_norm`] with the norm already measured.
+pub fn clip_to<M: Module>(module: &M, grads: &mut GradientsParams, norm: f64, max_norm: f64) {
     let coef = max_norm / (norm + 1e-6);
     if coef < 1.0 {
-        module.visit(&mut Scale { grads, factor: coef });
+        scale(module, grads, coef);
     }
-    norm
 }

@@ -52,8 +52,9 @@ pub struct TrainConfig {
     /// it differs).
     #[serde(default)]
     pub keep_checkpoints: bool,
-    /// Linear layers in f32, or bf16 autocast (CPU only: f32 weights and optimizer, the
-    /// products on bf16 — Intel AMX where the CPU has it).
+    /// Linear layers in f32, bf16 autocast (CPU only: f32 weights and optimizer, the
+    /// products on bf16 — Intel AMX where the CPU has it) or f16 autocast (GPU only: linears
+    /// and attention products on f16, dynamic loss scaling).
     #[serde(default)]
     pub precision: hbt_model::Precision,
     /// Embed each side of a batch in groups of similar length, each padded only to its own
@@ -63,6 +64,9 @@ pub struct TrainConfig {
     /// before the loss.
     #[serde(default = "yes")]
     pub length_buckets: bool,
+    /// f16 only: the loss scale to start from ([`crate::scaler`]; 2^16 when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_scale: Option<f64>,
 }
 
 fn one() -> usize {
@@ -101,6 +105,7 @@ impl Default for TrainConfig {
             keep_checkpoints: false,
             precision: hbt_model::Precision::F32,
             length_buckets: true,
+            loss_scale: None,
         }
     }
 }
@@ -130,6 +135,14 @@ impl TrainConfig {
         }
         if self.keep_last == 0 {
             return bad("--keep-last must be at least 1 (the checkpoint a resume starts from)".into());
+        }
+        if let Some(s) = self.loss_scale {
+            if self.precision != hbt_model::Precision::F16 {
+                return bad("--loss-scale applies to --precision f16 only".into());
+            }
+            if !(1.0..=16_777_216.0).contains(&s) {
+                return bad(format!("--loss-scale must lie in [1, 2^24], got {s}"));
+            }
         }
         if self.max_query_len < 3 || self.max_passage_len < 3 {
             return bad("max query/passage lengths must be at least 3 tokens".into());

@@ -8,12 +8,14 @@ pub mod config;
 pub mod durable;
 pub mod error;
 pub mod loss;
+pub mod scaler;
 pub mod trainer;
 
 pub use collective::{Collective, CommStats, Solo};
 pub use config::TrainConfig;
 pub use durable::RunLock;
 pub use error::{Result, TrainError};
+pub use scaler::LossScaler;
 pub use trainer::{
     Communication, Progress, ProgressBarSink, RankInfo, Silent, StopHandle, StopReason, Summary, TrainOptions, Trainer,
     train,

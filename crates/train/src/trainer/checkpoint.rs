@@ -45,6 +45,9 @@ pub struct CheckpointState {
     pub bad_evals: usize,
     pub config: TrainConfig,
     pub model: Fingerprint,
+    /// f16 runs: the loss scaler where the checkpoint was taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_scaler: Option<crate::scaler::LossScaler>,
 }
 
 /// Names of the files in a checkpoint directory, in the order they are written.
@@ -84,9 +87,13 @@ impl Trainer {
             message: format!("saving optimizer state: {e:?}"),
         })?;
         durable::sync_file(&opt)?;
+        let state = CheckpointState {
+            loss_scaler: self.scaler.clone(),
+            ..state.clone()
+        };
         durable::write_synced(
             &tmp.join(CHECKPOINT_FILES[2]),
-            &serde_json::to_vec_pretty(state).expect("state serializes"),
+            &serde_json::to_vec_pretty(&state).expect("state serializes"),
         )?;
         let manifest = durable::write_manifest(&tmp, &CHECKPOINT_FILES)?;
         self.wrote(manifest.total_bytes());
@@ -171,6 +178,9 @@ impl Trainer {
             &std::fs::read(path.join("state.json")).map_err(|e| TrainError::io(path.join("state.json"), e))?,
         )
         .map_err(|e| err(format!("state.json: {e}")))?;
+        if state.loss_scaler.is_some() {
+            self.scaler.clone_from(&state.loss_scaler);
+        }
         let mine = Fingerprint::of(&self.enc);
         if state.model != mine {
             return Err(err(format!(

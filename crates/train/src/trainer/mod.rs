@@ -64,6 +64,10 @@ pub struct Trainer {
     pub capture_embedding_grads: bool,
     pub last_embedding_grads: Option<step::EmbeddingGrads>,
     token_slots: Cell<TokenSlots>,
+    /// f16 training's dynamic loss scale (None in f32 and bf16, which need none).
+    pub scaler: Option<crate::scaler::LossScaler>,
+    /// Whether the last step was skipped for an overflow (f16).
+    pub last_skipped: bool,
 }
 
 /// Token slots the forward passes computed (`texts × padded length`, summed), what padding
@@ -98,6 +102,7 @@ impl Trainer {
             .with_weight_decay(cfg.weight_decay as f32)
             .with_epsilon(1e-8);
         enc.bert = enc.bert.clone().train();
+        let (cfg_precision, cfg_loss_scale) = (cfg.precision, cfg.loss_scale);
         Ok(Self {
             cfg,
             enc,
@@ -114,6 +119,9 @@ impl Trainer {
             capture_embedding_grads: false,
             last_embedding_grads: None,
             token_slots: Cell::default(),
+            scaler: (cfg_precision == hbt_model::Precision::F16)
+                .then(|| crate::scaler::LossScaler::new(cfg_loss_scale.unwrap_or(crate::scaler::INITIAL_SCALE))),
+            last_skipped: false,
         })
     }
 

@@ -142,6 +142,7 @@ fn start_state(
             bad_evals: 0,
             model: Fingerprint::of(&trainer.enc),
             config: cfg,
+            loss_scaler: None,
         });
     }
     let mut state = trainer.load_checkpoint(out)?.ok_or_else(|| {
@@ -271,6 +272,8 @@ impl Run<'_> {
             val_loss: None,
             comm_seconds: (world > 1).then(|| self.trainer.comm_stats().seconds - comm_before),
             token_slots: Some(self.trainer.take_token_slots()),
+            loss_scale: self.trainer.scaler.as_ref().map(|s| s.scale),
+            skipped: self.trainer.last_skipped.then_some(true),
         };
         if eval_every > 0
             && st.step.is_multiple_of(eval_every)
@@ -340,6 +343,7 @@ impl Run<'_> {
             world_size: world,
             ranks: Vec::new(),
             communication,
+            loss_scaler: trainer.scaler.clone(),
         };
         if rank != 0 {
             return Ok(summary);

@@ -63,12 +63,27 @@ impl Trainer {
         };
         self.last_embedding_grads = emb_grads;
         let mut grads = grads;
-        self.last_grad_norm = Some(match self.cfg.grad_clip {
-            Some(c) => crate::clip::clip_global_norm(&self.enc.bert, &mut grads, c),
-            None => crate::clip::global_norm(&self.enc.bert, &grads),
-        });
+        let scale = self.loss_scale();
+        if scale != 1.0 {
+            crate::clip::scale(&self.enc.bert, &mut grads, 1.0 / scale);
+        }
+        let norm = crate::clip::global_norm(&self.enc.bert, &grads);
+        self.last_grad_norm = Some(norm);
+        // Every rank holds the same reduced gradients, so all skip alike.
+        self.last_skipped = self.scaler.as_mut().is_some_and(|s| !s.update(norm.is_finite()));
+        if self.last_skipped {
+            return Ok(loss);
+        }
+        if let Some(c) = self.cfg.grad_clip {
+            crate::clip::clip_to(&self.enc.bert, &mut grads, norm, c);
+        }
         self.enc.bert = self.optim.step(lr, self.enc.bert.clone(), grads);
         Ok(loss)
+    }
+
+    /// What the loss is multiplied by before the backward pass (1 without f16).
+    fn loss_scale(&self) -> f64 {
+        self.scaler.as_ref().map_or(1.0, |s| s.scale)
     }
 
     /// The whole batch through the graph at once.
@@ -116,7 +131,7 @@ impl Trainer {
         };
         let loss = info_nce(qv, pv, hv, self.cfg.temperature, self.cfg.symmetric);
         let value = loss.clone().into_scalar::<f32>() as f64;
-        let grads = GradientsParams::from_grads(loss.backward(), &self.enc.bert);
+        let grads = GradientsParams::from_grads(loss.mul_scalar(self.loss_scale()).backward(), &self.enc.bert);
         Ok((value, grads, emb))
     }
 
@@ -278,7 +293,7 @@ impl Trainer {
                     None => self.embed(&self.enc.bert, c, side.kind, &dev)?,
                 };
                 let gslice = grad.clone().slice(s![i * m..i * m + c.len(), ..]);
-                let surrogate = (e * gslice).sum();
+                let surrogate = (e * gslice).sum().mul_scalar(self.loss_scale());
                 acc.accumulate(
                     &self.enc.bert,
                     GradientsParams::from_grads(surrogate.backward(), &self.enc.bert),

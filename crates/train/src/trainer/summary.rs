@@ -27,6 +27,13 @@ pub struct LogLine {
     /// Token slots this step's forward passes computed, against padding each side whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_slots: Option<super::TokenSlots>,
+    /// f16: the loss scale after this step (halved by an overflow, doubled after a clean
+    /// stretch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_scale: Option<f64>,
+    /// f16: the step overflowed and left the weights alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<bool>,
 }
 
 /// One rank of a data-parallel run: where it ran.
@@ -82,6 +89,9 @@ pub struct Summary {
     pub ranks: Vec<RankInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub communication: Option<Communication>,
+    /// f16 runs: the loss scaler at the end (its scale, and the steps skipped for overflows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_scaler: Option<crate::scaler::LossScaler>,
 }
 
 fn one() -> usize {
