@@ -50,6 +50,10 @@ pub struct ExperimentArgs {
     pub all_ids: bool,
     #[arg(long)]
     pub backend: Option<BackendKind>,
+    /// The trainings' number format (f32, bf16 on the CPU, f16 on a GPU). Default: f32,
+    /// except the `paper` preset on a GPU, which trains in f16 (tensor cores, loss scaling).
+    #[arg(long)]
+    pub precision: Option<hbt_model::Precision>,
     /// Train each run data-parallel on this many ranks, through `mpirun -np N` (extra
     /// launcher options, a hostfile say, in $HBT_MPIRUN_ARGS); evaluation stays here.
     #[arg(long, default_value_t = 1)]
@@ -130,8 +134,16 @@ fn plan(a: &ExperimentArgs) -> Result<Plan> {
 }
 
 pub fn run(a: ExperimentArgs) -> Result<()> {
-    let plan = plan(&a)?;
+    let mut plan = plan(&a)?;
     let device = crate::select_device(a.backend);
+    plan.config.precision = match a.precision {
+        Some(p) => p,
+        None if plan.preset.as_deref() == Some("paper") && device.kind() == BackendKind::Wgpu => {
+            hbt_model::Precision::F16
+        }
+        None => plan.config.precision,
+    };
+    crate::say_precision(plan.config.precision);
     let study = Study::plan(plan, &a.out)?;
     if a.ranks > 1 {
         let mut train = |job: &TrainJob| mpirun_train(job, a.ranks, device.kind());

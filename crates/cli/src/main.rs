@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 mod bench_cmd;
+mod cache_cmd;
 mod data_cmd;
 mod embed_cmd;
 mod eval_cmd;
@@ -85,6 +86,9 @@ enum Command {
     /// Throughput benchmarks (encoding, training steps).
     #[command(subcommand)]
     Bench(bench_cmd::BenchCommand),
+    /// The GPU kernel cache: where it is; export it to, or import it from, a bundle file.
+    #[command(subcommand)]
+    Cache(cache_cmd::CacheCommand),
 }
 
 #[derive(Args, Clone)]
@@ -178,6 +182,9 @@ pub fn say_precision(p: Precision) {
 pub fn select_device(requested: Option<BackendKind>) -> hbt_model::DeviceInfo {
     let info = hbt_model::choose_device(requested);
     eprintln!("hbt: {info}");
+    if let Some(k) = &info.kernel_cache {
+        eprintln!("hbt: {k}");
+    }
     info
 }
 
@@ -239,6 +246,7 @@ fn main() {
         Command::Experiment(a) => experiment_cmd::run(a),
         Command::Export(a) => export_cmd::run(a),
         Command::Bench(c) => bench_cmd::run(c),
+        Command::Cache(c) => cache_cmd::run(c),
     };
     if let Err(e) = result {
         eprintln!("hbt: error: {e:#}");

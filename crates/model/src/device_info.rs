@@ -23,6 +23,10 @@ pub struct DeviceInfo {
     pub simd: String,
     /// Why this backend was chosen.
     pub reason: String,
+    /// GPU backends: where compiled kernels and autotune choices are kept, and whether this
+    /// process found them warm ([`crate::kernels`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_cache: Option<String>,
 }
 
 impl std::fmt::Display for DeviceInfo {
@@ -221,7 +225,17 @@ pub fn choose_device(requested: Option<BackendKind>) -> DeviceInfo {
         threads: cpu_threads(),
         simd: cpu_simd(&cpuinfo),
         reason,
+        kernel_cache: kernel_cache(kind),
     }
+}
+
+fn kernel_cache(kind: BackendKind) -> Option<String> {
+    #[cfg(all(feature = "wgpu", not(target_arch = "wasm32")))]
+    if kind == BackendKind::Wgpu {
+        return Some(crate::kernels::configure().describe());
+    }
+    let _ = kind;
+    None
 }
 
 fn choose_backend<'a>(

@@ -14,6 +14,8 @@ pub mod device_info;
 pub mod encoder;
 pub mod error;
 pub mod int8;
+#[cfg(all(feature = "wgpu", not(target_arch = "wasm32")))]
+pub mod kernels;
 pub mod pooling;
 pub mod prune;
 #[cfg(not(target_arch = "wasm32"))]
@@ -111,6 +113,7 @@ pub fn device_for_rank(kind: BackendKind, local_rank: usize, local_size: usize) 
         if gpus >= local_size {
             let which = burn::tensor::DeviceKind::DiscreteGpu(local_rank);
             device_info::quiet_gpu_stack();
+            kernels::configure();
             #[cfg(feature = "vulkan")]
             return Ok((Device::vulkan(which), None));
             #[cfg(not(feature = "vulkan"))]
@@ -131,11 +134,10 @@ pub fn device_for_rank(kind: BackendKind, local_rank: usize, local_size: usize) 
 pub fn device(kind: BackendKind) -> Result<Device> {
     #[cfg(not(target_arch = "wasm32"))]
     if kind == BackendKind::Wgpu {
-        // Autotune results and compiled kernels persist in cubecl's environment directory:
-        // `target/environment` under the outermost Cargo workspace around the working
-        // directory, else the user cache (`~/.cache/cubecl`); a `cubecl.toml` with
-        // `[environment] path = …` moves it (README, "GPU").
+        // Autotune results and compiled kernels persist in one directory (kernels.rs).
         device_info::quiet_gpu_stack();
+        #[cfg(feature = "wgpu")]
+        kernels::configure();
     }
     match kind {
         #[cfg(feature = "flex")]

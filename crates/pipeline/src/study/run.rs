@@ -39,6 +39,12 @@ pub struct Invocation {
     /// Ranks each training ran on (data-parallel; 1 for studies made before).
     #[serde(default = "one")]
     pub ranks: usize,
+    /// The trainings' number format (f32 for studies made before it was recorded).
+    #[serde(default)]
+    pub precision: hbt_model::Precision,
+    /// GPU runs: the kernel cache and whether this invocation found it warm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_cache: Option<String>,
 }
 
 fn one() -> usize {
@@ -137,6 +143,8 @@ impl Study {
             trained: 0,
             evaluated: 0,
             ranks: launch.as_ref().map_or(1, |l| l.ranks),
+            precision: self.plan.config.precision,
+            kernel_cache: device.kernel_cache.clone(),
         });
         let mut record = |trained: usize, evaluated: usize| -> Result<()> {
             let inv = timing.invocations.last_mut().expect("pushed above");

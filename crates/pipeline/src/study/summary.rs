@@ -151,7 +151,7 @@ impl Study {
                 .invocations
                 .iter()
                 .map(|i| format!(
-                    "{:.1} min, {} trained, {} evaluated, {}{}",
+                    "{:.1} min, {} trained, {} evaluated, {}{}, training in {}{}",
                     i.seconds / 60.0,
                     i.trained,
                     i.evaluated,
@@ -160,7 +160,9 @@ impl Study {
                     } else {
                         String::new()
                     },
-                    i.device
+                    i.device,
+                    i.precision,
+                    i.kernel_cache.as_ref().map(|k| format!(", {k}")).unwrap_or_default()
                 ))
                 .collect::<Vec<_>>()
                 .join("; ")
