@@ -111,8 +111,9 @@ pub struct ModelArgs {
     /// cpu (Burn flex) or wgpu; default: wgpu only where a real GPU is present.
     #[arg(long)]
     pub backend: Option<BackendKind>,
-    /// Linear layers in f32, or bf16 (CPU only: Intel AMX tiles where the CPU has them;
-    /// cosine ≥ 0.999 to f32, see README "Speed and benchmarks").
+    /// Linear layers in f32; bf16 (CPU only: Intel AMX tiles where the CPU has them; cosine
+    /// ≥ 0.999 to f32, see docs/performance.md); f16 (GPU only: weights stored in f16, the
+    /// linears and attention products on f16 operands, tensor cores on Vulkan); int8 (CPU).
     #[arg(long, default_value_t = Precision::F32)]
     pub precision: Precision,
 }

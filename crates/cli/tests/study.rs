@@ -57,6 +57,12 @@ fn a_study_summarises_its_reports_resumes_and_refuses_another_plan() {
         &["--samplers", "mono,hybrid", "--seeds", "2"],
     ));
     assert_eq!(md, std::fs::read_to_string(out.join("summary.md")).unwrap());
+    // The wall-time line names what each invocation ran on and in what precision.
+    let wall = md.lines().find(|l| l.starts_with("Wall time")).expect(&md);
+    assert!(
+        wall.contains("device: CPU") && wall.contains("training in f32"),
+        "{wall}"
+    );
     // The table's mean ± std is the two seeds' reports, recomputed here.
     let v: Vec<f64> = (1..=2)
         .map(|s| multi_map(&out.join(format!("runs/mono-s{s}/eval-xquad-r/report.json"))))
