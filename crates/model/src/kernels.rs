@@ -8,7 +8,8 @@
 //! `[compilation] cache` setting is on (off by default). hbt sets both before the first GPU
 //! device exists: one directory whatever the working directory — `$HBT_KERNEL_CACHE`, else
 //! `$XDG_CACHE_HOME/hbt/kernels`, else `~/.cache/hbt/kernels` — with the compilation cache
-//! on. Other settings of a `cubecl.toml` (or `burn.toml`'s `[cubecl]`) are kept.
+//! on. Other settings of a `cubecl.toml` (or `burn.toml`'s `[cubecl]`) and the `CUBECL_*`
+//! variables are kept.
 //!
 //! [`export`] and [`import`] move that directory's entries between machines as one cubecl
 //! bundle file (`hbt cache export` / `hbt cache import`): entries are keyed by cubecl's
@@ -81,7 +82,9 @@ pub fn configure() -> &'static KernelCache {
         let dir = cache_dir();
         let bytes_at_start = dir_bytes(&dir);
         let _ = std::fs::create_dir_all(&dir);
-        let mut config = CubeClRuntimeConfig::from_current_dir();
+        // As cubecl loads it itself: a `cubecl.toml` (or burn.toml's `[cubecl]`), then the
+        // CUBECL_* variables (CUBECL_AUTOTUNE_LEVEL, say).
+        let mut config = CubeClRuntimeConfig::from_current_dir().override_from_env();
         config.compilation.cache = true;
         config.environment.path = burn::cubecl::config::cache::CacheConfig::Directory(dir.clone());
         let configured = CubeClRuntimeConfig::try_set(config);
