@@ -307,7 +307,14 @@ fn length_groups_train_what_the_padded_batch_trains() {
             let out = tmp.path().join(format!("{kind}-{tag}"));
             let dump = tmp.path().join(format!("dump-{kind}-{tag}"));
             let mut args = train_args(&model, &out, steps);
-            for (k, v) in [("--lr", "1e-4"), ("--warmup", "0"), ("--batch", "8")] {
+            // Passages up to 128 tokens, so that a batch has groups worth a pass of their
+            // own (a pass is priced at 256 token slots on the CPU).
+            for (k, v) in [
+                ("--lr", "1e-4"),
+                ("--warmup", "0"),
+                ("--batch", "16"),
+                ("--max-passage-len", "128"),
+            ] {
                 let i = args.iter().position(|a| a == k).unwrap();
                 args[i + 1] = v.to_string();
             }

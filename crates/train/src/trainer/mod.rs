@@ -152,10 +152,13 @@ impl Trainer {
             // Attention's work per token grows with the length: 4·h·L multiply-adds against
             // the linears' 2·(4h² + 2h·i), so its share per token of length is 1/(2h + i).
             let attention = 1.0 / (2 * c.hidden_size + c.intermediate_size) as f64;
-            // What one more forward pass costs, in token slots: little on the CPU; on a GPU
-            // hundreds of kernel launches, and every new shape compiles its kernels.
+            // What one more forward pass costs, in token slots. CPU: measured (e5-small, batch
+            // 32, 2 threads, Intel Xeon; docs/performance.md) — 256 beat 16, 64 and 1024 in
+            // f32 and bf16 alike (each pass packs every weight for the gemm, and in bf16 casts
+            // it). GPU: hundreds of kernel launches a pass, and every new shape compiles its
+            // kernels — a guess, unmeasured.
             let cpu = hbt_model::is_cpu(&device.clone().without_autodiff());
-            let pass = if cpu { 16.0 } else { 4096.0 };
+            let pass = if cpu { 256.0 } else { 4096.0 };
             hbt_model::length_buckets(&batch.lengths, self.enc.tokenizer.pad_multiple, attention, pass)
         } else {
             vec![(0..texts.len()).collect()]
