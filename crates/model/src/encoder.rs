@@ -179,6 +179,17 @@ impl std::fmt::Display for Precision {
     }
 }
 
+impl Precision {
+    /// The 16-bit float its linear layers multiply in (bf16, f16), if any.
+    pub fn half(self) -> Option<burn::tensor::DType> {
+        match self {
+            Self::Bf16 => Some(burn::tensor::DType::BF16),
+            Self::F16 => Some(burn::tensor::DType::F16),
+            Self::F32 | Self::Int8 => None,
+        }
+    }
+}
+
 impl std::str::FromStr for Precision {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
@@ -403,11 +414,12 @@ impl Encoder {
                         .into(),
                 ));
             }
+            _ => {}
+        }
+        if let Some(half) = options.precision.half() {
             // Inference stores the weights in the half type once; training keeps f32 weights
             // for the optimizer and casts them in each forward pass (autocast).
-            Precision::Bf16 => bert = bert.with_half_linears(burn::tensor::DType::BF16, !device.is_autodiff()),
-            Precision::F16 => bert = bert.with_half_linears(burn::tensor::DType::F16, !device.is_autodiff()),
-            Precision::F32 | Precision::Int8 => {}
+            bert = bert.with_half_linears(half, !device.is_autodiff());
         }
         let mut tokenizer = tokenizer;
         tokenizer.pad_multiple = crate::pad_multiple(device);

@@ -140,7 +140,7 @@ impl TrainConfig {
             if self.precision != hbt_model::Precision::F16 {
                 return bad("--loss-scale applies to --precision f16 only".into());
             }
-            if !(1.0..=16_777_216.0).contains(&s) {
+            if !(1.0..=crate::scaler::MAX_SCALE).contains(&s) {
                 return bad(format!("--loss-scale must lie in [1, 2^24], got {s}"));
             }
         }

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 /// PyTorch's defaults: start at 2^16, halve on overflow, double after 2,000 clean steps.
 pub const INITIAL_SCALE: f64 = 65536.0;
 pub const GROWTH_INTERVAL: usize = 2000;
+/// The largest scale: f16's largest finite value is 65504, so past 2^24 a scale only overflows.
+pub const MAX_SCALE: f64 = 16_777_216.0;
 
 /// The scaler's state (kept in checkpoints, so a resumed run scales as the first part did).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,8 +52,7 @@ impl LossScaler {
         }
         self.clean_steps += 1;
         if self.clean_steps >= self.growth_interval {
-            // f16's largest finite value is 65504; a scale past 2^24 only overflows.
-            self.scale = (self.scale * 2.0).min(16_777_216.0);
+            self.scale = (self.scale * 2.0).min(MAX_SCALE);
             self.clean_steps = 0;
         }
         true

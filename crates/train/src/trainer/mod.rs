@@ -102,7 +102,8 @@ impl Trainer {
             .with_weight_decay(cfg.weight_decay as f32)
             .with_epsilon(1e-8);
         enc.bert = enc.bert.clone().train();
-        let (cfg_precision, cfg_loss_scale) = (cfg.precision, cfg.loss_scale);
+        let scaler = (cfg.precision == hbt_model::Precision::F16)
+            .then(|| crate::scaler::LossScaler::new(cfg.loss_scale.unwrap_or(crate::scaler::INITIAL_SCALE)));
         Ok(Self {
             cfg,
             enc,
@@ -119,8 +120,7 @@ impl Trainer {
             capture_embedding_grads: false,
             last_embedding_grads: None,
             token_slots: Cell::default(),
-            scaler: (cfg_precision == hbt_model::Precision::F16)
-                .then(|| crate::scaler::LossScaler::new(cfg_loss_scale.unwrap_or(crate::scaler::INITIAL_SCALE))),
+            scaler,
             last_skipped: false,
         })
     }
