@@ -41,48 +41,22 @@ pub fn shard_rows(hidden: usize) -> usize {
 #[derive(Module, Debug)]
 pub struct Embeddings {
     /// The word-embedding table in row shards of [`shard_rows`] rows (empty when the table
-    /// is held in `word_int8`).
+    /// is held in `word_int8`, or fetched row by row by the caller: an on-demand vocabulary
+    /// in the browser, [`crate::vocab`]).
     pub word: Vec<Embedding>,
     pub position: Embedding,
     pub token_type: Embedding,
     pub norm: Norm,
     /// An int8-stored table kept as stored for CPU inference (`Precision::Int8`): a query
     /// reads a few dozen rows, and the f32 table would cost 4× the memory and the time to
-    /// widen it at every load (135 MB for the demo bundle's 88,088 rows). Ids are global
-    /// (one [`WordShard`]).
+    /// widen it at every load (135 MB for the demo bundle's 88,088 rows); also an on-demand
+    /// vocabulary's rows file read whole (natively). Rows are gathered on the host
+    /// ([`Encoder::to_device`](crate::Encoder::to_device)), on any backend.
     #[module(skip)]
     pub word_int8: Option<std::sync::Arc<Int8Table>>,
 }
 
-/// A `[rows, hidden]` table in int8 with one scale per row.
-#[derive(Debug, Clone)]
-pub struct Int8Table {
-    pub q: Vec<i8>,
-    pub scales: Vec<f32>,
-    pub hidden: usize,
-}
-
-impl Int8Table {
-    pub fn rows(&self) -> usize {
-        self.scales.len()
-    }
-
-    /// The rows of `ids`, dequantized, one after another. Ids are checked against the
-    /// table when the tokenizer is loaded; an id past it gives zeros rather than a panic.
-    pub fn gather(&self, ids: &[i64]) -> Vec<f32> {
-        let h = self.hidden;
-        let mut out = vec![0f32; ids.len() * h];
-        for (dst, &id) in out.chunks_exact_mut(h.max(1)).zip(ids) {
-            if let Some(&s) = usize::try_from(id).ok().and_then(|r| self.scales.get(r)) {
-                let row = &self.q[id as usize * h..][..h];
-                for (d, &v) in dst.iter_mut().zip(row) {
-                    *d = v as f32 * s;
-                }
-            }
-        }
-        out
-    }
-}
+pub use crate::vocab::Int8Table;
 
 /// Token ids for one word-embedding shard: ids local to the shard, and (when the batch
 /// spans several shards) a `[batch, seq, 1]` mask of the tokens that live in it.
@@ -94,23 +68,24 @@ pub struct WordShard {
 }
 
 impl Embeddings {
-    pub fn forward(&self, words: &[WordShard], positions: Tensor<2, Int>, types: Tensor<2, Int>) -> Tensor<3> {
+    /// `word_states`: the batch's word-embedding rows, gathered on the host from an int8
+    /// table ([`Int8Table`]: the stored table, or the rows of an on-demand vocabulary fetched
+    /// so far); otherwise `words` index the table's shards on the device.
+    pub fn forward(
+        &self,
+        words: &[WordShard],
+        word_states: Option<Tensor<3>>,
+        positions: Tensor<2, Int>,
+        types: Tensor<2, Int>,
+    ) -> Tensor<3> {
         let mut x = self.position.forward(positions) + self.token_type.forward(types);
-        if let Some(table) = &self.word_int8 {
-            for w in words {
-                let [b, t] = w.ids.dims();
-                let ids = w
-                    .ids
-                    .clone()
-                    .into_data()
-                    .convert::<i64>()
-                    .try_into_vec::<i64>()
-                    .expect("token ids convert to i64");
-                let rows = TensorData::new(table.gather(&ids), [b, t, table.hidden]);
-                x = x + Tensor::<3>::from_data(rows, &w.ids.device());
-            }
-            return self.norm.forward(x);
+        if let Some(w) = word_states {
+            return self.norm.forward(x + w);
         }
+        assert!(
+            !self.word.is_empty(),
+            "this encoder's word rows come from an int8 or on-demand table: build its batches with Encoder::to_device"
+        );
         for w in words {
             let e = self.word[w.shard].forward(w.ids.clone());
             x = x + match &w.mask {
@@ -221,6 +196,9 @@ pub struct Bert {
 #[derive(Debug, Clone)]
 pub struct BatchTensors {
     pub words: Vec<WordShard>,
+    /// `[batch, seq, hidden]` word-embedding rows gathered on the host (int8 tables), used
+    /// instead of `words`.
+    pub word_states: Option<Tensor<3>>,
     pub positions: Tensor<2, Int>,
     pub types: Tensor<2, Int>,
     /// 1.0 for real tokens, 0.0 for padding.
@@ -242,9 +220,12 @@ impl Bert {
             // text alone.
             AttentionMask::Bias((input.mask.clone() - 1.0).mul_scalar(1e9).reshape([b, 1, 1, t]))
         };
-        let mut x = self
-            .embeddings
-            .forward(&input.words, input.positions.clone(), input.types.clone());
+        let mut x = self.embeddings.forward(
+            &input.words,
+            input.word_states.clone(),
+            input.positions.clone(),
+            input.types.clone(),
+        );
         for layer in &self.layers {
             x = layer.forward(x, &mask);
         }

@@ -16,6 +16,7 @@ use crate::config::EncoderConfig;
 use crate::error::{ModelError, Result};
 use crate::pooling::{Pooling, l2_normalize, pool};
 use crate::tokenize::{TextTokenizer, TokenBatch};
+use crate::vocab::{Int8Table, OnDemandWords};
 use crate::weights::{WeightMap, build_bert};
 
 /// Whether a text is a query or a passage: models such as e5 expect different prefixes.
@@ -57,6 +58,10 @@ pub struct HbtMeta {
     pub pooling: Pooling,
     pub normalize: bool,
     pub prefixes: Prefixes,
+    /// An on-demand vocabulary ([`crate::vocab`]): the word table and the tokenizer's
+    /// pieces are in these files rather than in `model.safetensors` / `tokenizer.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub words: Option<OnDemandWords>,
 }
 
 /// The files of a model directory, as bytes.
@@ -74,6 +79,11 @@ pub struct ModelFiles {
     pub hbt_meta: Option<Vec<u8>>,
     /// Kept to be saved back as-is (transformers needs it to pick the tokenizer class).
     pub tokenizer_config: Option<Vec<u8>>,
+    /// An on-demand vocabulary's pieces file (`hbt.json`'s `words`).
+    pub pieces: Option<Vec<u8>>,
+    /// An on-demand vocabulary's rows file, read whole (natively); the browser fetches rows
+    /// as queries need them instead ([`Encoder::to_device_with_rows`]).
+    pub word_rows: Option<Vec<u8>>,
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -128,6 +138,16 @@ impl ModelFiles {
                 ),
             ));
         }
+        let hbt_meta = read_opt(&dir.join("hbt.json"))?;
+        let (mut pieces, mut word_rows) = (None, None);
+        if let Some(w) = hbt_meta
+            .as_deref()
+            .and_then(|b| on_demand_words(b, &dir.join("hbt.json")).transpose())
+        {
+            let w = w?;
+            pieces = Some(need(&w.pieces_file)?);
+            word_rows = Some(need(&w.rows_file)?);
+        }
         Ok(Self {
             origin: dir.to_path_buf(),
             config: need("config.json")?,
@@ -136,10 +156,27 @@ impl ModelFiles {
             st_pooling: read_opt(&dir.join("1_Pooling/config.json"))?,
             st_config: read_opt(&dir.join("sentence_bert_config.json"))?,
             st_prompts: read_opt(&dir.join("config_sentence_transformers.json"))?,
-            hbt_meta: read_opt(&dir.join("hbt.json"))?,
+            hbt_meta,
             tokenizer_config: read_opt(&dir.join("tokenizer_config.json"))?,
+            pieces,
+            word_rows,
         })
     }
+}
+
+/// The `words` entry of an `hbt.json`, if it has one.
+pub fn on_demand_words(hbt_json: &[u8], origin: &Path) -> Result<Option<OnDemandWords>> {
+    #[derive(Deserialize)]
+    struct Only {
+        #[serde(default)]
+        words: Option<OnDemandWords>,
+    }
+    serde_json::from_slice::<Only>(hbt_json)
+        .map(|o| o.words)
+        .map_err(|source| ModelError::Json {
+            path: origin.to_path_buf(),
+            source,
+        })
 }
 
 /// Number format of the transformer's linear layers at inference.
@@ -219,6 +256,8 @@ pub struct EncoderOptions {
 #[derive(Debug)]
 pub struct Prepared {
     origin: PathBuf,
+    words: Option<OnDemandWords>,
+    word_rows: Option<Vec<u8>>,
     config: EncoderConfig,
     tokenizer: TextTokenizer,
     pooling: Pooling,
@@ -311,8 +350,30 @@ impl Encoder {
             },
         };
         let normalize = !options.no_normalize && meta.as_ref().map(|m| m.normalize).unwrap_or(true);
-        let mut tokenizer =
-            TextTokenizer::new(files.tokenizer, &o.join("tokenizer.json"), max_len, config.pad_token_id)?;
+        let words = meta.as_ref().and_then(|m| m.words.clone());
+        let mut tokenizer = match (&words, files.pieces) {
+            (None, _) => TextTokenizer::new(files.tokenizer, &o.join("tokenizer.json"), max_len, config.pad_token_id)?,
+            (Some(w), Some(pieces)) => TextTokenizer::with_pieces(
+                files.tokenizer,
+                &pieces,
+                &o.join("tokenizer.json"),
+                &o.join(&w.pieces_file),
+                max_len,
+                config.pad_token_id,
+            )?,
+            (Some(w), None) => return Err(ModelError::NotFound(o.join(&w.pieces_file).display().to_string())),
+        };
+        if let Some(w) = &words
+            && w.rows != config.vocab_size
+        {
+            return Err(ModelError::Mismatch {
+                path: o.join("hbt.json"),
+                message: format!(
+                    "{} has {} rows but config.json's vocab_size is {}",
+                    w.rows_file, w.rows, config.vocab_size
+                ),
+            });
+        }
         tokenizer.id_limit = u32::try_from(config.vocab_size).ok();
         // Ids a post-processor adds are not in the vocabulary: one probe text checks them
         // against the embedding rows now rather than at the first query.
@@ -343,6 +404,8 @@ impl Encoder {
         }
         Ok(Prepared {
             origin: files.origin,
+            words,
+            word_rows: files.word_rows,
             config,
             tokenizer,
             pooling,
@@ -362,6 +425,8 @@ impl Encoder {
     ) -> Result<Self> {
         let Prepared {
             origin,
+            words,
+            word_rows,
             config,
             tokenizer,
             pooling,
@@ -391,7 +456,31 @@ impl Encoder {
             map.add_safetensors(bytes, path)?;
         }
         drop(weights);
-        let mut bert = build_bert(&config, &mut map, device, pooling == Pooling::Pooler, int8)?;
+        let mut bert = build_bert(
+            &config,
+            &mut map,
+            device,
+            pooling == Pooling::Pooler,
+            int8,
+            words.is_some(),
+        )?;
+        if let (Some(w), Some(bytes)) = (&words, word_rows) {
+            let path = origin.join(&w.rows_file);
+            let table = Int8Table::from_rows_file(&bytes, &path.display().to_string())?;
+            if table.rows() != config.vocab_size || table.hidden != config.hidden_size {
+                return Err(ModelError::Mismatch {
+                    path,
+                    message: format!(
+                        "{} rows of {} values, but config.json says {} of {}",
+                        table.rows(),
+                        table.hidden,
+                        config.vocab_size,
+                        config.hidden_size
+                    ),
+                });
+            }
+            bert.embeddings.word_int8 = Some(std::sync::Arc::new(table));
+        }
         let plain = device.clone().without_autodiff();
         match options.precision {
             Precision::Bf16 if !crate::is_cpu(&plain) => {
@@ -444,16 +533,49 @@ impl Encoder {
         self.tokenizer.encode(&refs)
     }
 
-    /// Move a host batch to the device, with the architecture's position ids.
+    /// Whether the word rows come from the caller: an on-demand vocabulary whose rows file
+    /// was not read (the browser fetches rows as queries need them and passes them to
+    /// [`Encoder::to_device_with_rows`]).
+    pub fn words_on_demand(&self) -> bool {
+        let e = &self.bert.embeddings;
+        e.word.is_empty() && e.word_int8.is_none()
+    }
+
+    /// Move a host batch to the device, with the architecture's position ids. An encoder
+    /// whose rows come from the caller ([`Encoder::words_on_demand`]) takes
+    /// [`Encoder::to_device_with_rows`] instead; given here, its forward pass panics.
     pub fn to_device(&self, batch: &TokenBatch, device: &Device) -> BatchTensors {
+        if let Some(table) = &self.bert.embeddings.word_int8 {
+            let rows = table
+                .gather(&batch.ids)
+                .expect("a dense table holds every id the tokenizer emits");
+            return self.tensors(batch, Some(rows), device);
+        }
+        self.tensors(batch, None, device)
+    }
+
+    /// [`Encoder::to_device`] with the word rows from `table` (the rows of an on-demand
+    /// vocabulary fetched so far); the ids it lacks are the error.
+    pub fn to_device_with_rows(
+        &self,
+        batch: &TokenBatch,
+        table: &Int8Table,
+        device: &Device,
+    ) -> std::result::Result<BatchTensors, Vec<u32>> {
+        let rows = table.gather(&batch.ids)?;
+        Ok(self.tensors(batch, Some(rows), device))
+    }
+
+    fn tensors(&self, batch: &TokenBatch, word_rows: Option<Vec<f32>>, device: &Device) -> BatchTensors {
         let (b, t) = (batch.batch, batch.seq);
-        // An int8 table lives on the host in one piece: global ids, one shard.
-        let rows = if self.bert.embeddings.word_int8.is_some() {
-            usize::MAX
+        let word_states =
+            word_rows.map(|r| Tensor::<3>::from_data(TensorData::new(r, [b, t, self.config.hidden_size]), device));
+        let rows = crate::bert::shard_rows(self.config.hidden_size);
+        let mut shards: Vec<usize> = if word_states.is_some() {
+            Vec::new()
         } else {
-            crate::bert::shard_rows(self.config.hidden_size)
+            batch.ids.iter().map(|&i| i as usize / rows).collect()
         };
-        let mut shards: Vec<usize> = batch.ids.iter().map(|&i| i as usize / rows).collect();
         shards.sort_unstable();
         shards.dedup();
         let words = shards
@@ -492,6 +614,7 @@ impl Encoder {
         let mask: Vec<f32> = batch.mask.iter().map(|&m| m as f32).collect();
         BatchTensors {
             words,
+            word_states,
             positions: Tensor::from_data(TensorData::new(positions, [b, t]), device),
             types: Tensor::zeros([b, t], device),
             mask: Tensor::from_data(TensorData::new(mask, [b, t]), device),
@@ -532,8 +655,18 @@ impl Encoder {
         Ok(out)
     }
 
+    fn refuse_on_demand(&self) -> Result<()> {
+        if self.words_on_demand() {
+            return Err(ModelError::Input(
+                "this encoder's word rows are fetched on demand: encode through to_device_with_rows".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Embed one batch in a single forward pass.
     pub fn embed_batch(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<f32>>> {
+        self.refuse_on_demand()?;
         let batch = self.tokenize(texts, kind)?;
         let tensors = self.to_device(&batch, &self.device);
         let v = self.forward(&tensors);
@@ -548,6 +681,7 @@ impl Encoder {
     /// [`Encoder::embed_batch`] for devices that read back only asynchronously (WebGPU in
     /// a browser, where blocking the main thread is not allowed).
     pub async fn embed_batch_async(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<f32>>> {
+        self.refuse_on_demand()?;
         let batch = self.tokenize(texts, kind)?;
         let tensors = self.to_device(&batch, &self.device);
         let v = self.forward(&tensors);
@@ -566,6 +700,7 @@ impl Encoder {
             pooling: self.pooling,
             normalize: self.normalize,
             prefixes: self.prefixes.clone(),
+            words: None,
         }
     }
 }

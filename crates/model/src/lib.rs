@@ -23,6 +23,7 @@ pub mod save;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod source;
 pub mod tokenize;
+pub mod vocab;
 pub mod weights;
 
 pub use burn;

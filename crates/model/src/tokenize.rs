@@ -207,12 +207,79 @@ impl TextTokenizer {
         })
     }
 
+    /// A Unigram tokenizer from a skeleton `tokenizer.json` (its normalizer, pre-tokenizer,
+    /// post-processor and added tokens; the vocabulary cut short) and the full vocabulary
+    /// from a pieces file ([`crate::vocab`]): the model the full file describes, built
+    /// without parsing 250,000 JSON entries.
+    pub fn with_pieces(
+        skeleton: Vec<u8>,
+        pieces: &[u8],
+        origin: &Path,
+        pieces_origin: &Path,
+        max_len: usize,
+        pad_id: u32,
+    ) -> Result<Self> {
+        let err = |path: &Path, message: String| ModelError::Tokenizer {
+            path: path.to_path_buf(),
+            message,
+        };
+        let v: serde_json::Value =
+            serde_json::from_slice(&skeleton).map_err(|e| err(origin, format!("not valid JSON: {e}")))?;
+        let model = &v["model"];
+        if model["type"].as_str() != Some("Unigram") {
+            return Err(err(origin, "a pieces file goes with a Unigram tokenizer.json".into()));
+        }
+        let unk = model["unk_id"].as_u64().map(|u| u as usize);
+        let byte_fallback = model["byte_fallback"].as_bool().unwrap_or(false);
+        let vocab = crate::vocab::read_pieces(pieces, pieces_origin)?;
+        // The skeleton's pieces are the first of the full list: a pieces file of another
+        // vocabulary is caught here rather than as odd vectors.
+        let head = model["vocab"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        for (i, e) in head.iter().enumerate() {
+            if vocab.get(i).map(|(p, _)| p.as_str()) != e.get(0).and_then(|p| p.as_str()) {
+                return Err(err(
+                    pieces_origin,
+                    format!("piece {i} differs from tokenizer.json's: the two files are of different vocabularies"),
+                ));
+            }
+        }
+        let unigram = tokenizers::models::unigram::Unigram::from(vocab, unk, byte_fallback)
+            .map_err(|e| err(pieces_origin, format!("cannot build the Unigram model: {e}")))?;
+        let mut t = Self::new(skeleton, origin, max_len, pad_id)?;
+        t.inner.with_model(unigram);
+        Ok(t)
+    }
+
     /// The same tokenizer with a shorter max length (never longer than the model allows).
     pub fn with_max_len(&self, max_len: usize) -> Result<Self> {
-        let mut t = Self::new(self.bytes.clone(), &self.origin, max_len.min(self.max_len), self.pad_id)?;
-        t.pad_multiple = self.pad_multiple;
-        t.id_limit = self.id_limit;
-        Ok(t)
+        let max_len = max_len.min(self.max_len);
+        if max_len < 2 {
+            return Err(ModelError::Tokenizer {
+                path: self.origin.clone(),
+                message: format!("max length {max_len} leaves no room for special tokens"),
+            });
+        }
+        let mut inner = self.inner.clone();
+        inner
+            .with_truncation(Some(TruncationParams {
+                max_length: max_len,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+                direction: TruncationDirection::Right,
+            }))
+            .map_err(|e| ModelError::Tokenizer {
+                path: self.origin.clone(),
+                message: format!("cannot set truncation: {e}"),
+            })?;
+        Ok(Self {
+            inner,
+            bytes: self.bytes.clone(),
+            max_len,
+            pad_id: self.pad_id,
+            pad_multiple: self.pad_multiple,
+            id_limit: self.id_limit,
+            origin: self.origin.clone(),
+        })
     }
 
     pub fn max_len(&self) -> usize {

@@ -423,6 +423,7 @@ pub fn build_bert(
     device: &Device,
     want_pooler: bool,
     int8: bool,
+    words_external: bool,
 ) -> Result<Bert> {
     let h = cfg.hidden_size;
     let eps = cfg.layer_norm_eps;
@@ -439,21 +440,25 @@ pub fn build_bert(
         device,
         missing: Vec::new(),
     };
-    let word = b
-        .map
-        .take(
-            "embeddings.word_embeddings.weight",
-            &[cfg.vocab_size, h],
-            &mut b.missing,
-        )
-        .map(|w| match w.data {
-            // Integer inference reads the stored rows; everything else widens them.
-            Values::Int8Rows { q, scales } if int8 => (
-                Vec::new(),
-                Some(std::sync::Arc::new(Int8Table { q, scales, hidden: h })),
-            ),
-            data => (word_shards(data.into_f32(), h, device), None),
-        });
+    // An on-demand vocabulary's rows are not in the weights: the encoder gets them from the
+    // rows file ([`crate::vocab`]).
+    let word = if words_external {
+        Some((Vec::new(), None))
+    } else {
+        b.map
+            .take(
+                "embeddings.word_embeddings.weight",
+                &[cfg.vocab_size, h],
+                &mut b.missing,
+            )
+            .map(|w| match w.data {
+                // Integer inference reads the stored rows; everything else widens them.
+                Values::Int8Rows { q, scales } if int8 => {
+                    (Vec::new(), Some(std::sync::Arc::new(Int8Table::dense(q, scales, h))))
+                }
+                data => (word_shards(data.into_f32(), h, device), None),
+            })
+    };
     let position = b.embedding("embeddings.position_embeddings", cfg.max_position_embeddings, h);
     let token_type = b.embedding("embeddings.token_type_embeddings", cfg.type_vocab_size, h);
     let norm = b.norm("embeddings.LayerNorm", h, eps);
@@ -698,6 +703,11 @@ pub fn export_tensors(bert: &Bert, dtype: SaveDtype) -> Result<BTreeMap<String, 
         Ok(())
     };
     let e = &bert.embeddings;
+    if e.word.is_empty() {
+        return Err(ModelError::Input(
+            "the word table is held in int8 (an int8 or on-demand-vocabulary model): load a full checkpoint in f32 to save or export it".into(),
+        ));
+    }
     let mut word = Vec::new();
     let mut rows = 0;
     for shard in &e.word {

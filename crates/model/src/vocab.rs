@@ -1,0 +1,604 @@
+//! An on-demand vocabulary: the word-embedding table as a file of fixed-size int8 rows that a
+//! reader fetches a few at a time (one HTTP `Range` read for any run of rows), and the
+//! Unigram tokenizer's 250,037 pieces in a compact, compressed form.
+//!
+//! A query reads a few dozen of multilingual-e5-small's 250,037 rows; the table is 96 MB in
+//! int8 and the 12 layers 21 MB. A browser bundle that ships the layers and fetches rows as
+//! queries need them serves every language the model knows at the size of the layers.
+//!
+//! ```text
+//! word-rows.bin     32-byte header ("hbtrows\0", version, rows, hidden, record bytes),
+//!                   then row i at 32 + i·record: f32 scale | u32 check | hidden × i8
+//! tokenizer.pieces  zlib of: "hbtpiece", version, count, score width (4 or 8), the scores,
+//!                   one length byte per piece, the pieces' UTF-8 one after another
+//! tokenizer.json    the file as it was, its Unigram vocabulary cut to the pieces up to <unk>
+//! ```
+//!
+//! Each row carries a check over its id, scale and values, so a block fetched from the wrong
+//! offset, cut short or corrupted is refused by the reader instead of becoming a wrong
+//! vector. The values are exactly those `hbt export --dtype q8` stores for the table.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ModelError, Result};
+
+pub const ROWS_FILE: &str = "word-rows.bin";
+pub const PIECES_FILE: &str = "tokenizer.pieces";
+pub const ROWS_HEADER: usize = 32;
+const ROWS_MAGIC: &[u8; 8] = b"hbtrows\0";
+const PIECES_MAGIC: &[u8; 8] = b"hbtpiece";
+const VERSION: u32 = 1;
+/// Rows per bundle page: the unit a browser fetches and caches (one row: a query costs the
+/// fewest bytes; a page of rows: fewer requests when queries share neighbouring pieces).
+pub const DEFAULT_PAGE_ROWS: usize = 1;
+
+/// What `hbt.json` says about an on-demand vocabulary: which files hold it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnDemandWords {
+    pub rows_file: String,
+    pub pieces_file: String,
+    /// Rows of the table (the config's `vocab_size`).
+    pub rows: usize,
+}
+
+/// Where rows live in a `word-rows.bin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowsLayout {
+    pub rows: usize,
+    pub hidden: usize,
+    /// Bytes a row: 8 + hidden.
+    pub record: usize,
+}
+
+impl RowsLayout {
+    pub fn new(rows: usize, hidden: usize) -> Self {
+        Self {
+            rows,
+            hidden,
+            record: 8 + hidden,
+        }
+    }
+
+    /// Byte offset of row `id`.
+    pub fn offset(&self, id: usize) -> u64 {
+        (ROWS_HEADER + id * self.record) as u64
+    }
+
+    pub fn file_bytes(&self) -> u64 {
+        self.offset(self.rows)
+    }
+
+    pub fn parse_header(bytes: &[u8], origin: &str) -> Result<Self> {
+        let err = |m: String| ModelError::config(origin, m);
+        if bytes.len() < ROWS_HEADER || &bytes[..8] != ROWS_MAGIC {
+            return Err(err("not an hbt word-rows file (no `hbtrows` header)".into()));
+        }
+        let u = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().expect("4 bytes")) as usize;
+        if u(8) != VERSION as usize {
+            return Err(err(format!("word-rows version {} (this build reads {VERSION})", u(8))));
+        }
+        let l = Self::new(u(12), u(16));
+        if u(20) != l.record || l.hidden == 0 {
+            return Err(err(format!(
+                "rows of {} bytes for {} values: the header is corrupt",
+                u(20),
+                l.hidden
+            )));
+        }
+        Ok(l)
+    }
+
+    fn header(&self) -> [u8; ROWS_HEADER] {
+        let mut h = [0u8; ROWS_HEADER];
+        h[..8].copy_from_slice(ROWS_MAGIC);
+        for (i, v) in [VERSION as usize, self.rows, self.hidden, self.record]
+            .into_iter()
+            .enumerate()
+        {
+            h[8 + 4 * i..12 + 4 * i].copy_from_slice(&(v as u32).to_le_bytes());
+        }
+        h
+    }
+}
+
+/// FNV-1a over a row's id, scale and values: a row read from another offset has another id.
+pub fn row_check(id: u32, scale: f32, q: &[i8]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    let mut eat = |b: u8| h = (h ^ b as u32).wrapping_mul(0x0100_0193);
+    id.to_le_bytes().into_iter().for_each(&mut eat);
+    scale.to_le_bytes().into_iter().for_each(&mut eat);
+    q.iter().for_each(|&v| eat(v as u8));
+    h
+}
+
+/// The `word-rows.bin` image of an int8 table (`q`: rows × hidden, one scale a row).
+pub fn write_rows(q: &[i8], scales: &[f32], hidden: usize) -> Vec<u8> {
+    let layout = RowsLayout::new(scales.len(), hidden);
+    let mut out = Vec::with_capacity(layout.file_bytes() as usize);
+    out.extend_from_slice(&layout.header());
+    for (id, (row, &s)) in q.chunks_exact(hidden).zip(scales).enumerate() {
+        out.extend_from_slice(&s.to_le_bytes());
+        out.extend_from_slice(&row_check(id as u32, s, row).to_le_bytes());
+        out.extend(row.iter().map(|&v| v as u8));
+    }
+    out
+}
+
+/// A `[rows, hidden]` table in int8 with one scale per row: all of it (dense, row = id), or
+/// the rows fetched so far of an on-demand table (sparse: `index` maps id → row).
+#[derive(Debug, Clone, Default)]
+pub struct Int8Table {
+    pub q: Vec<i8>,
+    pub scales: Vec<f32>,
+    pub hidden: usize,
+    pub index: Option<HashMap<u32, u32>>,
+}
+
+impl Int8Table {
+    pub fn dense(q: Vec<i8>, scales: Vec<f32>, hidden: usize) -> Self {
+        Self {
+            q,
+            scales,
+            hidden,
+            index: None,
+        }
+    }
+
+    /// An empty on-demand table.
+    pub fn sparse(hidden: usize) -> Self {
+        Self {
+            hidden,
+            index: Some(HashMap::new()),
+            ..Default::default()
+        }
+    }
+
+    /// Rows held.
+    pub fn rows(&self) -> usize {
+        self.scales.len()
+    }
+
+    fn slot(&self, id: u32) -> Option<usize> {
+        match &self.index {
+            Some(ix) => ix.get(&id).map(|&r| r as usize),
+            None => ((id as usize) < self.scales.len()).then_some(id as usize),
+        }
+    }
+
+    pub fn has(&self, id: u32) -> bool {
+        self.slot(id).is_some()
+    }
+
+    /// The ids of `ids` this table does not hold, sorted, each once.
+    pub fn missing(&self, ids: &[u32]) -> Vec<u32> {
+        let mut m: Vec<u32> = ids.iter().copied().filter(|&i| !self.has(i)).collect();
+        m.sort_unstable();
+        m.dedup();
+        m
+    }
+
+    /// The rows of `ids`, dequantized, one after another; the ids it lacks as the error.
+    pub fn gather(&self, ids: &[u32]) -> std::result::Result<Vec<f32>, Vec<u32>> {
+        let h = self.hidden;
+        let mut out = vec![0f32; ids.len() * h];
+        let mut lacking = Vec::new();
+        for (dst, &id) in out.chunks_exact_mut(h.max(1)).zip(ids) {
+            match self.slot(id) {
+                Some(r) => {
+                    let s = self.scales[r];
+                    for (d, &v) in dst.iter_mut().zip(&self.q[r * h..(r + 1) * h]) {
+                        *d = v as f32 * s;
+                    }
+                }
+                None => lacking.push(id),
+            }
+        }
+        if lacking.is_empty() {
+            Ok(out)
+        } else {
+            lacking.sort_unstable();
+            lacking.dedup();
+            Err(lacking)
+        }
+    }
+
+    /// Take the rows `first..` of a word-rows file from `bytes` (one range read of whole
+    /// records), each checked: a wrong offset, a short read or a flipped bit is an error
+    /// naming `origin` and the row. Returns the rows added. A dense table takes none (it
+    /// holds every row already).
+    pub fn insert_records(&mut self, layout: &RowsLayout, first: usize, bytes: &[u8], origin: &str) -> Result<usize> {
+        let err = |m: String| ModelError::config(origin, m);
+        if layout.hidden != self.hidden {
+            return Err(err(format!(
+                "rows of {} values, but the model's are {}",
+                layout.hidden, self.hidden
+            )));
+        }
+        if bytes.len() % layout.record != 0 {
+            return Err(err(format!(
+                "{} bytes from row {first} is not a whole number of {}-byte rows (a truncated file or a wrong answer to a range request)",
+                bytes.len(),
+                layout.record
+            )));
+        }
+        let n = bytes.len() / layout.record;
+        if first + n > layout.rows {
+            return Err(err(format!(
+                "rows {first}..{} asked of a table of {}",
+                first + n,
+                layout.rows
+            )));
+        }
+        let mut added = 0;
+        for (k, rec) in bytes.chunks_exact(layout.record).enumerate() {
+            let id = (first + k) as u32;
+            let scale = f32::from_le_bytes(rec[0..4].try_into().expect("4 bytes"));
+            let check = u32::from_le_bytes(rec[4..8].try_into().expect("4 bytes"));
+            let q: &[i8] = bytemuck_i8(&rec[8..]);
+            if row_check(id, scale, q) != check || !scale.is_finite() {
+                return Err(err(format!(
+                    "row {id} fails its check (the file is corrupt, or the server answered with other bytes than asked)"
+                )));
+            }
+            let Some(index) = &mut self.index else { continue };
+            if index.contains_key(&id) {
+                continue;
+            }
+            index.insert(id, self.scales.len() as u32);
+            self.scales.push(scale);
+            self.q.extend_from_slice(q);
+            added += 1;
+        }
+        Ok(added)
+    }
+
+    /// A whole word-rows file as a dense table (every row checked).
+    pub fn from_rows_file(bytes: &[u8], origin: &str) -> Result<Self> {
+        let layout = RowsLayout::parse_header(bytes, origin)?;
+        if bytes.len() as u64 != layout.file_bytes() {
+            return Err(ModelError::config(
+                origin,
+                format!(
+                    "{} bytes, but {} rows of {} need {} (a truncated file)",
+                    bytes.len(),
+                    layout.rows,
+                    layout.record,
+                    layout.file_bytes()
+                ),
+            ));
+        }
+        let mut t = Self::sparse(layout.hidden);
+        t.insert_records(&layout, 0, &bytes[ROWS_HEADER..], origin)?;
+        // Inserted in id order: the sparse index is the identity.
+        t.index = None;
+        Ok(t)
+    }
+}
+
+fn bytemuck_i8(b: &[u8]) -> &[i8] {
+    // SAFETY: i8 and u8 have the same size and alignment, and every bit pattern is valid.
+    unsafe { std::slice::from_raw_parts(b.as_ptr() as *const i8, b.len()) }
+}
+
+/// Pages (of `page_rows` rows) holding `ids`, sorted, each once.
+pub fn pages_of(ids: &[u32], page_rows: usize) -> Vec<u32> {
+    let mut p: Vec<u32> = ids.iter().map(|&i| i / page_rows.max(1) as u32).collect();
+    p.sort_unstable();
+    p.dedup();
+    p
+}
+
+/// Range reads for sorted, distinct `pages`: inclusive `(first, last)` runs, joined when
+/// at most `gap` pages lie between them (fetching a few unneeded pages costs less than
+/// another request; a dropped file's thousands of rows then come in a few large reads).
+pub fn plan_ranges(pages: &[u32], gap: u32) -> Vec<(u32, u32)> {
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for &p in pages {
+        match out.last_mut() {
+            Some((_, last)) if p <= *last + gap + 1 => *last = (*last).max(p),
+            _ => out.push((p, p)),
+        }
+    }
+    out
+}
+
+/// Split a Unigram `tokenizer.json` into its skeleton (the file with the vocabulary cut to
+/// the pieces up to `<unk>`, which keeps it a valid tokenizer) and the compact pieces file.
+pub fn split_tokenizer(json: &[u8], origin: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
+    let tok_err = |m: &str| ModelError::Tokenizer {
+        path: origin.to_path_buf(),
+        message: m.to_string(),
+    };
+    let mut v: serde_json::Value = serde_json::from_slice(json).map_err(|source| ModelError::Json {
+        path: origin.to_path_buf(),
+        source,
+    })?;
+    let model = v.get_mut("model").ok_or_else(|| tok_err("no `model` section"))?;
+    if model.get("type").and_then(|t| t.as_str()) != Some("Unigram") {
+        return Err(tok_err(
+            "an on-demand vocabulary needs a Unigram (XLM-R / e5) tokenizer; use --vocab pruned or full",
+        ));
+    }
+    let unk = model.get("unk_id").and_then(|u| u.as_u64()).unwrap_or(0) as usize;
+    let vocab = model
+        .get("vocab")
+        .and_then(|x| x.as_array())
+        .ok_or_else(|| tok_err("Unigram model without a `vocab` list"))?;
+    let mut pieces = Vec::with_capacity(vocab.len());
+    for (i, e) in vocab.iter().enumerate() {
+        let (Some(p), Some(s)) = (e.get(0).and_then(|p| p.as_str()), e.get(1).and_then(|s| s.as_f64())) else {
+            return Err(tok_err(&format!("vocab entry {i} is not [piece, score]")));
+        };
+        pieces.push((p.to_string(), s));
+    }
+    let keep: Vec<serde_json::Value> = vocab.iter().take(unk + 1).cloned().collect();
+    model["vocab"] = serde_json::Value::Array(keep);
+    let skeleton = serde_json::to_vec(&v).expect("JSON serializes");
+    Ok((skeleton, encode_pieces(&pieces, origin)?))
+}
+
+fn encode_pieces(pieces: &[(String, f64)], origin: &Path) -> Result<Vec<u8>> {
+    // f32 scores where they are exactly f32 (sentencepiece's are), else f64.
+    let narrow = pieces.iter().all(|(_, s)| (*s as f32) as f64 == *s);
+    let mut raw = Vec::new();
+    raw.extend_from_slice(PIECES_MAGIC);
+    raw.extend_from_slice(&VERSION.to_le_bytes());
+    raw.extend_from_slice(&(pieces.len() as u32).to_le_bytes());
+    raw.extend_from_slice(&(if narrow { 4u32 } else { 8 }).to_le_bytes());
+    for (_, s) in pieces {
+        if narrow {
+            raw.extend_from_slice(&(*s as f32).to_le_bytes());
+        } else {
+            raw.extend_from_slice(&s.to_le_bytes());
+        }
+    }
+    for (p, _) in pieces {
+        let n = u8::try_from(p.len()).map_err(|_| ModelError::Tokenizer {
+            path: origin.to_path_buf(),
+            message: format!("piece {p:?} is longer than 255 bytes"),
+        })?;
+        raw.push(n);
+    }
+    for (p, _) in pieces {
+        raw.extend_from_slice(p.as_bytes());
+    }
+    Ok(miniz_oxide::deflate::compress_to_vec_zlib(&raw, 9))
+}
+
+/// The `(piece, score)` list of a pieces file. Errors name `origin`.
+pub fn read_pieces(bytes: &[u8], origin: &Path) -> Result<Vec<(String, f64)>> {
+    let err = |m: String| ModelError::Tokenizer {
+        path: origin.to_path_buf(),
+        message: m,
+    };
+    // 64 MB: ten times e5's; a corrupt stream cannot inflate without bound.
+    let raw = miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(bytes, 64 << 20)
+        .map_err(|e| err(format!("not a compressed pieces file ({:?})", e.status)))?;
+    if raw.len() < 20 || &raw[..8] != PIECES_MAGIC {
+        return Err(err("not an hbt pieces file (no `hbtpiece` header)".into()));
+    }
+    let u = |i: usize| u32::from_le_bytes(raw[i..i + 4].try_into().expect("4 bytes")) as usize;
+    if u(8) != VERSION as usize {
+        return Err(err(format!("pieces version {} (this build reads {VERSION})", u(8))));
+    }
+    let (n, width) = (u(12), u(16));
+    if width != 4 && width != 8 {
+        return Err(err(format!("scores of {width} bytes")));
+    }
+    let (scores_at, lens_at) = (20, 20 + n * width);
+    let text_at = lens_at + n;
+    if raw.len() < text_at {
+        return Err(err(format!("{n} pieces announced, the file is shorter")));
+    }
+    let lens = &raw[lens_at..text_at];
+    let text_len: usize = lens.iter().map(|&l| l as usize).sum();
+    if raw.len() != text_at + text_len {
+        return Err(err(format!(
+            "{} bytes of piece text, the lengths add up to {text_len}",
+            raw.len() - text_at
+        )));
+    }
+    let mut at = text_at;
+    let mut out = Vec::with_capacity(n);
+    for (i, &l) in lens.iter().enumerate() {
+        let s = &raw[scores_at + i * width..scores_at + (i + 1) * width];
+        let score = if width == 4 {
+            f32::from_le_bytes(s.try_into().expect("4 bytes")) as f64
+        } else {
+            f64::from_le_bytes(s.try_into().expect("8 bytes"))
+        };
+        let piece =
+            std::str::from_utf8(&raw[at..at + l as usize]).map_err(|_| err(format!("piece {i} is not UTF-8")))?;
+        out.push((piece.to_string(), score));
+        at += l as usize;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_round_trip_and_any_wrong_byte_or_offset_is_refused() {
+        let hidden = 5;
+        let q: Vec<i8> = (0..4 * hidden).map(|i| (i as i8).wrapping_mul(37)).collect();
+        let scales = [0.5, 0.25, 1.0, 0.125];
+        let file = write_rows(&q, &scales, hidden);
+        let layout = RowsLayout::parse_header(&file, "w").unwrap();
+        assert_eq!(layout, RowsLayout::new(4, hidden));
+        assert_eq!(file.len() as u64, layout.file_bytes());
+        let dense = Int8Table::from_rows_file(&file, "w").unwrap();
+        assert_eq!((dense.q.clone(), dense.scales.clone()), (q.clone(), scales.to_vec()));
+
+        let mut t = Int8Table::sparse(hidden);
+        let (a, b) = (layout.offset(1) as usize, layout.offset(3) as usize);
+        assert_eq!(t.insert_records(&layout, 1, &file[a..b], "w").unwrap(), 2);
+        assert_eq!(t.missing(&[3, 1, 0, 2, 0]), vec![0, 3]);
+        assert_eq!(t.gather(&[2, 1]).unwrap(), dense.gather(&[2, 1]).unwrap());
+        assert_eq!(t.gather(&[2, 3, 0]).unwrap_err(), vec![0, 3]);
+        // The bytes of rows 1..3 offered as rows 0..2: another id, so the check fails.
+        let e = t.insert_records(&layout, 0, &file[a..b], "w").unwrap_err().to_string();
+        assert!(e.contains("row 0 fails its check"), "{e}");
+        let mut bad = file.clone();
+        bad[b - 1] ^= 1;
+        assert!(
+            Int8Table::sparse(hidden)
+                .insert_records(&layout, 1, &bad[a..b], "w")
+                .is_err()
+        );
+        let short = Int8Table::sparse(hidden).insert_records(&layout, 1, &file[a..b - 3], "w");
+        assert!(short.unwrap_err().to_string().contains("not a whole number"));
+        let cut = Int8Table::from_rows_file(&file[..file.len() - 1], "w").unwrap_err();
+        assert!(cut.to_string().contains("truncated"), "{cut}");
+    }
+
+    #[test]
+    fn ranges_join_close_pages() {
+        assert_eq!(
+            plan_ranges(&[1, 2, 3, 7, 9, 20], 0),
+            vec![(1, 3), (7, 7), (9, 9), (20, 20)]
+        );
+        assert_eq!(plan_ranges(&[1, 2, 3, 7, 9, 20], 3), vec![(1, 9), (20, 20)]);
+        assert_eq!(pages_of(&[33, 2, 31, 2], 16), vec![0, 1, 2]);
+        assert!(plan_ranges(&[], 4).is_empty());
+    }
+
+    #[test]
+    fn pieces_round_trip_and_refuse_garbage() {
+        let pieces = vec![
+            ("<unk>".to_string(), 0.0),
+            ("▁the".to_string(), -3.5),
+            ("ก".to_string(), -9.25),
+        ];
+        let bytes = encode_pieces(&pieces, Path::new("p")).unwrap();
+        assert_eq!(read_pieces(&bytes, Path::new("p")).unwrap(), pieces);
+        let wide = vec![("a".to_string(), 0.1)];
+        let b = encode_pieces(&wide, Path::new("p")).unwrap();
+        assert_eq!(
+            read_pieces(&b, Path::new("p")).unwrap(),
+            wide,
+            "an f64 score stays exact"
+        );
+        assert!(read_pieces(b"junk", Path::new("p")).is_err());
+        assert!(read_pieces(&bytes[..bytes.len() - 2], Path::new("p")).is_err());
+    }
+}
+
+/// What [`make_on_demand`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnDemandStats {
+    pub rows: usize,
+    pub rows_bytes: u64,
+    pub pieces: usize,
+    pub pieces_bytes: u64,
+    /// `tokenizer.json` before and after (the skeleton).
+    pub tokenizer_bytes: (u64, u64),
+    /// `model.safetensors` before and after (without the word table).
+    pub weights_bytes: (u64, u64),
+}
+
+/// Turn a saved model directory (`Encoder::save`, any dtype) into an on-demand vocabulary
+/// in place: the word table leaves `model.safetensors` for `word-rows.bin` (int8, exactly
+/// the rows a `q8` save stores), the Unigram vocabulary leaves `tokenizer.json` for
+/// `tokenizer.pieces`, and `hbt.json` names both. hbt reads the result natively (the rows
+/// file read whole) and in the browser (rows fetched as queries need them).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn make_on_demand(dir: &Path) -> Result<OnDemandStats> {
+    use safetensors::{Dtype, SafeTensors};
+    const WORD: &str = "embeddings.word_embeddings.weight";
+    let read = |name: &str| {
+        let p = dir.join(name);
+        std::fs::read(&p).map_err(|e| ModelError::io(&p, e))
+    };
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).map_err(|e| ModelError::io(&p, e))
+    };
+    let wpath = dir.join("model.safetensors");
+    let weights = read("model.safetensors")?;
+    let st_err = |m: String| ModelError::Safetensors {
+        path: wpath.clone(),
+        message: m,
+    };
+    let st = SafeTensors::deserialize(&weights).map_err(|e| st_err(e.to_string()))?;
+    let table = st.tensor(WORD).map_err(|_| st_err(format!("no `{WORD}`")))?;
+    let [rows, hidden] = *table.shape() else {
+        return Err(st_err(format!("`{WORD}` is not a matrix")));
+    };
+    let (q, scales) = match table.dtype() {
+        Dtype::I8 => {
+            let s = st
+                .tensor(&format!("{WORD}{}", crate::weights::SCALE_SUFFIX))
+                .map_err(|_| st_err(format!("`{WORD}` is int8 without its scales")))?;
+            let scales: Vec<f32> = s
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                .collect();
+            (bytemuck_i8(table.data()).to_vec(), scales)
+        }
+        Dtype::F16 => crate::weights::quantize_rows(
+            &table
+                .data()
+                .chunks_exact(2)
+                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect::<Vec<_>>(),
+            hidden,
+        ),
+        Dtype::F32 => crate::weights::quantize_rows(
+            &table
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                .collect::<Vec<_>>(),
+            hidden,
+        ),
+        d => return Err(st_err(format!("`{WORD}` has dtype {d:?}"))),
+    };
+    if scales.len() != rows || q.len() != rows * hidden {
+        return Err(st_err(format!("`{WORD}` and its scales disagree on the rows")));
+    }
+    let rows_image = write_rows(&q, &scales, hidden);
+    let rest: Vec<(String, safetensors::tensor::TensorView<'_>)> =
+        st.tensors().into_iter().filter(|(n, _)| !n.starts_with(WORD)).collect();
+    let (_, meta) = SafeTensors::read_metadata(&weights).map_err(|e| st_err(e.to_string()))?;
+    let slim = safetensors::serialize(rest, meta.metadata().clone()).map_err(|e| st_err(e.to_string()))?;
+
+    let tpath = dir.join("tokenizer.json");
+    let tok = read("tokenizer.json")?;
+    let (skeleton, pieces) = split_tokenizer(&tok, &tpath)?;
+    let count = read_pieces(&pieces, &dir.join(PIECES_FILE))?.len();
+
+    let mpath = dir.join("hbt.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_slice(&read("hbt.json")?).map_err(|source| ModelError::Json {
+            path: mpath.clone(),
+            source,
+        })?;
+    meta["words"] = serde_json::to_value(OnDemandWords {
+        rows_file: ROWS_FILE.into(),
+        pieces_file: PIECES_FILE.into(),
+        rows,
+    })
+    .expect("serializes");
+    let mut meta_bytes = serde_json::to_vec_pretty(&meta).expect("serializes");
+    meta_bytes.push(b'\n');
+
+    write(ROWS_FILE, &rows_image)?;
+    write(PIECES_FILE, &pieces)?;
+    write("model.safetensors", &slim)?;
+    write("tokenizer.json", &skeleton)?;
+    write("hbt.json", &meta_bytes)?;
+    Ok(OnDemandStats {
+        rows,
+        rows_bytes: rows_image.len() as u64,
+        pieces: count,
+        pieces_bytes: pieces.len() as u64,
+        tokenizer_bytes: (tok.len() as u64, skeleton.len() as u64),
+        weights_bytes: (weights.len() as u64, slim.len() as u64),
+    })
+}
