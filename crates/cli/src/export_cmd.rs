@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use hbt_data::CandidateInput;
 use hbt_model::SaveDtype;
+use hbt_model::bundle::VocabKind;
 use hbt_pipeline::export::{ExportOptions, export_bundle, jsonl_corpus, lareqa_corpus};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -25,6 +26,13 @@ pub struct ExportArgs {
     /// Keep the first N question ids and the paragraphs they come from (LAReQA corpora).
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Languages whose questions (not passages) ship as well, the first --example-questions
+    /// of each: questions in scripts the passages lack, whose answers are known.
+    #[arg(long, value_delimiter = ',')]
+    pub question_languages: Option<Vec<String>>,
+    /// Questions a --question-languages language ships.
+    #[arg(long, default_value_t = 20)]
+    pub example_questions: usize,
     /// Candidate input for LAReQA passages: sentence or sentence-and-context.
     #[arg(long, default_value = "sentence")]
     pub input: CandidateInput,
@@ -36,14 +44,23 @@ pub struct ExportArgs {
     /// app only).
     #[arg(long, default_value = "f16")]
     pub dtype: String,
-    /// Keep only the tokens the bundle's passages and questions use (plus specials).
-    #[arg(long)]
+    /// How the vocabulary ships: `full` (the whole table in the weights), `pruned` (the
+    /// rows the bundle's texts and --vocab-words need: an offline bundle), or `on-demand`
+    /// (the whole table as int8 rows the browser fetches as queries need them, and the full
+    /// tokenizer in a compact file: every language the model knows, at the layers' size).
+    #[arg(long, default_value = "full")]
+    pub vocab: VocabKind,
+    /// The same as --vocab pruned.
+    #[arg(long, conflicts_with = "vocab")]
     pub prune_vocab: bool,
-    /// With --prune-vocab: also keep every piece these word lists need (one word a line,
+    /// With --vocab pruned: also keep every piece these word lists need (one word a line,
     /// e.g. `scripts/wordlists.py`'s frequency lists of the served languages), so questions
     /// the bundle does not contain tokenize as with the full model.
-    #[arg(long, num_args = 1.., requires = "prune_vocab")]
+    #[arg(long, num_args = 1..)]
     pub vocab_words: Vec<PathBuf>,
+    /// With --vocab on-demand: rows a page, the unit the browser fetches and caches.
+    #[arg(long, default_value_t = hbt_model::vocab::DEFAULT_PAGE_ROWS)]
+    pub page_rows: usize,
     /// Texts per forward pass.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
@@ -61,16 +78,33 @@ pub fn run(a: ExportArgs) -> Result<()> {
         "q8" => SaveDtype::Q8,
         o => bail!("unknown --dtype `{o}` (f16, f32, q8)"),
     };
+    let vocab = if a.prune_vocab { VocabKind::Pruned } else { a.vocab };
+    if !a.vocab_words.is_empty() && vocab != VocabKind::Pruned {
+        bail!("--vocab-words chooses what a pruned vocabulary keeps: add --vocab pruned");
+    }
+    if a.page_rows == 0 {
+        bail!("--page-rows must be at least 1");
+    }
     let (corpus, source) = if a.corpus.is_dir() {
         let c = hbt_data::load_dir(&a.corpus)?;
-        let mut c = hbt_eval::lareqa::select_languages(c, a.languages.as_deref(), &a.corpus)?;
+        // Passage languages and question-only languages, loaded together: a question's
+        // answers are found by its id in every passage language.
+        let all: Option<Vec<String>> = match (&a.languages, &a.question_languages) {
+            (Some(p), Some(q)) => Some(p.iter().chain(q).cloned().collect()),
+            (p, _) => p.clone(),
+        };
+        let mut c = hbt_eval::lareqa::select_languages(c, all.as_deref(), &a.corpus)?;
         if let Some(n) = a.limit {
             c = c.limit(n);
         }
-        (lareqa_corpus(&c, a.input), a.corpus.display().to_string())
+        let passage_langs: Option<Vec<String>> = a.question_languages.as_ref().map(|q| {
+            c.languages().into_iter().filter(|l| !q.contains(l)).collect()
+        });
+        let corpus = lareqa_corpus(&c, a.input, passage_langs.as_deref(), a.example_questions);
+        (corpus, a.corpus.display().to_string())
     } else if a.corpus.is_file() {
-        if a.languages.is_some() || a.limit.is_some() {
-            bail!("--languages and --limit apply to LAReQA folders, not to a JSON-lines file");
+        if a.languages.is_some() || a.limit.is_some() || a.question_languages.is_some() {
+            bail!("--languages, --question-languages and --limit apply to LAReQA folders, not to a JSON-lines file");
         }
         (jsonl_corpus(&a.corpus)?, a.corpus.display().to_string())
     } else {
@@ -99,7 +133,8 @@ pub fn run(a: ExportArgs) -> Result<()> {
     );
     let options = ExportOptions {
         dtype,
-        prune_vocab: a.prune_vocab,
+        vocab,
+        page_rows: a.page_rows,
         vocab_words: a.vocab_words.clone(),
         overwrite: a.force,
         report: a.report.clone(),
@@ -125,11 +160,26 @@ pub fn run(a: ExportArgs) -> Result<()> {
             v.weights_bytes_full as f64 / v.weights_bytes_pruned.max(1) as f64
         );
     }
+    if let (Some(o), Some(w)) = (&s.on_demand, &m.model.word_rows) {
+        println!(
+            "vocabulary  {} rows on demand: {} ({:.1} MiB, {} bytes a row, {} a page); tokenizer {:.1} MiB → {:.1} MiB ({} pieces in {})",
+            o.rows,
+            w.path,
+            mib(o.rows_bytes),
+            w.layout.record,
+            w.page_rows,
+            mib(o.tokenizer_bytes.0),
+            mib(o.tokenizer_bytes.1 + o.pieces_bytes),
+            o.pieces,
+            hbt_model::vocab::PIECES_FILE
+        );
+    }
     println!(
-        "size        {:.1} MiB in {} files ({:.1} s)",
+        "size        {:.1} MiB in {} files ({:.1} s); {:.1} MiB downloaded before the first answer",
         mib(m.total_bytes()),
         m.files.len(),
-        s.seconds
+        s.seconds,
+        mib(m.download_bytes())
     );
     Ok(())
 }

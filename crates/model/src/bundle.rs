@@ -3,7 +3,10 @@
 //!
 //! ```text
 //! BUNDLE/manifest.json          what is where, sizes (the app's progress bar), vocabulary
-//! BUNDLE/model/…                an HF + sentence-transformers directory (f16 by default)
+//! BUNDLE/model/…                an HF + sentence-transformers directory (f16 by default);
+//!                               with an on-demand vocabulary, its word table in
+//!                               model/word-rows.bin, read a few rows at a time
+//!                               ([`crate::vocab`]), and the pieces in tokenizer.pieces
 //! BUNDLE/corpus.json            passages (id, language, text) and questions with answers
 //! BUNDLE/embeddings.safetensors `passages`: [n, dim] f16, unit length, in corpus order
 //! BUNDLE/report.json            optional: the `hbt eval` report shown as charts
@@ -53,10 +56,62 @@ pub struct BundleModel {
     pub label: String,
     /// `f16` or `f32`.
     pub dtype: String,
-    /// Files of the model folder, relative to it.
+    /// Files of the model folder, relative to it, that a reader downloads whole (an
+    /// on-demand vocabulary's rows file is not among them).
     pub files: Vec<String>,
     #[serde(default)]
     pub vocab: Option<VocabInfo>,
+    /// How the vocabulary ships: the full table, pruned to some languages, or on demand.
+    #[serde(default)]
+    pub vocab_kind: VocabKind,
+    /// With an on-demand vocabulary: where its rows are and how a reader pages them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub word_rows: Option<WordRowsInfo>,
+}
+
+/// How a bundle's vocabulary ships (`hbt export --vocab`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VocabKind {
+    /// Every row of the table in `model.safetensors`.
+    #[default]
+    Full,
+    /// Only the rows some texts and word lists need (offline bundles).
+    Pruned,
+    /// The table in a rows file fetched as queries need it; the full tokenizer.
+    OnDemand,
+}
+
+impl VocabKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::Pruned => "pruned",
+            Self::OnDemand => "on-demand",
+        }
+    }
+}
+
+impl std::str::FromStr for VocabKind {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "full" => Ok(Self::Full),
+            "pruned" => Ok(Self::Pruned),
+            "on-demand" => Ok(Self::OnDemand),
+            o => Err(format!("unknown vocabulary kind `{o}` (full, pruned, on-demand)")),
+        }
+    }
+}
+
+/// An on-demand vocabulary's rows file, as a reader fetches it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WordRowsInfo {
+    /// Path inside the bundle (also in [`Manifest::files`], with its size and hash).
+    pub path: String,
+    pub layout: crate::vocab::RowsLayout,
+    /// Rows a page: the unit a reader fetches and caches.
+    pub page_rows: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -132,11 +187,49 @@ impl Manifest {
         if m.dim == 0 || m.passages == 0 {
             return Err(ModelError::config(origin, "the bundle has no passages"));
         }
+        match (&m.model.vocab_kind, &m.model.word_rows) {
+            (VocabKind::OnDemand, None) => {
+                return Err(ModelError::config(
+                    origin,
+                    "an on-demand vocabulary without `word_rows` (where its rows are)",
+                ));
+            }
+            (VocabKind::OnDemand, Some(w)) => {
+                let listed = m.file(&w.path).map(|f| f.bytes);
+                if listed != Some(w.layout.file_bytes()) {
+                    return Err(ModelError::config(
+                        origin,
+                        format!(
+                            "`{}` should be listed with {} bytes ({} rows of {}), the manifest says {listed:?}",
+                            w.path,
+                            w.layout.file_bytes(),
+                            w.layout.rows,
+                            w.layout.record
+                        ),
+                    ));
+                }
+                if w.page_rows == 0 {
+                    return Err(ModelError::config(origin, "`word_rows.page_rows` is 0"));
+                }
+            }
+            _ => {}
+        }
         Ok(m)
     }
 
     pub fn total_bytes(&self) -> u64 {
         self.files.iter().map(|f| f.bytes).sum()
+    }
+
+    /// Bytes a reader downloads before its first answer: every file but an on-demand
+    /// vocabulary's rows.
+    pub fn download_bytes(&self) -> u64 {
+        let rows = self.model.word_rows.as_ref().map(|w| w.path.as_str());
+        self.files
+            .iter()
+            .filter(|f| Some(f.path.as_str()) != rows)
+            .map(|f| f.bytes)
+            .sum()
     }
 
     /// The entry of a bundle file (its size and hash), if the manifest lists it.
@@ -241,6 +334,7 @@ impl ModelFiles {
                 "sentence_bert_config.json" => out.st_config = Some(bytes),
                 "config_sentence_transformers.json" => out.st_prompts = Some(bytes),
                 "hbt.json" => out.hbt_meta = Some(bytes),
+                crate::vocab::PIECES_FILE => out.pieces = Some(bytes),
                 "tokenizer_config.json" => out.tokenizer_config = Some(bytes),
                 n if n.ends_with(".safetensors") && !n.contains('/') => out.weights.push((origin.join(n), bytes)),
                 _ => {}

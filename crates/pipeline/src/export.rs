@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 
 use hbt_data::lareqa::{CandidateInput, Corpus};
 use hbt_model::bundle::{
-    self, BundleCorpus, BundleFile, BundleModel, BundleQuestion, Manifest, Passage, PassageRules, VocabInfo,
-    parse_passages,
+    self, BundleCorpus, BundleFile, BundleModel, BundleQuestion, Manifest, Passage, PassageRules, VocabInfo, VocabKind,
+    WordRowsInfo, parse_passages,
 };
+use hbt_model::vocab::{OnDemandStats, RowsLayout};
 use hbt_model::{Encoder, EncoderOptions, ModelFiles, PruneStats, SaveDtype, SaveOptions, TextKind};
 use indicatif::ProgressBar;
 use sha2::Digest;
@@ -22,7 +23,11 @@ use hbt_eval::report::Report;
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
     pub dtype: SaveDtype,
-    pub prune_vocab: bool,
+    /// The whole table, pruned to the texts and word lists, or a rows file fetched on
+    /// demand (the table always int8 then; `dtype` sets the layers').
+    pub vocab: VocabKind,
+    /// On demand: rows a page (the unit the browser fetches and caches).
+    pub page_rows: usize,
     /// Word lists (one word a line; a tab ends the word) whose pieces the pruned vocabulary
     /// keeps too, each word as written and capitalised: the served languages' vocabulary,
     /// so that queries the bundle does not contain tokenize as with the full model.
@@ -37,15 +42,24 @@ pub struct ExportOptions {
 pub struct ExportSummary {
     pub manifest: Manifest,
     pub prune: Option<PruneStats>,
+    pub on_demand: Option<OnDemandStats>,
     pub seconds: f64,
 }
 
-/// The passages (candidate sentences) and questions of a LAReQA corpus, every language.
-/// A question's answers are its answer sentence in every language of the bundle.
-pub fn lareqa_corpus(c: &Corpus, input: CandidateInput) -> BundleCorpus {
+/// The passages (candidate sentences) and questions of a LAReQA corpus. A question's answers
+/// are its answer sentence in every passage language. `passage_langs` (all when `None`)
+/// ship passages; every other language of `c` ships its first `extra_questions` questions
+/// only — asked in a language the passages lack, their answers are still known.
+pub fn lareqa_corpus(
+    c: &Corpus,
+    input: CandidateInput,
+    passage_langs: Option<&[String]>,
+    extra_questions: usize,
+) -> BundleCorpus {
+    let has_passages = |l: &str| passage_langs.is_none_or(|ls| ls.iter().any(|x| x == l));
     let mut out = BundleCorpus::default();
     let mut first = std::collections::BTreeMap::new();
-    for (lang, d) in &c.langs {
+    for (lang, d) in c.langs.iter().filter(|(l, _)| has_passages(l)) {
         first.insert(lang.clone(), out.passages.len());
         for i in 0..d.candidates.len() {
             out.passages.push(Passage {
@@ -56,10 +70,12 @@ pub fn lareqa_corpus(c: &Corpus, input: CandidateInput) -> BundleCorpus {
         }
     }
     for (lang, d) in &c.langs {
-        for q in &d.questions {
+        let take = if has_passages(lang) { usize::MAX } else { extra_questions };
+        for q in d.questions.iter().take(take) {
             let answers = c
                 .langs
                 .iter()
+                .filter(|(l, _)| has_passages(l))
                 .filter_map(|(l, other)| {
                     let qi = *other.by_id.get(&q.id)?;
                     Some(first[l] + other.questions[qi].answer)
@@ -225,9 +241,10 @@ pub fn export_bundle(
     hbt_model::save::write_dir_atomically(out, options.overwrite, |tmp| {
         write_bundle(enc, model_dir, corpus, source, tmp, options, report.as_deref(), bar)
     })
-    .map(|(manifest, prune)| ExportSummary {
+    .map(|(manifest, prune, on_demand)| ExportSummary {
         manifest,
         prune,
+        on_demand,
         seconds: start.elapsed().as_secs_f64(),
     })
 }
@@ -244,7 +261,7 @@ fn write_bundle(
     options: &ExportOptions,
     report: Option<&[u8]>,
     bar: &ProgressBar,
-) -> Result<(Manifest, Option<PruneStats>)> {
+) -> Result<(Manifest, Option<PruneStats>, Option<OnDemandStats>)> {
     let extra = ModelFiles {
         tokenizer_config: std::fs::read(model_dir.join("tokenizer_config.json")).ok(),
         ..Default::default()
@@ -255,7 +272,13 @@ fn write_bundle(
     };
     let model_out = tmp.join("model");
     let word_texts = word_list_texts(&options.vocab_words)?;
-    let prune = if options.prune_vocab || !options.vocab_words.is_empty() {
+    if !options.vocab_words.is_empty() && options.vocab != VocabKind::Pruned {
+        return Err(PipelineError::Invalid(
+            "word lists choose what a pruned vocabulary keeps: they go with --vocab pruned".into(),
+        ));
+    }
+    let mut on_demand = None;
+    let prune = if options.vocab == VocabKind::Pruned {
         let mut texts: Vec<(&str, TextKind)> = word_texts.iter().map(|t| (t.as_str(), TextKind::Plain)).collect();
         texts.extend(corpus.passages.iter().map(|p| (p.text.as_str(), TextKind::Passage)));
         texts.extend(corpus.questions.iter().map(|q| (q.text.as_str(), TextKind::Query)));
@@ -269,6 +292,9 @@ fn write_bundle(
         Some(stats)
     } else {
         enc.save(&model_out, &extra, save)?;
+        if options.vocab == VocabKind::OnDemand {
+            on_demand = Some(hbt_model::vocab::make_on_demand(&model_out)?);
+        }
         None
     };
 
@@ -312,6 +338,13 @@ fn write_bundle(
             weights_bytes_pruned: weights_pruned,
         }
     });
+    let word_rows = on_demand.as_ref().map(|s| WordRowsInfo {
+        path: format!("model/{}", hbt_model::vocab::ROWS_FILE),
+        layout: RowsLayout::new(s.rows, enc.config.hidden_size),
+        page_rows: options.page_rows.max(1),
+    });
+    // The rows file is read a few rows at a time, never whole.
+    model_files.retain(|f| f.path != hbt_model::vocab::ROWS_FILE);
     let mut files = Vec::new();
     files_under(tmp, tmp, &mut files)?;
     let label = model_dir
@@ -331,6 +364,8 @@ fn write_bundle(
             },
             files: model_files.iter().map(|f| f.path.clone()).collect(),
             vocab,
+            vocab_kind: options.vocab,
+            word_rows,
         },
         corpus: "corpus.json".into(),
         embeddings: "embeddings.safetensors".into(),
@@ -345,5 +380,5 @@ fn write_bundle(
     let mut mbytes = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
     mbytes.push(b'\n');
     write(&tmp.join(bundle::MANIFEST), &mbytes)?;
-    Ok((manifest, prune))
+    Ok((manifest, prune, on_demand))
 }
