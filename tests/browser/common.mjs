@@ -13,6 +13,8 @@ export const MIME = {
   ".wasm": "application/wasm",
   ".json": "application/json",
   ".safetensors": "application/octet-stream",
+  ".bin": "application/octet-stream",
+  ".pieces": "application/octet-stream",
   ".svg": "image/svg+xml",
   ".png": "image/png",
 };
@@ -28,8 +30,16 @@ export function cosine(a, b) {
   return d / Math.sqrt(na * nb);
 }
 
-/** A static server for `root` on a free local port (404 for anything missing or outside it). */
-export function serve(root) {
+/**
+ * A static server for `root` on a free local port (404 for anything missing or outside it).
+ * It answers a single-range `Range: bytes=a-b` with 206 and those bytes, as static hosts do
+ * (trunk serve, python3 -m http.server), and counts what it sent in `server.log`: one
+ * `{path, range, status, bytes}` per request. Options, to test a client against servers
+ * that misbehave: `noRange` (ignore Range: 200 and the whole file), `shiftRange` (answer a
+ * range with the bytes `shiftRange` further on: a wrong answer of the right length).
+ */
+export function serve(root, { noRange = false, shiftRange = 0 } = {}) {
+  const log = [];
   const server = createServer(async (req, res) => {
     try {
       let path = decodeURIComponent(new URL(req.url, "http://x").pathname);
@@ -37,12 +47,30 @@ export function serve(root) {
       const file = join(root, path);
       if (!file.startsWith(root)) throw new Error("outside root");
       const body = await readFile(file);
-      res.writeHead(200, { "content-type": MIME[extname(file)] ?? "application/octet-stream", "content-length": body.length });
+      const type = MIME[extname(file)] ?? "application/octet-stream";
+      const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
+      if (m && !noRange) {
+        const a = Number(m[1]);
+        const b = Math.min(m[2] === "" ? body.length - 1 : Number(m[2]), body.length - 1);
+        if (a >= body.length || a > b) {
+          log.push({ path, range: req.headers.range, status: 416, bytes: 0 });
+          res.writeHead(416, { "content-range": `bytes */${body.length}` });
+          return res.end();
+        }
+        const part = body.subarray(a + shiftRange, b + 1 + shiftRange);
+        log.push({ path, range: req.headers.range, status: 206, bytes: part.length });
+        res.writeHead(206, { "content-type": type, "content-length": part.length, "content-range": `bytes ${a}-${b}/${body.length}`, "accept-ranges": "bytes" });
+        return res.end(part);
+      }
+      log.push({ path, range: req.headers.range, status: 200, bytes: body.length });
+      res.writeHead(200, { "content-type": type, "content-length": body.length, ...(noRange ? {} : { "accept-ranges": "bytes" }) });
       res.end(body);
     } catch {
+      log.push({ path: req.url, status: 404, bytes: 0 });
       res.writeHead(404);
       res.end("not found");
     }
   });
+  server.log = log;
   return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok(server)));
 }

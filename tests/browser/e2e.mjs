@@ -45,15 +45,25 @@ async function launch(webgpu) {
   return chromium.launch({ executablePath: chromePath, headless: true, args: flags });
 }
 
-// Questions the bundle does not hold, in four scripts (Latin, Arabic, Han, Cyrillic): what
-// visitors type. Two are everyday words, two are MLQA-R questions (the bundle is XQuAD-R).
+const SHARED = resolve(args.shared ?? process.env.HBT_SHARED ?? "../shared");
+// Questions the bundle does not hold: what visitors type. Four in the passages' scripts
+// (Latin, Arabic, Han, Cyrillic; two everyday, two MLQA-R questions: the bundle is XQuAD-R),
+// and six in languages whose passages the bundle lacks — Thai, Greek, Devanagari, Turkish
+// and Vietnamese from XQuAD-R (question 600 of each: the bundle ships the first 20 of those
+// languages as examples), and Romanian with its diacritics — whose word rows an on-demand
+// bundle fetches as they are typed.
+const xquadQuestion = async (lang, n) =>
+  JSON.parse(await readFile(join(SHARED, "data", "xquad-r", `${lang}.json`), "utf8"))
+    .data.flatMap((a) => a.paragraphs.flatMap((p) => p.qas.map((q) => q.question)))[n];
 const UNSEEN = [
   "Wie viele Menschen lebten im Jahr 1900 in der Stadt?",
   "هل تزول الإصابة بمرض ذبابة الرمال عبر الوقت؟",
   "吉尔吉斯斯坦的主要宗教为什么是伊斯兰教？",
   "Сколько людей жило в городе в 1900 году?",
+  ...(await Promise.all(["th", "el", "hi", "tr", "vi"].map((l) => xquadQuestion(l, 600)))),
+  "Câți locuitori avea orașul în anul 1900, după recensământ?",
 ];
-const SHARED = resolve(args.shared ?? process.env.HBT_SHARED ?? "../shared");
+const OTHER_SCRIPTS = 6;
 
 // A visitor's own file: the sentences of MLQA-R's first paragraphs in four languages, as
 // JSON lines (what the page's file drop takes), and an English question about them.
@@ -83,15 +93,17 @@ async function ask(page, text) {
     before,
     { timeout: LOAD_TIMEOUT },
   );
+  const rows = await page.$eval("#rows-info", (p) => ({ ...p.dataset })).catch(() => null);
   return {
     vector: JSON.parse(await page.textContent("#query-vector")),
+    rows: rows && Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, Number(v)])),
     warning: (await page.$$eval("p.warn", (ps) => ps.map((p) => p.textContent))).join(" "),
     top: await page.$$eval("#results li", (lis) => lis.slice(0, 5).map((li) => li.dataset.id)),
     scores: await page.$$eval("#results li .score", (ss) => ss.slice(0, 5).map((s) => Number(s.textContent))),
   };
 }
 
-async function searchApp(browser, url, query, shot, unseen) {
+async function searchApp(browser, url, query, shot, unseen, server) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const logs = [];
   page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
@@ -152,7 +164,14 @@ async function searchApp(browser, url, query, shot, unseen) {
   let unseenResult = null, own = null, secondVisit = null;
   if (unseen) {
     unseenResult = [];
-    for (const text of unseen) unseenResult.push({ text, ...(await ask(page, text)) });
+    const unseenAt = server ? server.log.length : 0;
+    for (const text of unseen) {
+      const first = await ask(page, text);
+      // Asked again: every row held, what a warm query costs.
+      const again = await ask(page, text + " ");
+      unseenResult.push({ text, ...first, warm: again.rows });
+    }
+    unseenResult.rowReads = server ? server.log.slice(unseenAt).filter((r) => r.path.endsWith("word-rows.bin")) : [];
     await page.screenshot({ path: shot.replace(".png", "-unseen.png"), fullPage: true });
 
     // A file of the visitor's own passages: a broken one is refused with its line named,
@@ -161,19 +180,26 @@ async function searchApp(browser, url, query, shot, unseen) {
     const ownError = (await page.textContent("#own-error", { timeout: 60_000 })).trim();
     const { rows, question } = await ownFile();
     const jsonl = rows.map((r) => JSON.stringify(r)).join("\n") + "\n";
+    const dropAt = server ? server.log.length : 0;
     await page.setInputFiles("#passages-file", { name: "mine.jsonl", mimeType: "application/json", buffer: Buffer.from(jsonl) });
     const sawProgress = await page.waitForSelector("#embed-progress", { timeout: 60_000 }).then(() => true, () => false);
     await page.screenshot({ path: shot.replace(".png", "-own-embedding.png"), fullPage: true });
     await page.waitForFunction(() => document.querySelector("#pool-label")?.textContent === "mine.jsonl", null, { timeout: LOAD_TIMEOUT });
     const hit = await ask(page, question);
     await page.screenshot({ path: shot.replace(".png", "-own.png"), fullPage: true });
-    own = { rows, question, error: ownError, sawProgress, ...hit };
+    const reads = server ? server.log.slice(dropAt).filter((r) => r.path.endsWith("word-rows.bin")) : [];
+    own = { rows, question, error: ownError, sawProgress, ...hit, rowReads: reads.length, rowBytes: reads.reduce((s, r) => s + r.bytes, 0) };
 
-    // A second visit: the bundle comes from the Cache API, not the network.
+    // A second visit: the bundle comes from the Cache API, not the network, and so do the
+    // word rows the first visit fetched.
     const t1 = Date.now();
+    const logAt = server ? server.log.length : 0;
     await page.reload();
     await page.waitForSelector("#load-info", { timeout: LOAD_TIMEOUT });
     secondVisit = { ms: Date.now() - t1, cachedBytes: Number(await page.getAttribute("#load-info", "data-cached-bytes")), info: (await page.textContent("#load-info")).trim() };
+    const again = await ask(page, unseen[4]);
+    secondVisit.rows = again.rows;
+    secondVisit.requests = server ? server.log.slice(logAt) : [];
   }
   await page.close();
   const typing = { ms: typingMs, before_ready: typedBeforeReady, longest_task_ms_loading: Math.max(0, ...loadTasks), long_tasks_loading: loadTasks, workers, app_start_ms: appStart, ready_ms: readyAt };
@@ -203,11 +229,20 @@ async function main() {
 
   if ("cpu-only" in args) return cpuOnlyBuild(q, targets, langOf);
 
-  // A corrupt copy of the bundle: its weights cut short.
-  await rm(join(dist, "corrupt"), { recursive: true, force: true });
-  await cp(join(dist, "demo"), join(dist, "corrupt"), { recursive: true });
+  // Broken copies of the bundle (all but an on-demand vocabulary's rows file, 98 MB): its
+  // weights cut short; its rows file gone though the manifest names it; cut to its first MB.
+  const rowsFile = manifest.model.word_rows?.path;
+  const broken = ["corrupt", ...(rowsFile ? ["rows-gone", "rows-cut"] : [])];
+  for (const b of broken) {
+    await rm(join(dist, b), { recursive: true, force: true });
+    await cp(join(dist, "demo"), join(dist, b), { recursive: true, filter: (f) => !rowsFile || !f.endsWith(rowsFile) });
+  }
   const weights = join(dist, "corrupt", "model", "model.safetensors");
   await truncate(weights, (await stat(weights)).size / 2);
+  if (rowsFile) {
+    const head = (await readFile(join(dist, "demo", rowsFile))).subarray(0, 1 << 20);
+    await writeFile(join(dist, "rows-cut", rowsFile), head);
+  }
   const server = await serve(dist);
   const base = `http://127.0.0.1:${server.address().port}`;
   const results = {};
@@ -221,6 +256,7 @@ async function main() {
           q.text,
           join(out, `app-${mode}.png`),
           mode === "cpu" ? UNSEEN : null,
+          server,
         );
         console.log(`${mode}: backend ${r.backend}, typed during loading: ${r.typing.before_ready} (${r.typing.ms} ms for ${q.text.length} characters), longest main-thread task while loading ${r.typing.longest_task_ms_loading} ms, first search ${r.searchMs} ms after ready, top-5 ${r.top.join(",")}, ${r.rankDistance ?? ""}`);
         results[mode] = r;
@@ -245,6 +281,7 @@ async function main() {
             }
             console.log(`bad bundle ${bundle}: the page says "${text.trim().slice(0, 90)}…"`);
           }
+          if (rowsFile) results.rowErrors = await rowErrors(browser, base, dist);
           assert.equal(r.backend, "CPU", "with WebGPU disabled the app should fall back to the CPU");
           assert.ok(r.fallback, "the CPU fallback must be announced on the page");
         }
@@ -286,11 +323,38 @@ async function main() {
   assert.ok(full, "the held-out query check needs the full model: --e5 DIR or HBT_E5_DIR");
   const fullVecs = execFileSync(hbt, ["embed", "--model", full, "--query", ...UNSEEN], { encoding: "utf8" })
     .trim().split("\n").map((l) => JSON.parse(l).embedding);
-  const unseen = results.cpu.unseen.map((u, i) => ({ text: u.text, cosine_with_full_model: cosine(fullVecs[i], u.vector), warning: u.warning }));
+  const onDemand = manifest.model.vocab_kind === "on-demand";
+  const unseen = results.cpu.unseen.map((u, i) => ({ text: u.text, other_script: i >= UNSEEN.length - OTHER_SCRIPTS, cosine_with_full_model: cosine(fullVecs[i], u.vector), warning: u.warning, rows: u.rows, warm: u.warm }));
   for (const u of unseen) {
-    console.log(`held-out "${u.text}": cosine with the full model ${u.cosine_with_full_model.toFixed(6)}${u.warning ? `; page warns: ${u.warning}` : ""}`);
+    const r = u.rows;
+    const rowsNote = r ? `; ${r.rows} word rows in ${r.requests} reads (${r.bytes} bytes, ${r.ms} ms), worker ${r.workerMs} ms vs ${u.warm.workerMs} ms warm (${u.warm.rows} rows then)` : "";
+    console.log(`held-out "${u.text}": cosine with the full model ${u.cosine_with_full_model.toFixed(6)}${rowsNote}${u.warning ? `; page warns: ${u.warning}` : ""}`);
     assert.ok(!u.warning.includes("unknown"), `held-out "${u.text}" lost tokens: ${u.warning}`);
     assert.ok(u.cosine_with_full_model >= 0.999, `held-out "${u.text}": browser vector vs full model cosine ${u.cosine_with_full_model}`);
+    if (onDemand) assert.ok(r && u.warm, `held-out "${u.text}": an on-demand bundle's page reports no word rows`);
+  }
+  if (results.rowErrors) {
+    const thaiAt = UNSEEN.length - OTHER_SCRIPTS;
+    const c = cosine(fullVecs[thaiAt], results.rowErrors.noRange.vector);
+    console.log(`server without Range: the Thai question's vector, cosine with the full model ${c.toFixed(6)}`);
+    assert.ok(c >= 0.999, `without Range: cosine ${c}`);
+    results.rowErrors.noRange.cosine_with_full_model = c;
+    delete results.rowErrors.noRange.vector;
+  }
+  let rowTotals = null;
+  if (onDemand) {
+    // What the page says it fetched is what the server sent.
+    const reads = results.cpu.unseen.rowReads;
+    const said = unseen.reduce((s, u) => s + u.rows.requests + u.warm.requests, 0);
+    const saidBytes = unseen.reduce((s, u) => s + u.rows.bytes + u.warm.bytes, 0);
+    const sent = reads.reduce((s, r) => s + r.bytes, 0);
+    rowTotals = { queries: unseen.length * 2, reads: reads.length, bytes: sent, statuses: [...new Set(reads.map((r) => r.status))] };
+    console.log(`word rows for ${unseen.length} held-out questions (each asked twice): ${reads.length} range reads, ${sent} bytes (the page counted ${said} reads, ${saidBytes} bytes)`);
+    assert.equal(said, reads.length, "the page's count of row reads differs from the server's");
+    assert.equal(saidBytes, sent, "the page's count of row bytes differs from the server's");
+    assert.deepEqual(rowTotals.statuses, [206], "row reads must be answered 206 by a server with Range");
+    assert.ok(unseen.filter((u) => u.other_script).every((u) => u.rows.rows > 0), "a question in a new script fetched no rows");
+    assert.ok(unseen.every((u) => u.warm.rows === 0 || u.warm.rows === 1), "asking again refetched rows");
   }
 
   // The visitor's file: the page's ranking is the native model's ranking of the same texts.
@@ -314,11 +378,21 @@ async function main() {
 
   // The second visit took the whole bundle from the Cache API.
   const sv = results.cpu.secondVisit;
-  console.log(`second visit: ready in ${sv.ms} ms; ${sv.info}`);
-  assert.equal(sv.cachedBytes, manifest.files.reduce((s, f) => s + f.bytes, 0), "the second visit did not take every bundle file from the Cache API");
+  const rowsPath = manifest.model.word_rows?.path;
+  const downloaded = manifest.files.filter((f) => f.path !== rowsPath).reduce((s, f) => s + f.bytes, 0);
+  console.log(`second visit: ready in ${sv.ms} ms; ${sv.info}; a held-out question again: ${JSON.stringify(sv.rows)}; ${sv.requests.length} requests to the server`);
+  assert.equal(sv.cachedBytes, downloaded, "the second visit did not take every bundle file from the Cache API");
+  if (onDemand) {
+    assert.equal(sv.rows.rows, 0, "the second visit fetched word rows the first had fetched");
+    const fetchedAgain = sv.requests.filter((r) => r.path.includes("/demo/") && r.path !== "/demo/manifest.json");
+    assert.deepEqual(fetchedAgain, [], "the second visit fetched bundle files again");
+  }
 
   const summary = {
     held_out_queries: unseen,
+    word_rows: rowTotals,
+    word_row_errors: results.rowErrors ?? null,
+    vocab_kind: manifest.model.vocab_kind ?? "full",
     own_file: { passages: own.rows.length, question: own.question, top5: own.top, native_top5: nativeOrder.slice(0, 5).map((r) => r.id) },
     second_visit: sv,
     typing_while_loading: { webgpu: results.webgpu.typing, cpu: results.cpu.typing },
@@ -331,8 +405,70 @@ async function main() {
     rank_distance: results.webgpu.rankDistance,
   };
   await writeFile(join(out, "e2e.json"), JSON.stringify(summary, null, 2));
-  await rm(join(dist, "corrupt"), { recursive: true, force: true });
+  for (const b of broken) await rm(join(dist, b), { recursive: true, force: true });
   console.log(`browser e2e: ok (screenshots in ${out})`);
+}
+
+/** Ask `text` on the app at `url`; the error the page shows (load or search), and whether a
+ * query vector was shown anyway. */
+async function queryError(browser, url, text, shot) {
+  const page = await browser.newPage();
+  await page.goto(url);
+  await page.waitForSelector("#load-info, #error", { timeout: LOAD_TIMEOUT });
+  if (!(await page.$("#error"))) {
+    await page.fill("#query", text);
+    await page.click("#search");
+  }
+  const message = (await page.textContent("#error", { timeout: LOAD_TIMEOUT })).trim();
+  const vectorShown = (await page.$("#query-vector")) !== null;
+  await page.screenshot({ path: shot, fullPage: true });
+  await page.close();
+  return { message, vectorShown };
+}
+
+/** An on-demand vocabulary's rows, broken four ways: each a clear error on the page, never
+ * a vector; and a server that ignores Range, where the page still answers (the whole table
+ * downloaded once) and says so. */
+async function rowErrors(browser, base, dist) {
+  const thai = UNSEEN[UNSEEN.length - OTHER_SCRIPTS];
+  const out = {};
+  const check = async (name, url, expects) => {
+    const e = await queryError(browser, url, thai, join(resolve(args.out ?? "out/browser"), `error-${name}.png`));
+    console.log(`bad rows (${name}): the page says "${e.message.slice(0, 160)}"`);
+    assert.ok(!e.vectorShown, `${name}: a query vector was shown despite the error`);
+    for (const x of expects) assert.ok(x.test(e.message), `${name}: expected ${x} in the error, got: ${e.message}`);
+    out[name] = e.message;
+  };
+  await check("rows-gone", `${base}/index.html?bundle=rows-gone/`, [/word-rows\.bin/, /404/]);
+  await check("rows-cut", `${base}/index.html?bundle=rows-cut/`, [/word-rows\.bin/, /416|truncated/]);
+  // The right length from the wrong place: one row further on.
+  const shifted = await serve(dist, { shiftRange: 392 });
+  try {
+    await check("rows-shifted", `http://127.0.0.1:${shifted.address().port}/index.html?bundle=demo/`, [/word-rows\.bin/, /fails its check/]);
+  } finally {
+    shifted.close();
+  }
+  const plain = await serve(dist, { noRange: true });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${plain.address().port}/index.html?bundle=demo/`);
+    await page.waitForSelector("#load-info", { timeout: LOAD_TIMEOUT });
+    await page.fill("#query", thai);
+    await page.click("#search");
+    await page.waitForSelector("#rows-fallback", { timeout: LOAD_TIMEOUT });
+    const note = (await page.textContent("#rows-fallback")).trim();
+    const vector = JSON.parse(await page.textContent("#query-vector"));
+    await page.screenshot({ path: join(resolve(args.out ?? "out/browser"), "no-range.png"), fullPage: true });
+    await page.close();
+    const reads = plain.log.filter((r) => r.path.endsWith("word-rows.bin"));
+    console.log(`server without Range: ${reads.length} request(s) for the rows (${reads.map((r) => `${r.status} ${r.bytes} bytes`).join(", ")}); the page says "${note}"`);
+    assert.ok(note.includes("ignores HTTP Range"), `no Range: the page should say why it downloaded the table, got: ${note}`);
+    assert.equal(reads.length, 1, "without Range the table is downloaded once");
+    out.noRange = { note, vector, reads: reads.length, bytes: reads[0].bytes };
+  } finally {
+    plain.close();
+  }
+  return out;
 }
 
 // The app built without its WebGPU backend, in a browser that has WebGPU: the CPU path, said

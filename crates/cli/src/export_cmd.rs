@@ -97,9 +97,10 @@ pub fn run(a: ExportArgs) -> Result<()> {
         if let Some(n) = a.limit {
             c = c.limit(n);
         }
-        let passage_langs: Option<Vec<String>> = a.question_languages.as_ref().map(|q| {
-            c.languages().into_iter().filter(|l| !q.contains(l)).collect()
-        });
+        let passage_langs: Option<Vec<String>> = a
+            .question_languages
+            .as_ref()
+            .map(|q| c.languages().into_iter().filter(|l| !q.contains(l)).collect());
         let corpus = lareqa_corpus(&c, a.input, passage_langs.as_deref(), a.example_questions);
         (corpus, a.corpus.display().to_string())
     } else if a.corpus.is_file() {

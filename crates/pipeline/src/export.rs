@@ -70,7 +70,11 @@ pub fn lareqa_corpus(
         }
     }
     for (lang, d) in &c.langs {
-        let take = if has_passages(lang) { usize::MAX } else { extra_questions };
+        let take = if has_passages(lang) {
+            usize::MAX
+        } else {
+            extra_questions
+        };
         for q in d.questions.iter().take(take) {
             let answers = c
                 .langs

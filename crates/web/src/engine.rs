@@ -10,7 +10,7 @@ use hbt_model::bundle::{BundleCorpus, Manifest, read_embeddings};
 
 use crate::analysis;
 use crate::fetch::{BundleReader, fetch_bytes, join_url, now};
-pub use crate::protocol::Backend;
+pub use crate::protocol::{Backend, RowsReport};
 use crate::worker::EncoderWorker;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +55,18 @@ impl Pool {
         self.corpus.questions.iter().find(|q| q.text.trim() == t)
     }
 
+    /// One question in each language that has questions but no passages here (a bundle
+    /// exported with `--question-languages`): asked in scripts the passages lack.
+    pub fn other_language_examples(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for q in &self.corpus.questions {
+            if !self.langs.contains(&q.lang) && !out.iter().any(|(l, _)| *l == q.lang) {
+                out.push((q.lang.clone(), q.text.clone()));
+            }
+        }
+        out
+    }
+
     /// One example question per language (for the example buttons), up to `n`.
     pub fn examples(&self, n: usize) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = Vec::new();
@@ -84,6 +96,10 @@ pub struct Engine {
     pub report: Option<hbt_report::Report>,
     /// Bundle bytes that came from the Cache API rather than the network.
     pub cached_bytes: u64,
+    /// An on-demand vocabulary's rows when the encoder was ready, and how many of them
+    /// came from this browser's cache.
+    pub rows: Option<RowsReport>,
+    pub rows_from_cache: usize,
     /// From the start of loading to a working encoder.
     pub load_ms: f64,
     /// Loading steps and when each ended, ms after the start.
@@ -103,6 +119,8 @@ pub struct SearchResult {
     pub rank_ms: f64,
     /// The encoder's worker's time on it.
     pub worker_ms: f64,
+    /// An on-demand vocabulary's rows this query fetched.
+    pub rows: Option<RowsReport>,
 }
 
 /// The bundle folder URL, with a trailing slash so relative names resolve inside it.
@@ -152,7 +170,8 @@ impl Engine {
             )
         })?;
         let manifest = Manifest::parse(&mbytes, &PathBuf::from(&manifest_url)).map_err(|e| e.to_string())?;
-        let total = manifest.total_bytes().max(1);
+        // An on-demand vocabulary's rows file is not downloaded: not in the bar.
+        let total = manifest.download_bytes().max(1);
         // One bar for both threads' bytes; the stage is whichever spoke last.
         let done = Rc::new(Cell::new((0u64, 0u64)));
         let on_progress = Rc::new(on_progress);
@@ -201,6 +220,8 @@ impl Engine {
             demo: Rc::new(demo.pool),
             report,
             cached_bytes: page_cached + loaded.cached_bytes,
+            rows_from_cache: loaded.rows_from_cache,
+            rows: loaded.rows,
             load_ms,
             marks,
         })
@@ -223,26 +244,56 @@ impl Engine {
             millis: now() - t0,
             rank_ms,
             worker_ms: e.worker_ms,
+            rows: e.rows,
         })
     }
 
     /// Embed a visitor's passages as `hbt export` embeds the bundle's (passage prefix,
-    /// batches of 8) in the encoder's worker, calling `progress(done, total)` after each.
+    /// batches of 8) in the encoder's worker, calling `progress(what, fraction done)`: an
+    /// on-demand vocabulary's rows first (a few large reads), then each batch.
     pub async fn embed_pool(
         &self,
         label: String,
         passages: Vec<hbt_model::bundle::Passage>,
-        progress: impl Fn(usize, usize),
+        progress: impl Fn(String, f64) + Clone + 'static,
     ) -> Result<Pool, String> {
         let dim = self.demo.dim;
         let total = passages.len();
         let mut vectors = Vec::with_capacity(total * dim);
-        progress(0, total);
+        if self.manifest.model.word_rows.is_some() {
+            let texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
+            let p = progress.clone();
+            progress("Fetching the word rows these passages need".into(), 0.0);
+            let r = self
+                .worker
+                .prefetch(&texts, TextKind::Passage, move |_, bytes| {
+                    p(
+                        format!(
+                            "Fetching the word rows these passages need: {:.1} MB",
+                            bytes as f64 / 1e6
+                        ),
+                        0.0,
+                    )
+                })
+                .await?;
+            progress(
+                format!(
+                    "{} word rows in {} reads ({:.1} MB); embedding",
+                    r.rows,
+                    r.requests,
+                    r.bytes as f64 / 1e6
+                ),
+                0.0,
+            );
+        }
+        let label_of = |done: usize| format!("Embedding {done} / {total} passages in this browser");
+        progress(label_of(0), 0.0);
         for chunk in passages.chunks(POOL_BATCH) {
             let texts: Vec<&str> = chunk.iter().map(|p| p.text.as_str()).collect();
             let e = self.worker.encode(&texts, TextKind::Passage).await?;
             vectors.extend(e.vectors);
-            progress(vectors.len() / dim, total);
+            let done = vectors.len() / dim;
+            progress(label_of(done), done as f64 / total.max(1) as f64);
         }
         let corpus = BundleCorpus {
             passages,

@@ -13,18 +13,35 @@ pub fn js_err(e: wasm_bindgen::JsValue) -> String {
 }
 
 /// GET `url` and return its bytes; `progress(bytes_so_far)` is called as chunks arrive.
-pub async fn fetch_bytes(url: &str, mut progress: impl FnMut(u64)) -> Result<Vec<u8>, String> {
-    let resp = Request::get(url)
-        .send()
-        .await
-        .map_err(|e| format!("{url}: request failed: {e}"))?;
+pub async fn fetch_bytes(url: &str, progress: impl FnMut(u64)) -> Result<Vec<u8>, String> {
+    let (status, bytes) = fetch_range(url, None, progress).await?;
+    if !(200..300).contains(&status) {
+        return Err(format!("{url}: HTTP {status}"));
+    }
+    Ok(bytes)
+}
+
+/// GET `url`, with `Range: bytes=first-last` (inclusive) when `range` is given; the status
+/// and the body. A server that honours the range answers 206 with those bytes; one that
+/// ignores it, 200 with the whole file.
+pub async fn fetch_range(
+    url: &str,
+    range: Option<(u64, u64)>,
+    mut progress: impl FnMut(u64),
+) -> Result<(u16, Vec<u8>), String> {
+    let mut req = Request::get(url);
+    if let Some((a, b)) = range {
+        req = req.header("Range", &format!("bytes={a}-{b}"));
+    }
+    let resp = req.send().await.map_err(|e| format!("{url}: request failed: {e}"))?;
     if !resp.ok() {
         return Err(format!("{url}: HTTP {} {}", resp.status(), resp.status_text()));
     }
+    let status = resp.status();
     let Some(body) = resp.body() else {
         let b = resp.binary().await.map_err(|e| format!("{url}: {e}"))?;
         progress(b.len() as u64);
-        return Ok(b);
+        return Ok((status, b));
     };
     let reader: ReadableStreamDefaultReader = body
         .get_reader()
@@ -49,7 +66,7 @@ pub async fn fetch_bytes(url: &str, mut progress: impl FnMut(u64)) -> Result<Vec
         bytes.copy_to(&mut out[start..]);
         progress(out.len() as u64);
     }
-    Ok(out)
+    Ok((status, out))
 }
 
 /// Resolve `rel` against `base` (a bundle URL ending in `/`, or a page URL).
@@ -129,7 +146,8 @@ pub async fn cache_put(cache: &web_sys::Cache, key: &str, bytes: &[u8]) {
     }
 }
 
-/// Delete cached files under `base` that are not in `keep` (older versions of the bundle).
+/// Delete cached files under `base` that are not in `keep` (older versions of the bundle),
+/// nor entries of a kept file (its key followed by `&…`).
 pub async fn cache_prune(cache: &web_sys::Cache, base: &str, keep: &[String]) {
     let Ok(keys) = JsFuture::from(cache.keys()).await else {
         return;
@@ -139,7 +157,11 @@ pub async fn cache_prune(cache: &web_sys::Cache, base: &str, keep: &[String]) {
             continue;
         };
         let url = req.url();
-        if url.starts_with(base) && !keep.contains(&url) {
+        // A kept key's own entries (`KEY&rows=…`: an on-demand vocabulary's fetched rows).
+        let kept = keep
+            .iter()
+            .any(|k| url == *k || url.strip_prefix(k.as_str()).is_some_and(|r| r.starts_with('&')));
+        if url.starts_with(base) && !kept {
             let _ = JsFuture::from(cache.delete_with_str(&url)).await;
         }
     }

@@ -5,6 +5,8 @@
 use hbt_model::TextKind;
 use hbt_model::bundle::Manifest;
 use serde::{Deserialize, Serialize};
+
+pub use crate::worker::rows::RowsReport;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -41,6 +43,12 @@ pub(crate) enum Request {
         texts: Vec<String>,
         kind: TextKind,
     },
+    /// Fetch the word rows `texts` need in few large reads (a dropped file, before its
+    /// batches are encoded); progress as bytes arrive.
+    Prefetch {
+        texts: Vec<String>,
+        kind: TextKind,
+    },
     /// Time `runs` encodings of `text` after `warmups` (for `scripts/bench-browser.sh`).
     Bench {
         text: String,
@@ -65,7 +73,10 @@ pub(crate) enum Reply {
         tokens: Vec<usize>,
         unknown: Vec<usize>,
         ms: f64,
+        /// An on-demand vocabulary's rows this request fetched.
+        rows: Option<RowsReport>,
     },
+    Prefetched(RowsReport),
     Bench(serde_json::Value),
     Failed(String),
 }
@@ -74,6 +85,10 @@ pub(crate) enum Reply {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Loaded {
     pub backend: Backend,
+    /// An on-demand vocabulary's rows at the start (from this browser's cache) and after
+    /// the warm-up query.
+    pub rows: Option<RowsReport>,
+    pub rows_from_cache: usize,
     /// Loading steps in the worker, ms after it received the request.
     pub marks: Vec<(String, f64)>,
     pub cached_bytes: u64,

@@ -249,17 +249,49 @@ fn SearchForm(
 #[component]
 fn Examples(engine: Rc<Engine>, run: impl Fn(String) + Copy + 'static, widget: bool) -> impl IntoView {
     let examples = engine.demo.examples(if widget { 3 } else { 6 });
+    let others = if widget {
+        Vec::new()
+    } else {
+        engine.demo.other_language_examples()
+    };
     let m = &engine.manifest;
     let summary = format!(
         "{} passages in {} languages · {} · {}",
         m.passages,
         engine.demo.langs.len(),
         m.model.label,
-        match &m.model.vocab {
-            Some(v) => format!("vocabulary pruned to {} of {} tokens", v.after, v.before),
-            None => "full vocabulary".into(),
+        match (&m.model.vocab, &engine.rows) {
+            (Some(v), _) => format!("vocabulary pruned to {} of {} tokens", v.after, v.before),
+            (None, Some(r)) => format!(
+                "every language the model knows: word rows fetched as queries need them ({} of {} held{})",
+                r.held,
+                r.total,
+                if engine.rows_from_cache > 0 {
+                    format!(", {} from this browser's cache", engine.rows_from_cache)
+                } else {
+                    String::new()
+                }
+            ),
+            (None, None) => "full vocabulary".into(),
         }
     );
+    let button = move |(lang, text): (String, String)| {
+        let t = text.clone();
+        view! {
+            <button class="example" title=language_name(&lang).to_string() data-lang=lang.clone() on:click=move |_| run(t.clone())>
+                <span class="badge small">{lang.clone()}</span>
+                {text}
+            </button>
+        }
+    };
+    let others = (!others.is_empty()).then(|| {
+        view! {
+            <div class="examples" id="other-examples">
+                <span class="muted">"Or in a language with no passages here: "</span>
+                {others.into_iter().map(button).collect_view()}
+            </div>
+        }
+    });
     let marks_json = serde_json::to_string(&engine.marks).unwrap_or_default();
     let marks_title = engine
         .marks
@@ -282,19 +314,9 @@ fn Examples(engine: Rc<Engine>, run: impl Fn(String) + Copy + 'static, widget: b
     view! {
         <div class="examples">
             <span class="muted">"Try: "</span>
-            {examples
-                .into_iter()
-                .map(|(lang, text)| {
-                    let t = text.clone();
-                    view! {
-                        <button class="example" title=language_name(&lang).to_string() on:click=move |_| run(t.clone())>
-                            <span class="badge small">{lang.clone()}</span>
-                            {text}
-                        </button>
-                    }
-                })
-                .collect_view()}
+            {examples.into_iter().map(button).collect_view()}
         </div>
+        {others}
         {(!widget).then(|| view! { <p class="muted corpus-summary">{summary}</p> })}
         <p class="muted load-info" id="load-info" data-cached-bytes=engine.cached_bytes.to_string() data-marks=marks_json title=marks_title>{load_info}</p>
     }
@@ -379,8 +401,33 @@ fn Results(pool: PoolSignal, result: RwSignal<Option<SearchResult>>, top: usize)
                         </p>
                     }
                 });
+                let fetched = r.rows.as_ref().map(|w| {
+                    let fallback = w.fallback.clone().map(|f| view! { <p class="fallback" id="rows-fallback">{f}</p> });
+                    view! {
+                        {fallback}
+                        <p
+                            class="muted rows-info"
+                            id="rows-info"
+                            data-rows=w.rows.to_string()
+                            data-requests=w.requests.to_string()
+                            data-bytes=w.bytes.to_string()
+                            data-ms=format!("{:.1}", w.ms)
+                            data-worker-ms=format!("{:.1}", r.worker_ms)
+                        >
+                            {if w.rows == 0 {
+                                format!("Every word row this query needs was held ({} of {} rows).", w.held, w.total)
+                            } else {
+                                format!(
+                                    "{} word rows fetched for this query in {} read(s): {:.1} KB, {:.0} ms ({} of {} rows held now).",
+                                    w.rows, w.requests, w.bytes as f64 / 1e3, w.ms, w.held, w.total
+                                )
+                            }}
+                        </p>
+                    }
+                });
                 view! {
                     {unk}
+                    {fetched}
                     <ol class="results" id="results">{rows}</ol>
                 }
             })

@@ -223,7 +223,7 @@ fn ReportCard(report: Option<hbt_report::Report>) -> impl IntoView {
 #[component]
 // long: a Leptos view whose file reading, embedding progress and pool state share signals.
 fn OwnPassages(engine: Rc<Engine>, pool: PoolSignal, result: RwSignal<Option<SearchResult>>) -> impl IntoView {
-    let progress = RwSignal::new(None::<(usize, usize)>);
+    let progress = RwSignal::new(None::<(String, f64)>);
     let error = RwSignal::new(None::<String>);
     let stored = StoredValue::new_local(engine.clone());
     let demo = StoredValue::new_local(engine.demo.clone());
@@ -234,7 +234,7 @@ fn OwnPassages(engine: Rc<Engine>, pool: PoolSignal, result: RwSignal<Option<Sea
         let name = file.name();
         let engine = stored.get_value();
         error.set(None);
-        progress.set(Some((0, 0)));
+        progress.set(Some(("Reading the file…".into(), 0.0)));
         spawn_local(async move {
             let outcome = async {
                 let buf = wasm_bindgen_futures::JsFuture::from(file.array_buffer())
@@ -243,8 +243,8 @@ fn OwnPassages(engine: Rc<Engine>, pool: PoolSignal, result: RwSignal<Option<Sea
                 let bytes = js_sys::Uint8Array::new(&buf).to_vec();
                 let passages = hbt_model::bundle::parse_user_passages(&bytes, &name).map_err(|e| e.to_string())?;
                 engine
-                    .embed_pool(name.clone(), passages, move |done, total| {
-                        progress.set(Some((done, total)))
+                    .embed_pool(name.clone(), passages, move |what, fraction| {
+                        progress.set(Some((what, fraction)))
                     })
                     .await
                     .map_err(|e| format!("{name}: embedding failed: {e}"))
@@ -275,13 +275,11 @@ fn OwnPassages(engine: Rc<Engine>, pool: PoolSignal, result: RwSignal<Option<Sea
         input.set_value("");
     };
     let bar = move || {
-        progress.get().map(|(done, total)| {
-            let pct = if total == 0 { 0.0 } else { 100.0 * done as f64 / total as f64 };
+        progress.get().map(|(what, fraction)| {
+            let pct = 100.0 * fraction;
             view! {
                 <div class="loading" id="embed-progress">
-                    <div class="loading-label">
-                        {if total == 0 { "Reading the file…".to_string() } else { format!("Embedding {done} / {total} passages in this browser") }}
-                    </div>
+                    <div class="loading-label">{what}</div>
                     <div class="bar"><div class="fill" style=format!("width: {pct:.1}%")></div></div>
                 </div>
             }

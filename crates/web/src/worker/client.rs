@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::fetch::js_err;
-use crate::protocol::{Envelope, Loaded, Reply, Request, message, parse};
+use crate::protocol::{Envelope, Loaded, Reply, Request, RowsReport, message, parse};
 
 /// Vectors of an [`EncoderWorker::encode`] call, in the order of the texts.
 pub struct Encoded {
@@ -20,6 +20,8 @@ pub struct Encoded {
     pub vectors: Vec<f32>,
     pub tokens: Vec<usize>,
     pub unknown: Vec<usize>,
+    /// An on-demand vocabulary's rows this encode fetched.
+    pub rows: Option<RowsReport>,
 }
 
 /// Where the worker's loading progress goes (stage, bytes done), set per load.
@@ -179,6 +181,7 @@ impl EncoderWorker {
                     tokens,
                     unknown,
                     ms,
+                    rows,
                 },
                 Some(v),
             ) if v.length() as usize == texts.len() * dim => Ok(Encoded {
@@ -186,8 +189,29 @@ impl EncoderWorker {
                 vectors: v.to_vec(),
                 tokens,
                 unknown,
+                rows,
             }),
             (other, _) => Err(format!("the encoder's worker answered {other:?} to an encode")),
+        }
+    }
+
+    /// Read the word rows `texts` need in few large reads; `progress(bytes read)`.
+    pub async fn prefetch(
+        &self,
+        texts: &[&str],
+        kind: TextKind,
+        progress: impl Fn(String, u64) + 'static,
+    ) -> Result<RowsReport, String> {
+        *self.progress.borrow_mut() = Some(Box::new(progress));
+        let req = Request::Prefetch {
+            texts: texts.iter().map(|t| t.to_string()).collect(),
+            kind,
+        };
+        let out = self.call(req).await;
+        *self.progress.borrow_mut() = None;
+        match out? {
+            (Reply::Prefetched(r), _) => Ok(r),
+            (other, _) => Err(format!("the encoder's worker answered {other:?} to a prefetch")),
         }
     }
 

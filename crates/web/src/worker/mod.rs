@@ -11,6 +11,7 @@
 //! [`server`] is the worker's side, [`client`] the page's; [`crate::protocol`] what they send.
 
 mod client;
+pub mod rows;
 mod server;
 
 pub use client::EncoderWorker;

@@ -16,12 +16,46 @@ use wasm_bindgen_futures::spawn_local;
 #[cfg(feature = "webgpu")]
 use crate::fetch::webgpu_adapter;
 use crate::fetch::{BundleReader, join_url, now, yield_to_browser};
-use crate::protocol::{Backend, Envelope, Loaded, QUERY_PAD, Reply, Request, message, parse};
+use crate::protocol::{Backend, Envelope, Loaded, QUERY_PAD, Reply, Request, RowsReport, message, parse};
 use crate::timing::median;
+use crate::worker::rows::{BULK_GAP, QUERY_GAP, WordRows};
+use hbt_model::TokenBatch;
+use hbt_model::bert::BatchTensors;
 
 struct Model {
     encoder: Encoder,
     unk_id: Option<u32>,
+    /// An on-demand vocabulary's rows (held, cached, fetched as texts need them).
+    rows: Option<WordRows>,
+}
+
+impl Model {
+    /// The batch on the encoder's device; an on-demand vocabulary's missing rows are read
+    /// first (runs `gap` pages apart in one read).
+    async fn tensors(
+        &self,
+        batch: &TokenBatch,
+        gap: u32,
+        progress: &dyn Fn(u64),
+    ) -> Result<(BatchTensors, Option<RowsReport>), String> {
+        let enc = &self.encoder;
+        let Some(rows) = &self.rows else {
+            return Ok((enc.to_device(batch, &enc.device), None));
+        };
+        let report = rows.ensure(&batch.ids, gap, progress).await?;
+        Ok((self.held_tensors(batch)?, Some(report)))
+    }
+
+    /// The batch on the device from rows already held.
+    fn held_tensors(&self, batch: &TokenBatch) -> Result<BatchTensors, String> {
+        let enc = &self.encoder;
+        match &self.rows {
+            None => Ok(enc.to_device(batch, &enc.device)),
+            Some(rows) => enc
+                .to_device_with_rows(batch, &rows.table.borrow(), &enc.device)
+                .map_err(|missing| format!("word rows {missing:?} are not held")),
+        }
+    }
 }
 
 fn post(id: u32, body: &Reply, vectors: Option<js_sys::Float32Array>) {
@@ -78,10 +112,14 @@ async fn handle(id: u32, req: Request, model: Rc<RefCell<Option<Rc<Model>>>>) {
             Some(m) => encode(&m, &texts, kind).await,
             None => Err("the encoder is not loaded yet".into()),
         },
-        Request::Bench { text, warmups, runs } => match loaded {
-            Some(m) => bench(&m.encoder, &text, warmups, runs)
+        Request::Prefetch { texts, kind } => match loaded {
+            Some(m) => prefetch(id, &m, &texts, kind)
                 .await
-                .map(|v| (Reply::Bench(v), None)),
+                .map(|r| (Reply::Prefetched(r), None)),
+            None => Err("the encoder is not loaded yet".into()),
+        },
+        Request::Bench { text, warmups, runs } => match loaded {
+            Some(m) => bench(&m, &text, warmups, runs).await.map(|v| (Reply::Bench(v), None)),
             None => Err("the encoder is not loaded yet".into()),
         },
     };
@@ -165,29 +203,109 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
     let mut encoder = Encoder::from_prepared(prepared, weights, &device, &options).map_err(loading)?;
     encoder.tokenizer.pad_multiple = QUERY_PAD;
     marks.push(("encoder".to_string(), now() - t0));
+    // An on-demand vocabulary: the rows this browser kept from earlier visits, now.
+    let rows = match &manifest.model.word_rows {
+        Some(info) => {
+            let r = WordRows::open(base, manifest, info).await?;
+            marks.push((
+                format!("word rows ({} from this browser's cache)", r.from_cache),
+                now() - t0,
+            ));
+            Some(r)
+        }
+        None => None,
+    };
+    if rows.is_none() && encoder.words_on_demand() {
+        return Err("the bundle's model fetches its word rows on demand, but the manifest says nothing of them (no model.word_rows)".into());
+    }
     if encoder.config.hidden_size != manifest.dim {
         return Err(format!(
             "the model's vectors have {} dimensions but the passage vectors {}",
             encoder.config.hidden_size, manifest.dim
         ));
     }
-    // One warm-up query compiles the GPU kernels now rather than on the first search,
-    // and proves the backend works before the page relies on it.
+    let mut model = Model {
+        encoder,
+        unk_id: None,
+        rows,
+    };
+    let mut warm_rows = None;
     if let Some(files) = fallback {
-        if let Err(e) = encoder.embed_batch_async(&["warm-up"], TextKind::Query).await {
-            backend = Backend::Cpu(format!("WebGPU failed on the first query: {e}"));
-            encoder = Encoder::from_files(files, &Device::flex(), &cpu_options).map_err(|e| e.to_string())?;
-            encoder.tokenizer.pad_multiple = QUERY_PAD;
+        match warm_up(&model).await {
+            Ok(r) => warm_rows = r,
+            // Rows that cannot be read are the bundle's fault, not WebGPU's.
+            Err(WarmUp::Rows(e)) => return Err(e),
+            Err(WarmUp::Gpu(e)) => {
+                backend = Backend::Cpu(format!("WebGPU failed on the first query: {e}"));
+                model.encoder = Encoder::from_files(files, &Device::flex(), &cpu_options).map_err(|e| e.to_string())?;
+                model.encoder.tokenizer.pad_multiple = QUERY_PAD;
+            }
         }
         marks.push(("warm-up".to_string(), now() - t0));
     }
-    let unk_id = ["<unk>", "[UNK]"].iter().find_map(|t| encoder.tokenizer.token_to_id(t));
+    model.unk_id = ["<unk>", "[UNK]"]
+        .iter()
+        .find_map(|t| model.encoder.tokenizer.token_to_id(t));
+    let rows = model.rows.as_ref().map(|r| RowsReport {
+        held: r.held(),
+        total: manifest.model.word_rows.as_ref().map_or(0, |w| w.layout.rows),
+        fallback: r.fallback(),
+        ..warm_rows.unwrap_or_default()
+    });
     let info = Loaded {
         backend,
+        rows_from_cache: model.rows.as_ref().map_or(0, |r| r.from_cache),
+        rows,
         marks,
         cached_bytes: reader.cached_bytes.get(),
     };
-    Ok((Model { encoder, unk_id }, info))
+    Ok((model, info))
+}
+
+enum WarmUp {
+    Rows(String),
+    Gpu(String),
+}
+
+/// One query through the encoder: compiles the GPU kernels now rather than on the first
+/// search, and proves the backend works before the page relies on it.
+async fn warm_up(m: &Model) -> Result<Option<RowsReport>, WarmUp> {
+    let enc = &m.encoder;
+    let batch = enc
+        .tokenize(&["warm-up"], TextKind::Query)
+        .map_err(|e| WarmUp::Rows(e.to_string()))?;
+    let (tensors, rows) = m.tensors(&batch, QUERY_GAP, &|_| {}).await.map_err(WarmUp::Rows)?;
+    enc.forward(&tensors)
+        .into_data_async()
+        .await
+        .map_err(|e| WarmUp::Gpu(format!("{e:?}")))?;
+    Ok(rows)
+}
+
+/// Read the word rows of a visitor's texts in a few large reads, before their batches.
+async fn prefetch(id: u32, m: &Model, texts: &[String], kind: TextKind) -> Result<RowsReport, String> {
+    let Some(rows) = &m.rows else {
+        return Ok(RowsReport::default());
+    };
+    let mut ids = Vec::new();
+    for chunk in texts.chunks(256) {
+        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        let batch = m.encoder.tokenize(&refs, kind).map_err(|e| e.to_string())?;
+        ids.extend(batch.ids);
+        ids.sort_unstable();
+        ids.dedup();
+    }
+    let progress = |done: u64| {
+        post(
+            id,
+            &Reply::Progress {
+                stage: "word rows".into(),
+                done,
+            },
+            None,
+        )
+    };
+    rows.ensure(&ids, BULK_GAP, &progress).await
 }
 
 async fn encode(m: &Model, texts: &[String], kind: TextKind) -> Result<(Reply, Option<js_sys::Float32Array>), String> {
@@ -195,6 +313,7 @@ async fn encode(m: &Model, texts: &[String], kind: TextKind) -> Result<(Reply, O
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let enc = &m.encoder;
     let batch = enc.tokenize(&refs, kind).map_err(|e| e.to_string())?;
+    let (tensors, rows) = m.tensors(&batch, QUERY_GAP, &|_| {}).await?;
     let (mut tokens, mut unknown) = (Vec::new(), Vec::new());
     for r in 0..texts.len() {
         let ids = batch.row_ids(r);
@@ -202,7 +321,7 @@ async fn encode(m: &Model, texts: &[String], kind: TextKind) -> Result<(Reply, O
         unknown.push(m.unk_id.map(|u| ids.iter().filter(|&&i| i == u).count()).unwrap_or(0));
     }
     let flat = enc
-        .forward(&enc.to_device(&batch, &enc.device))
+        .forward(&tensors)
         .into_data_async()
         .await
         .map_err(|e| format!("{e:?}"))?
@@ -213,12 +332,14 @@ async fn encode(m: &Model, texts: &[String], kind: TextKind) -> Result<(Reply, O
         tokens,
         unknown,
         ms: now() - t0,
+        rows,
     };
     Ok((reply, Some(js_sys::Float32Array::from(flat.as_slice()))))
 }
 
 /// Token ids to vector, read back: the encoder alone, timed where it runs.
-async fn bench(enc: &Encoder, text: &str, warmups: u32, runs: u32) -> Result<serde_json::Value, String> {
+async fn bench(m: &Model, text: &str, warmups: u32, runs: u32) -> Result<serde_json::Value, String> {
+    let enc = &m.encoder;
     let mut tokenize_ms = Vec::new();
     for _ in 0..runs.max(1) {
         let t = now();
@@ -226,11 +347,13 @@ async fn bench(enc: &Encoder, text: &str, warmups: u32, runs: u32) -> Result<ser
         tokenize_ms.push(now() - t);
     }
     let batch = enc.tokenize(&[text], TextKind::Query).map_err(|e| e.to_string())?;
+    // Rows first (not timed: a warm query holds them).
+    m.tensors(&batch, QUERY_GAP, &|_| {}).await?;
     let mut encode_ms = Vec::new();
     let mut vector = Vec::new();
     for i in 0..warmups + runs {
         let t = now();
-        let tensors = enc.to_device(&batch, &enc.device);
+        let tensors = m.held_tensors(&batch)?;
         let v = enc
             .forward(&tensors)
             .into_data_async()

@@ -1,0 +1,287 @@
+//! An on-demand vocabulary's word rows in the worker: the rows held (memory), the rows this
+//! browser kept from earlier visits (the Cache API, keyed by the rows file's hash), and HTTP
+//! `Range` reads for the rest — one per run of nearby pages. A server that ignores `Range`
+//! (200 with the whole file) costs one download of the table, after which every row is
+//! held; the page says so.
+//!
+//! Every row carries a check over its id and values ([`hbt_model::vocab`]): a block cut
+//! short, corrupted or read from the wrong offset is an error, never a wrong vector.
+
+use std::cell::{Cell, RefCell};
+
+use hbt_model::bundle::{Manifest, WordRowsInfo};
+use hbt_model::vocab::{Int8Table, RowsLayout, pages_of, plan_ranges};
+use serde::{Deserialize, Serialize};
+
+use crate::fetch::{cache_get, cache_key, cache_put, fetch_range, join_url, now, open_cache};
+
+/// Pages between two needed ones that a query's read fetches rather than split in two
+/// requests (a few hundred bytes each: a request costs more).
+pub const QUERY_GAP: u32 = 4;
+/// The same for a dropped file's thousands of rows: a few large reads.
+pub const BULK_GAP: u32 = 256;
+
+/// What fetching rows cost one request of the page, and where the table stands.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RowsReport {
+    /// Range reads (or the one whole download) made for this request.
+    pub requests: u32,
+    pub bytes: u64,
+    /// Rows this request needed that were not held.
+    pub rows: usize,
+    pub ms: f64,
+    /// Rows held now, of the table's.
+    pub held: usize,
+    pub total: usize,
+    /// Why every row is held after one download (a server without `Range`), if so.
+    pub fallback: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    /// Not known yet: the first read goes alone.
+    Probe,
+    Range,
+    /// The whole table is held.
+    Whole,
+}
+
+pub struct WordRows {
+    url: String,
+    sha256: Option<String>,
+    layout: RowsLayout,
+    page_rows: usize,
+    pub table: RefCell<Int8Table>,
+    mode: Cell<Mode>,
+    fallback: RefCell<Option<String>>,
+    cache: Option<web_sys::Cache>,
+    /// Row runs this browser holds in its cache (the index entry's content).
+    cached: RefCell<Vec<(u32, u32)>>,
+    /// Rows read from the cache when the worker started.
+    pub from_cache: usize,
+}
+
+fn range_key(key: &str, first: u32, last: u32) -> String {
+    format!("{key}&rows={first}-{last}")
+}
+
+impl WordRows {
+    /// Open the rows of `manifest`'s bundle at `base`: every run this browser kept is read
+    /// back (and checked) now, so nothing fetched on an earlier visit is fetched again.
+    pub async fn open(base: &str, manifest: &Manifest, info: &WordRowsInfo) -> Result<WordRows, String> {
+        let url = join_url(base, &info.path);
+        let file = manifest.file(&info.path);
+        let mut rows = WordRows {
+            sha256: file.and_then(|f| f.sha256.clone()),
+            layout: info.layout,
+            page_rows: info.page_rows.max(1),
+            table: RefCell::new(Int8Table::sparse(info.layout.hidden)),
+            mode: Cell::new(Mode::Probe),
+            fallback: RefCell::new(None),
+            cache: open_cache().await,
+            cached: RefCell::new(Vec::new()),
+            from_cache: 0,
+            url,
+        };
+        let Some(key) = rows.key() else { return Ok(rows) };
+        let Some(cache) = &rows.cache else { return Ok(rows) };
+        // The whole table, kept after a server without `Range` sent it.
+        if let Some(bytes) = cache_get(cache, &key, rows.layout.file_bytes()).await {
+            let t = Int8Table::from_rows_file(&bytes, &rows.url).map_err(|e| e.to_string())?;
+            rows.from_cache = t.rows();
+            *rows.table.borrow_mut() = t;
+            rows.mode.set(Mode::Whole);
+            return Ok(rows);
+        }
+        let index: Vec<(u32, u32)> = match cache_get_any(cache, &format!("{key}&index")).await {
+            Some(b) => serde_json::from_slice(&b).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let mut kept = Vec::new();
+        for (first, last) in index {
+            let want = (last - first + 1) as u64 * rows.layout.record as u64;
+            // A run that is gone or fails its checks is fetched again when needed.
+            if let Some(bytes) = cache_get(cache, &range_key(&key, first, last), want).await
+                && let Ok(n) = rows
+                    .table
+                    .borrow_mut()
+                    .insert_records(&rows.layout, first as usize, &bytes, &rows.url)
+            {
+                rows.from_cache += n;
+                kept.push((first, last));
+            }
+        }
+        *rows.cached.borrow_mut() = kept;
+        Ok(rows)
+    }
+
+    fn key(&self) -> Option<String> {
+        self.sha256.as_deref().map(|sha| cache_key(&self.url, sha))
+    }
+
+    pub fn fallback(&self) -> Option<String> {
+        self.fallback.borrow().clone()
+    }
+
+    pub fn held(&self) -> usize {
+        self.table.borrow().rows()
+    }
+
+    /// Make every row of `ids` held: read the missing pages (runs at most `gap` pages
+    /// apart in one read), check and keep them. `progress(bytes so far)` for long reads.
+    pub async fn ensure(&self, ids: &[u32], gap: u32, progress: &dyn Fn(u64)) -> Result<RowsReport, String> {
+        let t0 = now();
+        let done = Cell::new(0u64);
+        let add = |d: u64| {
+            done.set(done.get() + d);
+            progress(done.get())
+        };
+        let progress: &dyn Fn(u64) = &add;
+        let missing = self.table.borrow().missing(ids);
+        let mut report = RowsReport {
+            rows: missing.len(),
+            ..Default::default()
+        };
+        if !missing.is_empty() {
+            let ranges = plan_ranges(&pages_of(&missing, self.page_rows), gap);
+            let mut rest = &ranges[..];
+            if self.mode.get() == Mode::Probe
+                && let Some((first, tail)) = ranges.split_first()
+            {
+                // One read alone first: a server that ignores `Range` sends the whole table
+                // once, not once per concurrent read.
+                self.read(*first, &mut report, progress).await?;
+                rest = tail;
+            }
+            if self.mode.get() != Mode::Whole {
+                let reads = rest.iter().map(|&r| async move {
+                    let mut one = RowsReport::default();
+                    self.read(r, &mut one, progress).await.map(|()| one)
+                });
+                for one in futures::future::try_join_all(reads).await? {
+                    report.requests += one.requests;
+                    report.bytes += one.bytes;
+                }
+            }
+            let still = self.table.borrow().missing(ids);
+            if !still.is_empty() {
+                return Err(format!(
+                    "{}: rows {still:?} are still missing after reading them",
+                    self.url
+                ));
+            }
+        }
+        report.ms = now() - t0;
+        report.held = self.held();
+        report.total = self.layout.rows;
+        report.fallback = self.fallback();
+        Ok(report)
+    }
+
+    /// Read pages `first..=last` (clamped to the table) and keep their rows;
+    /// `progress(new bytes)` as they arrive.
+    async fn read(
+        &self,
+        (first, last): (u32, u32),
+        report: &mut RowsReport,
+        progress: &dyn Fn(u64),
+    ) -> Result<(), String> {
+        if self.mode.get() == Mode::Whole {
+            return Ok(());
+        }
+        let p = self.page_rows as u32;
+        let row0 = first * p;
+        let row1 = ((last + 1) * p).min(self.layout.rows as u32);
+        if row0 >= row1 {
+            return Err(format!(
+                "{}: page {first} lies past the table's {} rows",
+                self.url, self.layout.rows
+            ));
+        }
+        let (a, b) = (self.layout.offset(row0 as usize), self.layout.offset(row1 as usize) - 1);
+        let seen = Cell::new(0u64);
+        let (status, bytes) = fetch_range(&self.url, Some((a, b)), |n| {
+            progress(n - seen.get());
+            seen.set(n)
+        })
+        .await?;
+        report.requests += 1;
+        report.bytes += bytes.len() as u64;
+        match status {
+            206 => {
+                let want = b - a + 1;
+                if bytes.len() as u64 != want {
+                    return Err(format!(
+                        "{}: asked for {want} bytes (rows {row0}..{row1}), the server sent {} (a truncated file?)",
+                        self.url,
+                        bytes.len()
+                    ));
+                }
+                self.table
+                    .borrow_mut()
+                    .insert_records(&self.layout, row0 as usize, &bytes, &self.url)
+                    .map_err(|e| e.to_string())?;
+                if self.mode.get() == Mode::Probe {
+                    self.mode.set(Mode::Range);
+                }
+                self.keep(row0, row1 - 1, &bytes).await;
+                Ok(())
+            }
+            200 => self.take_whole(bytes).await,
+            s => Err(format!("{}: HTTP {s} to a range request", self.url)),
+        }
+    }
+
+    /// A server without `Range` sent the whole file: check it, hold every row, keep it.
+    async fn take_whole(&self, bytes: Vec<u8>) -> Result<(), String> {
+        use sha2::Digest;
+        if let Some(want) = &self.sha256 {
+            let got = format!("{:x}", sha2::Sha256::digest(&bytes));
+            if &got != want {
+                return Err(format!(
+                    "{}: the downloaded table ({} bytes) does not match the manifest's hash (a truncated or stale file)",
+                    self.url,
+                    bytes.len()
+                ));
+            }
+        }
+        let table = Int8Table::from_rows_file(&bytes, &self.url).map_err(|e| e.to_string())?;
+        *self.table.borrow_mut() = table;
+        self.mode.set(Mode::Whole);
+        *self.fallback.borrow_mut() = Some(format!(
+            "the server ignores HTTP Range requests, so the whole word table ({:.1} MB) was downloaded once instead of a few rows a query",
+            bytes.len() as f64 / 1e6
+        ));
+        if let (Some(c), Some(k)) = (&self.cache, self.key()) {
+            cache_put(c, &k, &bytes).await;
+        }
+        Ok(())
+    }
+
+    /// Keep a checked run of rows for the next visit, and list it in the index entry.
+    async fn keep(&self, first: u32, last: u32, bytes: &[u8]) {
+        let (Some(c), Some(k)) = (&self.cache, self.key()) else {
+            return;
+        };
+        cache_put(c, &range_key(&k, first, last), bytes).await;
+        let index = {
+            let mut runs = self.cached.borrow_mut();
+            runs.push((first, last));
+            serde_json::to_vec(&*runs).unwrap_or_default()
+        };
+        cache_put(c, &format!("{k}&index"), &index).await;
+    }
+}
+
+/// A cache entry's bytes whatever their size (the index).
+async fn cache_get_any(cache: &web_sys::Cache, key: &str) -> Option<Vec<u8>> {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+    let hit = JsFuture::from(cache.match_with_str(key)).await.ok()?;
+    if hit.is_undefined() || hit.is_null() {
+        return None;
+    }
+    let resp: web_sys::Response = hit.dyn_into().ok()?;
+    let buf = JsFuture::from(resp.array_buffer().ok()?).await.ok()?;
+    Some(js_sys::Uint8Array::new(&buf).to_vec())
+}
