@@ -6,7 +6,7 @@
 # questions and ~1,220 passages a language, so the bias view ranks a real pool), plus the
 # first 20 questions of XQuAD-R's five other languages (el, hi, th, tr, vi: questions in
 # scripts the passages lack, answers known), int8 weights, the eval report of the same pool
-# for the app's charts, and the vocabulary on demand: every one of the model's 250,037 word
+# for the app's charts, passage vectors in int8 (HBT_DEMO_VECTORS=f16: twice the bytes), and the vocabulary on demand: every one of the model's 250,037 word
 # rows in a file the browser reads a few rows at a time (HBT_DEMO_VOCAB=pruned: the older
 # offline bundle, pruned to the six languages' 100,000 most frequent words).
 # HBT_DEMO_LIMIT=40 keeps the first 40 questions per language (a small demo).
@@ -51,7 +51,7 @@ else
   stamp "export"
   "$HBT" export --model "$E5" --corpus "$DATA" --languages "$LANGS" "${limit[@]}" "${vocab[@]}" \
     --question-languages "${HBT_DEMO_QUESTION_LANGS:-el,hi,th,tr,vi}" \
-    --dtype "${HBT_DEMO_DTYPE:-q8}" --report out/demo-eval/report.json --force --out target/web-demo
+    --dtype "${HBT_DEMO_DTYPE:-q8}" --vectors "${HBT_DEMO_VECTORS:-q8}" --report out/demo-eval/report.json --force --out target/web-demo
 fi
 # wasm-opt for trunk's release build: binaryen 132 from npm (Trunk.toml says why not Debian's).
 if [ ! -x target/binaryen/node_modules/.bin/wasm-opt ]; then

@@ -2,8 +2,14 @@
 // servers send, a static server, the command-line parsing and the cosine of two vectors.
 
 import { createServer } from "node:http";
-import { readFile } from "node:fs/promises";
+import { readFile, open, stat } from "node:fs/promises";
 import { join, extname } from "node:path";
+import { gzipSync } from "node:zlib";
+
+/** What a static host compresses on the wire (GitHub Pages, Netlify and Cloudflare gzip or
+ * brotli these types); an on-demand vocabulary's rows (Range reads) and the already
+ * compressed tokenizer pieces go as they are. */
+const COMPRESS = new Set([".html", ".js", ".mjs", ".css", ".wasm", ".json", ".safetensors", ".svg"]);
 
 export const MIME = {
   ".html": "text/html; charset=utf-8",
@@ -36,34 +42,51 @@ export function cosine(a, b) {
  * (trunk serve, python3 -m http.server), and counts what it sent in `server.log`: one
  * `{path, range, status, bytes}` per request. Options, to test a client against servers
  * that misbehave: `noRange` (ignore Range: 200 and the whole file), `shiftRange` (answer a
- * range with the bytes `shiftRange` further on: a wrong answer of the right length).
+ * range with the bytes `shiftRange` further on: a wrong answer of the right length), `gzip`
+ * (default on: compress COMPRESS types for clients that accept it, as static hosts do).
+ * `bytes` in the log is what went on the wire, `raw` the file's bytes.
  */
-export function serve(root, { noRange = false, shiftRange = 0 } = {}) {
+export function serve(root, { noRange = false, shiftRange = 0, gzip = true } = {}) {
   const log = [];
+  const gzipped = new Map();
   const server = createServer(async (req, res) => {
     try {
       let path = decodeURIComponent(new URL(req.url, "http://x").pathname);
       if (path.endsWith("/")) path += "index.html";
       const file = join(root, path);
       if (!file.startsWith(root)) throw new Error("outside root");
-      const body = await readFile(file);
       const type = MIME[extname(file)] ?? "application/octet-stream";
       const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
       if (m && !noRange) {
+        // Only the range is read: a static host does not read a 98 MB file per request.
+        const size = (await stat(file)).size;
         const a = Number(m[1]);
-        const b = Math.min(m[2] === "" ? body.length - 1 : Number(m[2]), body.length - 1);
-        if (a >= body.length || a > b) {
+        const b = Math.min(m[2] === "" ? size - 1 : Number(m[2]), size - 1);
+        if (a >= size || a > b) {
           log.push({ path, range: req.headers.range, status: 416, bytes: 0 });
-          res.writeHead(416, { "content-range": `bytes */${body.length}` });
+          res.writeHead(416, { "content-range": `bytes */${size}` });
           return res.end();
         }
-        const part = body.subarray(a + shiftRange, b + 1 + shiftRange);
-        log.push({ path, range: req.headers.range, status: 206, bytes: part.length });
-        res.writeHead(206, { "content-type": type, "content-length": part.length, "content-range": `bytes ${a}-${b}/${body.length}`, "accept-ranges": "bytes" });
+        const fh = await open(file);
+        const want = Math.max(0, Math.min(b + 1 + shiftRange, size) - (a + shiftRange));
+        const part = Buffer.alloc(want);
+        await fh.read(part, 0, want, a + shiftRange);
+        await fh.close();
+        log.push({ path, range: req.headers.range, status: 206, bytes: part.length, raw: part.length });
+        res.writeHead(206, { "content-type": type, "content-length": part.length, "content-range": `bytes ${a}-${b}/${size}`, "accept-ranges": "bytes" });
         return res.end(part);
       }
-      log.push({ path, range: req.headers.range, status: 200, bytes: body.length });
-      res.writeHead(200, { "content-type": type, "content-length": body.length, ...(noRange ? {} : { "accept-ranges": "bytes" }) });
+      const body = await readFile(file);
+      const ranges = noRange ? {} : { "accept-ranges": "bytes" };
+      if (gzip && COMPRESS.has(extname(file)) && /\bgzip\b/.test(req.headers["accept-encoding"] ?? "")) {
+        if (!gzipped.has(file)) gzipped.set(file, gzipSync(body, { level: 6 }));
+        const z = gzipped.get(file);
+        log.push({ path, status: 200, bytes: z.length, raw: body.length });
+        res.writeHead(200, { "content-type": type, "content-length": z.length, "content-encoding": "gzip", vary: "accept-encoding" });
+        return res.end(z);
+      }
+      log.push({ path, range: req.headers.range, status: 200, bytes: body.length, raw: body.length });
+      res.writeHead(200, { "content-type": type, "content-length": body.length, ...ranges });
       res.end(body);
     } catch {
       log.push({ path: req.url, status: 404, bytes: 0 });

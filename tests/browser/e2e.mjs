@@ -96,7 +96,7 @@ async function ask(page, text) {
   const rows = await page.$eval("#rows-info", (p) => ({ ...p.dataset })).catch(() => null);
   return {
     vector: JSON.parse(await page.textContent("#query-vector")),
-    rows: rows && Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, Number(v)])),
+    fetched: rows && Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, Number(v)])),
     warning: (await page.$$eval("p.warn", (ps) => ps.map((p) => p.textContent))).join(" "),
     top: await page.$$eval("#results li", (lis) => lis.slice(0, 5).map((li) => li.dataset.id)),
     scores: await page.$$eval("#results li .score", (ss) => ss.slice(0, 5).map((s) => Number(s.textContent))),
@@ -119,6 +119,7 @@ async function searchApp(browser, url, query, shot, unseen, server) {
     window.__longTasks = [];
     new PerformanceObserver((l) => l.getEntries().forEach((e) => window.__longTasks.push([Math.round(e.startTime), Math.round(e.duration)]))).observe({ entryTypes: ["longtask"] });
   });
+  const visitAt = server ? server.log.length : 0;
   await page.goto(url);
   // An impatient visitor: types the question while the model loads and presses Enter; the
   // search runs once the model is ready.
@@ -143,6 +144,14 @@ async function searchApp(browser, url, query, shot, unseen, server) {
   await page.waitForSelector("#results li", { timeout: LOAD_TIMEOUT });
   await page.waitForFunction(() => !document.querySelector("#search").disabled, null, { timeout: LOAD_TIMEOUT });
   const searchMs = Date.now() - t0;
+  // Everything the first visit downloaded before its first answer, as sent on the wire.
+  const visit = server ? server.log.slice(visitAt) : [];
+  const firstVisit = {
+    requests: visit.length,
+    wire_bytes: visit.reduce((s, r) => s + r.bytes, 0),
+    file_bytes: visit.reduce((s, r) => s + (r.raw ?? r.bytes), 0),
+    files: Object.entries(visit.reduce((m, r) => ((m[r.path.replace(/-[0-9a-f]{16}(_bg)?\./, ".")] ??= [0, 0]), (m[r.path.replace(/-[0-9a-f]{16}(_bg)?\./, ".")][0] += r.bytes), (m[r.path.replace(/-[0-9a-f]{16}(_bg)?\./, ".")][1] += r.raw ?? r.bytes), m), {})),
+  };
   assert.equal(await page.inputValue("#query"), query, "the query typed during loading was changed");
   // The encoder runs in a Web Worker, not on the page's thread.
   const workers = page.workers().length;
@@ -169,7 +178,7 @@ async function searchApp(browser, url, query, shot, unseen, server) {
       const first = await ask(page, text);
       // Asked again: every row held, what a warm query costs.
       const again = await ask(page, text + " ");
-      unseenResult.push({ text, ...first, warm: again.rows });
+      unseenResult.push({ text, ...first, warm: again.fetched });
     }
     unseenResult.rowReads = server ? server.log.slice(unseenAt).filter((r) => r.path.endsWith("word-rows.bin")) : [];
     await page.screenshot({ path: shot.replace(".png", "-unseen.png"), fullPage: true });
@@ -198,12 +207,12 @@ async function searchApp(browser, url, query, shot, unseen, server) {
     await page.waitForSelector("#load-info", { timeout: LOAD_TIMEOUT });
     secondVisit = { ms: Date.now() - t1, cachedBytes: Number(await page.getAttribute("#load-info", "data-cached-bytes")), info: (await page.textContent("#load-info")).trim() };
     const again = await ask(page, unseen[4]);
-    secondVisit.rows = again.rows;
+    secondVisit.rows = again.fetched;
     secondVisit.requests = server ? server.log.slice(logAt) : [];
   }
   await page.close();
   const typing = { ms: typingMs, before_ready: typedBeforeReady, longest_task_ms_loading: Math.max(0, ...loadTasks), long_tasks_loading: loadTasks, workers, app_start_ms: appStart, ready_ms: readyAt };
-  return { backend, top, vector, searchMs, rankDistance, fallback: !!fallbackNote, fallbackText, unseen: unseenResult, own, secondVisit, typing, logs };
+  return { backend, top, vector, searchMs, firstVisit, rankDistance, fallback: !!fallbackNote, fallbackText, unseen: unseenResult, own, secondVisit, typing, logs };
 }
 
 async function main() {
@@ -258,6 +267,7 @@ async function main() {
           mode === "cpu" ? UNSEEN : null,
           server,
         );
+        console.log(`${mode}: first visit, before the first answer: ${r.firstVisit.requests} requests, ${(r.firstVisit.wire_bytes / 1e6).toFixed(2)} MB on the wire (${(r.firstVisit.file_bytes / 1e6).toFixed(2)} MB of files): ${r.firstVisit.files.map(([p, [w]]) => `${p} ${(w / 1e6).toFixed(2)}`).join(", ")}`);
         console.log(`${mode}: backend ${r.backend}, typed during loading: ${r.typing.before_ready} (${r.typing.ms} ms for ${q.text.length} characters), longest main-thread task while loading ${r.typing.longest_task_ms_loading} ms, first search ${r.searchMs} ms after ready, top-5 ${r.top.join(",")}, ${r.rankDistance ?? ""}`);
         results[mode] = r;
         for (const t of targets) {
@@ -324,7 +334,7 @@ async function main() {
   const fullVecs = execFileSync(hbt, ["embed", "--model", full, "--query", ...UNSEEN], { encoding: "utf8" })
     .trim().split("\n").map((l) => JSON.parse(l).embedding);
   const onDemand = manifest.model.vocab_kind === "on-demand";
-  const unseen = results.cpu.unseen.map((u, i) => ({ text: u.text, other_script: i >= UNSEEN.length - OTHER_SCRIPTS, cosine_with_full_model: cosine(fullVecs[i], u.vector), warning: u.warning, rows: u.rows, warm: u.warm }));
+  const unseen = results.cpu.unseen.map((u, i) => ({ text: u.text, other_script: i >= UNSEEN.length - OTHER_SCRIPTS, cosine_with_full_model: cosine(fullVecs[i], u.vector), warning: u.warning, rows: u.fetched, warm: u.warm }));
   for (const u of unseen) {
     const r = u.rows;
     const rowsNote = r ? `; ${r.rows} word rows in ${r.requests} reads (${r.bytes} bytes, ${r.ms} ms), worker ${r.workerMs} ms vs ${u.warm.workerMs} ms warm (${u.warm.rows} rows then)` : "";
@@ -401,6 +411,7 @@ async function main() {
     targets,
     top5: { webgpu: results.webgpu.top, cpu: results.cpu.top, widget: results.widget.top },
     search_ms: { webgpu: results.webgpu.searchMs, cpu: results.cpu.searchMs },
+    first_visit: { webgpu: results.webgpu.firstVisit, cpu: results.cpu.firstVisit },
     cosine_with_hbt_embed: cos,
     rank_distance: results.webgpu.rankDistance,
   };

@@ -61,6 +61,9 @@ pub struct ExportArgs {
     /// With --vocab on-demand: rows a page, the unit the browser fetches and caches.
     #[arg(long, default_value_t = hbt_model::vocab::DEFAULT_PAGE_ROWS)]
     pub page_rows: usize,
+    /// Passage vectors: f16 (default) or q8 (int8 with one scale a passage: half the bytes).
+    #[arg(long, default_value = "f16")]
+    pub vectors: String,
     /// Texts per forward pass.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
@@ -136,6 +139,11 @@ pub fn run(a: ExportArgs) -> Result<()> {
         dtype,
         vocab,
         page_rows: a.page_rows,
+        q8_vectors: match a.vectors.as_str() {
+            "f16" => false,
+            "q8" => true,
+            o => bail!("unknown --vectors `{o}` (f16, q8)"),
+        },
         vocab_words: a.vocab_words.clone(),
         overwrite: a.force,
         report: a.report.clone(),

@@ -28,6 +28,8 @@ pub struct ExportOptions {
     pub vocab: VocabKind,
     /// On demand: rows a page (the unit the browser fetches and caches).
     pub page_rows: usize,
+    /// Passage vectors in int8 (one scale a passage) rather than f16.
+    pub q8_vectors: bool,
     /// Word lists (one word a line; a tab ends the word) whose pieces the pruned vocabulary
     /// keeps too, each word as written and capitalised: the served languages' vocabulary,
     /// so that queries the bundle does not contain tokenize as with the full model.
@@ -309,10 +311,12 @@ fn write_bundle(
     let texts: Vec<String> = corpus.passages.iter().map(|p| p.text.clone()).collect();
     bar.set_length(texts.len() as u64);
     let vectors = embed_all(&shipped, &texts, TextKind::Passage, bar)?;
-    write(
-        &tmp.join("embeddings.safetensors"),
-        &bundle::embeddings_safetensors(vectors.len(), vectors.dim, &vectors.data)?,
-    )?;
+    let image = if options.q8_vectors {
+        bundle::embeddings_safetensors_q8(vectors.len(), vectors.dim, &vectors.data)?
+    } else {
+        bundle::embeddings_safetensors(vectors.len(), vectors.dim, &vectors.data)?
+    };
+    write(&tmp.join("embeddings.safetensors"), &image)?;
     write(
         &tmp.join("corpus.json"),
         &serde_json::to_vec(&corpus).expect("corpus serializes"),

@@ -59,6 +59,9 @@ pub struct WordRows {
     cached: RefCell<Vec<(u32, u32)>>,
     /// Rows read from the cache when the worker started.
     pub from_cache: usize,
+    /// Runs read but not yet written to the cache: written by [`WordRows::flush`] after the
+    /// reply, so a query never waits for the cache.
+    pending: RefCell<Vec<(u32, u32, Vec<u8>)>>,
 }
 
 fn range_key(key: &str, first: u32, last: u32) -> String {
@@ -81,6 +84,7 @@ impl WordRows {
             cache: open_cache().await,
             cached: RefCell::new(Vec::new()),
             from_cache: 0,
+            pending: RefCell::new(Vec::new()),
             url,
         };
         let Some(key) = rows.key() else { return Ok(rows) };
@@ -224,7 +228,7 @@ impl WordRows {
                 if self.mode.get() == Mode::Probe {
                     self.mode.set(Mode::Range);
                 }
-                self.keep(row0, row1 - 1, &bytes).await;
+                self.pending.borrow_mut().push((row0, row1 - 1, bytes));
                 Ok(())
             }
             200 => self.take_whole(bytes).await,
@@ -258,16 +262,23 @@ impl WordRows {
         Ok(())
     }
 
-    /// Keep a checked run of rows for the next visit, and list it in the index entry.
-    async fn keep(&self, first: u32, last: u32, bytes: &[u8]) {
+    /// Keep the checked runs read since the last call for the next visit, and list them in
+    /// the index entry.
+    pub async fn flush(&self) {
+        let runs = std::mem::take(&mut *self.pending.borrow_mut());
         let (Some(c), Some(k)) = (&self.cache, self.key()) else {
             return;
         };
-        cache_put(c, &range_key(&k, first, last), bytes).await;
+        if runs.is_empty() {
+            return;
+        }
+        for (first, last, bytes) in &runs {
+            cache_put(c, &range_key(&k, *first, *last), bytes).await;
+        }
         let index = {
-            let mut runs = self.cached.borrow_mut();
-            runs.push((first, last));
-            serde_json::to_vec(&*runs).unwrap_or_default()
+            let mut kept = self.cached.borrow_mut();
+            kept.extend(runs.iter().map(|(a, b, _)| (*a, *b)));
+            serde_json::to_vec(&*kept).unwrap_or_default()
         };
         cache_put(c, &format!("{k}&index"), &index).await;
     }

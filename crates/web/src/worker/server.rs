@@ -127,6 +127,11 @@ async fn handle(id: u32, req: Request, model: Rc<RefCell<Option<Rc<Model>>>>) {
         Ok((reply, vectors)) => post(id, &reply, vectors),
         Err(e) => post(id, &Reply::Failed(e), None),
     }
+    // Rows read for this request go to the cache after the reply, not before it.
+    let m = model.borrow().clone();
+    if let Some(rows) = m.as_ref().and_then(|m| m.rows.as_ref()) {
+        rows.flush().await;
+    }
 }
 
 async fn init_device(force_cpu: bool) -> (Device, Backend) {
