@@ -96,10 +96,8 @@ pub struct Engine {
     pub report: Option<hbt_report::Report>,
     /// Bundle bytes that came from the Cache API rather than the network.
     pub cached_bytes: u64,
-    /// An on-demand vocabulary's rows when the encoder was ready, and how many of them
-    /// came from this browser's cache.
+    /// An on-demand vocabulary's rows when the encoder was ready.
     pub rows: Option<RowsReport>,
-    pub rows_from_cache: usize,
     /// From the start of loading to a working encoder.
     pub load_ms: f64,
     /// Loading steps and when each ended, ms after the start.
@@ -220,7 +218,6 @@ impl Engine {
             demo: Rc::new(demo.pool),
             report,
             cached_bytes: page_cached + loaded.cached_bytes,
-            rows_from_cache: loaded.rows_from_cache,
             rows: loaded.rows,
             load_ms,
             marks,

@@ -88,7 +88,6 @@ pub struct Loaded {
     /// An on-demand vocabulary's rows at the start (from this browser's cache) and after
     /// the warm-up query.
     pub rows: Option<RowsReport>,
-    pub rows_from_cache: usize,
     /// Loading steps in the worker, ms after it received the request.
     pub marks: Vec<(String, f64)>,
     pub cached_bytes: u64,

@@ -263,14 +263,8 @@ fn Examples(engine: Rc<Engine>, run: impl Fn(String) + Copy + 'static, widget: b
         match (&m.model.vocab, &engine.rows) {
             (Some(v), _) => format!("vocabulary pruned to {} of {} tokens", v.after, v.before),
             (None, Some(r)) => format!(
-                "every language the model knows: word rows fetched as queries need them ({} of {} held{})",
-                r.held,
-                r.total,
-                if engine.rows_from_cache > 0 {
-                    format!(", {} from this browser's cache", engine.rows_from_cache)
-                } else {
-                    String::new()
-                }
+                "every language the model knows: word rows fetched as queries need them ({} of {} held)",
+                r.held, r.total
             ),
             (None, None) => "full vocabulary".into(),
         }
@@ -411,16 +405,21 @@ fn Results(pool: PoolSignal, result: RwSignal<Option<SearchResult>>, top: usize)
                             data-rows=w.rows.to_string()
                             data-requests=w.requests.to_string()
                             data-bytes=w.bytes.to_string()
+                            data-cached=w.cached.to_string()
                             data-ms=format!("{:.1}", w.ms)
                             data-worker-ms=format!("{:.1}", r.worker_ms)
                         >
-                            {if w.rows == 0 {
-                                format!("Every word row this query needs was held ({} of {} rows).", w.held, w.total)
-                            } else {
-                                format!(
-                                    "{} word rows fetched for this query in {} read(s): {:.1} KB, {:.0} ms ({} of {} rows held now).",
-                                    w.rows, w.requests, w.bytes as f64 / 1e3, w.ms, w.held, w.total
-                                )
+                            {match (w.rows, w.cached) {
+                                (0, _) => format!("Every word row this query needs was held ({} of {} rows).", w.held, w.total),
+                                (n, c) if c == n => format!(
+                                    "{n} word rows for this query, all from this browser's cache ({:.0} ms; {} of {} rows held now).",
+                                    w.ms, w.held, w.total
+                                ),
+                                (n, c) => format!(
+                                    "{n} word rows for this query{}: {} fetched in {} read(s), {:.1} KB, {:.0} ms ({} of {} rows held now).",
+                                    if c > 0 { format!(", {c} from this browser's cache") } else { String::new() },
+                                    n - c, w.requests, w.bytes as f64 / 1e3, w.ms, w.held, w.total
+                                ),
                             }}
                         </p>
                     }

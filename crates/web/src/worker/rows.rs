@@ -29,6 +29,8 @@ pub struct RowsReport {
     pub bytes: u64,
     /// Rows this request needed that were not held.
     pub rows: usize,
+    /// Of them, rows read from this browser's cache (kept by an earlier visit).
+    pub cached: usize,
     pub ms: f64,
     /// Rows held now, of the table's.
     pub held: usize,
@@ -57,8 +59,10 @@ pub struct WordRows {
     cache: Option<web_sys::Cache>,
     /// Row runs this browser holds in its cache (the index entry's content).
     cached: RefCell<Vec<(u32, u32)>>,
-    /// Rows read from the cache when the worker started.
-    pub from_cache: usize,
+    /// Rows read from this browser's cache so far.
+    pub from_cache: Cell<usize>,
+    /// The whole table is in the cache (a server without `Range` sent it on a visit).
+    whole_cached: Cell<bool>,
     /// Runs read but not yet written to the cache: written by [`WordRows::flush`] after the
     /// reply, so a query never waits for the cache.
     pending: RefCell<Vec<(u32, u32, Vec<u8>)>>,
@@ -69,12 +73,13 @@ fn range_key(key: &str, first: u32, last: u32) -> String {
 }
 
 impl WordRows {
-    /// Open the rows of `manifest`'s bundle at `base`: every run this browser kept is read
-    /// back (and checked) now, so nothing fetched on an earlier visit is fetched again.
+    /// Open the rows of `manifest`'s bundle at `base`. What this browser kept on earlier
+    /// visits is only listed now (one cache read: the index of kept runs) and read when a
+    /// query needs it, so the page is ready as fast as without an on-demand vocabulary.
     pub async fn open(base: &str, manifest: &Manifest, info: &WordRowsInfo) -> Result<WordRows, String> {
         let url = join_url(base, &info.path);
         let file = manifest.file(&info.path);
-        let mut rows = WordRows {
+        let rows = WordRows {
             sha256: file.and_then(|f| f.sha256.clone()),
             layout: info.layout,
             page_rows: info.page_rows.max(1),
@@ -83,40 +88,79 @@ impl WordRows {
             fallback: RefCell::new(None),
             cache: open_cache().await,
             cached: RefCell::new(Vec::new()),
-            from_cache: 0,
+            from_cache: Cell::new(0),
+            whole_cached: Cell::new(false),
             pending: RefCell::new(Vec::new()),
             url,
         };
-        let Some(key) = rows.key() else { return Ok(rows) };
-        let Some(cache) = &rows.cache else { return Ok(rows) };
-        // The whole table, kept after a server without `Range` sent it.
-        if let Some(bytes) = cache_get(cache, &key, rows.layout.file_bytes()).await {
-            let t = Int8Table::from_rows_file(&bytes, &rows.url).map_err(|e| e.to_string())?;
-            rows.from_cache = t.rows();
-            *rows.table.borrow_mut() = t;
-            rows.mode.set(Mode::Whole);
+        let (Some(key), Some(cache)) = (rows.key(), &rows.cache) else {
             return Ok(rows);
-        }
-        let index: Vec<(u32, u32)> = match cache_get_any(cache, &format!("{key}&index")).await {
-            Some(b) => serde_json::from_slice(&b).unwrap_or_default(),
-            None => Vec::new(),
         };
-        let mut kept = Vec::new();
-        for (first, last) in index {
-            let want = (last - first + 1) as u64 * rows.layout.record as u64;
-            // A run that is gone or fails its checks is fetched again when needed.
-            if let Some(bytes) = cache_get(cache, &range_key(&key, first, last), want).await
-                && let Ok(n) = rows
-                    .table
-                    .borrow_mut()
-                    .insert_records(&rows.layout, first as usize, &bytes, &rows.url)
+        if let Some(b) = cache_get_any(cache, &format!("{key}&index")).await {
+            let mut runs: Vec<(u32, u32)> = serde_json::from_slice(&b).unwrap_or_default();
+            runs.sort_unstable();
+            *rows.cached.borrow_mut() = runs;
+        }
+        // The whole table, kept after a server without `Range` sent it: listed, not read.
+        rows.whole_cached.set(cache_has(cache, &key).await);
+        Ok(rows)
+    }
+
+    /// Take what this browser's cache holds of `missing` (sorted ids): the whole table if
+    /// it is there, else every kept run that holds one of them, read at once and checked
+    /// (a run that is gone or fails its checks is fetched from the server instead). The
+    /// rows taken.
+    async fn from_cache(&self, missing: &[u32]) -> usize {
+        let (Some(key), Some(cache)) = (self.key(), &self.cache) else {
+            return 0;
+        };
+        if self.whole_cached.get() {
+            self.whole_cached.set(false);
+            if let Some(bytes) = cache_get(cache, &key, self.layout.file_bytes()).await
+                && let Ok(t) = Int8Table::from_rows_file(&bytes, &self.url)
             {
-                rows.from_cache += n;
-                kept.push((first, last));
+                let n = missing.len();
+                *self.table.borrow_mut() = t;
+                self.mode.set(Mode::Whole);
+                self.from_cache.set(self.from_cache.get() + n);
+                return n;
             }
         }
-        *rows.cached.borrow_mut() = kept;
-        Ok(rows)
+        let runs: Vec<(u32, u32)> = {
+            let kept = self.cached.borrow();
+            let mut want: Vec<(u32, u32)> = missing
+                .iter()
+                .filter_map(|&id| {
+                    // The last kept run starting at or before `id`, if it reaches it.
+                    let i = kept.partition_point(|r| r.0 <= id);
+                    kept[..i].iter().rev().take(4).find(|r| r.1 >= id).copied()
+                })
+                .collect();
+            want.sort_unstable();
+            want.dedup();
+            want
+        };
+        let reads = runs.iter().map(|&(first, last)| {
+            let want = (last - first + 1) as u64 * self.layout.record as u64;
+            let k = range_key(&key, first, last);
+            async move { (first, cache_get(cache, &k, want).await) }
+        });
+        let mut taken = 0;
+        for (first, bytes) in futures::future::join_all(reads).await {
+            if let Some(bytes) = bytes {
+                let before = self.table.borrow().rows();
+                let ok = self
+                    .table
+                    .borrow_mut()
+                    .insert_records(&self.layout, first as usize, &bytes, &self.url)
+                    .is_ok();
+                if ok {
+                    taken += self.table.borrow().rows() - before;
+                }
+            }
+        }
+        self.from_cache.set(self.from_cache.get() + taken);
+        taken
     }
 
     fn key(&self) -> Option<String> {
@@ -141,11 +185,15 @@ impl WordRows {
             progress(done.get())
         };
         let progress: &dyn Fn(u64) = &add;
-        let missing = self.table.borrow().missing(ids);
+        let mut missing = self.table.borrow().missing(ids);
         let mut report = RowsReport {
             rows: missing.len(),
             ..Default::default()
         };
+        if !missing.is_empty() {
+            report.cached = self.from_cache(&missing).await;
+            missing = self.table.borrow().missing(ids);
+        }
         if !missing.is_empty() {
             let ranges = plan_ranges(&pages_of(&missing, self.page_rows), gap);
             let mut rest = &ranges[..];
@@ -282,6 +330,13 @@ impl WordRows {
         };
         cache_put(c, &format!("{k}&index"), &index).await;
     }
+}
+
+/// Whether the cache holds `key` (without reading it).
+async fn cache_has(cache: &web_sys::Cache, key: &str) -> bool {
+    wasm_bindgen_futures::JsFuture::from(cache.match_with_str(key))
+        .await
+        .is_ok_and(|hit| !hit.is_undefined() && !hit.is_null())
 }
 
 /// A cache entry's bytes whatever their size (the index).

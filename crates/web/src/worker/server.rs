@@ -208,14 +208,11 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
     let mut encoder = Encoder::from_prepared(prepared, weights, &device, &options).map_err(loading)?;
     encoder.tokenizer.pad_multiple = QUERY_PAD;
     marks.push(("encoder".to_string(), now() - t0));
-    // An on-demand vocabulary: the rows this browser kept from earlier visits, now.
+    // An on-demand vocabulary: which rows this browser kept on earlier visits.
     let rows = match &manifest.model.word_rows {
         Some(info) => {
             let r = WordRows::open(base, manifest, info).await?;
-            marks.push((
-                format!("word rows ({} from this browser's cache)", r.from_cache),
-                now() - t0,
-            ));
+            marks.push(("word rows listed".to_string(), now() - t0));
             Some(r)
         }
         None => None,
@@ -259,7 +256,6 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
     });
     let info = Loaded {
         backend,
-        rows_from_cache: model.rows.as_ref().map_or(0, |r| r.from_cache),
         rows,
         marks,
         cached_bytes: reader.cached_bytes.get(),
