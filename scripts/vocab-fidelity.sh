@@ -66,7 +66,7 @@ for b in bundles:
         per[l] = {"n": len(cs), "at_0999": sum(c >= 0.999 for c in cs) / len(cs), "min": min(cs)}
     ok = sum(c >= 0.999 for c in cos)
     report[name] = {"vocab_kind": kind, "questions": len(cos), "at_0999": ok / len(cos), "min": min(cos), "languages": per}
-    rows.append(f"| {name} ({kind}) | " + " | ".join(f"{per[l]['at_0999']:.0%} ({per[l]['min']:.4f})" for l in langs) + f" | **{ok}/{len(cos)}** |")
+    rows.append(f"| {name} ({kind}) | " + " | ".join(f"{per[l]['at_0999']:.0%} ({per[l]['min']:.5f})" for l in langs) + f" | **{ok}/{len(cos)}** |")
 head = "| bundle | " + " | ".join(langs) + " | all |"
 md = "\n".join([head, "|" + "---|" * (len(langs) + 2), *rows])
 print(md)

@@ -88,36 +88,7 @@ pub fn run(a: ExportArgs) -> Result<()> {
     if a.page_rows == 0 {
         bail!("--page-rows must be at least 1");
     }
-    let (corpus, source) = if a.corpus.is_dir() {
-        let c = hbt_data::load_dir(&a.corpus)?;
-        // Passage languages and question-only languages, loaded together: a question's
-        // answers are found by its id in every passage language.
-        let all: Option<Vec<String>> = match (&a.languages, &a.question_languages) {
-            (Some(p), Some(q)) => Some(p.iter().chain(q).cloned().collect()),
-            (p, _) => p.clone(),
-        };
-        let mut c = hbt_eval::lareqa::select_languages(c, all.as_deref(), &a.corpus)?;
-        if let Some(n) = a.limit {
-            c = c.limit(n);
-        }
-        let passage_langs: Option<Vec<String>> = a
-            .question_languages
-            .as_ref()
-            .map(|q| c.languages().into_iter().filter(|l| !q.contains(l)).collect());
-        let corpus = lareqa_corpus(&c, a.input, passage_langs.as_deref(), a.example_questions);
-        (corpus, a.corpus.display().to_string())
-    } else if a.corpus.is_file() {
-        if a.languages.is_some() || a.limit.is_some() || a.question_languages.is_some() {
-            bail!("--languages, --question-languages and --limit apply to LAReQA folders, not to a JSON-lines file");
-        }
-        (jsonl_corpus(&a.corpus)?, a.corpus.display().to_string())
-    } else {
-        bail!(
-            "{}: no such file or folder. {}",
-            a.corpus.display(),
-            hbt_data::fetch::HOW_TO_GET
-        );
-    };
+    let (corpus, source) = load_corpus(&a)?;
     if a.model.precision != hbt_model::Precision::F32 {
         // The bundle's weights and vectors come from the f32 model; `--dtype` sets what ships.
         bail!("hbt export takes no --precision (the bundle's number format is --dtype)");
@@ -191,4 +162,39 @@ pub fn run(a: ExportArgs) -> Result<()> {
         mib(m.download_bytes())
     );
     Ok(())
+}
+
+/// The bundle's passages and questions, and where they came from: a LAReQA folder (passage
+/// languages, question-only languages, a limit) or a JSON-lines file.
+fn load_corpus(a: &ExportArgs) -> Result<(hbt_model::bundle::BundleCorpus, String)> {
+    Ok(if a.corpus.is_dir() {
+        let c = hbt_data::load_dir(&a.corpus)?;
+        // Passage languages and question-only languages, loaded together: a question's
+        // answers are found by its id in every passage language.
+        let all: Option<Vec<String>> = match (&a.languages, &a.question_languages) {
+            (Some(p), Some(q)) => Some(p.iter().chain(q).cloned().collect()),
+            (p, _) => p.clone(),
+        };
+        let mut c = hbt_eval::lareqa::select_languages(c, all.as_deref(), &a.corpus)?;
+        if let Some(n) = a.limit {
+            c = c.limit(n);
+        }
+        let passage_langs: Option<Vec<String>> = a
+            .question_languages
+            .as_ref()
+            .map(|q| c.languages().into_iter().filter(|l| !q.contains(l)).collect());
+        let corpus = lareqa_corpus(&c, a.input, passage_langs.as_deref(), a.example_questions);
+        (corpus, a.corpus.display().to_string())
+    } else if a.corpus.is_file() {
+        if a.languages.is_some() || a.limit.is_some() || a.question_languages.is_some() {
+            bail!("--languages, --question-languages and --limit apply to LAReQA folders, not to a JSON-lines file");
+        }
+        (jsonl_corpus(&a.corpus)?, a.corpus.display().to_string())
+    } else {
+        bail!(
+            "{}: no such file or folder. {}",
+            a.corpus.display(),
+            hbt_data::fetch::HOW_TO_GET
+        );
+    })
 }

@@ -351,29 +351,7 @@ impl Encoder {
         };
         let normalize = !options.no_normalize && meta.as_ref().map(|m| m.normalize).unwrap_or(true);
         let words = meta.as_ref().and_then(|m| m.words.clone());
-        let mut tokenizer = match (&words, files.pieces) {
-            (None, _) => TextTokenizer::new(files.tokenizer, &o.join("tokenizer.json"), max_len, config.pad_token_id)?,
-            (Some(w), Some(pieces)) => TextTokenizer::with_pieces(
-                files.tokenizer,
-                &pieces,
-                &o.join("tokenizer.json"),
-                &o.join(&w.pieces_file),
-                max_len,
-                config.pad_token_id,
-            )?,
-            (Some(w), None) => return Err(ModelError::NotFound(o.join(&w.pieces_file).display().to_string())),
-        };
-        if let Some(w) = &words
-            && w.rows != config.vocab_size
-        {
-            return Err(ModelError::Mismatch {
-                path: o.join("hbt.json"),
-                message: format!(
-                    "{} has {} rows but config.json's vocab_size is {}",
-                    w.rows_file, w.rows, config.vocab_size
-                ),
-            });
-        }
+        let mut tokenizer = tokenizer_for(files.tokenizer, files.pieces, words.as_ref(), o, max_len, &config)?;
         tokenizer.id_limit = u32::try_from(config.vocab_size).ok();
         // Ids a post-processor adds are not in the vocabulary: one probe text checks them
         // against the embedding rows now rather than at the first query.
@@ -465,21 +443,7 @@ impl Encoder {
             words.is_some(),
         )?;
         if let (Some(w), Some(bytes)) = (&words, word_rows) {
-            let path = origin.join(&w.rows_file);
-            let table = Int8Table::from_rows_file(&bytes, &path.display().to_string())?;
-            if table.rows() != config.vocab_size || table.hidden != config.hidden_size {
-                return Err(ModelError::Mismatch {
-                    path,
-                    message: format!(
-                        "{} rows of {} values, but config.json says {} of {}",
-                        table.rows(),
-                        table.hidden,
-                        config.vocab_size,
-                        config.hidden_size
-                    ),
-                });
-            }
-            bert.embeddings.word_int8 = Some(std::sync::Arc::new(table));
+            attach_word_rows(&mut bert, w, &bytes, &origin, &config)?;
         }
         let plain = device.clone().without_autodiff();
         match options.precision {
@@ -703,6 +667,68 @@ impl Encoder {
             words: None,
         }
     }
+}
+
+/// The tokenizer of a model directory: `tokenizer.json`, or with an on-demand vocabulary its
+/// skeleton and the pieces file (whose table must have the config's rows).
+fn tokenizer_for(
+    json: Vec<u8>,
+    pieces: Option<Vec<u8>>,
+    words: Option<&OnDemandWords>,
+    o: &Path,
+    max_len: usize,
+    config: &EncoderConfig,
+) -> Result<TextTokenizer> {
+    let tokenizer = match (words, pieces) {
+        (None, _) => TextTokenizer::new(json, &o.join("tokenizer.json"), max_len, config.pad_token_id)?,
+        (Some(w), Some(pieces)) => TextTokenizer::with_pieces(
+            json,
+            &pieces,
+            &o.join("tokenizer.json"),
+            &o.join(&w.pieces_file),
+            max_len,
+            config.pad_token_id,
+        )?,
+        (Some(w), None) => return Err(ModelError::NotFound(o.join(&w.pieces_file).display().to_string())),
+    };
+    if let Some(w) = words
+        && w.rows != config.vocab_size
+    {
+        return Err(ModelError::Mismatch {
+            path: o.join("hbt.json"),
+            message: format!(
+                "{} has {} rows but config.json's vocab_size is {}",
+                w.rows_file, w.rows, config.vocab_size
+            ),
+        });
+    }
+    Ok(tokenizer)
+}
+
+/// An on-demand vocabulary's rows file, read whole, as the encoder's int8 word table.
+fn attach_word_rows(
+    bert: &mut Bert,
+    w: &OnDemandWords,
+    bytes: &[u8],
+    origin: &Path,
+    config: &EncoderConfig,
+) -> Result<()> {
+    let path = origin.join(&w.rows_file);
+    let table = Int8Table::from_rows_file(bytes, &path.display().to_string())?;
+    if table.rows() != config.vocab_size || table.hidden != config.hidden_size {
+        return Err(ModelError::Mismatch {
+            path,
+            message: format!(
+                "{} rows of {} values, but config.json says {} of {}",
+                table.rows(),
+                table.hidden,
+                config.vocab_size,
+                config.hidden_size
+            ),
+        });
+    }
+    bert.embeddings.word_int8 = Some(std::sync::Arc::new(table));
+    Ok(())
 }
 
 fn prompts_from_st(bytes: Option<&[u8]>, origin: &Path) -> Result<Option<Prefixes>> {

@@ -16,6 +16,8 @@ pub mod error;
 pub mod int8;
 #[cfg(all(feature = "wgpu", not(target_arch = "wasm32")))]
 pub mod kernels;
+pub mod passage_vectors;
+pub mod pieces;
 pub mod pooling;
 pub mod prune;
 #[cfg(not(target_arch = "wasm32"))]

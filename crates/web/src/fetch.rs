@@ -31,7 +31,11 @@ pub async fn fetch_range(
 ) -> Result<(u16, Vec<u8>), String> {
     let mut req = Request::get(url);
     if let Some((a, b)) = range {
-        req = req.header("Range", &format!("bytes={a}-{b}"));
+        // Past the HTTP cache: it serialises requests for one URL (a query's reads of the
+        // rows file would go one at a time), and the rows are kept in the Cache API anyway.
+        req = req
+            .header("Range", &format!("bytes={a}-{b}"))
+            .cache(web_sys::RequestCache::NoStore);
     }
     let resp = req.send().await.map_err(|e| format!("{url}: request failed: {e}"))?;
     if !resp.ok() {

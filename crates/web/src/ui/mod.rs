@@ -395,35 +395,7 @@ fn Results(pool: PoolSignal, result: RwSignal<Option<SearchResult>>, top: usize)
                         </p>
                     }
                 });
-                let fetched = r.rows.as_ref().map(|w| {
-                    let fallback = w.fallback.clone().map(|f| view! { <p class="fallback" id="rows-fallback">{f}</p> });
-                    view! {
-                        {fallback}
-                        <p
-                            class="muted rows-info"
-                            id="rows-info"
-                            data-rows=w.rows.to_string()
-                            data-requests=w.requests.to_string()
-                            data-bytes=w.bytes.to_string()
-                            data-cached=w.cached.to_string()
-                            data-ms=format!("{:.1}", w.ms)
-                            data-worker-ms=format!("{:.1}", r.worker_ms)
-                        >
-                            {match (w.rows, w.cached) {
-                                (0, _) => format!("Every word row this query needs was held ({} of {} rows).", w.held, w.total),
-                                (n, c) if c == n => format!(
-                                    "{n} word rows for this query, all from this browser's cache ({:.0} ms; {} of {} rows held now).",
-                                    w.ms, w.held, w.total
-                                ),
-                                (n, c) => format!(
-                                    "{n} word rows for this query{}: {} fetched in {} read(s), {:.1} KB, {:.0} ms ({} of {} rows held now).",
-                                    if c > 0 { format!(", {c} from this browser's cache") } else { String::new() },
-                                    n - c, w.requests, w.bytes as f64 / 1e3, w.ms, w.held, w.total
-                                ),
-                            }}
-                        </p>
-                    }
-                });
+                let fetched = r.rows.clone().map(|w| view! { <RowsInfo report=w worker_ms=r.worker_ms /> });
                 view! {
                     {unk}
                     {fetched}
@@ -435,5 +407,55 @@ fn Results(pool: PoolSignal, result: RwSignal<Option<SearchResult>>, top: usize)
     view! {
         {chips}
         {list}
+    }
+}
+
+/// What an on-demand vocabulary's rows cost a query (and, for a server without `Range`,
+/// why the whole table was downloaded).
+#[component]
+fn RowsInfo(report: crate::engine::RowsReport, worker_ms: f64) -> impl IntoView {
+    let w = report;
+    let fallback = w
+        .fallback
+        .clone()
+        .map(|f| view! { <p class="fallback" id="rows-fallback">{f}</p> });
+    let text = match (w.rows, w.cached) {
+        (0, _) => format!(
+            "Every word row this query needs was held ({} of {} rows).",
+            w.held, w.total
+        ),
+        (n, c) if c == n => format!(
+            "{n} word rows for this query, all from this browser's cache ({:.0} ms; {} of {} rows held now).",
+            w.ms, w.held, w.total
+        ),
+        (n, c) => format!(
+            "{n} word rows for this query{}: {} fetched in {} read(s), {:.1} KB, {:.0} ms ({} of {} rows held now).",
+            if c > 0 {
+                format!(", {c} from this browser's cache")
+            } else {
+                String::new()
+            },
+            n - c,
+            w.requests,
+            w.bytes as f64 / 1e3,
+            w.ms,
+            w.held,
+            w.total
+        ),
+    };
+    view! {
+        {fallback}
+        <p
+            class="muted rows-info"
+            id="rows-info"
+            data-rows=w.rows.to_string()
+            data-requests=w.requests.to_string()
+            data-bytes=w.bytes.to_string()
+            data-cached=w.cached.to_string()
+            data-ms=format!("{:.1}", w.ms)
+            data-worker-ms=format!("{worker_ms:.1}")
+        >
+            {text}
+        </p>
     }
 }

@@ -110,7 +110,7 @@ impl WordRows {
     /// it is there, else every kept run that holds one of them, read at once and checked
     /// (a run that is gone or fails its checks is fetched from the server instead). The
     /// rows taken.
-    async fn from_cache(&self, missing: &[u32]) -> usize {
+    async fn take_cached(&self, missing: &[u32]) -> usize {
         let (Some(key), Some(cache)) = (self.key(), &self.cache) else {
             return 0;
         };
@@ -191,7 +191,7 @@ impl WordRows {
             ..Default::default()
         };
         if !missing.is_empty() {
-            report.cached = self.from_cache(&missing).await;
+            report.cached = self.take_cached(&missing).await;
             missing = self.table.borrow().missing(ids);
         }
         if !missing.is_empty() {
