@@ -141,6 +141,16 @@ pub fn length_buckets(
     groups
 }
 
+/// hbt's truncation: the model's max length, longest text first, from the right.
+fn truncation(max_len: usize) -> TruncationParams {
+    TruncationParams {
+        max_length: max_len,
+        strategy: TruncationStrategy::LongestFirst,
+        stride: 0,
+        direction: TruncationDirection::Right,
+    }
+}
+
 pub struct TextTokenizer {
     inner: Tokenizer,
     bytes: Vec<u8>,
@@ -183,12 +193,7 @@ impl TextTokenizer {
         }
         inner.with_padding(None);
         inner
-            .with_truncation(Some(TruncationParams {
-                max_length: max_len,
-                strategy: TruncationStrategy::LongestFirst,
-                stride: 0,
-                direction: TruncationDirection::Right,
-            }))
+            .with_truncation(Some(truncation(max_len)))
             .map_err(|e| err(format!("cannot set truncation: {e}")))?;
         // Some malformed files parse but panic on first use (a template naming a special
         // token it does not define): one probe text, after the file's own padding and
@@ -261,12 +266,7 @@ impl TextTokenizer {
         }
         let mut inner = self.inner.clone();
         inner
-            .with_truncation(Some(TruncationParams {
-                max_length: max_len,
-                strategy: TruncationStrategy::LongestFirst,
-                stride: 0,
-                direction: TruncationDirection::Right,
-            }))
+            .with_truncation(Some(truncation(max_len)))
             .map_err(|e| ModelError::Tokenizer {
                 path: self.origin.clone(),
                 message: format!("cannot set truncation: {e}"),
