@@ -705,7 +705,7 @@ pub fn export_tensors(bert: &Bert, dtype: SaveDtype) -> Result<BTreeMap<String, 
     let e = &bert.embeddings;
     if e.word.is_empty() {
         return Err(ModelError::Input(
-            "the word table is held in int8 (an int8 or on-demand-vocabulary model): load a full checkpoint in f32 to save or export it".into(),
+            "the word table is held in int8 (a model loaded for int8 inference, or an on-demand vocabulary): load a full checkpoint in f32 to save or export it".into(),
         ));
     }
     let mut word = Vec::new();

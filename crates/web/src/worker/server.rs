@@ -231,10 +231,21 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
         unk_id: None,
         rows,
     };
+    // The rows every query needs (the specials and the query prefix's pieces) now, while the
+    // page loads: the first question then reads only its own rows, and finds out whether the
+    // server answers ranges (or sends the whole table: the fallback) before it is asked.
     let mut warm_rows = None;
+    if let Some(r) = &model.rows {
+        let batch = model
+            .encoder
+            .tokenize(&[""], TextKind::Query)
+            .map_err(|e| e.to_string())?;
+        warm_rows = Some(r.ensure(&batch.ids, QUERY_GAP, &|_| {}).await?);
+        marks.push(("common word rows".to_string(), now() - t0));
+    }
     if let Some(files) = fallback {
         match warm_up(&model).await {
-            Ok(r) => warm_rows = r,
+            Ok(r) => warm_rows = r.or(warm_rows),
             // Rows that cannot be read are the bundle's fault, not WebGPU's.
             Err(WarmUp::Rows(e)) => return Err(e),
             Err(WarmUp::Gpu(e)) => {
