@@ -162,6 +162,10 @@ async fn init_device(force_cpu: bool) -> (Device, Backend) {
     }
 }
 
+/// Read the bundle's model files and build the encoder (WebGPU, else the CPU), with its
+/// word rows when they come on demand.
+// long: the loading steps in the order the page's marks show them (files, tokenizer, encoder,
+// word rows, warm-up with WebGPU's fallback); each step is a call, the rest is their marks.
 async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Result<(Model, Loaded), String> {
     let t0 = now();
     let mut marks = Vec::new();
@@ -231,16 +235,8 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
         unk_id: None,
         rows,
     };
-    // The rows every query needs (the specials and the query prefix's pieces) now, while the
-    // page loads: the first question then reads only its own rows, and finds out whether the
-    // server answers ranges (or sends the whole table: the fallback) before it is asked.
-    let mut warm_rows = None;
-    if let Some(r) = &model.rows {
-        let batch = model
-            .encoder
-            .tokenize(&[""], TextKind::Query)
-            .map_err(|e| e.to_string())?;
-        warm_rows = Some(r.ensure(&batch.ids, QUERY_GAP, &|_| {}).await?);
+    let mut warm_rows = common_rows(&model).await?;
+    if warm_rows.is_some() {
         marks.push(("common word rows".to_string(), now() - t0));
     }
     if let Some(files) = fallback {
@@ -272,6 +268,15 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
         cached_bytes: reader.cached_bytes.get(),
     };
     Ok((model, info))
+}
+
+/// The word rows every query needs (the specials and the query prefix's pieces), read while
+/// the page loads: the first question then reads only its own rows, and whether the server
+/// answers ranges (or sends the whole table: the fallback) is known before it is asked.
+async fn common_rows(m: &Model) -> Result<Option<RowsReport>, String> {
+    let Some(rows) = &m.rows else { return Ok(None) };
+    let batch = m.encoder.tokenize(&[""], TextKind::Query).map_err(|e| e.to_string())?;
+    rows.ensure(&batch.ids, QUERY_GAP, &|_| {}).await.map(Some)
 }
 
 enum WarmUp {
