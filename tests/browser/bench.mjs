@@ -206,6 +206,11 @@ async function main() {
     console.log(`Chromium ${version}; query (${query.lang}, ${query.ids.length} tokens): ${query.text}`);
     const h = await benchHbt(base);
     assert.equal(h.backend, "CPU");
+    // Where hbt's encode goes in its worker (each step timed, over the same runs again).
+    if (h.profile) {
+      const steps = h.profile.steps_ms.map(([k, ms]) => `${k} ${ms.toFixed(2)} ms`).join(", ");
+      console.log(`hbt encode, profiled: ${h.profile.encode_ms.toFixed(2)} ms = ${steps}, other ${h.profile.other_ms.toFixed(2)} ms`);
+    }
     assert.equal(h.tokens, query.ids.length, `hbt's bundle tokenizes the query to ${h.tokens} tokens, the full tokenizer to ${query.ids.length}`);
     rows.push({
       system: "hbt (CPU fallback, in its Web Worker, simd128)",

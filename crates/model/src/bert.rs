@@ -24,7 +24,9 @@ pub struct Norm {
 
 impl Norm {
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        layer_norm(x, self.gamma.val(), Some(self.beta.val()), self.eps)
+        crate::profile::time("layer norm (and residual add)", || {
+            layer_norm(x, self.gamma.val(), Some(self.beta.val()), self.eps)
+        })
     }
 }
 
@@ -127,7 +129,7 @@ impl SelfAttention {
         let q = split(self.query.forward(x.clone()));
         let k = split(self.key.forward(x.clone()));
         let v = split(self.value.forward(x.clone()));
-        let context = match mask {
+        let context = crate::profile::time("attention (scores, mask, softmax, context)", || match mask {
             AttentionMask::Bias(bias) => {
                 // In f16 the two products run in f16 too; the scale, the mask (-1e9 is no f16
                 // number) and the softmax stay f32, as under PyTorch's autocast.
@@ -143,7 +145,7 @@ impl SelfAttention {
                 let pad = pad.clone().expand([b, 1, t, t]);
                 attention(q, k, v, Some(pad), None, AttentionModuleOptions::default())
             }
-        };
+        });
         let context = context.swap_dims(1, 2).reshape([b, t, h]);
         // Post-LN: the residual is added before normalising, as in the original BERT.
         self.norm.forward(self.output.forward(context) + x)
@@ -161,7 +163,8 @@ pub struct Layer {
 impl Layer {
     pub fn forward(&self, x: Tensor<3>, mask: &AttentionMask) -> Tensor<3> {
         let x = self.attention.forward(x, mask);
-        let h = gelu(self.intermediate.forward(x.clone()));
+        let h = self.intermediate.forward(x.clone());
+        let h = crate::profile::time("GELU", || gelu(h));
         self.norm.forward(self.output.forward(h) + x)
     }
 

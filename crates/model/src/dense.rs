@@ -122,11 +122,14 @@ pub fn half_product<const D: usize>(a: Tensor<D>, b: Tensor<D>, half: DType) -> 
 fn int8_product(p: &PackedInt8, x: Tensor<3>) -> Tensor<3> {
     let [b, t, k] = x.dims();
     let device = x.device();
-    let rows = x
-        .reshape([b * t, k])
-        .into_data()
-        .try_into_vec::<f32>()
-        .expect("the encoder's activations are f32");
+    let rows = crate::profile::time("int8: tensor to host and back", || {
+        x.reshape([b * t, k])
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("the encoder's activations are f32")
+    });
     let y = p.forward(&rows, b * t);
-    Tensor::<2>::from_data(TensorData::new(y, [b * t, p.outputs()]), &device).reshape([b, t, p.outputs()])
+    crate::profile::time("int8: tensor to host and back", || {
+        Tensor::<2>::from_data(TensorData::new(y, [b * t, p.outputs()]), &device).reshape([b, t, p.outputs()])
+    })
 }

@@ -130,7 +130,14 @@ impl PackedInt8 {
     /// `x [rows, k] · W + bias` into `[rows, n]`. A row holding NaN or ±inf gives NaN.
     pub fn forward(&self, x: &[f32], rows: usize) -> Vec<f32> {
         assert_eq!(x.len(), rows * self.k, "input is not [rows, k]");
-        let (xq, xs) = quantize_rows(x, rows, self.k, self.kp, self.a_max);
+        let (xq, xs) = crate::profile::time("int8: activations to int16 (requantization)", || {
+            quantize_rows(x, rows, self.k, self.kp, self.a_max)
+        });
+        crate::profile::time("int8: integer products", || self.products(&xq, &xs, rows))
+    }
+
+    /// The packed products of quantized rows, scaled back to f32 with the bias.
+    fn products(&self, xq: &[i16], xs: &[f32], rows: usize) -> Vec<f32> {
         let mut out = vec![0f32; rows * self.n];
         let pairs = self.kp / 2;
         for b in 0..self.n.div_ceil(COLS) {

@@ -19,6 +19,7 @@ pub mod kernels;
 pub mod passage_vectors;
 pub mod pieces;
 pub mod pooling;
+pub mod profile;
 pub mod prune;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod save;

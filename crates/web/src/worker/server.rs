@@ -384,7 +384,29 @@ async fn bench(m: &Model, text: &str, warmups: u32, runs: u32) -> Result<serde_j
         // Messages (the page's own requests) are not starved by a long benchmark.
         yield_to_browser().await;
     }
+    // The same encodes again with each step of the forward pass timed (apart: the clock
+    // reads stay out of the figures above).
+    hbt_model::profile::start(now);
+    let t = now();
+    for _ in 0..runs.max(1) {
+        enc.forward(&m.held_tensors(&batch)?)
+            .into_data_async()
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+    }
+    let per = runs.max(1) as f64;
+    let profiled_ms = (now() - t) / per;
+    let steps: Vec<(&str, f64)> = hbt_model::profile::stop()
+        .into_iter()
+        .map(|(k, ms)| (k, ms / per))
+        .collect();
+    let timed: f64 = steps.iter().map(|s| s.1).sum();
     Ok(serde_json::json!({
+        "profile": {
+            "encode_ms": profiled_ms,
+            "steps_ms": steps,
+            "other_ms": profiled_ms - timed,
+        },
         "tokens": batch.lengths[0],
         "seq": batch.seq,
         "ids": batch.row_ids(0),
