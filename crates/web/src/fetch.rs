@@ -188,12 +188,18 @@ pub fn worker_scope() -> web_sys::WorkerGlobalScope {
     js_sys::global().unchecked_into()
 }
 
+thread_local! {
+    /// This thread's `performance`, looked up once: the profiler reads the clock hundreds of
+    /// times an encode, and each lookup through the global scope is several JS calls.
+    static PERFORMANCE: Option<web_sys::Performance> = match web_sys::window() {
+        Some(w) => w.performance(),
+        None => worker_scope().performance(),
+    };
+}
+
 /// `performance.now()` of this thread: ms since the page (or the worker) started.
 pub fn now() -> f64 {
-    match web_sys::window() {
-        Some(w) => w.performance().map(|p| p.now()).unwrap_or(0.0),
-        None => worker_scope().performance().map(|p| p.now()).unwrap_or(0.0),
-    }
+    PERFORMANCE.with(|p| p.as_ref().map_or(0.0, |p| p.now()))
 }
 
 /// Resolve after the browser has painted the current DOM (a frame callback, then a task):
