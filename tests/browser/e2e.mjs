@@ -11,6 +11,14 @@
 // top 5. It checks the browser's query vector against `hbt embed` on the same bundle, and
 // the widget on web/docs-example.html. Screenshots go to --out.
 //
+// On the CPU fallback it types ten held-out questions (six in languages whose passages the
+// bundle lacks) and checks each vector against `hbt embed` on the *full* f32 model; with an
+// on-demand vocabulary it also checks that the word-row reads the page reports are the ones
+// the server logged, that a second visit fetches nothing, that a rows file missing, cut
+// short or answered from the wrong offset is an error on the page (never a vector), and that
+// a server without Range still answers, saying so. It measures the first visit's bytes on
+// the wire (the server gzips what static hosts gzip).
+//
 // With --cpu-only, `dist` is the app built without WebGPU (`trunk build --release
 // --no-default-features`): in a browser that offers WebGPU it must say it runs on the CPU
 // because of how it was built, and answer the bundle's query as the native model does.
