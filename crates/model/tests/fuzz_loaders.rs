@@ -1,6 +1,7 @@
 //! Random and mutated bytes for every file hbt-model reads from users: config.json,
 //! tokenizer.json, model.safetensors (header and tensors, and their shapes against the
-//! config), and the web bundle's manifest, corpus and f16 passage vectors. Each input gives
+//! config), the web bundle's manifest, corpus and passage vectors (f16, int8), and an
+//! on-demand vocabulary's rows file and pieces. Each input gives
 //! `Ok` or a typed error naming the file, never a panic, and no single allocation larger than
 //! the input justifies. `HBT_FUZZ_CASES` / `HBT_FUZZ_SECONDS`: see tests/fuzz/mod.rs.
 
@@ -261,6 +262,62 @@ fn model_loaders_never_panic_on_random_or_mutated_files() {
     };
     fuzz("embeddings.safetensors", mutated(emb), check_emb);
     fuzz("embeddings.safetensors-random", random_bytes(), check_emb);
+    let emb_q8 = bundle::embeddings_safetensors_q8(2, 4, &vectors).unwrap();
+    fuzz("embeddings.safetensors-q8", mutated(emb_q8), check_emb);
+    on_demand_files();
+}
+
+/// An on-demand vocabulary's files: the rows file (whole, as hbt reads it natively, and as
+/// a range read of rows from the browser's server) and the compressed pieces.
+fn on_demand_files() {
+    use hbt_model::vocab::{Int8Table, ROWS_HEADER, RowsLayout, write_rows};
+    let q: Vec<i8> = (0..3 * 4).map(|i| (i as i8).wrapping_mul(29)).collect();
+    let rows = write_rows(&q, &[0.5, 0.25, 2.0], 4);
+    let check_rows = |b: &[u8]| {
+        reset_largest();
+        match Int8Table::from_rows_file(b, "word-rows.bin") {
+            Ok(t) => {
+                accepted();
+                prop_assert_eq!(t.q.len(), t.rows() * t.hidden)
+            }
+            Err(e) => must_name(e, "word-rows.bin")?,
+        }
+        check_allocation(b.len(), FACTOR, SLACK)
+    };
+    fuzz("word-rows.bin", mutated(rows.clone()), check_rows);
+    fuzz("word-rows.bin-random", random_bytes(), check_rows);
+    // A server's answer to a range read of rows 1.. (any length, any bytes).
+    let layout = RowsLayout::new(3, 4);
+    fuzz(
+        "word-rows.bin-range",
+        mutated(rows[ROWS_HEADER + layout.record..].to_vec()),
+        |b| {
+            let mut t = Int8Table::sparse(4);
+            match t.insert_records(&layout, 1, b, "word-rows.bin") {
+                Ok(n) => {
+                    accepted();
+                    prop_assert!(n <= 2);
+                }
+                Err(e) => must_name(e, "word-rows.bin")?,
+            }
+            Ok(())
+        },
+    );
+    let unigram = serde_json::json!({"model": {"type": "Unigram", "unk_id": 0,
+        "vocab": [["<unk>", 0.0], ["▁a", -1.5], ["b", -2.25], ["▁ab", -3.125]]}});
+    let (_, pieces) = hbt_model::vocab::split_tokenizer(unigram.to_string().as_bytes(), Path::new("t.json")).unwrap();
+    let pieces_path = origin().join("tokenizer.pieces");
+    let check_pieces = |b: &[u8]| {
+        reset_largest();
+        match hbt_model::vocab::read_pieces(b, &pieces_path) {
+            Ok(_) => accepted(),
+            Err(e) => must_name(e, "tokenizer.pieces")?,
+        }
+        // Inflating is bounded (64 MB) whatever a corrupt stream claims.
+        check_allocation(b.len(), FACTOR, 80 << 20)
+    };
+    fuzz("tokenizer.pieces", mutated(pieces), check_pieces);
+    fuzz("tokenizer.pieces-random", random_bytes(), check_pieces);
 }
 
 /// The crashes the long fuzz runs found, kept as plain regression cases. (Called from the
