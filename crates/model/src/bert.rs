@@ -11,7 +11,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 
 use burn::tensor::DType;
 
-use crate::dense::{Dense, half_product};
+use crate::dense::{Dense, forward_shared, half_product};
 
 /// LayerNorm with both affine terms, built from loaded tensors (burn-nn's keeps its epsilon
 /// private, so a pretrained one cannot be assembled from parts).
@@ -126,9 +126,7 @@ impl SelfAttention {
         let [b, t, h] = x.dims();
         let d = h / self.heads;
         let split = |y: Tensor<3>| y.reshape([b, t, self.heads, d]).swap_dims(1, 2);
-        let q = split(self.query.forward(x.clone()));
-        let k = split(self.key.forward(x.clone()));
-        let v = split(self.value.forward(x.clone()));
+        let [q, k, v] = forward_shared([&self.query, &self.key, &self.value], x.clone()).map(split);
         let context = crate::profile::time("attention (scores, mask, softmax, context)", || match mask {
             AttentionMask::Bias(bias) => {
                 // In f16 the two products run in f16 too; the scale, the mask (-1e9 is no f16

@@ -129,11 +129,28 @@ impl PackedInt8 {
 
     /// `x [rows, k] · W + bias` into `[rows, n]`. A row holding NaN or ±inf gives NaN.
     pub fn forward(&self, x: &[f32], rows: usize) -> Vec<f32> {
-        assert_eq!(x.len(), rows * self.k, "input is not [rows, k]");
+        Self::forward_shared(&[self], x, rows)
+            .pop()
+            .expect("one layer in, one out")
+    }
+
+    /// Several layers over the same input — a self-attention's query, key and value — with
+    /// the input quantized once: the same results as one [`PackedInt8::forward`] each.
+    pub fn forward_shared(layers: &[&PackedInt8], x: &[f32], rows: usize) -> Vec<Vec<f32>> {
+        let Some(first) = layers.first() else {
+            return Vec::new();
+        };
+        assert!(
+            layers.iter().all(|l| l.k == first.k),
+            "layers sharing an input take the same inputs"
+        );
+        assert_eq!(x.len(), rows * first.k, "input is not [rows, k]");
         let (xq, xs) = crate::profile::time("int8: activations to int16 (requantization)", || {
-            quantize_rows(x, rows, self.k, self.kp, self.a_max)
+            quantize_rows(x, rows, first.k, first.kp, first.a_max)
         });
-        crate::profile::time("int8: integer products", || self.products(&xq, &xs, rows))
+        crate::profile::time("int8: integer products", || {
+            layers.iter().map(|l| l.products(&xq, &xs, rows)).collect()
+        })
     }
 
     /// The packed products of quantized rows, scaled back to f32 with the bias.
@@ -148,12 +165,10 @@ impl PackedInt8 {
                 let take = (rows - r).min(4);
                 let mut acc = [[0i32; COLS]; 4];
                 kernel::block(&xq[r * self.kp..(r + take) * self.kp], take, self.kp, wb, &mut acc);
+                let (scales, bias) = (&self.scales[b * COLS..][..cols], &self.bias[b * COLS..][..cols]);
                 for (i, a) in acc.iter().enumerate().take(take) {
                     let row = &mut out[(r + i) * self.n + b * COLS..][..cols];
-                    for (j, y) in row.iter_mut().enumerate() {
-                        let c = b * COLS + j;
-                        *y = a[j] as f32 * (xs[r + i] * self.scales[c]) + self.bias[c];
-                    }
+                    kernel::scale_back(a, xs[r + i], scales, bias, row);
                 }
                 r += take;
             }
@@ -169,9 +184,7 @@ fn quantize_rows(x: &[f32], rows: usize, k: usize, kp: usize, a_max: i32) -> (Ve
     let mut scales = vec![0f32; rows];
     for r in 0..rows {
         let row = &x[r * k..(r + 1) * k];
-        let m = row
-            .iter()
-            .fold(0f32, |m, v| if v.is_nan() { f32::NAN } else { m.max(v.abs()) });
+        let m = kernel::max_abs(row);
         if !m.is_finite() {
             scales[r] = f32::NAN;
             continue;
@@ -179,20 +192,99 @@ fn quantize_rows(x: &[f32], rows: usize, k: usize, kp: usize, a_max: i32) -> (Ve
         if m == 0.0 {
             continue;
         }
-        let s = m / a_max as f32;
-        let inv = a_max as f32 / m;
-        for (d, &v) in q[r * kp..r * kp + k].iter_mut().zip(row) {
-            *d = (v * inv).round_ties_even().clamp(-a_max as f32, a_max as f32) as i16;
-        }
-        scales[r] = s;
+        kernel::round_row(row, a_max as f32 / m, a_max as f32, &mut q[r * kp..r * kp + k]);
+        scales[r] = m / a_max as f32;
     }
     (q, scales)
 }
 
+/// The portable forms of the element-wise steps; the wasm SIMD kernel gives the same bits
+/// (the same IEEE products, ties-to-even rounding and clamps, in the same order).
+mod scalar {
+    /// max |v| over the row; NaN if any value is NaN.
+    pub fn max_abs(row: &[f32]) -> f32 {
+        row.iter().fold(0f32, |m, v| {
+            if v.is_nan() || m.is_nan() {
+                f32::NAN
+            } else {
+                m.max(v.abs())
+            }
+        })
+    }
+
+    /// `round(v · inv)` clamped to ±a_max.
+    pub fn round_row(row: &[f32], inv: f32, a_max: f32, out: &mut [i16]) {
+        for (d, &v) in out.iter_mut().zip(row) {
+            *d = (v * inv).round_ties_even().clamp(-a_max, a_max) as i16;
+        }
+    }
+
+    /// An output block's integer sums back to floats: `a · (row scale · column scale) + bias`.
+    pub fn scale_back(a: &[i32], xs: f32, scales: &[f32], bias: &[f32], out: &mut [f32]) {
+        for (((y, &a), &s), &b) in out.iter_mut().zip(a).zip(scales).zip(bias) {
+            *y = a as f32 * (xs * s) + b;
+        }
+    }
+}
+
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod kernel {
-    use super::COLS;
+    use super::{COLS, scalar};
     use core::arch::wasm32::*;
+
+    /// max |v| four lanes at a time (`f32x4.max` propagates NaN as the portable fold does).
+    pub fn max_abs(row: &[f32]) -> f32 {
+        let chunks = row.chunks_exact(4);
+        let tail = scalar::max_abs(chunks.remainder());
+        let mut m = f32x4_splat(0.0);
+        for c in chunks {
+            // SAFETY: a chunk is 4 f32s; wasm loads need no alignment.
+            let v = unsafe { v128_load(c.as_ptr() as *const v128) };
+            m = f32x4_max(m, f32x4_abs(v));
+        }
+        let lanes = [
+            f32x4_extract_lane::<0>(m),
+            f32x4_extract_lane::<1>(m),
+            f32x4_extract_lane::<2>(m),
+            f32x4_extract_lane::<3>(m),
+            tail,
+        ];
+        scalar::max_abs(&lanes)
+    }
+
+    /// Eight values a step: multiply, round to nearest even, clamp, convert, narrow.
+    pub fn round_row(row: &[f32], inv: f32, a_max: f32, out: &mut [i16]) {
+        let n8 = row.len().min(out.len()) / 8 * 8;
+        let (inv4, hi, lo) = (f32x4_splat(inv), f32x4_splat(a_max), f32x4_splat(-a_max));
+        let one = |v: v128| i32x4_trunc_sat_f32x4(f32x4_pmin(f32x4_pmax(f32x4_nearest(f32x4_mul(v, inv4)), lo), hi));
+        for i in (0..n8).step_by(8) {
+            // SAFETY: i + 8 <= n8 <= row.len() and out.len(); wasm loads/stores need no alignment.
+            unsafe {
+                let a = v128_load(row.as_ptr().add(i) as *const v128);
+                let b = v128_load(row.as_ptr().add(i + 4) as *const v128);
+                v128_store(out.as_mut_ptr().add(i) as *mut v128, i16x8_narrow_i32x4(one(a), one(b)));
+            }
+        }
+        scalar::round_row(&row[n8..], inv, a_max, &mut out[n8..]);
+    }
+
+    /// A full block of 8 outputs with two `f32x4` steps; a partial one the portable way.
+    pub fn scale_back(a: &[i32; COLS], xs: f32, scales: &[f32], bias: &[f32], out: &mut [f32]) {
+        if out.len() < COLS || scales.len() < COLS || bias.len() < COLS {
+            return scalar::scale_back(a, xs, scales, bias, out);
+        }
+        let x = f32x4_splat(xs);
+        for h in [0, 4] {
+            // SAFETY: h + 4 <= COLS <= the length of a, scales, bias and out (checked above).
+            unsafe {
+                let ai = v128_load(a.as_ptr().add(h) as *const v128);
+                let s = v128_load(scales.as_ptr().add(h) as *const v128);
+                let b = v128_load(bias.as_ptr().add(h) as *const v128);
+                let y = f32x4_add(f32x4_mul(f32x4_convert_i32x4(ai), f32x4_mul(x, s)), b);
+                v128_store(out.as_mut_ptr().add(h) as *mut v128, y);
+            }
+        }
+    }
 
     /// Up to 4 rows × 8 outputs: per input pair, one splat of the row's two values and two
     /// `dot_i16x8` against the block's packed pair — the integer sums of the portable kernel.
@@ -240,6 +332,7 @@ mod kernel {
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 mod kernel {
     use super::COLS;
+    pub use super::scalar::{max_abs, round_row, scale_back};
 
     /// The same integer sums as the wasm SIMD kernel, one row at a time.
     pub fn block(xq: &[i16], rows: usize, kp: usize, wb: &[i16], acc: &mut [[i32; COLS]; 4]) {

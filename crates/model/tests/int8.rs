@@ -114,6 +114,39 @@ fn extremes_do_not_overflow_and_nan_propagates() {
         "a NaN input row must give NaN, got {y:?}"
     );
     assert!((y[2] - 3.5).abs() < 1e-2 && (y[3] - 4.75).abs() < 1e-2, "{y:?}");
+    // A NaN before finite values, and ±inf: the row's maximum must not lose it.
+    for row in [[f32::NAN, 1.0], [f32::INFINITY, 1.0], [1.0, f32::NEG_INFINITY]] {
+        let y = p.forward(&row, 1);
+        assert!(y.iter().all(|v| v.is_nan()), "{row:?} must give NaN, got {y:?}");
+    }
+}
+
+#[test]
+fn layers_sharing_an_input_give_what_each_gives_alone() {
+    // A query, key and value over one input (odd k, n not a multiple of the block), 5 rows.
+    let (k, rows) = (37, 5);
+    let x: Vec<f32> = (0..rows * k).map(|i| ((i * 7919) % 211) as f32 / 50.0 - 2.1).collect();
+    let layers: Vec<PackedInt8> = [13, 8, 21]
+        .iter()
+        .enumerate()
+        .map(|(l, &n)| {
+            let w: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 31 + l * 17) % 97) as f32 / 40.0 - 1.2)
+                .collect();
+            let b: Vec<f32> = (0..n).map(|c| c as f32 / 10.0 - l as f32).collect();
+            PackedInt8::quantize(&w, k, n, Some(&b))
+        })
+        .collect();
+    let shared = PackedInt8::forward_shared(&layers.iter().collect::<Vec<_>>(), &x, rows);
+    for (l, y) in layers.iter().zip(&shared) {
+        let alone = l.forward(&x, rows);
+        assert_eq!(y.len(), rows * l.outputs());
+        assert!(
+            y.iter().zip(&alone).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "shared and alone differ for n = {}",
+            l.outputs()
+        );
+    }
 }
 
 /// Questions of neither the tests' fixtures nor XQuAD-R's first articles, six scripts.
