@@ -38,15 +38,17 @@ export function cosine(a, b) {
 
 /**
  * A static server for `root` on a free local port (404 for anything missing or outside it).
- * It answers a single-range `Range: bytes=a-b` with 206 and those bytes, as static hosts do
- * (trunk serve, python3 -m http.server), and counts what it sent in `server.log`: one
- * `{path, range, status, bytes}` per request. Options, to test a client against servers
- * that misbehave: `noRange` (ignore Range: 200 and the whole file), `shiftRange` (answer a
- * range with the bytes `shiftRange` further on: a wrong answer of the right length), `gzip`
- * (default on: compress COMPRESS types for clients that accept it, as static hosts do).
+ * It answers `Range: bytes=a-b` with 206 and those bytes, and several ranges
+ * (`bytes=a-b,c-d`) with one 206 `multipart/byteranges` body, as nginx and Apache do, and
+ * counts what it sent in `server.log`: one `{path, range, status, bytes}` per request.
+ * Options, to test a client against other servers and ones that misbehave: `singleRange`
+ * (416 to several ranges, as trunk serve's tower-http does), `noRange` (ignore Range: 200
+ * and the whole file, as python3 -m http.server does), `shiftRange` (answer each range with
+ * the bytes `shiftRange` further on: a wrong answer of the right length), `gzip` (default
+ * on: compress COMPRESS types for clients that accept it, as static hosts do).
  * `bytes` in the log is what went on the wire, `raw` the file's bytes.
  */
-export function serve(root, { noRange = false, shiftRange = 0, gzip = true } = {}) {
+export function serve(root, { noRange = false, singleRange = false, shiftRange = 0, gzip = true } = {}) {
   const log = [];
   const gzipped = new Map();
   const server = createServer(async (req, res) => {
@@ -56,25 +58,43 @@ export function serve(root, { noRange = false, shiftRange = 0, gzip = true } = {
       const file = join(root, path);
       if (!file.startsWith(root)) throw new Error("outside root");
       const type = MIME[extname(file)] ?? "application/octet-stream";
-      const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
-      if (m && !noRange) {
-        // Only the range is read: a static host does not read a 98 MB file per request.
+      const spec = /^bytes=((\d+-\d*)(,\s*\d+-\d*)*)$/.exec(req.headers.range ?? "");
+      if (spec && !noRange) {
+        // Only the ranges are read: a static host does not read a 98 MB file per request.
         const size = (await stat(file)).size;
-        const a = Number(m[1]);
-        const b = Math.min(m[2] === "" ? size - 1 : Number(m[2]), size - 1);
-        if (a >= size || a > b) {
+        const ranges = spec[1].split(",").map((r) => {
+          const [a, b] = r.trim().split("-");
+          return [Number(a), Math.min(b === "" ? size - 1 : Number(b), size - 1)];
+        });
+        if (ranges.some(([a, b]) => a >= size || a > b) || (singleRange && ranges.length > 1)) {
           log.push({ path, range: req.headers.range, status: 416, bytes: 0 });
           res.writeHead(416, { "content-range": `bytes */${size}` });
           return res.end();
         }
         const fh = await open(file);
-        const want = Math.max(0, Math.min(b + 1 + shiftRange, size) - (a + shiftRange));
-        const part = Buffer.alloc(want);
-        await fh.read(part, 0, want, a + shiftRange);
+        const read = async ([a, b]) => {
+          const want = Math.max(0, Math.min(b + 1 + shiftRange, size) - (a + shiftRange));
+          const part = Buffer.alloc(want);
+          await fh.read(part, 0, want, a + shiftRange);
+          return part;
+        };
+        const parts = [];
+        for (const r of ranges) parts.push(await read(r));
         await fh.close();
-        log.push({ path, range: req.headers.range, status: 206, bytes: part.length, raw: part.length });
-        res.writeHead(206, { "content-type": type, "content-length": part.length, "content-range": `bytes ${a}-${b}/${size}`, "accept-ranges": "bytes" });
-        return res.end(part);
+        let headers = { "content-type": type, "content-range": `bytes ${ranges[0][0]}-${ranges[0][1]}/${size}` };
+        let body = parts[0];
+        if (ranges.length > 1) {
+          const boundary = "hbt-test-boundary-3f9c";
+          const chunks = ranges.flatMap(([a, b], i) => [
+            Buffer.from(`\r\n--${boundary}\r\nContent-Type: ${type}\r\nContent-Range: bytes ${a}-${b}/${size}\r\n\r\n`),
+            parts[i],
+          ]);
+          body = Buffer.concat([...chunks, Buffer.from(`\r\n--${boundary}--\r\n`)]);
+          headers = { "content-type": `multipart/byteranges; boundary=${boundary}` };
+        }
+        log.push({ path, range: req.headers.range, status: 206, bytes: body.length, raw: body.length, ranges: ranges.length });
+        res.writeHead(206, { ...headers, "content-length": body.length, "accept-ranges": "bytes" });
+        return res.end(body);
       }
       const body = await readFile(file);
       const ranges = noRange ? {} : { "accept-ranges": "bytes" };

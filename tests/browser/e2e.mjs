@@ -369,6 +369,11 @@ async function main() {
     assert.ok(c >= 0.999, `without Range: cosine ${c}`);
     results.rowErrors.noRange.cosine_with_full_model = c;
     delete results.rowErrors.noRange.vector;
+    const cs = cosine(fullVecs[thaiAt], results.rowErrors.singleRange.vector);
+    console.log(`server with single ranges only: the Thai question's vector, cosine with the full model ${cs.toFixed(6)}`);
+    assert.ok(cs >= 0.999, `single ranges: cosine ${cs}`);
+    results.rowErrors.singleRange.cosine_with_full_model = cs;
+    delete results.rowErrors.singleRange.vector;
   }
   let rowTotals = null;
   if (onDemand) {
@@ -458,8 +463,8 @@ async function queryError(browser, url, text, shot) {
 }
 
 /** An on-demand vocabulary's rows, broken four ways: each a clear error on the page, never
- * a vector; and a server that ignores Range, where the page still answers (the whole table
- * downloaded once) and says so. */
+ * a vector; a server that ignores Range, where the page still answers (the whole table
+ * downloaded once) and says so; and one that serves a single range a request. */
 async function rowErrors(browser, base, dist) {
   const thai = UNSEEN[UNSEEN.length - OTHER_SCRIPTS];
   const out = {};
@@ -498,6 +503,25 @@ async function rowErrors(browser, base, dist) {
     out.noRange = { note, vector, reads: reads.length, bytes: reads[0].bytes };
   } finally {
     plain.close();
+  }
+  // A server that serves one range a request (trunk serve): the joined request is refused
+  // once (416), then every run of rows is read on its own; nothing else changes.
+  const single = await serve(dist, { singleRange: true });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${single.address().port}/index.html?bundle=demo/`);
+    await page.waitForSelector("#load-info", { timeout: LOAD_TIMEOUT });
+    const r = await ask(page, thai);
+    await page.close();
+    const reads = single.log.filter((x) => x.path.endsWith("word-rows.bin"));
+    const refused = reads.filter((x) => x.status === 416);
+    console.log(`server with single ranges only: ${reads.length} reads for the rows (${refused.length} refused joined request(s)); the Thai question: ${JSON.stringify(r.fetched)}`);
+    assert.ok(refused.length <= 1, "a server that refuses joined ranges must be asked once");
+    assert.ok(reads.every((x) => x.status === 416 || (x.status === 206 && x.ranges === 1)), "after a 416, rows must be read one range a request");
+    assert.ok(!r.warning.includes("unknown"), `single ranges: ${r.warning}`);
+    out.singleRange = { vector: r.vector, reads: reads.length, refused: refused.length };
+  } finally {
+    single.close();
   }
   return out;
 }

@@ -8,6 +8,7 @@
 
 pub mod bert;
 pub mod bundle;
+pub mod byteranges;
 pub mod config;
 pub mod dense;
 pub mod device_info;

@@ -318,6 +318,31 @@ fn on_demand_files() {
     };
     fuzz("tokenizer.pieces", mutated(pieces), check_pieces);
     fuzz("tokenizer.pieces-random", random_bytes(), check_pieces);
+    // A server's multipart answer to several ranges: parts lie inside the body, in order.
+    let mut body = Vec::new();
+    for (a, part) in [(32u64, &rows[32..40]), (50, &rows[50..53])] {
+        body.extend_from_slice(
+            format!(
+                "\r\n--B\r\nContent-Range: bytes {a}-{}/999\r\n\r\n",
+                a + part.len() as u64 - 1
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(part);
+    }
+    body.extend_from_slice(b"\r\n--B--\r\n");
+    let check_multipart = |b: &[u8]| {
+        if let Ok(parts) = hbt_model::byteranges::parts(b, "B") {
+            accepted();
+            for p in parts {
+                let at = p.bytes.as_ptr() as usize - b.as_ptr() as usize;
+                prop_assert!(at + p.bytes.len() <= b.len());
+            }
+        }
+        Ok(())
+    };
+    fuzz("multipart/byteranges", mutated(body), check_multipart);
+    fuzz("multipart/byteranges-random", random_bytes(), check_multipart);
 }
 
 /// The crashes the long fuzz runs found, kept as plain regression cases. (Called from the

@@ -27,7 +27,7 @@ pub async fn fetch_bytes(url: &str, progress: impl FnMut(u64)) -> Result<Vec<u8>
 pub async fn fetch_range(
     url: &str,
     range: Option<(u64, u64)>,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> Result<(u16, Vec<u8>), String> {
     let mut req = Request::get(url);
     if let Some((a, b)) = range {
@@ -42,10 +42,56 @@ pub async fn fetch_range(
         return Err(format!("{url}: HTTP {} {}", resp.status(), resp.status_text()));
     }
     let status = resp.status();
+    Ok((status, read_body(url, resp, progress).await?))
+}
+
+/// A server's answer to several ranges in one request ([`fetch_ranges`]).
+pub struct Ranged {
+    pub status: u16,
+    pub content_type: String,
+    /// A single part's `Content-Range` (a server may join the ranges into one).
+    pub content_range: Option<String>,
+    /// Read only from a 206: a 200 would be the whole file.
+    pub body: Vec<u8>,
+}
+
+/// GET `url` with all of `ranges` (inclusive) in one `Range` header. Only a 206's body is
+/// read; any other answer's is cancelled unread — a server that does not serve several
+/// ranges answers 416 (trunk serve) or sends the whole file with 200 (one that ignores the
+/// header), and the caller then asks range by range.
+pub async fn fetch_ranges(url: &str, ranges: &[(u64, u64)], progress: impl FnMut(u64)) -> Result<Ranged, String> {
+    let spec: Vec<String> = ranges.iter().map(|(a, b)| format!("{a}-{b}")).collect();
+    let resp = Request::get(url)
+        .header("Range", &format!("bytes={}", spec.join(",")))
+        .cache(web_sys::RequestCache::NoStore)
+        .send()
+        .await
+        .map_err(|e| format!("{url}: request failed: {e}"))?;
+    let header = |name: &str| resp.headers().get(name);
+    let mut out = Ranged {
+        status: resp.status(),
+        content_type: header("content-type").unwrap_or_default(),
+        content_range: header("content-range"),
+        body: Vec::new(),
+    };
+    if out.status == 206 {
+        out.body = read_body(url, resp, progress).await?;
+    } else if let Some(body) = resp.body() {
+        let _ = body.cancel();
+    }
+    Ok(out)
+}
+
+/// A response's body, chunk by chunk; `progress(bytes so far)` as they arrive.
+async fn read_body(
+    url: &str,
+    resp: gloo_net::http::Response,
+    mut progress: impl FnMut(u64),
+) -> Result<Vec<u8>, String> {
     let Some(body) = resp.body() else {
         let b = resp.binary().await.map_err(|e| format!("{url}: {e}"))?;
         progress(b.len() as u64);
-        return Ok((status, b));
+        return Ok(b);
     };
     let reader: ReadableStreamDefaultReader = body
         .get_reader()
@@ -70,7 +116,7 @@ pub async fn fetch_range(
         bytes.copy_to(&mut out[start..]);
         progress(out.len() as u64);
     }
-    Ok((status, out))
+    Ok(out)
 }
 
 /// Resolve `rel` against `base` (a bundle URL ending in `/`, or a page URL).

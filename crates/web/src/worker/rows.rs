@@ -13,13 +13,15 @@ use hbt_model::bundle::{Manifest, WordRowsInfo};
 use hbt_model::vocab::{Int8Table, RowsLayout, pages_of, plan_ranges};
 use serde::{Deserialize, Serialize};
 
-use crate::fetch::{cache_get, cache_key, cache_put, fetch_range, join_url, now, open_cache};
+use crate::fetch::{cache_get, cache_key, cache_put, fetch_range, fetch_ranges, join_url, now, open_cache};
 
 /// Pages between two needed ones that a query's read fetches rather than split in two
 /// requests (a few hundred bytes each: a request costs more).
 pub const QUERY_GAP: u32 = 4;
 /// The same for a dropped file's thousands of rows: a few large reads.
 pub const BULK_GAP: u32 = 256;
+/// Ranges asked for in one request (Apache's default `MaxRanges` is 200; nginx has none).
+const RANGES_A_REQUEST: usize = 64;
 
 /// What fetching rows cost one request of the page, and where the table stands.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -55,12 +57,12 @@ pub struct WordRows {
     page_rows: usize,
     pub table: RefCell<Int8Table>,
     mode: Cell<Mode>,
+    /// Whether the server answers several ranges in one request: not known until asked.
+    multi: Cell<Option<bool>>,
     fallback: RefCell<Option<String>>,
     cache: Option<web_sys::Cache>,
     /// Row runs this browser holds in its cache (the index entry's content).
     cached: RefCell<Vec<(u32, u32)>>,
-    /// Rows read from this browser's cache so far.
-    pub from_cache: Cell<usize>,
     /// The whole table is in the cache (a server without `Range` sent it on a visit).
     whole_cached: Cell<bool>,
     /// Runs read but not yet written to the cache: written by [`WordRows::flush`] after the
@@ -85,10 +87,10 @@ impl WordRows {
             page_rows: info.page_rows.max(1),
             table: RefCell::new(Int8Table::sparse(info.layout.hidden)),
             mode: Cell::new(Mode::Probe),
+            multi: Cell::new(None),
             fallback: RefCell::new(None),
             cache: open_cache().await,
             cached: RefCell::new(Vec::new()),
-            from_cache: Cell::new(0),
             whole_cached: Cell::new(false),
             pending: RefCell::new(Vec::new()),
             url,
@@ -122,20 +124,11 @@ impl WordRows {
                 let n = missing.len();
                 *self.table.borrow_mut() = t;
                 self.mode.set(Mode::Whole);
-                self.from_cache.set(self.from_cache.get() + n);
                 return n;
             }
         }
         let runs: Vec<(u32, u32)> = {
-            let kept = self.cached.borrow();
-            let mut want: Vec<(u32, u32)> = missing
-                .iter()
-                .filter_map(|&id| {
-                    // The last kept run starting at or before `id`, if it reaches it.
-                    let i = kept.partition_point(|r| r.0 <= id);
-                    kept[..i].iter().rev().take(4).find(|r| r.1 >= id).copied()
-                })
-                .collect();
+            let mut want: Vec<(u32, u32)> = missing.iter().filter_map(|&id| self.kept_run(id)).collect();
             want.sort_unstable();
             want.dedup();
             want
@@ -159,8 +152,26 @@ impl WordRows {
                 }
             }
         }
-        self.from_cache.set(self.from_cache.get() + taken);
         taken
+    }
+
+    /// The kept run holding row `id`: the last one starting at or before it, if it reaches it.
+    fn kept_run(&self, id: u32) -> Option<(u32, u32)> {
+        let kept = self.cached.borrow();
+        let i = kept.partition_point(|r| r.0 <= id);
+        kept[..i].iter().rev().take(4).find(|r| r.1 >= id).copied()
+    }
+
+    /// Whether every row of `ids` is held or kept in this browser's cache (an earlier visit
+    /// read it), so reading them needs no request to the server.
+    pub fn kept(&self, ids: &[u32]) -> bool {
+        self.whole_cached.get()
+            || self
+                .table
+                .borrow()
+                .missing(ids)
+                .iter()
+                .all(|&id| self.kept_run(id).is_some())
     }
 
     fn key(&self) -> Option<String> {
@@ -197,6 +208,7 @@ impl WordRows {
         if !missing.is_empty() {
             let ranges = plan_ranges(&pages_of(&missing, self.page_rows), gap);
             let mut rest = &ranges[..];
+            let left;
             if self.mode.get() == Mode::Probe
                 && let Some((first, tail)) = ranges.split_first()
             {
@@ -204,6 +216,10 @@ impl WordRows {
                 // once, not once per concurrent read.
                 self.read(*first, &mut report, progress).await?;
                 rest = tail;
+            }
+            if self.mode.get() != Mode::Whole && rest.len() > 1 && self.multi.get() != Some(false) {
+                left = self.read_joined(rest, &mut report, progress).await?;
+                rest = &left;
             }
             if self.mode.get() != Mode::Whole {
                 let reads = rest.iter().map(|&r| async move {
@@ -282,6 +298,108 @@ impl WordRows {
             200 => self.take_whole(bytes).await,
             s => Err(format!("{}: HTTP {s} to a range request", self.url)),
         }
+    }
+
+    /// Read `ranges` of pages a few dozen to a request (`multipart/byteranges`); the ranges
+    /// left to read one by one — all of them when the server does not serve several ranges
+    /// at once, which the first request finds out (alone, so such a server is asked once).
+    async fn read_joined(
+        &self,
+        ranges: &[(u32, u32)],
+        report: &mut RowsReport,
+        progress: &dyn Fn(u64),
+    ) -> Result<Vec<(u32, u32)>, String> {
+        let mut groups = ranges.chunks(RANGES_A_REQUEST);
+        if self.multi.get().is_none() {
+            let first = groups.next().unwrap_or_default();
+            if !self.read_group(first, report, progress).await? {
+                self.multi.set(Some(false));
+                return Ok(ranges.to_vec());
+            }
+            self.multi.set(Some(true));
+        }
+        let reads = groups.map(|g| async move {
+            let mut one = RowsReport::default();
+            self.read_group(g, &mut one, progress)
+                .await
+                .map(|served| (served, g, one))
+        });
+        let mut left = Vec::new();
+        for (served, g, one) in futures::future::try_join_all(reads).await? {
+            report.requests += one.requests;
+            report.bytes += one.bytes;
+            if !served {
+                left.extend_from_slice(g);
+            }
+        }
+        // Only a server that changed its mind between requests leaves any: read them singly.
+        Ok(left)
+    }
+
+    /// One request for several ranges of pages; false when the server does not serve them
+    /// so (416, or 200: its body is cancelled unread). Every part must start at a row and
+    /// hold whole rows, each of which passes its check.
+    async fn read_group(
+        &self,
+        pages: &[(u32, u32)],
+        report: &mut RowsReport,
+        progress: &dyn Fn(u64),
+    ) -> Result<bool, String> {
+        let p = self.page_rows as u32;
+        let spans: Vec<(u64, u64)> = pages
+            .iter()
+            .map(|&(first, last)| {
+                let row1 = ((last + 1) * p).min(self.layout.rows as u32) as usize;
+                (self.layout.offset((first * p) as usize), self.layout.offset(row1) - 1)
+            })
+            .collect();
+        let seen = Cell::new(0u64);
+        let answer = fetch_ranges(&self.url, &spans, |n| {
+            progress(n - seen.get());
+            seen.set(n)
+        })
+        .await?;
+        report.requests += 1;
+        report.bytes += answer.body.len() as u64;
+        if answer.status != 206 {
+            return Ok(false);
+        }
+        let url = &self.url;
+        let parts = match hbt_model::byteranges::boundary(&answer.content_type) {
+            Some(b) => hbt_model::byteranges::parts(&answer.body, &b).map_err(|e| format!("{url}: {e}"))?,
+            // One part: the server joined the ranges (allowed), saying where in Content-Range.
+            None => {
+                let at = answer
+                    .content_range
+                    .as_deref()
+                    .and_then(hbt_model::byteranges::content_range)
+                    .ok_or_else(|| format!("{url}: a 206 answer without multipart parts or a Content-Range"))?;
+                vec![hbt_model::byteranges::Part {
+                    offset: at.0,
+                    bytes: &answer.body,
+                }]
+            }
+        };
+        let (origin, record) = (self.layout.offset(0), self.layout.record as u64);
+        for part in parts {
+            let n = part.bytes.len() as u64;
+            if part.offset < origin || !(part.offset - origin).is_multiple_of(record) || !n.is_multiple_of(record) {
+                return Err(format!(
+                    "{url}: the server sent {n} bytes at offset {}, which are not whole rows",
+                    part.offset
+                ));
+            }
+            let row0 = ((part.offset - origin) / record) as usize;
+            self.table
+                .borrow_mut()
+                .insert_records(&self.layout, row0, part.bytes, url)
+                .map_err(|e| e.to_string())?;
+            let last = row0 + (n / record) as usize - 1;
+            self.pending
+                .borrow_mut()
+                .push((row0 as u32, last as u32, part.bytes.to_vec()));
+        }
+        Ok(true)
     }
 
     /// A server without `Range` sent the whole file: check it, hold every row, keep it.

@@ -26,7 +26,7 @@ struct Model {
     encoder: Encoder,
     unk_id: Option<u32>,
     /// An on-demand vocabulary's rows (held, cached, fetched as texts need them).
-    rows: Option<WordRows>,
+    rows: Option<Rc<WordRows>>,
 }
 
 impl Model {
@@ -173,21 +173,25 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
     let progress = |stage: String, done: u64| post(id, &Reply::Progress { stage, done }, None);
     let dir = &manifest.model.dir;
     // All at once: each file is a round trip to the browser's cache, and seven of e5's nine
-    // are a few hundred bytes. (Reading the weights on a helper thread while this one builds
-    // the tokenizer made a second visit slower on a 2-core machine: the cache answers in turn
-    // and the threads compete.)
-    let named = futures::future::try_join_all(manifest.model.files.iter().map(|f| {
+    // are a few hundred bytes. The tokenizer (a trie of every piece: the longest step of a
+    // second visit) is built as soon as its files are in, while the weights still arrive.
+    // (Reading the weights on a helper thread made a second visit slower on a 2-core
+    // machine: the cache answers in turn and the threads compete.)
+    let read_all = |names: Vec<String>| {
         let (reader, progress) = (&reader, &progress);
-        async move { Ok::<_, String>((f.clone(), reader.read(&format!("{dir}/{f}"), "model", progress).await?)) }
-    }))
-    .await?;
-    marks.push(("model files".to_string(), now() - t0));
-    let mut files = ModelFiles::from_named(&PathBuf::from(join_url(base, dir)), named).map_err(|e| e.to_string())?;
-    progress("starting the encoder".into(), reader.done.get());
-    let (device, mut backend) = init_device(force_cpu).await;
+        futures::future::try_join_all(names.into_iter().map(move |f| async move {
+            let bytes = reader.read(&format!("{dir}/{f}"), "model", progress).await?;
+            Ok::<_, String>((f, bytes))
+        }))
+    };
+    let is_weights = |f: &String| f.ends_with(".safetensors") && !f.contains('/');
+    let (weights, rest): (Vec<String>, Vec<String>) = manifest.model.files.iter().cloned().partition(is_weights);
+    let origin = PathBuf::from(join_url(base, dir));
+    let loading = |e: hbt_model::ModelError| format!("the bundle's model does not load: {e}");
     // On the CPU, an int8 bundle's linears multiply as integers (`hbt_model::int8`: the
     // stored int8 weights, 16-bit activations): wasm SIMD's integer dot product does eight
-    // multiply-adds an instruction, its f32 products four in two.
+    // multiply-adds an instruction, its f32 products four in two. (Preparing reads no
+    // precision: the tokenizer and the settings are the same for both.)
     let cpu_options = EncoderOptions {
         precision: if manifest.model.dtype.eq_ignore_ascii_case("q8") {
             Precision::Int8
@@ -196,19 +200,26 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
         },
         ..Default::default()
     };
+    let prepare = async {
+        let files = ModelFiles::from_named(&origin, read_all(rest).await?).map_err(|e| e.to_string())?;
+        let prepared = Encoder::prepare(files.clone(), &cpu_options).map_err(loading)?;
+        Ok::<_, String>((files, prepared, now() - t0))
+    };
+    let (weights, prepared, (device, mut backend)) =
+        futures::future::join3(read_all(weights), prepare, init_device(force_cpu)).await;
+    let (mut files, prepared, tokenizer_at) = prepared?;
+    marks.push(("tokenizer".to_string(), tokenizer_at));
+    files.weights = weights?.into_iter().map(|(n, b)| (origin.join(n), b)).collect();
+    marks.push(("model files".to_string(), now() - t0));
+    progress("starting the encoder".into(), reader.done.get());
     let options = if backend == Backend::WebGpu {
         EncoderOptions::default()
     } else {
         cpu_options.clone()
     };
-    let loading = |e: hbt_model::ModelError| format!("the bundle's model does not load: {e}");
     // The files outlive the build only for WebGPU's fallback: a clone copies the whole model.
     let fallback = (backend == Backend::WebGpu).then(|| files.clone());
     let weights = std::mem::take(&mut files.weights);
-    // In two steps, to show where the time goes: the tokenizer (its trie of 88,088 pieces),
-    // then the weights.
-    let prepared = Encoder::prepare(files, &options).map_err(loading)?;
-    marks.push(("tokenizer".to_string(), now() - t0));
     let mut encoder = Encoder::from_prepared(prepared, weights, &device, &options).map_err(loading)?;
     encoder.tokenizer.pad_multiple = QUERY_PAD;
     marks.push(("encoder".to_string(), now() - t0));
@@ -217,7 +228,7 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
         Some(info) => {
             let r = WordRows::open(base, manifest, info).await?;
             marks.push(("word rows listed".to_string(), now() - t0));
-            Some(r)
+            Some(Rc::new(r))
         }
         None => None,
     };
@@ -235,7 +246,9 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
         unk_id: None,
         rows,
     };
-    let mut warm_rows = common_rows(&model).await?;
+    // WebGPU's warm-up encodes with them, so it waits for them; the CPU path need not when
+    // this browser kept them: they are read back from its cache once the page is ready.
+    let mut warm_rows = common_rows(&model, fallback.is_none()).await?;
     if warm_rows.is_some() {
         marks.push(("common word rows".to_string(), now() - t0));
     }
@@ -273,9 +286,19 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
 /// The word rows every query needs (the specials and the query prefix's pieces), read while
 /// the page loads: the first question then reads only its own rows, and whether the server
 /// answers ranges (or sends the whole table: the fallback) is known before it is asked.
-async fn common_rows(m: &Model) -> Result<Option<RowsReport>, String> {
+/// With `later`, rows this browser kept on an earlier visit are read back from its cache
+/// after the page is ready (no server is asked, so there is nothing to probe), and `None`.
+async fn common_rows(m: &Model, later: bool) -> Result<Option<RowsReport>, String> {
     let Some(rows) = &m.rows else { return Ok(None) };
     let batch = m.encoder.tokenize(&[""], TextKind::Query).map_err(|e| e.to_string())?;
+    if later && rows.kept(&batch.ids) {
+        let rows = Rc::clone(rows);
+        // A failure here is the first query's to report: it reads whatever is still missing.
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = rows.ensure(&batch.ids, QUERY_GAP, &|_| {}).await;
+        });
+        return Ok(None);
+    }
     rows.ensure(&batch.ids, QUERY_GAP, &|_| {}).await.map(Some)
 }
 
