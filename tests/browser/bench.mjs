@@ -12,7 +12,7 @@
 // Every response a page loads is counted, so the sizes are what a visitor downloads.
 // Cross-origin isolation headers are sent, so ONNX Runtime can use 2 threads.
 import { chromium } from "playwright-core";
-import { MIME, cosine, parseArgs } from "./common.mjs";
+import { MIME, cosine, parseArgs, rangeAnswer } from "./common.mjs";
 import { createServer } from "node:http";
 import { readFile, writeFile, mkdir, stat, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -62,6 +62,15 @@ function serve() {
       if (req.headers["if-none-match"] === etag) {
         res.writeHead(304, { ...headers, etag });
         return res.end();
+      }
+      // The rows of an on-demand vocabulary come by Range reads, as from any static host.
+      const type = MIME[extname(file)] ?? "application/octet-stream";
+      const ranged = await rangeAnswer(file, req.headers.range, type);
+      if (ranged) {
+        const prev = served.get(path);
+        served.set(path, { bytes: (prev?.bytes ?? 0) + ranged.body.length, gzip: null, requests: (prev?.requests ?? 0) + 1 });
+        res.writeHead(ranged.status, { ...headers, ...ranged.headers });
+        return res.end(ranged.body);
       }
       const body = await readFile(file);
       const data = path.startsWith("/onnx/") || path.startsWith("/demo/");

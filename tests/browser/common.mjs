@@ -58,43 +58,11 @@ export function serve(root, { noRange = false, singleRange = false, shiftRange =
       const file = join(root, path);
       if (!file.startsWith(root)) throw new Error("outside root");
       const type = MIME[extname(file)] ?? "application/octet-stream";
-      const spec = /^bytes=((\d+-\d*)(,\s*\d+-\d*)*)$/.exec(req.headers.range ?? "");
-      if (spec && !noRange) {
-        // Only the ranges are read: a static host does not read a 98 MB file per request.
-        const size = (await stat(file)).size;
-        const ranges = spec[1].split(",").map((r) => {
-          const [a, b] = r.trim().split("-");
-          return [Number(a), Math.min(b === "" ? size - 1 : Number(b), size - 1)];
-        });
-        if (ranges.some(([a, b]) => a >= size || a > b) || (singleRange && ranges.length > 1)) {
-          log.push({ path, range: req.headers.range, status: 416, bytes: 0 });
-          res.writeHead(416, { "content-range": `bytes */${size}` });
-          return res.end();
-        }
-        const fh = await open(file);
-        const read = async ([a, b]) => {
-          const want = Math.max(0, Math.min(b + 1 + shiftRange, size) - (a + shiftRange));
-          const part = Buffer.alloc(want);
-          await fh.read(part, 0, want, a + shiftRange);
-          return part;
-        };
-        const parts = [];
-        for (const r of ranges) parts.push(await read(r));
-        await fh.close();
-        let headers = { "content-type": type, "content-range": `bytes ${ranges[0][0]}-${ranges[0][1]}/${size}` };
-        let body = parts[0];
-        if (ranges.length > 1) {
-          const boundary = "hbt-test-boundary-3f9c";
-          const chunks = ranges.flatMap(([a, b], i) => [
-            Buffer.from(`\r\n--${boundary}\r\nContent-Type: ${type}\r\nContent-Range: bytes ${a}-${b}/${size}\r\n\r\n`),
-            parts[i],
-          ]);
-          body = Buffer.concat([...chunks, Buffer.from(`\r\n--${boundary}--\r\n`)]);
-          headers = { "content-type": `multipart/byteranges; boundary=${boundary}` };
-        }
-        log.push({ path, range: req.headers.range, status: 206, bytes: body.length, raw: body.length, ranges: ranges.length });
-        res.writeHead(206, { ...headers, "content-length": body.length, "accept-ranges": "bytes" });
-        return res.end(body);
+      const ranged = noRange ? null : await rangeAnswer(file, req.headers.range, type, { singleRange, shiftRange });
+      if (ranged) {
+        log.push({ path, range: req.headers.range, status: ranged.status, bytes: ranged.body.length, raw: ranged.body.length, ranges: ranged.ranges });
+        res.writeHead(ranged.status, ranged.headers);
+        return res.end(ranged.body);
       }
       const body = await readFile(file);
       const ranges = noRange ? {} : { "accept-ranges": "bytes" };
@@ -116,4 +84,49 @@ export function serve(root, { noRange = false, singleRange = false, shiftRange =
   });
   server.log = log;
   return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok(server)));
+}
+
+/**
+ * A static host's answer to `Range: bytes=a-b[,c-d…]` for `file`, or null when `range` is
+ * absent or not a byte-range list (the caller sends the whole file). One range: 206 with its
+ * bytes; several: one 206 `multipart/byteranges` body, as nginx and Apache answer; 416 for a
+ * range past the end or, with `singleRange` (trunk serve's tower-http), for several.
+ * `shiftRange` answers each range with the bytes that much further on (a misbehaving server).
+ */
+export async function rangeAnswer(file, range, type, { singleRange = false, shiftRange = 0 } = {}) {
+  const spec = /^bytes=((\d+-\d*)(,\s*\d+-\d*)*)$/.exec(range ?? "");
+  if (!spec) return null;
+  // Only the ranges are read: a static host does not read a 98 MB file per request.
+  const size = (await stat(file)).size;
+  const ranges = spec[1].split(",").map((r) => {
+    const [a, b] = r.trim().split("-");
+    return [Number(a), Math.min(b === "" ? size - 1 : Number(b), size - 1)];
+  });
+  if (ranges.some(([a, b]) => a >= size || a > b) || (singleRange && ranges.length > 1)) {
+    return { status: 416, headers: { "content-range": `bytes */${size}` }, body: Buffer.alloc(0), ranges: ranges.length };
+  }
+  const fh = await open(file);
+  const parts = [];
+  try {
+    for (const [a, b] of ranges) {
+      const want = Math.max(0, Math.min(b + 1 + shiftRange, size) - (a + shiftRange));
+      const part = Buffer.alloc(want);
+      await fh.read(part, 0, want, a + shiftRange);
+      parts.push(part);
+    }
+  } finally {
+    await fh.close();
+  }
+  let headers = { "content-type": type, "content-range": `bytes ${ranges[0][0]}-${ranges[0][1]}/${size}` };
+  let body = parts[0];
+  if (ranges.length > 1) {
+    const boundary = "hbt-test-boundary-3f9c";
+    const chunks = ranges.flatMap(([a, b], i) => [
+      Buffer.from(`\r\n--${boundary}\r\nContent-Type: ${type}\r\nContent-Range: bytes ${a}-${b}/${size}\r\n\r\n`),
+      parts[i],
+    ]);
+    body = Buffer.concat([...chunks, Buffer.from(`\r\n--${boundary}--\r\n`)]);
+    headers = { "content-type": `multipart/byteranges; boundary=${boundary}` };
+  }
+  return { status: 206, headers: { ...headers, "content-length": body.length, "accept-ranges": "bytes" }, body, ranges: ranges.length };
 }

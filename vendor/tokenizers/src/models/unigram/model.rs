@@ -1,7 +1,7 @@
 use super::{
     lattice::Lattice,
     trainer::UnigramTrainer,
-    trie::{Trie, TrieBuilder},
+    trie::Trie,
 };
 use crate::tokenizer::{Model, Result, Token};
 use crate::utils::cache::{Cache, MAX_LENGTH};
@@ -100,7 +100,6 @@ impl Unigram {
     ) -> Result<Self> {
         let n = vocab.len();
         let mut token_to_ids: TokenMap = AHashMap::new();
-        let mut builder = TrieBuilder::default();
 
         if let Some(unk_id) = unk_id {
             if vocab.is_empty() {
@@ -116,12 +115,12 @@ impl Unigram {
         let mut min_score = f64::INFINITY;
         for (id, (token, score)) in vocab.iter().enumerate() {
             token_to_ids.insert(token.to_string(), id as u32);
-            builder.push(token.as_bytes());
             if score < &min_score {
                 min_score = *score;
             }
         }
-        let trie = builder.build();
+        // hbt's patch: the trie from the pieces as they are (see trie.rs), no copy of each.
+        let trie = Trie::from_keys(vocab.iter().map(|(token, _)| token.as_bytes()).collect());
         let fuse_unk = true;
         let is_optimized = true;
 

@@ -6,38 +6,30 @@
 // as fast for byte labels. The same pieces give the same trie, walked the same way.
 use std::hash::Hash;
 
-#[derive(Default)]
-pub struct TrieBuilder<Label> {
-    elements: Vec<Vec<Label>>,
-}
-
-impl<Label: Eq + Hash + Copy + Ord> TrieBuilder<Label> {
-    pub fn push(&mut self, element: &[Label]) {
-        self.elements.push(element.to_vec());
-    }
-
-    pub fn build(mut self) -> Trie<Label> {
-        self.elements.sort_unstable();
-        self.elements.dedup();
+impl<Label: Eq + Hash + Copy + Ord> Trie<Label> {
+    /// The trie of `keys`, borrowed: a vocabulary's pieces need no copy to be sorted.
+    pub fn from_keys(mut keys: Vec<&[Label]>) -> Trie<Label> {
+        keys.sort_unstable();
+        keys.dedup();
         let mut trie = Trie {
             nodes: vec![Node::default()],
             edges: Vec::new(),
         };
-        // (node, the sorted elements sharing its prefix, that prefix's length): each node's
+        // (node, the sorted keys sharing its prefix, that prefix's length): each node's
         // children take one contiguous run of edges, allocated when the node is visited.
-        let mut stack = vec![(0usize, 0usize, self.elements.len(), 0usize)];
+        let mut stack = vec![(0usize, 0usize, keys.len(), 0usize)];
         while let Some((node, lo, hi, depth)) = stack.pop() {
             let mut i = lo;
-            // Sorted: an element equal to the prefix comes first.
-            if i < hi && self.elements[i].len() == depth {
+            // Sorted: a key equal to the prefix comes first.
+            if i < hi && keys[i].len() == depth {
                 trie.nodes[node].is_leaf = true;
                 i += 1;
             }
             let first = trie.edges.len();
             while i < hi {
-                let label = self.elements[i][depth];
+                let label = keys[i][depth];
                 let mut j = i + 1;
-                while j < hi && self.elements[j][depth] == label {
+                while j < hi && keys[j][depth] == label {
                     j += 1;
                 }
                 let child = trie.nodes.len();
