@@ -27,6 +27,10 @@ const out = resolve(args.out ?? "out/bench-browser");
 const query = JSON.parse(await readFile(resolve(args.query), "utf8"));
 const WARMUPS = Number(args.warmups ?? 20);
 const RUNS = Number(args.runs ?? 20);
+// transformers.js (optional): its dist/, the onnxruntime-web it bundles the JS of (its wasm
+// comes from here, not a CDN), and a model folder laid out as it expects (e5/config.json,
+// tokenizer files, onnx/model_quantized.onnx: the same int8 export ORT Web runs).
+const tjs = args.tjs ? { dist: resolve(args.tjs), ort: resolve(args["tjs-ort"]), models: resolve(args["tjs-models"]) } : null;
 const chromePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 // The ONNX Runtime Web page: the wasm-only build of ort, nothing else.
@@ -40,6 +44,7 @@ const gzipCache = new Map();
 
 function serve() {
   const roots = [
+    ...(tjs ? [["/tjs/", tjs.dist], ["/tjs-ort/", tjs.ort], ["/tjs-models/", tjs.models]] : []),
     ["/ort/", ortDir],
     ["/onnx/", resolve(query.onnx.fp32, "..")],
     ["/", dist],
@@ -73,7 +78,7 @@ function serve() {
         return res.end(ranged.body);
       }
       const body = await readFile(file);
-      const data = path.startsWith("/onnx/") || path.startsWith("/demo/");
+      const data = path.startsWith("/onnx/") || path.startsWith("/demo/") || path.startsWith("/tjs-models/");
       if (!data && !gzipCache.has(file)) gzipCache.set(file, gzipSync(body, { level: 6 }).length);
       const prev = served.get(path);
       served.set(path, { bytes: (prev?.bytes ?? 0) + body.length, gzip: data ? null : (prev?.gzip ?? 0) + gzipCache.get(file), requests: (prev?.requests ?? 0) + 1 });
@@ -196,6 +201,44 @@ async function benchOrt(browser, base, precision, threads) {
   return { encode_ms: r.times, encode_median_ms: med, vector: r.vec, cross_origin_isolated: r.isolated, ...sizes(new Map(served), (u) => u.startsWith("/onnx/")) };
 }
 
+/** transformers.js's feature-extraction pipeline on the q8 export, text in, mean-pooled
+ * vector out (its own tokenizer included: its users pay for it on every query). */
+async function benchTjs(browser, base, threads) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  served.clear();
+  await page.goto(`${base}/ort-bench.html`);
+  const r = await page.evaluate(
+    async ([text, threads, w, runs]) => {
+      const { pipeline, env } = await import("/tjs/transformers.min.js");
+      env.allowRemoteModels = false;
+      env.allowLocalModels = true;
+      env.localModelPath = "/tjs-models/";
+      env.useBrowserCache = false;
+      env.backends.onnx.wasm.wasmPaths = "/tjs-ort/";
+      env.backends.onnx.wasm.numThreads = threads;
+      const extract = await pipeline("feature-extraction", "e5", { dtype: "q8", device: "wasm" });
+      const ids = Array.from(extract.tokenizer(text).input_ids.data, Number);
+      const times = [];
+      let vec;
+      for (let i = 0; i < w + runs; i++) {
+        const t = performance.now();
+        const o = await extract(text, { pooling: "mean", normalize: false });
+        const ms = performance.now() - t;
+        if (i >= w) times.push(ms);
+        vec = Array.from(o.data);
+      }
+      return { times, vec, ids, isolated: window.crossOriginIsolated };
+    },
+    [`query: ${query.text}`, threads, WARMUPS, RUNS],
+  );
+  await context.close();
+  const sorted = [...r.times].sort((a, b) => a - b);
+  const med = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+  const files = new Map(served);
+  return { encode_ms: r.times, encode_median_ms: med, vector: r.vec, ids: r.ids, cross_origin_isolated: r.isolated, ...sizes(files, (u) => u.startsWith("/tjs-models/")) };
+}
+
 async function main() {
   await mkdir(out, { recursive: true });
   await stat(join(dist, "demo", "manifest.json")).catch(() => {
@@ -258,6 +301,25 @@ async function main() {
         raw: o,
       });
       console.log(JSON.stringify({ ...rows.at(-1), raw: undefined }));
+    }
+    if (tjs) {
+      for (const threads of [1, 2]) {
+        const t = await benchTjs(browser, base, threads);
+        assert.deepEqual(t.ids, query.ids, "transformers.js tokenizes the query differently from the full tokenizer");
+        rows.push({
+          system: "transformers.js 4.3 (its ONNX Runtime Web, wasm), text to vector incl. its tokenizer",
+          precision: "q8 (the int8 export above)",
+          threads,
+          encode_median_ms: t.encode_median_ms,
+          cosine_to_pytorch: cosine(t.vector, query.torch_fp32),
+          cross_origin_isolated: t.cross_origin_isolated,
+          model_bytes: t.model_bytes,
+          runtime_bytes: t.runtime_bytes,
+          runtime_gzip_bytes: t.runtime_gzip_bytes,
+          raw: t,
+        });
+        console.log(JSON.stringify({ ...rows.at(-1), raw: undefined }));
+      }
     }
     const ortFp32 = rows.find((r) => r.precision === "fp32" && r.threads === 1);
     const mb = (b) => (b / 1e6).toFixed(1);
