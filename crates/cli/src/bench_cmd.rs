@@ -67,6 +67,9 @@ pub struct TrainBenchArgs {
     /// Time the padded batch (no length groups), as before issue 31.
     #[arg(long)]
     no_length_buckets: bool,
+    /// Time texts packed several to a row instead of length groups.
+    #[arg(long, conflicts_with = "no_length_buckets")]
+    pack_rows: bool,
     /// Write every step's tokenized queries and passages as JSON (scripts/bench_peers.py).
     #[arg(long)]
     dump_ids: Option<PathBuf>,
@@ -177,6 +180,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                     micro_batch: a.micro_batch,
                     precision: a.precision,
                     length_buckets: !a.no_length_buckets,
+                    pack_rows: a.pack_rows,
                     ..Default::default()
                 };
                 let data = hbt_train::trainer::TrainData::new(vec![corpus.clone()], &cfg)?;
@@ -241,7 +245,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                         "device": info.name, "micro_batch": a.micro_batch, "precision": a.precision.to_string(),
                         "query_seq_mean": q_seq, "passage_seq_mean": p_seq,
                         "query_padding_share": q_pad, "passage_padding_share": p_pad,
-                        "length_groups": !a.no_length_buckets, "token_slots": slots,
+                        "length_groups": !a.no_length_buckets && !a.pack_rows, "packed_rows": a.pack_rows, "token_slots": slots,
                         "computed_padding_share": computed_padding,
                         "skipped_steps": tr.scaler.as_ref().map(|s| s.skipped),
                         "loss_scale": tr.scaler.as_ref().map(|s| s.scale)})

@@ -42,6 +42,10 @@ pub struct TrainArgs {
     /// groups of similar length (the same loss to float rounding, most padding skipped).
     #[arg(long)]
     pub no_length_buckets: bool,
+    /// Pack each side's texts several to a row (each attending only to itself, pooled on its
+    /// own) instead of length groups: one pass a side, almost no padding computed.
+    #[arg(long, conflicts_with = "no_length_buckets")]
+    pub pack_rows: bool,
     #[arg(long, default_value_t = 3e-5)]
     pub lr: f64,
     #[arg(long, default_value_t = 0.01)]
@@ -130,6 +134,7 @@ impl TrainArgs {
             keep_last: self.keep_last,
             keep_checkpoints: self.keep_checkpoints,
             length_buckets: !self.no_length_buckets,
+            pack_rows: self.pack_rows,
             loss_scale: self.loss_scale,
         }
     }

@@ -207,13 +207,35 @@ pub struct BatchTensors {
     /// Use Burn's fused attention op (set for CPU batches; on an autodiff device Burn runs
     /// its differentiable fallback for it, so training gets gradients either way).
     pub fused_attention: bool,
+    /// Set when each row holds several texts ([`crate::PackedBatch`]).
+    pub packing: Option<PackedLayout>,
+}
+
+/// Where a packed batch's texts lie in its rows, on the device.
+#[derive(Debug, Clone)]
+pub struct PackedLayout {
+    /// `[rows, 1, seq, seq]`, true where a token may not attend: every key of another text.
+    /// A row's padding is a block of its own, so no query sees only masked keys (an
+    /// all-masked softmax would be NaN, and 0 · NaN survives pooling).
+    pub blocked: Tensor<4, Bool>,
+    /// `[rows, texts a row holds at most, seq]`: each text's pooling weights over its row
+    /// (1/length on its tokens for mean pooling, 1 on its first token for CLS).
+    pub weights: Tensor<3>,
+    /// `[texts]`: where each text's vector lies among the `rows × texts per row` pooled
+    /// ones, in the batch's order.
+    pub texts: Tensor<1, Int>,
 }
 
 impl Bert {
     /// Token states `[batch, seq, hidden]`.
     pub fn forward(&self, input: &BatchTensors) -> Tensor<3> {
         let [b, t] = input.mask.dims();
-        let mask = if input.fused_attention {
+        let mask = if let Some(p) = &input.packing {
+            match input.fused_attention {
+                true => AttentionMask::Fused(p.blocked.clone()),
+                false => AttentionMask::Bias(p.blocked.clone().float().mul_scalar(-1e9)),
+            }
+        } else if input.fused_attention {
             AttentionMask::Fused(input.mask.clone().lower_elem(0.5).reshape([b, 1, 1, t]))
         } else {
             // Masked keys get -1e9: exp underflows to exactly 0 in f32, so padding cannot
@@ -260,9 +282,12 @@ impl Bert {
 
     /// BERT's pooler: `tanh(W · h_CLS + b)`; `None` when the checkpoint has no pooler.
     pub fn pooler_output(&self, states: Tensor<3>) -> Option<Tensor<2>> {
-        let pooler = self.pooler.as_ref()?;
         let [b, _, h] = states.dims();
-        let cls = states.slice(s![.., 0..1, ..]).reshape([b, h]);
-        Some(tanh(pooler.forward(cls)))
+        self.pooler_on(states.slice(s![.., 0..1, ..]).reshape([b, h]))
+    }
+
+    /// The pooler over CLS states `[batch, hidden]` already picked out.
+    pub fn pooler_on(&self, cls: Tensor<2>) -> Option<Tensor<2>> {
+        Some(tanh(self.pooler.as_ref()?.forward(cls)))
     }
 }

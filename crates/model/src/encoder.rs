@@ -15,7 +15,7 @@ use crate::bert::{BatchTensors, Bert};
 use crate::config::EncoderConfig;
 use crate::error::{ModelError, Result};
 use crate::pooling::{Pooling, l2_normalize, pool};
-use crate::tokenize::{TextTokenizer, TokenBatch};
+use crate::tokenize::{PackedBatch, TextTokenizer, TokenBatch};
 use crate::vocab::{Int8Table, OnDemandWords};
 use crate::weights::{WeightMap, build_bert};
 
@@ -586,7 +586,50 @@ impl Encoder {
             // without autodiff. GPUs keep the matmul/softmax path, which wgpu's fusion
             // compiles into few kernels anyway.
             fused_attention: crate::is_cpu(device),
+            packing: None,
         }
+    }
+
+    /// [`Encoder::to_device`] for texts packed several to a row: position ids restart at
+    /// each text, attention stays within it, and [`Encoder::forward`] pools each text on
+    /// its own — the vectors of the padded batch, to float rounding, in its order.
+    pub fn to_device_packed(&self, packed: &PackedBatch, device: &Device) -> BatchTensors {
+        let mut t = self.to_device(&packed.tokens, device);
+        let (rows, len, k) = (packed.tokens.batch, packed.tokens.seq, packed.per_row.max(1));
+        let mut positions = vec![self.config.position_ids(&[0])[0]; rows * len];
+        // Segment of each slot: 0 for padding, text index + 1 otherwise.
+        let mut segment = vec![0i64; rows * len];
+        let mut weights = vec![0f32; rows * k * len];
+        let mut texts = Vec::with_capacity(packed.spans.len());
+        let mut next = vec![0usize; rows];
+        for (i, s) in packed.spans.iter().enumerate() {
+            let at = s.row * len + s.start;
+            positions[at..at + s.len].copy_from_slice(&self.config.position_ids(&vec![1; s.len]));
+            segment[at..at + s.len].fill(i as i64 + 1);
+            let slot = s.row * k + next[s.row];
+            next[s.row] += 1;
+            texts.push(slot as i64);
+            let w = &mut weights[slot * len + s.start..slot * len + s.start + s.len];
+            match self.pooling {
+                Pooling::Mean => w.fill(1.0 / s.len.max(1) as f32),
+                Pooling::Cls | Pooling::Pooler => {
+                    if let Some(first) = w.first_mut() {
+                        *first = 1.0;
+                    }
+                }
+            }
+        }
+        let segment = Tensor::<2, Int>::from_data(TensorData::new(segment, [rows, len]), device);
+        let query = segment.clone().reshape([rows, 1, len, 1]).expand([rows, 1, len, len]);
+        let key = segment.reshape([rows, 1, 1, len]).expand([rows, 1, len, len]);
+        t.positions = Tensor::from_data(TensorData::new(positions, [rows, len]), device);
+        let n = texts.len();
+        t.packing = Some(crate::bert::PackedLayout {
+            blocked: query.not_equal(key),
+            weights: Tensor::from_data(TensorData::new(weights, [rows, k, len]), device),
+            texts: Tensor::from_data(TensorData::new(texts, [n]), device),
+        });
+        t
     }
 
     /// Sentence vectors `[batch, hidden]` for a tokenized batch; differentiable when the
@@ -599,6 +642,16 @@ impl Encoder {
     /// gradient-free view of a model being trained).
     pub fn forward_with(&self, bert: &Bert, batch: &BatchTensors) -> Tensor<2> {
         let states = bert.forward(batch);
+        if let Some(p) = &batch.packing {
+            let [rows, _, h] = states.dims();
+            let k = p.weights.dims()[1];
+            let v = p.weights.clone().matmul(states).reshape([rows * k, h]).select(0, p.texts.clone());
+            let v = match self.pooling {
+                Pooling::Pooler => bert.pooler_on(v).expect("the pooler is checked at load time"),
+                _ => v,
+            };
+            return if self.normalize { l2_normalize(v) } else { v };
+        }
         let pooled = match self.pooling {
             Pooling::Pooler => bert.pooler_output(states.clone()),
             _ => None,

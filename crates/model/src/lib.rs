@@ -39,7 +39,7 @@ pub use pooling::Pooling;
 pub use prune::PruneStats;
 #[cfg(not(target_arch = "wasm32"))]
 pub use save::SaveOptions;
-pub use tokenize::{TextTokenizer, TokenBatch, length_buckets};
+pub use tokenize::{PackedBatch, Span, TextTokenizer, TokenBatch, length_buckets};
 pub use weights::SaveDtype;
 
 use burn::prelude::Device;

@@ -64,6 +64,12 @@ pub struct TrainConfig {
     /// before the loss.
     #[serde(default = "yes")]
     pub length_buckets: bool,
+    /// Pack each side's texts several to a row instead ([`hbt_model::PackedBatch`]): one
+    /// pass per side with almost no padding, each text's attention confined to itself by a
+    /// block-diagonal mask, its position ids restarting, pooled on its own. The same loss
+    /// and gradients, to float rounding; attention then spans whole rows (masked).
+    #[serde(default)]
+    pub pack_rows: bool,
     /// f16 only: the loss scale to start from ([`crate::scaler`]; 2^16 when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_scale: Option<f64>,
@@ -105,6 +111,7 @@ impl Default for TrainConfig {
             keep_checkpoints: false,
             precision: hbt_model::Precision::F32,
             length_buckets: true,
+            pack_rows: false,
             loss_scale: None,
         }
     }

@@ -142,11 +142,20 @@ impl Trainer {
         Ok(tok.encode_padded(&refs, min_seq)?)
     }
 
-    /// Sentence vectors of `texts`, in order: in groups of similar length when the
-    /// configuration asks for it ([`TrainConfig::length_buckets`]), else padded as one batch.
+    /// Sentence vectors of `texts`, in order: packed several to a row
+    /// ([`TrainConfig::pack_rows`]) or in groups of similar length
+    /// ([`TrainConfig::length_buckets`]) when the configuration asks for it, else padded as
+    /// one batch.
     fn embed(&self, bert: &Bert, texts: &[String], kind: TextKind, device: &Device) -> Result<Tensor<2>> {
         let batch = self.tokenize(texts, kind)?;
         let (padded, real) = batch.slots();
+        if self.cfg.pack_rows && !texts.is_empty() {
+            // Rows as long as the longest text: longer ones would fit more texts a row but
+            // spend more on attention across the (masked) row.
+            let packed = batch.pack(0, self.enc.tokenizer.pad_multiple);
+            self.count_slots(packed.tokens.slots().0, padded, real);
+            return Ok(self.enc.forward_with(bert, &self.enc.to_device_packed(&packed, device)));
+        }
         let groups = if self.cfg.length_buckets {
             let c = &self.enc.config;
             // Attention's work per token grows with the length: 4·h·L multiply-adds against
