@@ -64,12 +64,10 @@ pub struct TrainBenchArgs {
     /// f32, or bf16 autocast for the linear layers (CPU only).
     #[arg(long, default_value_t = Precision::F32)]
     precision: Precision,
-    /// Time the padded batch (no length groups), as before issue 31.
-    #[arg(long)]
-    no_length_buckets: bool,
-    /// Time texts packed several to a row instead of length groups.
-    #[arg(long, conflicts_with = "no_length_buckets")]
-    pack_rows: bool,
+    /// How each side of a batch is laid out: packed rows, length groups, or padded (as
+    /// before issue 31).
+    #[arg(long, default_value_t = hbt_train::Batching::Packed)]
+    batching: hbt_train::Batching,
     /// Write every step's tokenized queries and passages as JSON (scripts/bench_peers.py).
     #[arg(long)]
     dump_ids: Option<PathBuf>,
@@ -179,8 +177,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                     checkpoint_every: 0,
                     micro_batch: a.micro_batch,
                     precision: a.precision,
-                    length_buckets: !a.no_length_buckets,
-                    pack_rows: a.pack_rows,
+                    batching: a.batching,
                     ..Default::default()
                 };
                 let data = hbt_train::trainer::TrainData::new(vec![corpus.clone()], &cfg)?;
@@ -245,7 +242,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                         "device": info.name, "micro_batch": a.micro_batch, "precision": a.precision.to_string(),
                         "query_seq_mean": q_seq, "passage_seq_mean": p_seq,
                         "query_padding_share": q_pad, "passage_padding_share": p_pad,
-                        "length_groups": !a.no_length_buckets && !a.pack_rows, "packed_rows": a.pack_rows, "token_slots": slots,
+                        "batching": a.batching.to_string(), "token_slots": slots,
                         "computed_padding_share": computed_padding,
                         "skipped_steps": tr.scaler.as_ref().map(|s| s.skipped),
                         "loss_scale": tr.scaler.as_ref().map(|s| s.scale)})

@@ -38,14 +38,11 @@ pub struct TrainArgs {
     /// skips that step, doubled after 2,000 clean steps).
     #[arg(long)]
     pub loss_scale: Option<f64>,
-    /// Pad each side of a batch to its longest text as one piece, instead of embedding it in
-    /// groups of similar length (the same loss to float rounding, most padding skipped).
-    #[arg(long)]
-    pub no_length_buckets: bool,
-    /// Pack each side's texts several to a row (each attending only to itself, pooled on its
-    /// own) instead of length groups: one pass a side, almost no padding computed.
-    #[arg(long, conflicts_with = "no_length_buckets")]
-    pub pack_rows: bool,
+    /// How each side of a batch is laid out for its forward pass: `packed` (several texts a
+    /// row, each attending only to itself: almost no padding computed), `groups` (groups of
+    /// similar length) or `padded` (one piece). The same loss, to float rounding.
+    #[arg(long, default_value_t = hbt_train::Batching::Packed)]
+    pub batching: hbt_train::Batching,
     #[arg(long, default_value_t = 3e-5)]
     pub lr: f64,
     #[arg(long, default_value_t = 0.01)]
@@ -133,8 +130,7 @@ impl TrainArgs {
             checkpoint_every: self.checkpoint_every,
             keep_last: self.keep_last,
             keep_checkpoints: self.keep_checkpoints,
-            length_buckets: !self.no_length_buckets,
-            pack_rows: self.pack_rows,
+            batching: self.batching,
             loss_scale: self.loss_scale,
         }
     }

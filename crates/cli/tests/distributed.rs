@@ -70,18 +70,18 @@ fn two_ranks_train_what_one_process_trains() {
             tmp.path().join(format!("dump2-{tag}")),
         );
         // Padded batches on both sides: then step 1 is the same arithmetic, bit for bit. (In
-        // length groups each side groups its own texts, equal only to float rounding;
-        // train.rs checks the groups against the padded batch.)
+        // packed rows or length groups each side lays out its own texts, equal only to float
+        // rounding; train.rs checks both against the padded batch.)
         ok(&hbt()
             .args(args(&model, &one, steps, extra))
-            .arg("--no-length-buckets")
+            .args(["--batching", "padded"])
             .env("HBT_TEST_DUMP_DIR", &d1)
             .output()
             .unwrap());
         let err = ok(&mpirun(2)
             .arg(env!("CARGO_BIN_EXE_hbt"))
             .args(args(&model, &two, steps, extra))
-            .arg("--no-length-buckets")
+            .args(["--batching", "padded"])
             .env("HBT_TEST_DUMP_DIR", &d2)
             .output()
             .unwrap());

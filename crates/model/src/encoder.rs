@@ -645,7 +645,12 @@ impl Encoder {
         if let Some(p) = &batch.packing {
             let [rows, _, h] = states.dims();
             let k = p.weights.dims()[1];
-            let v = p.weights.clone().matmul(states).reshape([rows * k, h]).select(0, p.texts.clone());
+            let v = p
+                .weights
+                .clone()
+                .matmul(states)
+                .reshape([rows * k, h])
+                .select(0, p.texts.clone());
             let v = match self.pooling {
                 Pooling::Pooler => bert.pooler_on(v).expect("the pooler is checked at load time"),
                 _ => v,

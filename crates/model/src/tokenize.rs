@@ -124,7 +124,14 @@ impl TokenBatch {
         order.sort_by_key(|&i| std::cmp::Reverse(self.lengths[i]));
         let mut used: Vec<usize> = Vec::new();
         let mut count: Vec<usize> = Vec::new();
-        let mut spans = vec![Span { row: 0, start: 0, len: 0 }; self.batch];
+        let mut spans = vec![
+            Span {
+                row: 0,
+                start: 0,
+                len: 0
+            };
+            self.batch
+        ];
         for i in order {
             let l = self.lengths[i];
             let row = match used.iter().position(|&u| u + l <= len) {
@@ -135,7 +142,11 @@ impl TokenBatch {
                     used.len() - 1
                 }
             };
-            spans[i] = Span { row, start: used[row], len: l };
+            spans[i] = Span {
+                row,
+                start: used[row],
+                len: l,
+            };
             used[row] += l;
             count[row] += 1;
         }

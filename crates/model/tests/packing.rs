@@ -79,7 +79,13 @@ fn cls_and_pooler_pooling_pick_each_texts_own_first_token() {
         ..Default::default()
     };
     common::write_tiny(tmp.path(), &spec, 3, "roberta.");
-    let texts = ["a b c", "the cat sat on the mat", "der hund", "x", "el perro a b c d e le chat"];
+    let texts = [
+        "a b c",
+        "the cat sat on the mat",
+        "der hund",
+        "x",
+        "el perro a b c d e le chat",
+    ];
     for pooling in [Pooling::Mean, Pooling::Cls, Pooling::Pooler] {
         let o = EncoderOptions {
             pooling: Some(pooling),

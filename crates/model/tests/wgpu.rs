@@ -83,3 +83,25 @@ fn e5_in_f16_on_wgpu_stays_within_cosine_0999() {
         assert!(half[k] != full[k], "{text:?}: the f16 vector is the f32 one");
     }
 }
+
+/// Texts packed several to a row (the trainer's default layout) embed on the GPU path as
+/// the padded batch does: block-diagonal mask as an additive bias, position ids restarting
+/// per text, pooling per text.
+#[test]
+fn e5_packed_rows_on_wgpu_equal_the_padded_batch() {
+    use hbt_model::burn::prelude::*;
+    let reference = common::reference();
+    let texts = reference["models"][0]["texts"].as_array().unwrap();
+    let device = hbt_model::device(BackendKind::Wgpu).unwrap();
+    let enc = Encoder::load(&common::e5_dir(), &device, &EncoderOptions::default()).unwrap();
+    let inputs: Vec<&str> = (0..6).map(|i| texts[i]["input"].as_str().unwrap()).collect();
+    let batch = enc.tokenize(&inputs, TextKind::Plain).unwrap();
+    let packed = batch.pack(0, 8);
+    assert!(packed.tokens.batch < inputs.len(), "no two texts share a row");
+    let rows = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+    let a = rows(enc.forward(&enc.to_device(&batch, &device)));
+    let b = rows(enc.forward(&enc.to_device_packed(&packed, &device)));
+    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    eprintln!("wgpu: packed vs padded, largest difference {worst:e}");
+    assert!(worst <= 2e-5 && b.iter().all(|v| v.is_finite()), "{worst}");
+}

@@ -57,30 +57,64 @@ pub struct TrainConfig {
     /// and attention products on f16, dynamic loss scaling).
     #[serde(default)]
     pub precision: hbt_model::Precision,
-    /// Embed each side of a batch in groups of similar length, each padded only to its own
-    /// longest text ([`hbt_model::length_buckets`]): the loss and gradients of the padded
-    /// batch, to float rounding, without computing most of its padding. In-batch negatives
-    /// and the batch's composition are unchanged: the groups' vectors are put back in order
-    /// before the loss.
-    #[serde(default = "yes")]
-    pub length_buckets: bool,
-    /// Pack each side's texts several to a row instead ([`hbt_model::PackedBatch`]): one
-    /// pass per side with almost no padding, each text's attention confined to itself by a
-    /// block-diagonal mask, its position ids restarting, pooled on its own. The same loss
-    /// and gradients, to float rounding; attention then spans whole rows (masked).
-    #[serde(default)]
-    pub pack_rows: bool,
+    /// How each side of a batch is laid out for its forward pass ([`Batching`]). A
+    /// checkpoint written before this setting existed resumes in length groups (what it ran
+    /// in unless it turned them off: padded and grouped differ only in float rounding).
+    #[serde(default = "Batching::before_packing")]
+    pub batching: Batching,
     /// f16 only: the loss scale to start from ([`crate::scaler`]; 2^16 when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_scale: Option<f64>,
 }
 
-fn one() -> usize {
-    1
+/// How each side (queries, passages, hard negatives) of a batch is laid out for its forward
+/// pass. All three give the padded batch's loss and gradients to float rounding; in-batch
+/// negatives and the batch's composition never change (the vectors are put back in order
+/// before the loss).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Batching {
+    /// Several texts a row ([`hbt_model::PackedBatch`]): one pass a side with almost no
+    /// padding; each text attends only to itself (a block-diagonal mask), its position ids
+    /// restart and it is pooled on its own. Fastest on the CPU (docs/performance.md).
+    Packed,
+    /// Groups of similar length, each padded to its own longest text
+    /// ([`hbt_model::length_buckets`]): several passes a side.
+    Groups,
+    /// Each side padded to its longest text as one piece.
+    Padded,
 }
 
-fn yes() -> bool {
-    true
+impl Batching {
+    fn before_packing() -> Self {
+        Self::Groups
+    }
+}
+
+impl std::str::FromStr for Batching {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "packed" => Ok(Self::Packed),
+            "groups" => Ok(Self::Groups),
+            "padded" => Ok(Self::Padded),
+            o => Err(format!("unknown batching `{o}` (packed, groups, padded)")),
+        }
+    }
+}
+
+impl std::fmt::Display for Batching {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Packed => "packed",
+            Self::Groups => "groups",
+            Self::Padded => "padded",
+        })
+    }
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Default for TrainConfig {
@@ -110,8 +144,7 @@ impl Default for TrainConfig {
             keep_last: 1,
             keep_checkpoints: false,
             precision: hbt_model::Precision::F32,
-            length_buckets: true,
-            pack_rows: false,
+            batching: Batching::Packed,
             loss_scale: None,
         }
     }

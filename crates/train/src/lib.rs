@@ -12,7 +12,7 @@ pub mod scaler;
 pub mod trainer;
 
 pub use collective::{Collective, CommStats, Solo};
-pub use config::TrainConfig;
+pub use config::{Batching, TrainConfig};
 pub use durable::RunLock;
 pub use error::{Result, TrainError};
 pub use scaler::LossScaler;

@@ -36,7 +36,7 @@ pub use run::{TrainOptions, train};
 pub use summary::{Communication, LogLine, RankInfo, Summary};
 
 use crate::collective::{Collective, CommStats};
-use crate::config::TrainConfig;
+use crate::config::{Batching, TrainConfig};
 use crate::error::Result;
 use crate::loss::info_nce;
 
@@ -142,21 +142,18 @@ impl Trainer {
         Ok(tok.encode_padded(&refs, min_seq)?)
     }
 
-    /// Sentence vectors of `texts`, in order: packed several to a row
-    /// ([`TrainConfig::pack_rows`]) or in groups of similar length
-    /// ([`TrainConfig::length_buckets`]) when the configuration asks for it, else padded as
-    /// one batch.
+    /// Sentence vectors of `texts`, in order, laid out as [`TrainConfig::batching`] says.
     fn embed(&self, bert: &Bert, texts: &[String], kind: TextKind, device: &Device) -> Result<Tensor<2>> {
         let batch = self.tokenize(texts, kind)?;
         let (padded, real) = batch.slots();
-        if self.cfg.pack_rows && !texts.is_empty() {
+        if self.cfg.batching == Batching::Packed && !texts.is_empty() {
             // Rows as long as the longest text: longer ones would fit more texts a row but
             // spend more on attention across the (masked) row.
             let packed = batch.pack(0, self.enc.tokenizer.pad_multiple);
             self.count_slots(packed.tokens.slots().0, padded, real);
             return Ok(self.enc.forward_with(bert, &self.enc.to_device_packed(&packed, device)));
         }
-        let groups = if self.cfg.length_buckets {
+        let groups = if self.cfg.batching == Batching::Groups {
             let c = &self.enc.config;
             // Attention's work per token grows with the length: 4·h·L multiply-adds against
             // the linears' 2·(4h² + 2h·i), so its share per token of length is 1/(2h + i).

@@ -164,7 +164,7 @@ impl Trainer {
             // Padded as the whole batch pads (the numbers of one device, bit for bit) unless
             // the run embeds in length groups or packed rows, which equal it only to float
             // rounding anyway.
-            let e = if self.cfg.length_buckets || self.cfg.pack_rows {
+            let e = if self.cfg.batching != crate::config::Batching::Padded {
                 self.embed(&self.enc.bert, &sorted, kind, &dev)?
             } else {
                 self.embed_padded(&self.enc.bert, &sorted, kind, &dev, min_seq)?
