@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On a lent GPU machine (../shared/notes/gpu.md): hbt's e5-small training step at batch 100
 # through Burn's wgpu/Vulkan path (fusion + autotune), in f32 and in f16 (tensor cores, loss
-# scaling), beside PyTorch eager on CUDA (fp32 and bf16 autocast) on the very same token ids;
+# scaling), texts packed several to a row (and in length groups, f16), beside PyTorch eager on CUDA (fp32 and bf16 autocast) on the very same token ids;
 # encoding at batch 128 in f32 and f16; then the first step of a process with the kernel
 # cache cold and warm (scripts/bench-first-step.sh). Writes JSON lines and logs under $OUT
 # (or ./out/gpu-bench).
@@ -20,9 +20,13 @@ texts=("Wo liegt der Mont Blanc?" "¿Quién escribió Don Quijote?" "What is the
 "$H" embed --model /tmp/e5 --backend cpu --query --compare-to "$OUT/gpu.jsonl" "${texts[@]}" 2>>"$OUT/gpu.log" \
   | tail -1 | sed 's/^/gpu vs cpu cosines: /' | tee -a "$OUT/gpu.log"
 t0=$(date +%s)
-for p in f32 f16; do
+# Packed rows (the default) in both precisions; length groups in f16 beside them, to choose
+# the GPU's layout by measurement.
+for pb in "f32 packed" "f16 packed" "f16 groups"; do
+  set -- $pb
   "$H" bench train --model /tmp/e5 --data /tmp/data/mlqa-r --batch 100 --steps "$STEPS" --warmup "$WARMUP" \
-    --backends wgpu --precision $p --dump-ids "$OUT/train-ids.json" 2> >(tee -a "$OUT/hbt.err" >&2) | tee -a "$OUT/bench.jsonl"
+    --backends wgpu --precision "$1" --batching "$2" --dump-ids "$OUT/train-ids.json" \
+    2> >(tee -a "$OUT/hbt.err" >&2) | tee -a "$OUT/bench.jsonl"
 done
 echo "hbt train bench wall: $(( $(date +%s) - t0 )) s" | tee -a "$OUT/gpu.log"
 PYTHONUNBUFFERED=1 python3 scripts/bench_peers.py train /tmp/e5 "$OUT/train-ids.json" --device cuda | tee -a "$OUT/bench.jsonl"

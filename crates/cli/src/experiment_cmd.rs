@@ -54,6 +54,10 @@ pub struct ExperimentArgs {
     /// except the `paper` preset on a GPU, which trains in f16 (tensor cores, loss scaling).
     #[arg(long)]
     pub precision: Option<hbt_model::Precision>,
+    /// How the trainings lay out each side of a batch (`hbt train --batching`; default
+    /// packed).
+    #[arg(long)]
+    pub batching: Option<hbt_train::Batching>,
     /// Train each run data-parallel on this many ranks, through `mpirun -np N` (extra
     /// launcher options, a hostfile say, in $HBT_MPIRUN_ARGS); evaluation stays here.
     #[arg(long, default_value_t = 1)]
@@ -144,6 +148,9 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
         None => plan.config.precision,
     };
     crate::say_precision(plan.config.precision);
+    if let Some(b) = a.batching {
+        plan.config.batching = b;
+    }
     let study = Study::plan(plan, &a.out)?;
     if a.ranks > 1 {
         let mut train = |job: &TrainJob| mpirun_train(job, a.ranks, device.kind());
