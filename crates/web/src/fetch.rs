@@ -171,9 +171,9 @@ pub fn cache_key(url: &str, sha256: &str) -> String {
     format!("{url}{sep}sha256={sha256}")
 }
 
-/// The cached bytes for `key`, if present and of the expected size (anything else is
-/// dropped from the cache and fetched again).
-pub async fn cache_get(cache: &web_sys::Cache, key: &str, want: u64) -> Option<Vec<u8>> {
+/// The cached bytes for `key`, if present and of the expected size, when one is expected
+/// (anything else is dropped from the cache and fetched again).
+pub async fn cache_get(cache: &web_sys::Cache, key: &str, want: Option<u64>) -> Option<Vec<u8>> {
     let hit = JsFuture::from(cache.match_with_str(key)).await.ok()?;
     if hit.is_undefined() || hit.is_null() {
         return None;
@@ -181,7 +181,7 @@ pub async fn cache_get(cache: &web_sys::Cache, key: &str, want: u64) -> Option<V
     let resp: web_sys::Response = hit.dyn_into().ok()?;
     let buf = JsFuture::from(resp.array_buffer().ok()?).await.ok()?;
     let bytes = Uint8Array::new(&buf).to_vec();
-    if bytes.len() as u64 != want {
+    if want.is_some_and(|w| bytes.len() as u64 != w) {
         let _ = JsFuture::from(cache.delete_with_str(key)).await;
         return None;
     }
@@ -297,7 +297,7 @@ impl<'a> BundleReader<'a> {
             _ => None,
         };
         if let (Some(c), Some(k), Some(f)) = (&self.cache, &key, file)
-            && let Some(bytes) = cache_get(c, k, f.bytes).await
+            && let Some(bytes) = cache_get(c, k, Some(f.bytes)).await
         {
             self.done.set(self.done.get() + bytes.len() as u64);
             self.cached_bytes.set(self.cached_bytes.get() + bytes.len() as u64);

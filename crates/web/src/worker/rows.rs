@@ -98,7 +98,7 @@ impl WordRows {
         let (Some(key), Some(cache)) = (rows.key(), &rows.cache) else {
             return Ok(rows);
         };
-        if let Some(b) = cache_get_any(cache, &format!("{key}&index")).await {
+        if let Some(b) = cache_get(cache, &format!("{key}&index"), None).await {
             let mut runs: Vec<(u32, u32)> = serde_json::from_slice(&b).unwrap_or_default();
             runs.sort_unstable();
             *rows.cached.borrow_mut() = runs;
@@ -118,7 +118,7 @@ impl WordRows {
         };
         if self.whole_cached.get() {
             self.whole_cached.set(false);
-            if let Some(bytes) = cache_get(cache, &key, self.layout.file_bytes()).await
+            if let Some(bytes) = cache_get(cache, &key, Some(self.layout.file_bytes())).await
                 && let Ok(t) = Int8Table::from_rows_file(&bytes, &self.url)
             {
                 let n = missing.len();
@@ -136,7 +136,7 @@ impl WordRows {
         let reads = runs.iter().map(|&(first, last)| {
             let want = (last - first + 1) as u64 * self.layout.record as u64;
             let k = range_key(&key, first, last);
-            async move { (first, cache_get(cache, &k, want).await) }
+            async move { (first, cache_get(cache, &k, Some(want)).await) }
         });
         let mut taken = 0;
         for (first, bytes) in futures::future::join_all(reads).await {
@@ -257,16 +257,7 @@ impl WordRows {
         if self.mode.get() == Mode::Whole {
             return Ok(());
         }
-        let p = self.page_rows as u32;
-        let row0 = first * p;
-        let row1 = ((last + 1) * p).min(self.layout.rows as u32);
-        if row0 >= row1 {
-            return Err(format!(
-                "{}: page {first} lies past the table's {} rows",
-                self.url, self.layout.rows
-            ));
-        }
-        let (a, b) = (self.layout.offset(row0 as usize), self.layout.offset(row1 as usize) - 1);
+        let (row0, row1, (a, b)) = self.span((first, last))?;
         let seen = Cell::new(0u64);
         let (status, bytes) = fetch_range(&self.url, Some((a, b)), |n| {
             progress(n - seen.get());
@@ -285,14 +276,10 @@ impl WordRows {
                         bytes.len()
                     ));
                 }
-                self.table
-                    .borrow_mut()
-                    .insert_records(&self.layout, row0 as usize, &bytes, &self.url)
-                    .map_err(|e| e.to_string())?;
+                self.keep(row0 as usize, bytes)?;
                 if self.mode.get() == Mode::Probe {
                     self.mode.set(Mode::Range);
                 }
-                self.pending.borrow_mut().push((row0, row1 - 1, bytes));
                 Ok(())
             }
             200 => self.take_whole(bytes).await,
@@ -345,14 +332,10 @@ impl WordRows {
         report: &mut RowsReport,
         progress: &dyn Fn(u64),
     ) -> Result<bool, String> {
-        let p = self.page_rows as u32;
         let spans: Vec<(u64, u64)> = pages
             .iter()
-            .map(|&(first, last)| {
-                let row1 = ((last + 1) * p).min(self.layout.rows as u32) as usize;
-                (self.layout.offset((first * p) as usize), self.layout.offset(row1) - 1)
-            })
-            .collect();
+            .map(|&pages| self.span(pages).map(|s| s.2))
+            .collect::<Result<_, _>>()?;
         let seen = Cell::new(0u64);
         let answer = fetch_ranges(&self.url, &spans, |n| {
             progress(n - seen.get());
@@ -389,17 +372,41 @@ impl WordRows {
                     part.offset
                 ));
             }
-            let row0 = ((part.offset - origin) / record) as usize;
-            self.table
-                .borrow_mut()
-                .insert_records(&self.layout, row0, part.bytes, url)
-                .map_err(|e| e.to_string())?;
-            let last = row0 + (n / record) as usize - 1;
-            self.pending
-                .borrow_mut()
-                .push((row0 as u32, last as u32, part.bytes.to_vec()));
+            self.keep(((part.offset - origin) / record) as usize, part.bytes.to_vec())?;
         }
         Ok(true)
+    }
+
+    /// Pages `first..=last` as rows `row0..row1` (clamped to the table) and the bytes
+    /// `a..=b` of the rows file that hold them.
+    fn span(&self, (first, last): (u32, u32)) -> Result<(u32, u32, (u64, u64)), String> {
+        let p = self.page_rows as u32;
+        let row0 = first * p;
+        let row1 = ((last + 1) * p).min(self.layout.rows as u32);
+        if row0 >= row1 {
+            return Err(format!(
+                "{}: page {first} lies past the table's {} rows",
+                self.url, self.layout.rows
+            ));
+        }
+        let bytes = (self.layout.offset(row0 as usize), self.layout.offset(row1 as usize) - 1);
+        Ok((row0, row1, bytes))
+    }
+
+    /// Check and hold whole rows read from `row0` on, and queue them for the cache.
+    fn keep(&self, row0: usize, bytes: Vec<u8>) -> Result<(), String> {
+        let rows = bytes.len() / self.layout.record;
+        if rows == 0 {
+            return Ok(());
+        }
+        self.table
+            .borrow_mut()
+            .insert_records(&self.layout, row0, &bytes, &self.url)
+            .map_err(|e| e.to_string())?;
+        self.pending
+            .borrow_mut()
+            .push((row0 as u32, (row0 + rows - 1) as u32, bytes));
+        Ok(())
     }
 
     /// A server without `Range` sent the whole file: check it, hold every row, keep it.
@@ -455,17 +462,4 @@ async fn cache_has(cache: &web_sys::Cache, key: &str) -> bool {
     wasm_bindgen_futures::JsFuture::from(cache.match_with_str(key))
         .await
         .is_ok_and(|hit| !hit.is_undefined() && !hit.is_null())
-}
-
-/// A cache entry's bytes whatever their size (the index).
-async fn cache_get_any(cache: &web_sys::Cache, key: &str) -> Option<Vec<u8>> {
-    use wasm_bindgen::JsCast;
-    use wasm_bindgen_futures::JsFuture;
-    let hit = JsFuture::from(cache.match_with_str(key)).await.ok()?;
-    if hit.is_undefined() || hit.is_null() {
-        return None;
-    }
-    let resp: web_sys::Response = hit.dyn_into().ok()?;
-    let buf = JsFuture::from(resp.array_buffer().ok()?).await.ok()?;
-    Some(js_sys::Uint8Array::new(&buf).to_vec())
 }
