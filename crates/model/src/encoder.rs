@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::bert::{BatchTensors, Bert};
 use crate::config::EncoderConfig;
 use crate::error::{ModelError, Result};
+use crate::packing::PackedBatch;
 use crate::pooling::{Pooling, l2_normalize, pool};
-use crate::tokenize::{PackedBatch, TextTokenizer, TokenBatch};
+use crate::tokenize::{TextTokenizer, TokenBatch};
 use crate::vocab::{Int8Table, OnDemandWords};
 use crate::weights::{WeightMap, build_bert};
 
@@ -595,40 +596,9 @@ impl Encoder {
     /// its own — the vectors of the padded batch, to float rounding, in its order.
     pub fn to_device_packed(&self, packed: &PackedBatch, device: &Device) -> BatchTensors {
         let mut t = self.to_device(&packed.tokens, device);
-        let (rows, len, k) = (packed.tokens.batch, packed.tokens.seq, packed.per_row.max(1));
-        let mut positions = vec![self.config.position_ids(&[0])[0]; rows * len];
-        // Segment of each slot: 0 for padding, text index + 1 otherwise.
-        let mut segment = vec![0i64; rows * len];
-        let mut weights = vec![0f32; rows * k * len];
-        let mut texts = Vec::with_capacity(packed.spans.len());
-        let mut next = vec![0usize; rows];
-        for (i, s) in packed.spans.iter().enumerate() {
-            let at = s.row * len + s.start;
-            positions[at..at + s.len].copy_from_slice(&self.config.position_ids(&vec![1; s.len]));
-            segment[at..at + s.len].fill(i as i64 + 1);
-            let slot = s.row * k + next[s.row];
-            next[s.row] += 1;
-            texts.push(slot as i64);
-            let w = &mut weights[slot * len + s.start..slot * len + s.start + s.len];
-            match self.pooling {
-                Pooling::Mean => w.fill(1.0 / s.len.max(1) as f32),
-                Pooling::Cls | Pooling::Pooler => {
-                    if let Some(first) = w.first_mut() {
-                        *first = 1.0;
-                    }
-                }
-            }
-        }
-        let segment = Tensor::<2, Int>::from_data(TensorData::new(segment, [rows, len]), device);
-        let query = segment.clone().reshape([rows, 1, len, 1]).expand([rows, 1, len, len]);
-        let key = segment.reshape([rows, 1, 1, len]).expand([rows, 1, len, len]);
-        t.positions = Tensor::from_data(TensorData::new(positions, [rows, len]), device);
-        let n = texts.len();
-        t.packing = Some(crate::bert::PackedLayout {
-            blocked: query.not_equal(key),
-            weights: Tensor::from_data(TensorData::new(weights, [rows, k, len]), device),
-            texts: Tensor::from_data(TensorData::new(texts, [n]), device),
-        });
+        let (positions, layout) = packed.layout(&self.config, self.pooling, device);
+        t.positions = positions;
+        t.packing = Some(layout);
         t
     }
 

@@ -17,6 +17,7 @@ pub mod error;
 pub mod int8;
 #[cfg(all(feature = "wgpu", not(target_arch = "wasm32")))]
 pub mod kernels;
+pub mod packing;
 pub mod passage_vectors;
 pub mod pieces;
 pub mod pooling;
@@ -35,11 +36,12 @@ pub use config::{Architecture, EncoderConfig};
 pub use device_info::{DeviceInfo, choose_device};
 pub use encoder::{Encoder, EncoderOptions, HbtMeta, ModelFiles, Precision, Prefixes, Prepared, TextKind};
 pub use error::{ModelError, Result};
+pub use packing::{PackedBatch, Span};
 pub use pooling::Pooling;
 pub use prune::PruneStats;
 #[cfg(not(target_arch = "wasm32"))]
 pub use save::SaveOptions;
-pub use tokenize::{PackedBatch, Span, TextTokenizer, TokenBatch, length_buckets};
+pub use tokenize::{TextTokenizer, TokenBatch, length_buckets};
 pub use weights::SaveDtype;
 
 use burn::prelude::Device;

@@ -126,7 +126,7 @@ fn packing_places_every_token_once_and_rows_hold_what_fits() {
         let row_len = [0, seq, 2 * seq][next(3)];
         let p = b.pack(row_len, 8);
         let t = &p.tokens;
-        assert!(t.seq >= row_len && t.seq >= *lengths.iter().max().unwrap() && t.seq % 8 == 0);
+        assert!(t.seq >= row_len && t.seq >= *lengths.iter().max().unwrap() && t.seq.is_multiple_of(8));
         let mut seen = vec![0u8; t.batch * t.seq];
         for (i, s) in p.spans.iter().enumerate() {
             assert_eq!(s.len, lengths[i], "case {case}");
