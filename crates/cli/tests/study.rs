@@ -63,6 +63,8 @@ fn a_study_summarises_its_reports_resumes_and_refuses_another_plan() {
         wall.contains("device: CPU") && wall.contains("training in f32"),
         "{wall}"
     );
+    // The settings line says how the trainings laid out their batches (the default).
+    assert!(md.contains("batches packed several texts a row"), "{md}");
     // The table's mean ± std is the two seeds' reports, recomputed here.
     let v: Vec<f64> = (1..=2)
         .map(|s| multi_map(&out.join(format!("runs/mono-s{s}/eval-xquad-r/report.json"))))

@@ -64,7 +64,7 @@ impl Study {
         };
         let mut md = format!(
             "# Study{}: {} → {}\n\ninit `{}`; {} seed(s); {} steps of batch {} (lr {}, weight decay {}, temperature {}, \
-             max lengths {}/{}); evaluation on {}.\nMean ± sample std over seeds; rank distance: lower is better. \
+             max lengths {}/{}, batches {}); evaluation on {}.\nMean ± sample std over seeds; rank distance: lower is better. \
              **Bold**: the best row, only where a paired test over questions puts it ahead of the runner-up \
              (p < 0.05, and by more than the seeds' spread); columns without a test (R@k) are not marked.\n\n",
             p.preset
@@ -82,6 +82,11 @@ impl Study {
             p.config.temperature,
             p.config.max_query_len,
             p.config.max_passage_len,
+            match p.config.batching {
+                hbt_train::Batching::Packed => "packed several texts a row",
+                hbt_train::Batching::Groups => "in length groups",
+                hbt_train::Batching::Padded => "padded",
+            },
             match p.limit {
                 Some(n) => format!("the first {n} question ids of each benchmark"),
                 None => "every question id".into(),
