@@ -510,13 +510,18 @@ impl Encoder {
     /// whose rows come from the caller ([`Encoder::words_on_demand`]) takes
     /// [`Encoder::to_device_with_rows`] instead; given here, its forward pass panics.
     pub fn to_device(&self, batch: &TokenBatch, device: &Device) -> BatchTensors {
-        if let Some(table) = &self.bert.embeddings.word_int8 {
-            let rows = table
+        self.to_device_at(batch, None, device)
+    }
+
+    /// [`Encoder::to_device`] with the rows' position ids given (`[batch · seq]`), or
+    /// counted from each row's mask (one text a row) when `None`.
+    fn to_device_at(&self, batch: &TokenBatch, positions: Option<Vec<i64>>, device: &Device) -> BatchTensors {
+        let rows = self.bert.embeddings.word_int8.as_ref().map(|table| {
+            table
                 .gather(&batch.ids)
-                .expect("a dense table holds every id the tokenizer emits");
-            return self.tensors(batch, Some(rows), device);
-        }
-        self.tensors(batch, None, device)
+                .expect("a dense table holds every id the tokenizer emits")
+        });
+        self.tensors(batch, rows, positions, device)
     }
 
     /// [`Encoder::to_device`] with the word rows from `table` (the rows of an on-demand
@@ -528,10 +533,16 @@ impl Encoder {
         device: &Device,
     ) -> std::result::Result<BatchTensors, Vec<u32>> {
         let rows = table.gather(&batch.ids)?;
-        Ok(self.tensors(batch, Some(rows), device))
+        Ok(self.tensors(batch, Some(rows), None, device))
     }
 
-    fn tensors(&self, batch: &TokenBatch, word_rows: Option<Vec<f32>>, device: &Device) -> BatchTensors {
+    fn tensors(
+        &self,
+        batch: &TokenBatch,
+        word_rows: Option<Vec<f32>>,
+        positions: Option<Vec<i64>>,
+        device: &Device,
+    ) -> BatchTensors {
         let (b, t) = (batch.batch, batch.seq);
         let word_states =
             word_rows.map(|r| Tensor::<3>::from_data(TensorData::new(r, [b, t, self.config.hidden_size]), device));
@@ -572,10 +583,11 @@ impl Encoder {
                 }
             })
             .collect();
-        let mut positions = Vec::with_capacity(b * t);
-        for r in 0..b {
-            positions.extend(self.config.position_ids(&batch.mask[r * t..(r + 1) * t]));
-        }
+        let positions = positions.unwrap_or_else(|| {
+            (0..b)
+                .flat_map(|r| self.config.position_ids(&batch.mask[r * t..(r + 1) * t]))
+                .collect()
+        });
         let mask: Vec<f32> = batch.mask.iter().map(|&m| m as f32).collect();
         BatchTensors {
             words,
@@ -595,9 +607,8 @@ impl Encoder {
     /// each text, attention stays within it, and [`Encoder::forward`] pools each text on
     /// its own — the vectors of the padded batch, to float rounding, in its order.
     pub fn to_device_packed(&self, packed: &PackedBatch, device: &Device) -> BatchTensors {
-        let mut t = self.to_device(&packed.tokens, device);
         let (positions, layout) = packed.layout(&self.config, self.pooling, device);
-        t.positions = positions;
+        let mut t = self.to_device_at(&packed.tokens, Some(positions), device);
         t.packing = Some(layout);
         t
     }
@@ -612,26 +623,30 @@ impl Encoder {
     /// gradient-free view of a model being trained).
     pub fn forward_with(&self, bert: &Bert, batch: &BatchTensors) -> Tensor<2> {
         let states = bert.forward(batch);
-        if let Some(p) = &batch.packing {
-            let [rows, _, h] = states.dims();
-            let k = p.weights.dims()[1];
-            let v = p
-                .weights
-                .clone()
-                .matmul(states)
-                .reshape([rows * k, h])
-                .select(0, p.texts.clone());
-            let v = match self.pooling {
-                Pooling::Pooler => bert.pooler_on(v).expect("the pooler is checked at load time"),
-                _ => v,
-            };
-            return if self.normalize { l2_normalize(v) } else { v };
-        }
-        let pooled = match self.pooling {
-            Pooling::Pooler => bert.pooler_output(states.clone()),
-            _ => None,
+        let v = match &batch.packing {
+            // Each text's weights over its row pick out its mean or first token.
+            Some(p) => {
+                let [rows, _, h] = states.dims();
+                let k = p.weights.dims()[1];
+                let v = p
+                    .weights
+                    .clone()
+                    .matmul(states)
+                    .reshape([rows * k, h])
+                    .select(0, p.texts.clone());
+                match self.pooling {
+                    Pooling::Pooler => bert.pooler_on(v).expect("the pooler is checked at load time"),
+                    _ => v,
+                }
+            }
+            None => {
+                let pooled = match self.pooling {
+                    Pooling::Pooler => bert.pooler_output(states.clone()),
+                    _ => None,
+                };
+                pool(states, batch.mask.clone(), self.pooling, pooled)
+            }
         };
-        let v = pool(states, batch.mask.clone(), self.pooling, pooled);
         if self.normalize { l2_normalize(v) } else { v }
     }
 

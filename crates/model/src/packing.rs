@@ -96,13 +96,9 @@ impl TokenBatch {
 }
 
 impl PackedBatch {
-    /// The rows' position ids `[rows, seq]` and the layout the forward pass and pooling read.
-    pub(crate) fn layout(
-        &self,
-        config: &EncoderConfig,
-        pooling: Pooling,
-        device: &Device,
-    ) -> (Tensor<2, Int>, PackedLayout) {
+    /// The rows' position ids (`[rows · seq]`, on the host) and the layout the forward pass
+    /// and pooling read.
+    pub(crate) fn layout(&self, config: &EncoderConfig, pooling: Pooling, device: &Device) -> (Vec<i64>, PackedLayout) {
         let (rows, len, k) = (self.tokens.batch, self.tokens.seq, self.per_row.max(1));
         let mut positions = vec![config.position_ids(&[0])[0]; rows * len];
         // Segment of each slot: 0 for padding, text index + 1 otherwise.
@@ -130,7 +126,6 @@ impl PackedBatch {
         let segment = Tensor::<2, Int>::from_data(TensorData::new(segment, [rows, len]), device);
         let query = segment.clone().reshape([rows, 1, len, 1]).expand([rows, 1, len, len]);
         let key = segment.reshape([rows, 1, 1, len]).expand([rows, 1, len, len]);
-        let positions = Tensor::from_data(TensorData::new(positions, [rows, len]), device);
         let n = texts.len();
         let layout = PackedLayout {
             blocked: query.not_equal(key),
