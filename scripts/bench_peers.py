@@ -63,7 +63,7 @@ def encode(a):
             out["bf16"] = mean_pool(model(input_ids=ids, attention_mask=mask).last_hidden_state.float(), mask)
 
     def line(name, s, **extra):
-        print(json.dumps({"bench": "encode", "backend": name, "device": a.device, "threads": a.threads, "batch": b, "seq": t,
+        print(json.dumps({"bench": "encode", "backend": name, "device": a.device, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": a.threads, "batch": b, "seq": t,
                           "seconds_per_batch": s, "texts_per_s": b / s, **extra}), flush=True)
 
     s = timeit(lambda: (run_fp32(), sync()), a.iters, warmup=3)
@@ -148,7 +148,9 @@ def train(a):
         loss.backward()
         opt.step()
 
-    for name, bf16 in [("pytorch-fp32", False), ("pytorch-bf16-autocast", True)]:
+    # HBT_BENCH_PEERS: a comma-separated subset of the two (default: both).
+    wanted = os.environ.get("HBT_BENCH_PEERS", "pytorch-fp32,pytorch-bf16-autocast").split(",")
+    for name, bf16 in [(n, b) for n, b in [("pytorch-fp32", False), ("pytorch-bf16-autocast", True)] if n in wanted]:
         def timed(bs):
             out = []
             for b in bs:
@@ -161,7 +163,7 @@ def train(a):
         warm = timed(batches[:warmup])
         times = timed(batches[warmup:])
         s = sum(times) / len(times)
-        print(json.dumps({"bench": "train", "backend": name, "device": a.device, "threads": a.threads, "batch": len(batches[0][0]),
+        print(json.dumps({"bench": "train", "backend": name, "device": a.device, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": a.threads, "batch": len(batches[0][0]),
                           "seconds_per_step": s, "median_seconds_per_step": sorted(times)[len(times) // 2],
                           "pairs_per_s": len(batches[0][0]) / s, "step_seconds": times, "warmup_seconds": warm}),
               flush=True)

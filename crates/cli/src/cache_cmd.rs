@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Subcommand;
 
 #[derive(Subcommand)]
@@ -24,6 +24,7 @@ pub enum CacheCommand {
 pub fn run(cmd: CacheCommand) -> Result<()> {
     #[cfg(feature = "wgpu")]
     {
+        use anyhow::Context;
         use hbt_model::kernels;
         let cache = kernels::configure();
         eprintln!("hbt: {}", cache.describe());
