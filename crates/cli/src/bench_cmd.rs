@@ -58,7 +58,7 @@ pub struct TrainBenchArgs {
     warmup: usize,
     #[arg(long, value_delimiter = ',', default_value = "cpu")]
     backends: Vec<BackendKind>,
-    /// Gradient caching micro-batch (texts per forward pass with gradients).
+    /// Gradient caching micro-batch (texts per forward pass; packed rows: rows per pass).
     #[arg(long)]
     micro_batch: Option<usize>,
     /// f32, or bf16 autocast for the linear layers (CPU only).

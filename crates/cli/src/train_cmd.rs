@@ -26,7 +26,8 @@ pub struct TrainArgs {
     pub alpha: f64,
     #[arg(long, default_value_t = 100)]
     pub batch: usize,
-    /// Gradient caching over micro-batches of this size when a batch does not fit.
+    /// Gradient caching over micro-batches of this size when a batch does not fit (texts a
+    /// pass; with packed rows, rows a pass, each as long as the side's longest text).
     #[arg(long)]
     pub micro_batch: Option<usize>,
     /// f32; bf16 autocast for the linear layers (CPU only; AMX where the CPU has it); or f16

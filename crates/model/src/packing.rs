@@ -96,6 +96,46 @@ impl TokenBatch {
 }
 
 impl PackedBatch {
+    /// Cuts the packing into parts of at most `rows_per_part` consecutive rows, each a
+    /// packing of its own: the original indices of the texts it holds (row by row, left to
+    /// right) and those rows, unchanged. Gradient caching embeds a side part by part: each
+    /// pass then holds `rows_per_part` full rows, whatever the texts' lengths.
+    pub fn split_rows(&self, rows_per_part: usize) -> Vec<(Vec<usize>, PackedBatch)> {
+        let (rows, len) = (self.tokens.batch, self.tokens.seq);
+        let k = rows_per_part.max(1);
+        let mut by_row: Vec<Vec<usize>> = vec![Vec::new(); rows];
+        for (i, s) in self.spans.iter().enumerate() {
+            by_row[s.row].push(i);
+        }
+        for texts in &mut by_row {
+            texts.sort_by_key(|&i| self.spans[i].start);
+        }
+        (0..rows)
+            .step_by(k)
+            .map(|first| {
+                let end = (first + k).min(rows);
+                let texts: Vec<usize> = by_row[first..end].iter().flatten().copied().collect();
+                let spans = texts
+                    .iter()
+                    .map(|&i| Span {
+                        row: self.spans[i].row - first,
+                        ..self.spans[i]
+                    })
+                    .collect();
+                let tokens = TokenBatch {
+                    batch: end - first,
+                    seq: len,
+                    ids: self.tokens.ids[first * len..end * len].to_vec(),
+                    mask: self.tokens.mask[first * len..end * len].to_vec(),
+                    lengths: self.tokens.lengths[first..end].to_vec(),
+                    truncated: self.tokens.truncated[first..end].to_vec(),
+                };
+                let per_row = by_row[first..end].iter().map(Vec::len).max().unwrap_or(0);
+                (texts, PackedBatch { tokens, spans, per_row })
+            })
+            .collect()
+    }
+
     /// The rows' position ids (`[rows · seq]`, on the host) and the layout the forward pass
     /// and pooling read.
     pub(crate) fn layout(&self, config: &EncoderConfig, pooling: Pooling, device: &Device) -> (Vec<i64>, PackedLayout) {

@@ -41,6 +41,16 @@ fn check(enc: &Encoder, texts: &[&str], row_len: usize, what: &str) -> f64 {
         rows.fused_attention = fused;
         let (a, b) = (vectors(enc, padded), vectors(enc, rows));
         assert_eq!(a.len(), b.len());
+        // Cut into parts of two rows (gradient caching's micro-batches): each text as in
+        // the whole packing, bit for bit but for the pass's size.
+        for (texts, part) in packed.split_rows(2) {
+            let mut t = enc.to_device_packed(&part, &dev);
+            t.fused_attention = fused;
+            for (v, &i) in vectors(enc, t).iter().zip(&texts) {
+                let worst = v.iter().zip(&b[i]).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
+                assert!(worst <= 1e-5, "{what}: text {i} in a two-row part differs by {worst}");
+            }
+        }
         for (i, (x, y)) in a.iter().zip(&b).enumerate() {
             let worst = x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
             let scale = x.iter().map(|p| p.abs()).fold(0f32, f32::max);
@@ -149,5 +159,27 @@ fn packing_places_every_token_once_and_rows_hold_what_fits() {
             assert!(used[0] + used[1] > t.seq, "case {case}: rows {used:?} of {}", t.seq);
         }
         assert!(t.batch <= n);
+        // Parts of k rows: every text once, in its own rows' order, with its own tokens.
+        let k = 1 + next(5);
+        let parts = p.split_rows(k);
+        assert_eq!(parts.len(), t.batch.div_ceil(k), "case {case}");
+        let mut placed = vec![0u8; n];
+        for (j, (texts, part)) in parts.iter().enumerate() {
+            let pt = &part.tokens;
+            assert!(pt.batch <= k && pt.seq == t.seq, "case {case}, part {j}");
+            assert_eq!(
+                pt.ids[..],
+                t.ids[j * k * t.seq..j * k * t.seq + pt.batch * t.seq],
+                "case {case}"
+            );
+            assert_eq!(texts.len(), part.spans.len());
+            assert!(part.per_row <= p.per_row);
+            for (s, &i) in part.spans.iter().zip(texts) {
+                placed[i] += 1;
+                let at = s.row * pt.seq + s.start;
+                assert_eq!(&pt.ids[at..at + s.len], b.row_ids(i), "case {case}, part {j}, text {i}");
+            }
+        }
+        assert!(placed.iter().all(|&c| c == 1), "case {case}: {placed:?}");
     }
 }

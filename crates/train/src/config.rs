@@ -12,8 +12,10 @@ pub struct TrainConfig {
     pub sampler: SamplerName,
     pub alpha: f64,
     pub batch_size: usize,
-    /// Texts per forward pass with gradients; below `batch_size` the batch is processed with
-    /// gradient caching (exact in-batch negatives over the whole batch).
+    /// Texts per forward pass with gradients (packed rows: rows per pass, each as long as
+    /// the side's longest text, so a pass never holds more than `m` such texts); below
+    /// `batch_size` the batch is processed with gradient caching (exact in-batch negatives
+    /// over the whole batch).
     pub micro_batch: Option<usize>,
     pub lr: f64,
     pub weight_decay: f64,

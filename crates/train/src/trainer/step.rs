@@ -10,7 +10,8 @@
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::*;
 use hbt_data::sampler::Batch;
-use hbt_model::TextKind;
+use hbt_model::bert::Bert;
+use hbt_model::{PackedBatch, TextKind};
 
 use super::{TrainData, Trainer};
 use crate::error::Result;
@@ -18,8 +19,9 @@ use crate::loss::info_nce;
 
 /// A side of the batch (queries, positives or hard negatives) as this rank embeds it.
 struct Side {
-    /// The rank's texts, longest first (each micro-batch pads only to texts of about its
-    /// own length).
+    /// The rank's texts in the order its micro-batches take them: longest first in length
+    /// groups and padded batches (each micro-batch pads only to texts of about its own
+    /// length); row by row of the side's packing in packed rows.
     sorted: Vec<String>,
     /// `sorted[j]` is the rank's text `order[j]`.
     order: Vec<usize>,
@@ -29,6 +31,18 @@ struct Side {
     /// The embeddings of `sorted` with their graph, when they were computed in one piece
     /// with it (no micro-batches): the backward pass then needs no second forward.
     graph: Option<Tensor<2>>,
+    /// The micro-batches, consecutive in `sorted` (empty with `graph`).
+    parts: Vec<Part>,
+    /// Packed rows: (slots, real tokens) of the same micro-batches padded, counted on each
+    /// pass beside the rows' own slots.
+    if_padded: Option<(usize, usize)>,
+}
+
+/// One micro-batch of a side: its next `len` texts of [`Side::sorted`] and, in packed rows,
+/// the rows they fill (cut from the side's packing, so both passes reuse them).
+struct Part {
+    len: usize,
+    packed: Option<PackedBatch>,
 }
 
 /// The loss's gradients with respect to the global batch's embeddings, row-major.
@@ -135,27 +149,53 @@ impl Trainer {
         Ok((value, grads, emb))
     }
 
-    /// Embeds one side of the rank's share, sorted by token length: in micro-batches of
-    /// `m` without the graph, or (`keep_graph`) in one piece with it.
-    /// `min_seq`: pad to at least this many tokens.
+    /// Embeds one side of the rank's share: in micro-batches of `m` without the graph, or
+    /// (`keep_graph`) in one piece with it. `min_seq`: pad to at least this many tokens.
+    /// Packed rows cut the side's packing into parts of `m` rows: each pass holds at most
+    /// the slots of `m` texts of the longest length — what the first micro-batch of `m`
+    /// texts holds otherwise — and short texts share its rows.
     fn embed_side(&self, texts: &[String], kind: TextKind, m: usize, keep_graph: bool, min_seq: usize) -> Result<Side> {
         let plain = self.enc.device.clone().without_autodiff();
         let frozen = self.enc.bert.valid();
+        let mut side = Side {
+            sorted: Vec::new(),
+            order: Vec::new(),
+            kind,
+            values: Vec::new(),
+            graph: None,
+            parts: Vec::new(),
+            if_padded: None,
+        };
         if texts.is_empty() {
-            return Ok(Side {
-                sorted: Vec::new(),
-                order: Vec::new(),
-                kind,
-                values: Vec::new(),
-                graph: None,
-            });
+            return Ok(side);
         }
-        let lengths = self.tokenize(texts, kind)?.lengths;
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
-        let sorted: Vec<String> = order.iter().map(|&i| texts[i].clone()).collect();
-        let mut inverse = vec![0i64; order.len()];
-        for (j, &i) in order.iter().enumerate() {
+        let batch = self.tokenize(texts, kind)?;
+        let packed = self.cfg.batching == crate::config::Batching::Packed;
+        if packed && !keep_graph {
+            for (idx, part) in batch.pack(0, self.enc.tokenizer.pad_multiple).split_rows(m) {
+                side.order.extend_from_slice(&idx);
+                side.parts.push(Part {
+                    len: idx.len(),
+                    packed: Some(part),
+                });
+            }
+        } else {
+            side.order = (0..texts.len()).collect();
+            side.order.sort_by_key(|&i| std::cmp::Reverse(batch.lengths[i]));
+            if !keep_graph {
+                side.parts = side
+                    .order
+                    .chunks(m)
+                    .map(|c| Part {
+                        len: c.len(),
+                        packed: None,
+                    })
+                    .collect();
+            }
+        }
+        side.sorted = side.order.iter().map(|&i| texts[i].clone()).collect();
+        let mut inverse = vec![0i64; side.order.len()];
+        for (j, &i) in side.order.iter().enumerate() {
             inverse[i] = j as i64;
         }
         let n = inverse.len();
@@ -165,39 +205,61 @@ impl Trainer {
             // the run embeds in length groups or packed rows, which equal it only to float
             // rounding anyway.
             let e = if self.cfg.batching != crate::config::Batching::Padded {
-                self.embed(&self.enc.bert, &sorted, kind, &dev)?
+                self.embed(&self.enc.bert, &side.sorted, kind, &dev)?
             } else {
-                self.embed_padded(&self.enc.bert, &sorted, kind, &dev, min_seq)?
+                self.embed_padded(&self.enc.bert, &side.sorted, kind, &dev, min_seq)?
             };
             let idx = Tensor::<1, Int>::from_data(TensorData::new(inverse, [n]), &dev);
-            let values = e
+            side.values = e
                 .clone()
                 .detach()
                 .select(0, idx)
                 .into_data()
                 .try_to_vec::<f32>()
                 .expect("f32 embeddings");
-            return Ok(Side {
-                sorted,
-                order,
-                kind,
-                values,
-                graph: Some(e),
-            });
+            side.graph = Some(e);
+            return Ok(side);
         }
-        let parts: Vec<Tensor<2>> = sorted
-            .chunks(m)
-            .map(|c| self.embed(&frozen, c, kind, &plain))
-            .collect::<Result<_>>()?;
+        if packed {
+            // Padded micro-batches of `m` texts longest first: the slots packing saves.
+            let mut lengths = batch.lengths.clone();
+            lengths.sort_unstable_by(|a, b| b.cmp(a));
+            let pad = self.enc.tokenizer.pad_multiple.max(1);
+            let padded = lengths.chunks(m).map(|c| c.len() * c[0].next_multiple_of(pad)).sum();
+            side.if_padded = Some((padded, lengths.iter().sum()));
+        }
+        if let Some((padded, real)) = side.if_padded {
+            self.count_slots(0, padded, real);
+        }
+        let mut parts = Vec::with_capacity(side.parts.len());
+        let mut at = 0;
+        for part in &side.parts {
+            parts.push(self.embed_part(&frozen, &side.sorted[at..at + part.len], part, kind, &plain)?);
+            at += part.len;
+        }
         let in_order =
             Tensor::cat(parts, 0).select(0, Tensor::<1, Int>::from_data(TensorData::new(inverse, [n]), &plain));
-        Ok(Side {
-            sorted,
-            order,
-            kind,
-            values: in_order.into_data().try_to_vec::<f32>().expect("f32 embeddings"),
-            graph: None,
-        })
+        side.values = in_order.into_data().try_to_vec::<f32>().expect("f32 embeddings");
+        Ok(side)
+    }
+
+    /// A micro-batch's vectors: its packed rows as they are, else its texts as the run lays
+    /// them out.
+    fn embed_part(
+        &self,
+        bert: &Bert,
+        texts: &[String],
+        part: &Part,
+        kind: TextKind,
+        device: &Device,
+    ) -> Result<Tensor<2>> {
+        match &part.packed {
+            Some(p) => {
+                self.count_slots(p.tokens.slots().0, 0, 0);
+                Ok(self.enc.forward_with(bert, &self.enc.to_device_packed(p, device)))
+            }
+            None => self.embed(bert, texts, kind, device),
+        }
     }
 
     /// Gradient caching (Gao et al. 2021): embed the whole batch without gradients, take the
@@ -281,26 +343,50 @@ impl Trainer {
         let first = self.comm.rank() * rows;
         let mut acc = GradientsAccumulator::new();
         for ((side, grad), start) in sides.iter().zip(global).zip([first, first, own_hard_at]) {
-            let (Some(grad), false) = (grad, side.sorted.is_empty()) else {
-                continue;
-            };
-            // This rank's rows, in the order its micro-batches run.
-            let n = side.order.len();
-            let order: Vec<i64> = side.order.iter().map(|&i| (start + i) as i64).collect();
-            let grad = grad.select(0, Tensor::<1, Int>::from_data(TensorData::new(order, [n]), &dev));
-            for (i, c) in side.sorted.chunks(m).enumerate() {
-                let e = match &side.graph {
-                    Some(e) => e.clone(),
-                    None => self.embed(&self.enc.bert, c, side.kind, &dev)?,
-                };
-                let gslice = grad.clone().slice(s![i * m..i * m + c.len(), ..]);
-                let surrogate = (e * gslice).sum().mul_scalar(self.loss_scale());
-                acc.accumulate(
-                    &self.enc.bert,
-                    GradientsParams::from_grads(surrogate.backward(), &self.enc.bert),
-                );
+            if let (Some(grad), false) = (grad, side.sorted.is_empty()) {
+                self.backward_side(side, grad, start, &mut acc)?;
             }
         }
         Ok((value, acc.grads(), emb))
+    }
+
+    /// Back-propagates the loss's gradient `grad` (the global batch's rows of this side;
+    /// the rank's own start at `start`) through the side, micro-batch by micro-batch.
+    fn backward_side(
+        &self,
+        side: &Side,
+        grad: Tensor<2>,
+        start: usize,
+        acc: &mut GradientsAccumulator<Bert>,
+    ) -> Result<()> {
+        let dev = self.enc.device.clone();
+        // This rank's rows, in the order its micro-batches run.
+        let n = side.order.len();
+        let order: Vec<i64> = side.order.iter().map(|&i| (start + i) as i64).collect();
+        let grad = grad.select(0, Tensor::<1, Int>::from_data(TensorData::new(order, [n]), &dev));
+        let whole = [Part { len: n, packed: None }];
+        let parts = if side.graph.is_some() {
+            &whole[..]
+        } else {
+            &side.parts[..]
+        };
+        if let Some((padded, real)) = side.if_padded {
+            self.count_slots(0, padded, real);
+        }
+        let mut at = 0;
+        for part in parts {
+            let e = match &side.graph {
+                Some(e) => e.clone(),
+                None => self.embed_part(&self.enc.bert, &side.sorted[at..at + part.len], part, side.kind, &dev)?,
+            };
+            let gslice = grad.clone().slice(s![at..at + part.len, ..]);
+            at += part.len;
+            let surrogate = (e * gslice).sum().mul_scalar(self.loss_scale());
+            acc.accumulate(
+                &self.enc.bert,
+                GradientsParams::from_grads(surrogate.backward(), &self.enc.bert),
+            );
+        }
+        Ok(())
     }
 }
