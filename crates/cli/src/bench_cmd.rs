@@ -61,7 +61,8 @@ pub struct TrainBenchArgs {
     /// Gradient caching micro-batch (texts per forward pass; packed rows: rows per pass).
     #[arg(long)]
     micro_batch: Option<usize>,
-    /// f32, or bf16 autocast for the linear layers (CPU only).
+    /// f32; bf16 autocast for the linear layers (CPU only); or f16 autocast for the linears
+    /// and attention products (GPU only), with dynamic loss scaling — as `hbt train`.
     #[arg(long, default_value_t = Precision::F32)]
     precision: Precision,
     /// How each side of a batch is laid out: packed rows, length groups, or padded (as
