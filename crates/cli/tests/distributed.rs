@@ -97,6 +97,25 @@ fn two_ranks_train_what_one_process_trains() {
         assert_eq!(s["world_size"], 2);
         assert_eq!(s["ranks"].as_array().unwrap().len(), 2);
         assert!(s["communication"]["reduced_bytes_per_step"].as_u64().unwrap() > 0);
+        // Each rank packs its own share into rows (the default; under GradCache, passes of
+        // rows): the same training to float rounding.
+        let (packed, dp) = (
+            tmp.path().join(format!("two-packed-{tag}")),
+            tmp.path().join(format!("dump-packed-{tag}")),
+        );
+        ok(&mpirun(2)
+            .arg(env!("CARGO_BIN_EXE_hbt"))
+            .args(args(&model, &packed, steps, extra))
+            .args(["--batching", "packed"])
+            .env("HBT_TEST_DUMP_DIR", &dp)
+            .output()
+            .unwrap());
+        common::assert_same_training(
+            &model,
+            [(&one, &d1), (&packed, &dp)],
+            steps,
+            &format!("{name}: two ranks in packed rows vs one process padded"),
+        );
     }
 }
 
