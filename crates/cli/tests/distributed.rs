@@ -61,14 +61,25 @@ fn two_ranks_train_what_one_process_trains() {
         ),
     ] {
         let tag = name.replace(' ', "-");
-        let (one, two) = (
+        let (one, d1) = (
             tmp.path().join(format!("one-{tag}")),
-            tmp.path().join(format!("two-{tag}")),
-        );
-        let (d1, d2) = (
             tmp.path().join(format!("dump1-{tag}")),
-            tmp.path().join(format!("dump2-{tag}")),
         );
+        // Two ranks laying their shares out as `batching` says: the run, its dump, stderr.
+        let two_ranks = |batching: &str| {
+            let (out, dump) = (
+                tmp.path().join(format!("two-{batching}-{tag}")),
+                tmp.path().join(format!("dump2-{batching}-{tag}")),
+            );
+            let err = ok(&mpirun(2)
+                .arg(env!("CARGO_BIN_EXE_hbt"))
+                .args(args(&model, &out, steps, extra))
+                .args(["--batching", batching])
+                .env("HBT_TEST_DUMP_DIR", &dump)
+                .output()
+                .unwrap());
+            (out, dump, err)
+        };
         // Padded batches on both sides: then step 1 is the same arithmetic, bit for bit. (In
         // packed rows or length groups each side lays out its own texts, equal only to float
         // rounding; train.rs checks both against the padded batch.)
@@ -78,13 +89,7 @@ fn two_ranks_train_what_one_process_trains() {
             .env("HBT_TEST_DUMP_DIR", &d1)
             .output()
             .unwrap());
-        let err = ok(&mpirun(2)
-            .arg(env!("CARGO_BIN_EXE_hbt"))
-            .args(args(&model, &two, steps, extra))
-            .args(["--batching", "padded"])
-            .env("HBT_TEST_DUMP_DIR", &d2)
-            .output()
-            .unwrap());
+        let (two, d2, err) = two_ranks("padded");
         assert!(err.contains("world size 2"), "{err}");
         assert!(err.contains("rank 1 on "), "{err}");
         common::assert_same_training(
@@ -99,17 +104,7 @@ fn two_ranks_train_what_one_process_trains() {
         assert!(s["communication"]["reduced_bytes_per_step"].as_u64().unwrap() > 0);
         // Each rank packs its own share into rows (the default; under GradCache, passes of
         // rows): the same training to float rounding.
-        let (packed, dp) = (
-            tmp.path().join(format!("two-packed-{tag}")),
-            tmp.path().join(format!("dump-packed-{tag}")),
-        );
-        ok(&mpirun(2)
-            .arg(env!("CARGO_BIN_EXE_hbt"))
-            .args(args(&model, &packed, steps, extra))
-            .args(["--batching", "packed"])
-            .env("HBT_TEST_DUMP_DIR", &dp)
-            .output()
-            .unwrap());
+        let (packed, dp, _) = two_ranks("packed");
         common::assert_same_training(
             &model,
             [(&one, &d1), (&packed, &dp)],

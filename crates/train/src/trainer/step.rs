@@ -226,10 +226,9 @@ impl Trainer {
             lengths.sort_unstable_by(|a, b| b.cmp(a));
             let pad = self.enc.tokenizer.pad_multiple.max(1);
             let padded = lengths.chunks(m).map(|c| c.len() * c[0].next_multiple_of(pad)).sum();
-            side.if_padded = Some((padded, lengths.iter().sum()));
-        }
-        if let Some((padded, real)) = side.if_padded {
+            let real = lengths.iter().sum();
             self.count_slots(0, padded, real);
+            side.if_padded = Some((padded, real));
         }
         let mut parts = Vec::with_capacity(side.parts.len());
         let mut at = 0;
@@ -364,28 +363,25 @@ impl Trainer {
         let n = side.order.len();
         let order: Vec<i64> = side.order.iter().map(|&i| (start + i) as i64).collect();
         let grad = grad.select(0, Tensor::<1, Int>::from_data(TensorData::new(order, [n]), &dev));
-        let whole = [Part { len: n, packed: None }];
-        let parts = if side.graph.is_some() {
-            &whole[..]
-        } else {
-            &side.parts[..]
-        };
-        if let Some((padded, real)) = side.if_padded {
-            self.count_slots(0, padded, real);
-        }
-        let mut at = 0;
-        for part in parts {
-            let e = match &side.graph {
-                Some(e) => e.clone(),
-                None => self.embed_part(&self.enc.bert, &side.sorted[at..at + part.len], part, side.kind, &dev)?,
-            };
-            let gslice = grad.clone().slice(s![at..at + part.len, ..]);
-            at += part.len;
-            let surrogate = (e * gslice).sum().mul_scalar(self.loss_scale());
+        let mut accumulate = |e: Tensor<2>, g: Tensor<2>| {
+            let surrogate = (e * g).sum().mul_scalar(self.loss_scale());
             acc.accumulate(
                 &self.enc.bert,
                 GradientsParams::from_grads(surrogate.backward(), &self.enc.bert),
             );
+        };
+        if let Some(e) = &side.graph {
+            accumulate(e.clone(), grad);
+            return Ok(());
+        }
+        if let Some((padded, real)) = side.if_padded {
+            self.count_slots(0, padded, real);
+        }
+        let mut at = 0;
+        for part in &side.parts {
+            let e = self.embed_part(&self.enc.bert, &side.sorted[at..at + part.len], part, side.kind, &dev)?;
+            accumulate(e, grad.clone().slice(s![at..at + part.len, ..]));
+            at += part.len;
         }
         Ok(())
     }
