@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use hbt_model::{BackendKind, Encoder, EncoderOptions, Precision, TextKind};
+use hbt_device::BackendKind;
+use hbt_model::{Encoder, EncoderOptions, Precision, TextKind};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -115,7 +116,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             let dir = hbt_model::source::resolve_model(&a.model)?;
             for backend in &a.backends {
                 let info = crate::select_device(Some(*backend));
-                let device = hbt_model::device(*backend)?;
+                let device = hbt_device::device(*backend)?;
                 let mut f32_vectors: Option<Vec<Vec<f32>>> = None;
                 for &precision in &a.precisions {
                     crate::say_precision(precision);
@@ -186,7 +187,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                     hbt_data::Sampler::new(data.train.clone(), hbt_data::SamplerKind::Hybrid(0.5), a.batch, 1)?;
                 let info = crate::select_device(Some(*backend));
                 crate::say_precision(a.precision);
-                let device = hbt_model::device(*backend)?;
+                let device = hbt_device::device(*backend)?;
                 let mut tr = hbt_train::Trainer::new(&dir, &device, cfg)?;
                 let batches: Vec<_> = sampler.stream(0, 0).take(a.steps + a.warmup).map(|b| b.2).collect();
                 let tokenized = batches

@@ -25,7 +25,7 @@ pub fn run(cmd: CacheCommand) -> Result<()> {
     #[cfg(feature = "wgpu")]
     {
         use anyhow::Context;
-        use hbt_model::kernels;
+        use hbt_device::kernels;
         let cache = kernels::configure();
         eprintln!("hbt: {}", cache.describe());
         let show = |s: &kernels::BundleSummary| {

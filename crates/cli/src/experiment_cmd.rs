@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use hbt_model::BackendKind;
+use hbt_device::BackendKind;
 use hbt_pipeline::study::{Launch, Plan, Preset, RunSpec, Study, TrainJob};
 
 #[derive(Args)]

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use hbt_bundle::VocabKind;
 use hbt_data::CandidateInput;
 use hbt_model::SaveDtype;
-use hbt_model::bundle::VocabKind;
 use hbt_pipeline::export::{ExportOptions, export_bundle, jsonl_corpus, lareqa_corpus};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -59,7 +59,7 @@ pub struct ExportArgs {
     #[arg(long, num_args = 1..)]
     pub vocab_words: Vec<PathBuf>,
     /// With --vocab on-demand: rows a page, the unit the browser fetches and caches.
-    #[arg(long, default_value_t = hbt_model::vocab::DEFAULT_PAGE_ROWS)]
+    #[arg(long, default_value_t = hbt_bundle::DEFAULT_PAGE_ROWS)]
     pub page_rows: usize,
     /// Passage vectors: f16 (default) or q8 (int8 with one scale a passage: half the bytes).
     #[arg(long, default_value = "f16")]
@@ -151,7 +151,7 @@ pub fn run(a: ExportArgs) -> Result<()> {
             mib(o.tokenizer_bytes.0),
             mib(o.tokenizer_bytes.1 + o.pieces_bytes),
             o.pieces,
-            hbt_model::vocab::PIECES_FILE
+            hbt_tokenizer::PIECES_FILE
         );
     }
     println!(
@@ -166,7 +166,7 @@ pub fn run(a: ExportArgs) -> Result<()> {
 
 /// The bundle's passages and questions, and where they came from: a LAReQA folder (passage
 /// languages, question-only languages, a limit) or a JSON-lines file.
-fn load_corpus(a: &ExportArgs) -> Result<(hbt_model::bundle::BundleCorpus, String)> {
+fn load_corpus(a: &ExportArgs) -> Result<(hbt_bundle::BundleCorpus, String)> {
     Ok(if a.corpus.is_dir() {
         let c = hbt_data::load_dir(&a.corpus)?;
         // Passage languages and question-only languages, loaded together: a question's

@@ -43,7 +43,8 @@ fn keep_freed_memory() {
 }
 
 use clap::{Args, Parser, Subcommand};
-use hbt_model::{BackendKind, Encoder, EncoderOptions, Pooling, Precision, Prefixes};
+use hbt_device::BackendKind;
+use hbt_model::{Encoder, EncoderOptions, Pooling, Precision, Prefixes};
 
 #[derive(Parser)]
 #[command(
@@ -141,10 +142,10 @@ impl ModelArgs {
     }
 
     /// Choose the device (and say which on stderr), then load the model on it.
-    pub fn load(&self) -> Result<(Encoder, hbt_model::DeviceInfo)> {
+    pub fn load(&self) -> Result<(Encoder, hbt_device::DeviceInfo)> {
         let info = select_device(self.backend);
         say_precision(self.precision);
-        let device = hbt_model::device(info.kind())?;
+        let device = hbt_device::device(info.kind())?;
         let dir = self.dir()?;
         let enc =
             Encoder::load(&dir, &device, &self.options()).with_context(|| format!("loading model {}", self.model))?;
@@ -180,8 +181,8 @@ pub fn say_precision(p: Precision) {
 }
 
 /// The backend to run on (asked for, or the honest default) with the line that says so.
-pub fn select_device(requested: Option<BackendKind>) -> hbt_model::DeviceInfo {
-    let info = hbt_model::choose_device(requested);
+pub fn select_device(requested: Option<BackendKind>) -> hbt_device::DeviceInfo {
+    let info = hbt_device::choose_device(requested);
     eprintln!("hbt: {info}");
     if let Some(k) = &info.kernel_cache {
         eprintln!("hbt: {k}");
@@ -224,7 +225,7 @@ fn main() {
         // SAFETY: single-threaded here, before anything reads the environment.
         unsafe { std::env::set_var("HBT_VERBOSE", "1") };
     }
-    hbt_model::device_info::quiet_gpu_stack();
+    hbt_device::device_info::quiet_gpu_stack();
     if let Some(n) = cli.threads {
         if n == 0 {
             eprintln!("hbt: error: --threads must be at least 1");

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use hbt_model::BackendKind;
+use hbt_device::BackendKind;
 use std::rc::Rc;
 
 use hbt_train::{Collective, RankInfo, StopHandle, TrainConfig, TrainOptions};
@@ -174,8 +174,8 @@ fn run_rank(a: TrainArgs, threads: Option<usize>, comm: Rc<dyn Collective>) -> R
         .iter()
         .map(|p| hbt_data::load_dir(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let info = hbt_model::choose_device(a.backend);
-    let (device, note) = hbt_model::device_for_rank(info.kind(), comm.local_rank(), comm.local_size())?;
+    let info = hbt_device::choose_device(a.backend);
+    let (device, note) = hbt_device::device_for_rank(info.kind(), comm.local_rank(), comm.local_size())?;
     let ranks = describe_ranks(&*comm, &info, note.as_deref());
     if rank == 0 {
         if world > 1 {
@@ -250,11 +250,11 @@ fn read_config(path: &std::path::Path) -> Result<TrainConfig> {
 }
 
 /// Every rank's host and device, as rank 0 prints and records them.
-fn describe_ranks(comm: &dyn Collective, info: &hbt_model::DeviceInfo, note: Option<&str>) -> Vec<RankInfo> {
+fn describe_ranks(comm: &dyn Collective, info: &hbt_device::DeviceInfo, note: Option<&str>) -> Vec<RankInfo> {
     let mut mine = info.to_string().trim_start_matches("device: ").to_string();
     if let Some(n) = note {
         mine.push_str(&format!(" ({n})"));
-    } else if info.kind() == hbt_model::BackendKind::Wgpu && comm.local_size() > 1 {
+    } else if info.kind() == hbt_device::BackendKind::Wgpu && comm.local_size() > 1 {
         mine.push_str(&format!(" (discrete GPU {})", comm.local_rank()));
     }
     let hosts = comm.all_gather_bytes(comm.host().as_bytes());

@@ -6,7 +6,8 @@
 mod common;
 
 use hbt_data::sampler::Batch;
-use hbt_model::{BackendKind, Precision, SaveDtype};
+use hbt_device::BackendKind;
+use hbt_model::{Precision, SaveDtype};
 use hbt_train::trainer::TrainData;
 use hbt_train::{TrainConfig, Trainer};
 
@@ -32,7 +33,7 @@ fn weights(tr: &Trainer) -> Vec<u8> {
 
 #[test]
 fn f16_training_follows_f32_and_the_loss_scaler_skips_overflows() {
-    let device = hbt_model::device(BackendKind::Wgpu).unwrap();
+    let device = hbt_device::device(BackendKind::Wgpu).unwrap();
     if !device.supports_dtype(hbt_model::burn::tensor::DType::F16) {
         eprintln!("this wgpu adapter has no f16 shaders: f16 training is refused (see the model's wgpu tests)");
         return;

@@ -1,4 +1,4 @@
-//! The GPU kernel cache (`hbt_model::kernels`): a GPU process writes it, the next one finds
+//! The GPU kernel cache (`hbt_device::kernels`): a GPU process writes it, the next one finds
 //! it warm, and `hbt cache export` / `import` carry it to a fresh directory (a fresh
 //! machine). Runs on lavapipe where there is no GPU.
 #![cfg(feature = "wgpu")]
@@ -49,7 +49,7 @@ fn a_second_process_finds_the_kernel_cache_warm_and_a_bundle_carries_it() {
         "{first}"
     );
     assert!(
-        hbt_model::kernels::dir_bytes(&here) > 0,
+        hbt_device::kernels::dir_bytes(&here) > 0,
         "the first GPU process wrote nothing to {here:?}"
     );
     let second = String::from_utf8_lossy(&embed(&here).stderr).to_string();

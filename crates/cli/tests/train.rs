@@ -234,7 +234,7 @@ fn default_backend_is_honest_and_recorded() {
         .unwrap_or_else(|| panic!("no device line: {err}"));
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     let device = &summary["device"];
-    let real_gpu = hbt_model::device_info::wgpu_adapters().iter().any(|a| a.is_gpu);
+    let real_gpu = hbt_device::device_info::wgpu_adapters().iter().any(|a| a.is_gpu);
     let want = if real_gpu { "wgpu" } else { "cpu" };
     assert_eq!(device["backend"], want, "{line}\n{device}");
     assert!(!device["reason"].as_str().unwrap_or("").is_empty(), "{device}");

@@ -44,7 +44,7 @@ pub fn shard_rows(hidden: usize) -> usize {
 pub struct Embeddings {
     /// The word-embedding table in row shards of [`shard_rows`] rows (empty when the table
     /// is held in `word_int8`, or fetched row by row by the caller: an on-demand vocabulary
-    /// in the browser, [`crate::vocab`]).
+    /// in the browser, [`crate::words`]).
     pub word: Vec<Embedding>,
     pub position: Embedding,
     pub token_type: Embedding,
@@ -58,7 +58,7 @@ pub struct Embeddings {
     pub word_int8: Option<std::sync::Arc<Int8Table>>,
 }
 
-pub use crate::vocab::Int8Table;
+pub use crate::words::Int8Table;
 
 /// Token ids for one word-embedding shard: ids local to the shard, and (when the batch
 /// spans several shards) a `[batch, seq, 1]` mask of the tokens that live in it.

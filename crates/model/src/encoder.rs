@@ -9,237 +9,16 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::bert::{BatchTensors, Bert};
 use crate::config::EncoderConfig;
 use crate::error::{ModelError, Result};
-use crate::packing::PackedBatch;
+use crate::files::{HbtMeta, ModelFiles};
 use crate::pooling::{Pooling, l2_normalize, pool};
-use crate::tokenize::{TextTokenizer, TokenBatch};
-use crate::vocab::{Int8Table, OnDemandWords};
-use crate::weights::{WeightMap, build_bert};
-
-/// Whether a text is a query or a passage: models such as e5 expect different prefixes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TextKind {
-    Query,
-    Passage,
-    /// No prefix at all.
-    Plain,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Prefixes {
-    pub query: String,
-    pub passage: String,
-}
-
-impl Prefixes {
-    pub fn e5() -> Self {
-        Self {
-            query: "query: ".into(),
-            passage: "passage: ".into(),
-        }
-    }
-    pub fn apply(&self, kind: TextKind, text: &str) -> String {
-        match kind {
-            TextKind::Query => format!("{}{text}", self.query),
-            TextKind::Passage => format!("{}{text}", self.passage),
-            TextKind::Plain => text.to_string(),
-        }
-    }
-}
-
-/// hbt's own metadata saved next to the HF files (`hbt.json`): what sentence-transformers'
-/// files cannot say (the BERT pooler as sentence vector; the prefixes for older ST).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HbtMeta {
-    pub pooling: Pooling,
-    pub normalize: bool,
-    pub prefixes: Prefixes,
-    /// An on-demand vocabulary ([`crate::vocab`]): the word table and the tokenizer's
-    /// pieces are in these files rather than in `model.safetensors` / `tokenizer.json`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub words: Option<OnDemandWords>,
-}
-
-/// The files of a model directory, as bytes.
-#[derive(Debug, Clone, Default)]
-pub struct ModelFiles {
-    /// Where they came from (used to name files in errors).
-    pub origin: PathBuf,
-    pub config: Vec<u8>,
-    /// `(file name, bytes)` for `model.safetensors` or each shard.
-    pub weights: Vec<(PathBuf, Vec<u8>)>,
-    pub tokenizer: Vec<u8>,
-    pub st_pooling: Option<Vec<u8>>,
-    pub st_config: Option<Vec<u8>>,
-    pub st_prompts: Option<Vec<u8>>,
-    pub hbt_meta: Option<Vec<u8>>,
-    /// Kept to be saved back as-is (transformers needs it to pick the tokenizer class).
-    pub tokenizer_config: Option<Vec<u8>>,
-    /// An on-demand vocabulary's pieces file (`hbt.json`'s `words`).
-    pub pieces: Option<Vec<u8>>,
-    /// An on-demand vocabulary's rows file, read whole (natively); the browser fetches rows
-    /// as queries need them instead ([`Encoder::to_device_with_rows`]).
-    pub word_rows: Option<Vec<u8>>,
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-fn read_opt(path: &Path) -> Result<Option<Vec<u8>>> {
-    match std::fs::read(path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(ModelError::io(path, e)),
-    }
-}
-
-impl ModelFiles {
-    /// Read a Hugging Face / sentence-transformers model directory.
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn read_dir(dir: &Path) -> Result<Self> {
-        if !dir.is_dir() {
-            return Err(ModelError::NotFound(dir.display().to_string()));
-        }
-        let need = |name: &str| -> Result<Vec<u8>> {
-            let p = dir.join(name);
-            std::fs::read(&p).map_err(|e| ModelError::io(&p, e))
-        };
-        let mut weights = Vec::new();
-        let single = dir.join("model.safetensors");
-        let index = dir.join("model.safetensors.index.json");
-        if single.exists() {
-            weights.push((single.clone(), need("model.safetensors")?));
-        } else if index.exists() {
-            let map = WeightMap::from_dir(dir)?;
-            drop(map); // validates the index; shards are re-read below as bytes
-            let v: serde_json::Value =
-                serde_json::from_slice(&need("model.safetensors.index.json")?).map_err(|source| ModelError::Json {
-                    path: index.clone(),
-                    source,
-                })?;
-            let mut files: Vec<String> = v["weight_map"]
-                .as_object()
-                .into_iter()
-                .flat_map(|o| o.values().filter_map(|f| f.as_str().map(String::from)))
-                .collect();
-            files.sort();
-            files.dedup();
-            for f in files {
-                weights.push((dir.join(&f), need(&f)?));
-            }
-        } else {
-            return Err(ModelError::io(
-                single,
-                std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no model.safetensors (nor model.safetensors.index.json)",
-                ),
-            ));
-        }
-        let hbt_meta = read_opt(&dir.join("hbt.json"))?;
-        let (mut pieces, mut word_rows) = (None, None);
-        if let Some(w) = hbt_meta
-            .as_deref()
-            .and_then(|b| on_demand_words(b, &dir.join("hbt.json")).transpose())
-        {
-            let w = w?;
-            pieces = Some(need(&w.pieces_file)?);
-            word_rows = Some(need(&w.rows_file)?);
-        }
-        Ok(Self {
-            origin: dir.to_path_buf(),
-            config: need("config.json")?,
-            weights,
-            tokenizer: need("tokenizer.json")?,
-            st_pooling: read_opt(&dir.join("1_Pooling/config.json"))?,
-            st_config: read_opt(&dir.join("sentence_bert_config.json"))?,
-            st_prompts: read_opt(&dir.join("config_sentence_transformers.json"))?,
-            hbt_meta,
-            tokenizer_config: read_opt(&dir.join("tokenizer_config.json"))?,
-            pieces,
-            word_rows,
-        })
-    }
-}
-
-/// The `words` entry of an `hbt.json`, if it has one.
-pub fn on_demand_words(hbt_json: &[u8], origin: &Path) -> Result<Option<OnDemandWords>> {
-    #[derive(Deserialize)]
-    struct Only {
-        #[serde(default)]
-        words: Option<OnDemandWords>,
-    }
-    serde_json::from_slice::<Only>(hbt_json)
-        .map(|o| o.words)
-        .map_err(|source| ModelError::Json {
-            path: origin.to_path_buf(),
-            source,
-        })
-}
-
-/// Number format of the transformer's linear layers at inference.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    /// Everything in f32 (the reference numerics).
-    #[default]
-    F32,
-    /// CPU only. Inference: linear weights stored in bf16, activations rounded to bf16 at
-    /// each product, f32 accumulation ([`Bert::with_half_linears`], [`crate::dense::Dense`]).
-    /// Training (an autodiff device): f32 weights cast for each product, as
-    /// `torch.autocast(bfloat16)` does.
-    Bf16,
-    /// GPU backends only (wgpu/Vulkan, an adapter with f16 shaders). The linear layers and
-    /// attention's two products take f16 operands — on Vulkan, the tensor cores' type — with
-    /// layer norm, softmax, the mask and the loss in f32. Inference stores those weights in
-    /// f16; training keeps f32 master weights and optimizer state, casts at each product and
-    /// scales the loss dynamically (`hbt_train`'s loss scaler), as `torch.autocast(float16)`
-    /// with a `GradScaler` does.
-    F16,
-    /// CPU inference only: linear weights in int8 (per-output scales; exactly the stored
-    /// integers of a `--dtype q8` export), each token's activations in 13–15-bit integers,
-    /// exact integer sums ([`crate::int8`]). For the browser's wasm fallback, where it is the
-    /// fastest product; natively it runs a portable kernel and is for checking fidelity.
-    Int8,
-}
-
-impl std::fmt::Display for Precision {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::F32 => "f32",
-            Self::Bf16 => "bf16",
-            Self::F16 => "f16",
-            Self::Int8 => "int8",
-        })
-    }
-}
-
-impl Precision {
-    /// The 16-bit float its linear layers multiply in (bf16, f16), if any.
-    pub fn half(self) -> Option<burn::tensor::DType> {
-        match self {
-            Self::Bf16 => Some(burn::tensor::DType::BF16),
-            Self::F16 => Some(burn::tensor::DType::F16),
-            Self::F32 | Self::Int8 => None,
-        }
-    }
-}
-
-impl std::str::FromStr for Precision {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "f32" | "fp32" => Ok(Self::F32),
-            "bf16" => Ok(Self::Bf16),
-            "f16" | "fp16" => Ok(Self::F16),
-            "int8" => Ok(Self::Int8),
-            o => Err(format!("unknown precision `{o}` (f32, bf16, f16, int8)")),
-        }
-    }
-}
+use crate::precision::Precision;
+use crate::weights::WeightMap;
+use crate::words::{Int8Table, OnDemandWords};
+use hbt_tokenizer::{PackedBatch, Prefixes, TextKind, TextTokenizer, TokenBatch};
 
 /// Choices that override what the model directory says.
 #[derive(Debug, Clone, Default)]
@@ -435,7 +214,7 @@ impl Encoder {
             map.add_safetensors(bytes, path)?;
         }
         drop(weights);
-        let mut bert = build_bert(
+        let mut bert = Bert::load(
             &config,
             &mut map,
             device,
@@ -495,7 +274,7 @@ impl Encoder {
     pub fn tokenize(&self, texts: &[&str], kind: TextKind) -> Result<TokenBatch> {
         let prefixed: Vec<String> = texts.iter().map(|t| self.prefixes.apply(kind, t)).collect();
         let refs: Vec<&str> = prefixed.iter().map(String::as_str).collect();
-        self.tokenizer.encode(&refs)
+        Ok(self.tokenizer.encode(&refs)?)
     }
 
     /// Whether the word rows come from the caller: an on-demand vocabulary whose rows file
@@ -607,7 +386,7 @@ impl Encoder {
     /// each text, attention stays within it, and [`Encoder::forward`] pools each text on
     /// its own — the vectors of the padded batch, to float rounding, in its order.
     pub fn to_device_packed(&self, packed: &PackedBatch, device: &Device) -> BatchTensors {
-        let (positions, layout) = packed.layout(&self.config, self.pooling, device);
+        let (positions, layout) = crate::packing::layout(packed, &self.config, self.pooling, device);
         let mut t = self.to_device_at(&packed.tokens, Some(positions), device);
         t.packing = Some(layout);
         t

@@ -29,8 +29,8 @@ pub enum ModelError {
     },
     #[error("{path}: weights do not match the config: {message}")]
     Mismatch { path: PathBuf, message: String },
-    #[error("{path}: tokenizer: {message}")]
-    Tokenizer { path: PathBuf, message: String },
+    #[error(transparent)]
+    Tokenizer(#[from] hbt_tokenizer::TokenizerError),
     #[error(
         "no model at `{0}`: expected a directory with config.json, model.safetensors and tokenizer.json, or hf:ORG/NAME"
     )]
@@ -44,13 +44,13 @@ pub enum ModelError {
 }
 
 impl ModelError {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {
             path: path.into(),
             source,
         }
     }
-    pub(crate) fn config(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+    pub fn config(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Self::Config {
             path: path.into(),
             message: message.into(),

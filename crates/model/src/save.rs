@@ -2,8 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::encoder::{Encoder, ModelFiles};
+use crate::encoder::Encoder;
 use crate::error::{ModelError, Result};
+use crate::files::ModelFiles;
 use crate::pooling::Pooling;
 use crate::weights::{SaveDtype, export_tensors, to_safetensors};
 

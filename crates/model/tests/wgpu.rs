@@ -3,13 +3,14 @@
 
 mod common;
 
-use hbt_model::{BackendKind, Encoder, EncoderOptions, TextKind};
+use hbt_device::BackendKind;
+use hbt_model::{Encoder, EncoderOptions, TextKind};
 
 #[test]
 fn e5_on_wgpu_matches_reference() {
     let reference = common::reference();
     let texts = reference["models"][0]["texts"].as_array().unwrap();
-    let device = hbt_model::device(BackendKind::Wgpu).unwrap();
+    let device = hbt_device::device(BackendKind::Wgpu).unwrap();
     let enc = Encoder::load(&common::e5_dir(), &device, &EncoderOptions::default()).unwrap();
     // A padded batch of six texts of different lengths and scripts. (The 512-token text is
     // left to the CPU test: software Vulkan takes minutes over it.)
@@ -35,7 +36,7 @@ fn e5_on_wgpu_matches_reference() {
 fn e5_in_f16_on_wgpu_stays_within_cosine_0999() {
     let reference = common::reference();
     let texts = reference["models"][0]["texts"].as_array().unwrap();
-    let device = hbt_model::device(BackendKind::Wgpu).unwrap();
+    let device = hbt_device::device(BackendKind::Wgpu).unwrap();
     if !device.supports_dtype(hbt_model::burn::tensor::DType::F16) {
         // The refusal is the behaviour to check on an adapter without f16 shaders.
         let f16 = EncoderOptions {
@@ -92,7 +93,7 @@ fn e5_packed_rows_on_wgpu_equal_the_padded_batch() {
     use hbt_model::burn::prelude::*;
     let reference = common::reference();
     let texts = reference["models"][0]["texts"].as_array().unwrap();
-    let device = hbt_model::device(BackendKind::Wgpu).unwrap();
+    let device = hbt_device::device(BackendKind::Wgpu).unwrap();
     let enc = Encoder::load(&common::e5_dir(), &device, &EncoderOptions::default()).unwrap();
     let inputs: Vec<&str> = (0..6).map(|i| texts[i]["input"].as_str().unwrap()).collect();
     let batch = enc.tokenize(&inputs, TextKind::Plain).unwrap();

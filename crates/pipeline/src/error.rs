@@ -5,6 +5,8 @@ pub enum PipelineError {
     #[error(transparent)]
     Model(#[from] hbt_model::ModelError),
     #[error(transparent)]
+    Device(#[from] hbt_device::DeviceError),
+    #[error(transparent)]
     Data(#[from] hbt_data::DataError),
     #[error(transparent)]
     Train(#[from] hbt_train::TrainError),

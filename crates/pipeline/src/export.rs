@@ -1,4 +1,4 @@
-//! `hbt export`: a static bundle for the web app (format in [`hbt_model::bundle`]).
+//! `hbt export`: a static bundle for the web app (format in [`hbt_bundle`]).
 //!
 //! The passage vectors are computed with the model *as exported* (f16 weights read back,
 //! pruned vocabulary), so the browser, which loads the same files, ranks against vectors
@@ -6,13 +6,15 @@
 
 use std::path::{Path, PathBuf};
 
-use hbt_data::lareqa::{CandidateInput, Corpus};
-use hbt_model::bundle::{
+use hbt_bundle::OnDemandStats;
+use hbt_bundle::{
     self, BundleCorpus, BundleFile, BundleModel, BundleQuestion, Manifest, Passage, PassageRules, VocabInfo, VocabKind,
     WordRowsInfo, parse_passages,
 };
-use hbt_model::vocab::{OnDemandStats, RowsLayout};
-use hbt_model::{Encoder, EncoderOptions, ModelFiles, PruneStats, SaveDtype, SaveOptions, TextKind};
+use hbt_bundle::{PruneStats, PruneVocab};
+use hbt_data::lareqa::{CandidateInput, Corpus};
+use hbt_model::words::RowsLayout;
+use hbt_model::{Encoder, EncoderOptions, ModelFiles, SaveDtype, SaveOptions, TextKind};
 use indicatif::ProgressBar;
 use sha2::Digest;
 
@@ -299,7 +301,7 @@ fn write_bundle(
     } else {
         enc.save(&model_out, &extra, save)?;
         if options.vocab == VocabKind::OnDemand {
-            on_demand = Some(hbt_model::vocab::make_on_demand(&model_out)?);
+            on_demand = Some(hbt_bundle::make_on_demand(&model_out)?);
         }
         None
     };
@@ -312,9 +314,9 @@ fn write_bundle(
     bar.set_length(texts.len() as u64);
     let vectors = embed_all(&shipped, &texts, TextKind::Passage, bar)?;
     let image = if options.q8_vectors {
-        bundle::embeddings_safetensors_q8(vectors.len(), vectors.dim, &vectors.data)?
+        hbt_bundle::embeddings_safetensors_q8(vectors.len(), vectors.dim, &vectors.data)?
     } else {
-        bundle::embeddings_safetensors(vectors.len(), vectors.dim, &vectors.data)?
+        hbt_bundle::embeddings_safetensors(vectors.len(), vectors.dim, &vectors.data)?
     };
     write(&tmp.join("embeddings.safetensors"), &image)?;
     write(
@@ -347,12 +349,12 @@ fn write_bundle(
         }
     });
     let word_rows = on_demand.as_ref().map(|s| WordRowsInfo {
-        path: format!("model/{}", hbt_model::vocab::ROWS_FILE),
+        path: format!("model/{}", hbt_model::words::ROWS_FILE),
         layout: RowsLayout::new(s.rows, enc.config.hidden_size),
         page_rows: options.page_rows.max(1),
     });
     // The rows file is read a few rows at a time, never whole.
-    model_files.retain(|f| f.path != hbt_model::vocab::ROWS_FILE);
+    model_files.retain(|f| f.path != hbt_model::words::ROWS_FILE);
     let mut files = Vec::new();
     files_under(tmp, tmp, &mut files)?;
     let label = model_dir
@@ -360,7 +362,7 @@ fn write_bundle(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| model_dir.display().to_string());
     let manifest = Manifest {
-        format: bundle::FORMAT.into(),
+        format: hbt_bundle::FORMAT.into(),
         created_by: format!("hbt {}", env!("CARGO_PKG_VERSION")),
         model: BundleModel {
             dir: "model".into(),
@@ -387,6 +389,6 @@ fn write_bundle(
     };
     let mut mbytes = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
     mbytes.push(b'\n');
-    write(&tmp.join(bundle::MANIFEST), &mbytes)?;
+    write(&tmp.join(hbt_bundle::MANIFEST), &mbytes)?;
     Ok((manifest, prune, on_demand))
 }

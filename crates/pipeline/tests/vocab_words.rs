@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use hbt_bundle::PruneVocab;
 use hbt_model::{Encoder, EncoderOptions, TextKind, burn::prelude::Device};
 use hbt_pipeline::export::word_list_texts;
 

@@ -48,3 +48,10 @@ fn gb(bytes: u64) -> String {
 }
 
 pub type Result<T, E = TrainError> = std::result::Result<T, E>;
+
+/// A tokenizer's error is the model's (the encoder's tokenizer failed).
+impl From<hbt_model::tokenizer::TokenizerError> for TrainError {
+    fn from(e: hbt_model::tokenizer::TokenizerError) -> Self {
+        Self::Model(e.into())
+    }
+}

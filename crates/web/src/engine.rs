@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::cell::Cell;
 use std::rc::Rc;
 
+use hbt_bundle::{BundleCorpus, Manifest, read_embeddings};
 use hbt_model::TextKind;
-use hbt_model::bundle::{BundleCorpus, Manifest, read_embeddings};
 
 use crate::analysis;
 use crate::fetch::{BundleReader, fetch_bytes, join_url, now};
@@ -50,7 +50,7 @@ impl Pool {
     }
 
     /// A question of the pool with exactly this text, if any (its answers are known).
-    pub fn known_question(&self, text: &str) -> Option<&hbt_model::bundle::BundleQuestion> {
+    pub fn known_question(&self, text: &str) -> Option<&hbt_bundle::BundleQuestion> {
         let t = text.trim();
         self.corpus.questions.iter().find(|q| q.text.trim() == t)
     }
@@ -150,7 +150,7 @@ impl Engine {
         // the browser spent on fetching and compiling the app's wasm before it ran.
         marks.push(("page navigation".into(), -t_load));
         let base = bundle_base(bundle);
-        let manifest_url = join_url(&base, hbt_model::bundle::MANIFEST);
+        let manifest_url = join_url(&base, hbt_bundle::MANIFEST);
         on_progress(Progress {
             stage: "manifest".into(),
             done: 0,
@@ -251,7 +251,7 @@ impl Engine {
     pub async fn embed_pool(
         &self,
         label: String,
-        passages: Vec<hbt_model::bundle::Passage>,
+        passages: Vec<hbt_bundle::Passage>,
         progress: impl Fn(String, f64) + Clone + 'static,
     ) -> Result<Pool, String> {
         let dim = self.demo.dim;

@@ -269,7 +269,7 @@ pub async fn after_paint() {
 /// their own files.
 pub struct BundleReader<'a> {
     base: &'a str,
-    manifest: &'a hbt_model::bundle::Manifest,
+    manifest: &'a hbt_bundle::Manifest,
     cache: Option<web_sys::Cache>,
     /// Bytes read so far, and how many of them came from the cache (cells: reads may run
     /// concurrently, each file's lookup a round trip to the browser's cache).
@@ -278,7 +278,7 @@ pub struct BundleReader<'a> {
 }
 
 impl<'a> BundleReader<'a> {
-    pub async fn open(base: &'a str, manifest: &'a hbt_model::bundle::Manifest) -> BundleReader<'a> {
+    pub async fn open(base: &'a str, manifest: &'a hbt_bundle::Manifest) -> BundleReader<'a> {
         BundleReader {
             base,
             manifest,
@@ -330,7 +330,7 @@ impl<'a> BundleReader<'a> {
 
 /// Drop cached files of the bundle at `base` that its manifest no longer lists (an older
 /// version's): called once both readers are done, so neither's new files are pruned.
-pub async fn prune_bundle_cache(base: &str, manifest: &hbt_model::bundle::Manifest) {
+pub async fn prune_bundle_cache(base: &str, manifest: &hbt_bundle::Manifest) {
     let Some(cache) = open_cache().await else { return };
     let keep: Vec<String> = manifest
         .files

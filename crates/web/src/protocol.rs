@@ -2,8 +2,8 @@
 //! an envelope with the caller's id, vectors beside them as a transferred `Float32Array`.
 //! Both sides import this module and neither imports the other's.
 
+use hbt_bundle::Manifest;
 use hbt_model::TextKind;
-use hbt_model::bundle::Manifest;
 use serde::{Deserialize, Serialize};
 
 pub use crate::worker::rows::RowsReport;

@@ -7,7 +7,7 @@
 //! use hbt_pipeline::study::{Preset, Study};
 //! let plan = Preset::Quick.plan()?; // or Plan::new(init, train, tests) and set its fields
 //! let study = Study::plan(plan, "out/study".as_ref())?;
-//! let device = hbt_model::choose_device(None);
+//! let device = hbt_device::choose_device(None);
 //! study.run(&device, &mut |m| eprintln!("{m}"))?;
 //! let summary = study.summary()?; // also written to out/study/summary.md
 //! print!("{}", summary.markdown);

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use hbt_data::CandidateInput;
-use hbt_model::{BackendKind, DeviceInfo, Encoder, EncoderOptions};
+use hbt_device::{BackendKind, DeviceInfo};
+use hbt_model::{Encoder, EncoderOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -71,7 +72,7 @@ pub struct Launch<'a> {
 
 /// A training in this process, on the study's device.
 fn train_here(job: TrainJob<'_>, corpora: &[hbt_data::Corpus], device: &DeviceInfo) -> Result<hbt_train::Summary> {
-    let dev = hbt_model::device(device.kind())?;
+    let dev = hbt_device::device(device.kind())?;
     let mut bar = hbt_train::ProgressBarSink::default();
     let mut s = hbt_train::train(hbt_train::TrainOptions {
         model_dir: job.model_dir,
@@ -221,7 +222,7 @@ impl Study {
         label: &str,
         out: &Path,
     ) -> Result<Report> {
-        let device = hbt_model::device(backend)?;
+        let device = hbt_device::device(backend)?;
         let mut enc = Encoder::load(model_dir, &device, &EncoderOptions::default())?;
         // Length buckets come from the device (hbt_model::pad_multiple); a GPU also takes
         // larger batches.

@@ -70,7 +70,7 @@ pub struct Summary {
     pub config: TrainConfig,
     /// What ran the training (filled in by the caller that chose the device).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<hbt_model::DeviceInfo>,
+    pub device: Option<hbt_device::DeviceInfo>,
     /// Bytes this run wrote (checkpoints, `best/`, `model/`, logs), resumed parts included
     /// only from this process on.
     #[serde(default)]

@@ -241,7 +241,7 @@ fn OwnPassages(engine: Rc<Engine>, pool: PoolSignal, result: RwSignal<Option<Sea
                     .await
                     .map_err(|_| format!("{name}: the browser could not read the file"))?;
                 let bytes = js_sys::Uint8Array::new(&buf).to_vec();
-                let passages = hbt_model::bundle::parse_user_passages(&bytes, &name).map_err(|e| e.to_string())?;
+                let passages = hbt_bundle::parse_user_passages(&bytes, &name).map_err(|e| e.to_string())?;
                 engine
                     .embed_pool(name.clone(), passages, move |what, fraction| {
                         progress.set(Some((what, fraction)))

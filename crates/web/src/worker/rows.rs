@@ -4,13 +4,14 @@
 //! (200 with the whole file) costs one download of the table, after which every row is
 //! held; the page says so.
 //!
-//! Every row carries a check over its id and values ([`hbt_model::vocab`]): a block cut
+//! Every row carries a check over its id and values ([`hbt_model::words`]): a block cut
 //! short, corrupted or read from the wrong offset is an error, never a wrong vector.
 
 use std::cell::{Cell, RefCell};
 
-use hbt_model::bundle::{Manifest, WordRowsInfo};
-use hbt_model::vocab::{Int8Table, RowsLayout, pages_of, plan_ranges};
+use hbt_bundle::{Manifest, WordRowsInfo};
+use hbt_bundle::{pages_of, plan_ranges};
+use hbt_model::words::{Int8Table, RowsLayout};
 use serde::{Deserialize, Serialize};
 
 use crate::fetch::{cache_get, cache_key, cache_put, fetch_range, fetch_ranges, join_url, now, open_cache};
@@ -348,16 +349,16 @@ impl WordRows {
             return Ok(false);
         }
         let url = &self.url;
-        let parts = match hbt_model::byteranges::boundary(&answer.content_type) {
-            Some(b) => hbt_model::byteranges::parts(&answer.body, &b).map_err(|e| format!("{url}: {e}"))?,
+        let parts = match hbt_bundle::byteranges::boundary(&answer.content_type) {
+            Some(b) => hbt_bundle::byteranges::parts(&answer.body, &b).map_err(|e| format!("{url}: {e}"))?,
             // One part: the server joined the ranges (allowed), saying where in Content-Range.
             None => {
                 let at = answer
                     .content_range
                     .as_deref()
-                    .and_then(hbt_model::byteranges::content_range)
+                    .and_then(hbt_bundle::byteranges::content_range)
                     .ok_or_else(|| format!("{url}: a 206 answer without multipart parts or a Content-Range"))?;
-                vec![hbt_model::byteranges::Part {
+                vec![hbt_bundle::byteranges::Part {
                     offset: at.0,
                     bytes: &answer.body,
                 }]

@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use hbt_model::bundle::Manifest;
+use hbt_bundle::Manifest;
 use hbt_model::burn::tensor::Device;
 #[cfg(feature = "webgpu")]
 use hbt_model::burn::tensor::wgpu::WgpuBackend;

@@ -3,8 +3,10 @@
 //! real texts within cosine 0.9995 (measured 0.99990–0.99995 on e5-small, the table alone
 //! 0.999997); and malformed int8 files are errors naming the file.
 
+#[path = "../../model/tests/common/mod.rs"]
 mod common;
 
+use hbt_bundle::PruneVocab;
 use hbt_model::weights::{SCALE_SUFFIX, SaveDtype, quantize_rows};
 use hbt_model::{Encoder, EncoderOptions, ModelFiles, SaveOptions, TextKind, burn::prelude::Device};
 

@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use crate::error::{ModelError, Result};
+use hbt_model::ModelError;
+
+use crate::Result;
 
 /// The tensor name of the passage vectors in `embeddings.safetensors`.
 pub const EMBEDDINGS_TENSOR: &str = "passages";
@@ -37,7 +39,7 @@ pub fn read_embeddings(bytes: &[u8], origin: &Path) -> Result<(usize, usize, Vec
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect(),
         safetensors::Dtype::I8 => {
-            let name = format!("{EMBEDDINGS_TENSOR}{}", crate::weights::SCALE_SUFFIX);
+            let name = format!("{EMBEDDINGS_TENSOR}{}", hbt_model::weights::SCALE_SUFFIX);
             let s = st
                 .tensor(&name)
                 .map_err(|_| err(format!("`{EMBEDDINGS_TENSOR}` is int8 but `{name}` is missing")))?;
@@ -67,14 +69,14 @@ pub fn read_embeddings(bytes: &[u8], origin: &Path) -> Result<(usize, usize, Vec
 /// The `embeddings.safetensors` image for passage vectors in int8, one scale a passage
 /// (half the bytes of f16).
 pub fn embeddings_safetensors_q8(n: usize, dim: usize, data: &[f32]) -> Result<Vec<u8>> {
-    let (q, scales) = crate::weights::quantize_rows(data, dim);
+    let (q, scales) = hbt_model::weights::quantize_rows(data, dim);
     let q: Vec<u8> = q.iter().map(|&v| v as u8).collect();
     let s: Vec<u8> = scales.iter().flat_map(|v| v.to_le_bytes()).collect();
     let qv = safetensors::tensor::TensorView::new(safetensors::Dtype::I8, vec![n, dim], &q)
         .map_err(|e| ModelError::Backend(format!("passage vectors: {e}")))?;
     let sv = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![n], &s)
         .map_err(|e| ModelError::Backend(format!("passage vectors: {e}")))?;
-    let scale_name = format!("{EMBEDDINGS_TENSOR}{}", crate::weights::SCALE_SUFFIX);
+    let scale_name = format!("{EMBEDDINGS_TENSOR}{}", hbt_model::weights::SCALE_SUFFIX);
     safetensors::serialize([(EMBEDDINGS_TENSOR, qv), (scale_name.as_str(), sv)], None)
         .map_err(|e| ModelError::Backend(format!("serializing passage vectors: {e}")))
 }

@@ -1,15 +1,17 @@
-//! An on-demand vocabulary (`hbt_model::vocab`) against the full model it came from: the
+//! An on-demand vocabulary (`hbt_model::words`) against the full model it came from: the
 //! compact tokenizer cuts every XQuAD-R question of all eleven languages (and Romanian, which
 //! XQuAD-R lacks) into exactly the full `tokenizer.json`'s ids; the rows file read whole gives
 //! bit-for-bit the vectors of the same model saved in q8 with its table; rows fetched a few
 //! at a time give those vectors too; and the vectors stay within cosine 0.999 of f32.
 
+#[path = "../../model/tests/common/mod.rs"]
 mod common;
 
 use std::path::PathBuf;
 
-use hbt_model::vocab::{self, Int8Table, RowsLayout};
+use hbt_bundle::PruneVocab;
 use hbt_model::weights::SaveDtype;
+use hbt_model::words::{self, Int8Table, RowsLayout};
 use hbt_model::{Encoder, EncoderOptions, ModelFiles, Precision, SaveOptions, TextKind, burn::prelude::Device};
 
 /// Held-out questions in twelve languages, six of them in scripts or languages the demo
@@ -76,7 +78,7 @@ fn an_on_demand_vocabulary_tokenizes_and_embeds_as_the_full_model() {
         };
         full.save(dir, &ModelFiles::default(), save).unwrap();
     }
-    let stats = vocab::make_on_demand(&od_dir).unwrap();
+    let stats = hbt_bundle::make_on_demand(&od_dir).unwrap();
     println!("{stats:?}");
     assert_eq!(stats.rows, full.config.vocab_size);
     assert_eq!(stats.rows_bytes, RowsLayout::new(stats.rows, 384).file_bytes());
@@ -137,7 +139,7 @@ fn an_on_demand_vocabulary_tokenizes_and_embeds_as_the_full_model() {
     let mut table = Int8Table::sparse(layout.hidden);
     let need = table.missing(&batch.ids);
     assert!(browser.to_device_with_rows(&batch, &table, &device).is_err());
-    for (first, last) in vocab::plan_ranges(&need, 2) {
+    for (first, last) in hbt_bundle::plan_ranges(&need, 2) {
         let (a, b) = (layout.offset(first as usize), layout.offset(last as usize + 1));
         table
             .insert_records(&layout, first as usize, &rows_file[a as usize..b as usize], "rows")
@@ -180,7 +182,7 @@ fn broken_on_demand_files_are_errors_naming_the_file() {
     small
         .save(&dir, &ModelFiles::default(), SaveOptions::default())
         .unwrap();
-    vocab::make_on_demand(&dir).unwrap();
+    hbt_bundle::make_on_demand(&dir).unwrap();
     Encoder::load(&dir, &device, &EncoderOptions::default()).unwrap();
 
     let broken = |file: &str, f: &dyn Fn(&mut Vec<u8>)| {
@@ -199,21 +201,24 @@ fn broken_on_demand_files_are_errors_naming_the_file() {
             .unwrap_err()
             .to_string()
     };
-    let e = broken(vocab::ROWS_FILE, &|b| b.truncate(b.len() - 100));
-    assert!(e.contains(vocab::ROWS_FILE) && e.contains("truncated"), "{e}");
-    let e = broken(vocab::ROWS_FILE, &|b| {
+    let e = broken(words::ROWS_FILE, &|b| b.truncate(b.len() - 100));
+    assert!(e.contains(words::ROWS_FILE) && e.contains("truncated"), "{e}");
+    let e = broken(words::ROWS_FILE, &|b| {
         let n = b.len();
         b[n - 7] ^= 0x40
     });
-    assert!(e.contains(vocab::ROWS_FILE) && e.contains("fails its check"), "{e}");
-    let e = broken(vocab::PIECES_FILE, &|b| b.truncate(b.len() / 2));
-    assert!(e.contains(vocab::PIECES_FILE), "{e}");
-    let e = broken(vocab::PIECES_FILE, &|b| *b = b"not zlib".to_vec());
-    assert!(e.contains(vocab::PIECES_FILE) && e.contains("compressed"), "{e}");
+    assert!(e.contains(words::ROWS_FILE) && e.contains("fails its check"), "{e}");
+    let e = broken(hbt_tokenizer::PIECES_FILE, &|b| b.truncate(b.len() / 2));
+    assert!(e.contains(hbt_tokenizer::PIECES_FILE), "{e}");
+    let e = broken(hbt_tokenizer::PIECES_FILE, &|b| *b = b"not zlib".to_vec());
+    assert!(
+        e.contains(hbt_tokenizer::PIECES_FILE) && e.contains("compressed"),
+        "{e}"
+    );
     let e = broken("hbt.json", &|b| {
         *b = String::from_utf8(b.clone())
             .unwrap()
-            .replace(vocab::PIECES_FILE, "gone.pieces")
+            .replace(hbt_tokenizer::PIECES_FILE, "gone.pieces")
             .into_bytes()
     });
     assert!(e.contains("gone.pieces"), "{e}");

@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 use burn::cubecl::bundle::{self, BundleFormat, ExportOptions};
 use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
 
-use crate::error::{ModelError, Result};
+use crate::error::{DeviceError, Result};
 
 /// The cache directory and what it held when this process first used it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -105,13 +105,13 @@ pub type BundleSummary = Vec<(String, u64, u64)>;
 pub fn export(out: &Path, name: &str) -> Result<BundleSummary> {
     let cache = configure();
     if out.exists() {
-        return Err(ModelError::Input(format!(
+        return Err(DeviceError::Input(format!(
             "{} exists: hbt cache export writes a new file (remove it first)",
             out.display()
         )));
     }
     if dir_bytes(&cache.dir) == 0 {
-        return Err(ModelError::Input(format!(
+        return Err(DeviceError::Input(format!(
             "the kernel cache {} is empty: run a GPU job first (hbt bench train --backend wgpu, say)",
             cache.dir.display()
         )));
@@ -150,7 +150,10 @@ pub struct Imported {
 /// Copy the bundle `path`'s entries into the cache directory.
 pub fn import(path: &Path) -> Result<Imported> {
     if !path.is_file() {
-        return Err(ModelError::NotFound(path.display().to_string()));
+        return Err(DeviceError::Input(format!(
+            "no kernel-cache bundle at `{}`",
+            path.display()
+        )));
     }
     configure();
     let b = bundle::open(path).map_err(|e| bundle_error(path, e))?;
@@ -163,8 +166,8 @@ pub fn import(path: &Path) -> Result<Imported> {
     })
 }
 
-fn bundle_error(path: &Path, e: bundle::BundleError) -> ModelError {
-    ModelError::Input(format!("{}: not a usable kernel-cache bundle: {e}", path.display()))
+fn bundle_error(path: &Path, e: bundle::BundleError) -> DeviceError {
+    DeviceError::Input(format!("{}: not a usable kernel-cache bundle: {e}", path.display()))
 }
 
 /// Bytes of the files directly in `dir` (cubecl's databases and their journals).

@@ -6,21 +6,22 @@
 //! BUNDLE/model/…                an HF + sentence-transformers directory (f16 by default);
 //!                               with an on-demand vocabulary, its word table in
 //!                               model/word-rows.bin, read a few rows at a time
-//!                               ([`crate::vocab`]), and the pieces in tokenizer.pieces
+//!                               (`hbt_model::words`), and the pieces in tokenizer.pieces
 //! BUNDLE/corpus.json            passages (id, language, text) and questions with answers
 //! BUNDLE/embeddings.safetensors `passages`: [n, dim] f16, unit length, in corpus order
 //!                               (or int8 with `passages_scale`, one scale a passage)
 //! BUNDLE/report.json            optional: the `hbt eval` report shown as charts
 //! ```
 //!
-//! Only parsing lives here (it compiles for the browser); writing is `hbt-eval`'s export.
+//! Only parsing lives here (it compiles for the browser); writing is `hbt-pipeline`'s export.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::encoder::ModelFiles;
-use crate::error::{ModelError, Result};
+use hbt_model::ModelError;
+
+use crate::Result;
 
 /// Written into every manifest; a reader refuses anything else.
 pub const FORMAT: &str = "hbt-bundle/1";
@@ -111,7 +112,7 @@ impl std::str::FromStr for VocabKind {
 pub struct WordRowsInfo {
     /// Path inside the bundle (also in [`Manifest::files`], with its size and hash).
     pub path: String,
-    pub layout: crate::vocab::RowsLayout,
+    pub layout: hbt_model::words::RowsLayout,
     /// Rows a page: the unit a reader fetches and caches.
     pub page_rows: usize,
 }
@@ -268,41 +269,6 @@ impl BundleCorpus {
             }
         }
         out
-    }
-}
-
-impl ModelFiles {
-    /// Model files fetched one by one (the browser), by their path inside the model folder.
-    /// The weights may come later ([`crate::Encoder::prepare`]); a model without any is an
-    /// error when it is built.
-    pub fn from_named(origin: &Path, files: Vec<(String, Vec<u8>)>) -> Result<Self> {
-        let mut out = ModelFiles {
-            origin: origin.to_path_buf(),
-            ..Default::default()
-        };
-        for (name, bytes) in files {
-            match name.as_str() {
-                "config.json" => out.config = bytes,
-                "tokenizer.json" => out.tokenizer = bytes,
-                "1_Pooling/config.json" => out.st_pooling = Some(bytes),
-                "sentence_bert_config.json" => out.st_config = Some(bytes),
-                "config_sentence_transformers.json" => out.st_prompts = Some(bytes),
-                "hbt.json" => out.hbt_meta = Some(bytes),
-                crate::vocab::PIECES_FILE => out.pieces = Some(bytes),
-                "tokenizer_config.json" => out.tokenizer_config = Some(bytes),
-                n if n.ends_with(".safetensors") && !n.contains('/') => out.weights.push((origin.join(n), bytes)),
-                _ => {}
-            }
-        }
-        for (what, missing) in [
-            ("config.json", out.config.is_empty()),
-            ("tokenizer.json", out.tokenizer.is_empty()),
-        ] {
-            if missing {
-                return Err(ModelError::NotFound(origin.join(what).display().to_string()));
-            }
-        }
-        Ok(out)
     }
 }
 

@@ -1,5 +1,5 @@
 //! The Unigram tokenizer's vocabulary in a compact file (`tokenizer.pieces`, part of an
-//! on-demand vocabulary: [`crate::vocab`]): e5's 250,002 pieces and scores in 1.8 MB of zlib
+//! on-demand vocabulary: `hbt_model::words`): e5's 250,002 pieces and scores in 1.8 MB of zlib
 //! rather than a 17 MB `tokenizer.json`, built into the same model without parsing 250,000
 //! JSON entries.
 //!
@@ -12,19 +12,23 @@
 
 use std::path::Path;
 
-use crate::error::{ModelError, Result};
-use crate::vocab::VERSION;
+use crate::error::{Result, TokenizerError};
+
+/// The file name an on-demand vocabulary gives its pieces (`hbt.json`'s `words`).
+pub const PIECES_FILE: &str = "tokenizer.pieces";
+/// The pieces format's version (read back and checked).
+const VERSION: u32 = 1;
 
 const PIECES_MAGIC: &[u8; 8] = b"hbtpiece";
 
 /// Split a Unigram `tokenizer.json` into its skeleton (the file with the vocabulary cut to
 /// the pieces up to `<unk>`, which keeps it a valid tokenizer) and the compact pieces file.
 pub fn split_tokenizer(json: &[u8], origin: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
-    let tok_err = |m: &str| ModelError::Tokenizer {
+    let tok_err = |m: &str| TokenizerError::Tokenizer {
         path: origin.to_path_buf(),
         message: m.to_string(),
     };
-    let mut v: serde_json::Value = serde_json::from_slice(json).map_err(|source| ModelError::Json {
+    let mut v: serde_json::Value = serde_json::from_slice(json).map_err(|source| TokenizerError::Json {
         path: origin.to_path_buf(),
         source,
     })?;
@@ -79,7 +83,7 @@ fn encode_pieces(pieces: &[(String, f64)], origin: &Path) -> Result<Vec<u8>> {
         }
     }
     for (p, _) in pieces {
-        let n = u8::try_from(p.len()).map_err(|_| ModelError::Tokenizer {
+        let n = u8::try_from(p.len()).map_err(|_| TokenizerError::Tokenizer {
             path: origin.to_path_buf(),
             message: format!("piece {p:?} is longer than 255 bytes"),
         })?;
@@ -93,7 +97,7 @@ fn encode_pieces(pieces: &[(String, f64)], origin: &Path) -> Result<Vec<u8>> {
 
 /// The `(piece, score)` list of a pieces file. Errors name `origin`.
 pub fn read_pieces(bytes: &[u8], origin: &Path) -> Result<Vec<(String, f64)>> {
-    let err = |m: String| ModelError::Tokenizer {
+    let err = |m: String| TokenizerError::Tokenizer {
         path: origin.to_path_buf(),
         message: m,
     };

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
-use crate::error::{ModelError, Result};
+use crate::error::{Result, TokenizerError};
 
 /// Runs `f`, turning a panic into `Err(message)` without printing it. The `tokenizers`
 /// crate panics on some malformed files (an unknown `decoder` is an `expect`); a user's
@@ -178,7 +178,7 @@ impl std::fmt::Debug for TextTokenizer {
 impl TextTokenizer {
     /// `max_len` counts special tokens, as sentence-transformers' `max_seq_length` does.
     pub fn new(bytes: Vec<u8>, origin: &Path, max_len: usize, pad_id: u32) -> Result<Self> {
-        let err = |message: String| ModelError::Tokenizer {
+        let err = |message: String| TokenizerError::Tokenizer {
             path: origin.to_path_buf(),
             message,
         };
@@ -214,7 +214,7 @@ impl TextTokenizer {
 
     /// A Unigram tokenizer from a skeleton `tokenizer.json` (its normalizer, pre-tokenizer,
     /// post-processor and added tokens; the vocabulary cut short) and the full vocabulary
-    /// from a pieces file ([`crate::vocab`]): the model the full file describes, built
+    /// from a pieces file ([`crate::pieces`]): the model the full file describes, built
     /// without parsing 250,000 JSON entries.
     pub fn with_pieces(
         skeleton: Vec<u8>,
@@ -224,7 +224,7 @@ impl TextTokenizer {
         max_len: usize,
         pad_id: u32,
     ) -> Result<Self> {
-        let err = |path: &Path, message: String| ModelError::Tokenizer {
+        let err = |path: &Path, message: String| TokenizerError::Tokenizer {
             path: path.to_path_buf(),
             message,
         };
@@ -236,7 +236,7 @@ impl TextTokenizer {
         }
         let unk = model["unk_id"].as_u64().map(|u| u as usize);
         let byte_fallback = model["byte_fallback"].as_bool().unwrap_or(false);
-        let vocab = crate::vocab::read_pieces(pieces, pieces_origin)?;
+        let vocab = crate::pieces::read_pieces(pieces, pieces_origin)?;
         // The skeleton's pieces are the first of the full list: a pieces file of another
         // vocabulary is caught here rather than as odd vectors.
         let head = model["vocab"].as_array().map(Vec::as_slice).unwrap_or(&[]);
@@ -259,7 +259,7 @@ impl TextTokenizer {
     pub fn with_max_len(&self, max_len: usize) -> Result<Self> {
         let max_len = max_len.min(self.max_len);
         if max_len < 2 {
-            return Err(ModelError::Tokenizer {
+            return Err(TokenizerError::Tokenizer {
                 path: self.origin.clone(),
                 message: format!("max length {max_len} leaves no room for special tokens"),
             });
@@ -267,7 +267,7 @@ impl TextTokenizer {
         let mut inner = self.inner.clone();
         inner
             .with_truncation(Some(truncation(max_len)))
-            .map_err(|e| ModelError::Tokenizer {
+            .map_err(|e| TokenizerError::Tokenizer {
                 path: self.origin.clone(),
                 message: format!("cannot set truncation: {e}"),
             })?;
@@ -321,14 +321,16 @@ impl TextTokenizer {
     /// to encode should check first.
     pub fn encode(&self, texts: &[&str]) -> Result<TokenBatch> {
         if texts.is_empty() {
-            return Err(ModelError::Input("no texts to encode (the text list is empty)".into()));
+            return Err(TokenizerError::Input(
+                "no texts to encode (the text list is empty)".into(),
+            ));
         }
         let encodings = without_panics(|| self.inner.encode_batch(texts.to_vec(), true))
-            .map_err(|p| ModelError::Tokenizer {
+            .map_err(|p| TokenizerError::Tokenizer {
                 path: self.origin.clone(),
                 message: format!("encoding failed (the tokenizers library gave up: {p})"),
             })?
-            .map_err(|e| ModelError::Tokenizer {
+            .map_err(|e| TokenizerError::Tokenizer {
                 path: self.origin.clone(),
                 message: format!("encoding failed: {e}"),
             })?;
@@ -344,7 +346,7 @@ impl TextTokenizer {
             if let Some(limit) = self.id_limit
                 && let Some(&bad) = e.get_ids().iter().find(|&&id| id >= limit)
             {
-                return Err(ModelError::Tokenizer {
+                return Err(TokenizerError::Tokenizer {
                     path: self.origin.clone(),
                     message: format!(
                         "produced token id {bad}, but the model has {limit} embedding rows (an added token or the post_processor names an id outside the vocabulary)"

@@ -1,7 +1,7 @@
 //! A visitor's own passages (the web app's file drop): what is read, and that bad files are
 //! refused with the file and line named rather than silently skipped.
 
-use hbt_model::bundle::{MAX_USER_PASSAGES, UNKNOWN_LANG, parse_user_passages};
+use hbt_bundle::{MAX_USER_PASSAGES, UNKNOWN_LANG, parse_user_passages};
 
 #[test]
 fn jsonl_keeps_text_language_and_id_in_order() {
@@ -81,7 +81,7 @@ fn too_many_passages_is_an_error_not_a_cut() {
 
 #[test]
 fn an_export_corpus_needs_ids_and_languages_whatever_its_name() {
-    use hbt_model::bundle::{PassageRules, parse_passages};
+    use hbt_bundle::{PassageRules, parse_passages};
     let good = "{\"id\": \"p1\", \"lang\": \"el\", \"text\": \"Η Αθήνα είναι πρωτεύουσα.\"}\n";
     let p = parse_passages(good.as_bytes(), "corpus.txt", PassageRules::EXPORT).unwrap();
     assert_eq!((p[0].id.as_str(), p[0].lang.as_str()), ("p1", "el"));

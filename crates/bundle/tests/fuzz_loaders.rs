@@ -5,6 +5,7 @@
 //! `Ok` or a typed error naming the file, never a panic, and no single allocation larger than
 //! the input justifies. `HBT_FUZZ_CASES` / `HBT_FUZZ_SECONDS`: see tests/fuzz/mod.rs.
 
+#[path = "../../model/tests/common/mod.rs"]
 mod common;
 #[path = "../../../tests/fuzz/mod.rs"]
 mod fuzz;
@@ -13,10 +14,10 @@ use std::path::Path;
 
 use common::TinySpec;
 use fuzz::{accepted, check_allocation, fuzz, mutated, random_bytes, reset_largest};
-use hbt_model::bundle::{self, BundleCorpus, Manifest};
+use hbt_bundle::{BundleCorpus, Manifest};
+use hbt_model::TextTokenizer;
 use hbt_model::burn::prelude::Device;
 use hbt_model::config::EncoderConfig;
-use hbt_model::tokenize::TextTokenizer;
 use hbt_model::{Encoder, EncoderOptions, ModelFiles, TextKind};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -144,7 +145,7 @@ fn tokenizer_property(bytes: &[u8]) -> Result<(), TestCaseError> {
 
 fn manifest_seed() -> Vec<u8> {
     serde_json::json!({
-        "format": bundle::FORMAT, "created_by": "hbt 0.1.0",
+        "format": hbt_bundle::FORMAT, "created_by": "hbt 0.1.0",
         "model": {"dir": "model", "label": "e5", "dtype": "f16", "files": ["config.json", "model.safetensors", "tokenizer.json"],
                   "vocab": {"before": 250002, "after": 2231, "weights_bytes_full": 470000000u64, "weights_bytes_pruned": 44000000u64}},
         "corpus": "corpus.json", "embeddings": "embeddings.safetensors", "report": "report.json",
@@ -247,11 +248,11 @@ fn model_loaders_never_panic_on_random_or_mutated_files() {
         check_allocation(b.len(), FACTOR, SLACK)
     });
     let vectors: Vec<f32> = (0..8).map(|i| i as f32 / 8.0).collect();
-    let emb = bundle::embeddings_safetensors(2, 4, &vectors).unwrap();
+    let emb = hbt_bundle::embeddings_safetensors(2, 4, &vectors).unwrap();
     let emb_path = origin().join("embeddings.safetensors");
     let check_emb = |b: &[u8]| {
         reset_largest();
-        match bundle::read_embeddings(b, &emb_path) {
+        match hbt_bundle::read_embeddings(b, &emb_path) {
             Ok((n, dim, data)) => {
                 accepted();
                 prop_assert_eq!(n * dim, data.len())
@@ -262,7 +263,7 @@ fn model_loaders_never_panic_on_random_or_mutated_files() {
     };
     fuzz("embeddings.safetensors", mutated(emb), check_emb);
     fuzz("embeddings.safetensors-random", random_bytes(), check_emb);
-    let emb_q8 = bundle::embeddings_safetensors_q8(2, 4, &vectors).unwrap();
+    let emb_q8 = hbt_bundle::embeddings_safetensors_q8(2, 4, &vectors).unwrap();
     fuzz("embeddings.safetensors-q8", mutated(emb_q8), check_emb);
     on_demand_files();
 }
@@ -270,7 +271,7 @@ fn model_loaders_never_panic_on_random_or_mutated_files() {
 /// An on-demand vocabulary's files: the rows file (whole, as hbt reads it natively, and as
 /// a range read of rows from the browser's server) and the compressed pieces.
 fn on_demand_files() {
-    use hbt_model::vocab::{Int8Table, ROWS_HEADER, RowsLayout, write_rows};
+    use hbt_model::words::{Int8Table, ROWS_HEADER, RowsLayout, write_rows};
     let q: Vec<i8> = (0..3 * 4).map(|i| (i as i8).wrapping_mul(29)).collect();
     let rows = write_rows(&q, &[0.5, 0.25, 2.0], 4);
     let check_rows = |b: &[u8]| {
@@ -305,11 +306,11 @@ fn on_demand_files() {
     );
     let unigram = serde_json::json!({"model": {"type": "Unigram", "unk_id": 0,
         "vocab": [["<unk>", 0.0], ["▁a", -1.5], ["b", -2.25], ["▁ab", -3.125]]}});
-    let (_, pieces) = hbt_model::vocab::split_tokenizer(unigram.to_string().as_bytes(), Path::new("t.json")).unwrap();
+    let (_, pieces) = hbt_tokenizer::split_tokenizer(unigram.to_string().as_bytes(), Path::new("t.json")).unwrap();
     let pieces_path = origin().join("tokenizer.pieces");
     let check_pieces = |b: &[u8]| {
         reset_largest();
-        match hbt_model::vocab::read_pieces(b, &pieces_path) {
+        match hbt_tokenizer::read_pieces(b, &pieces_path) {
             Ok(_) => accepted(),
             Err(e) => must_name(e, "tokenizer.pieces")?,
         }
@@ -332,7 +333,7 @@ fn on_demand_files() {
     }
     body.extend_from_slice(b"\r\n--B--\r\n");
     let check_multipart = |b: &[u8]| {
-        if let Ok(parts) = hbt_model::byteranges::parts(b, "B") {
+        if let Ok(parts) = hbt_bundle::byteranges::parts(b, "B") {
             accepted();
             for p in parts {
                 let at = p.bytes.as_ptr() as usize - b.as_ptr() as usize;

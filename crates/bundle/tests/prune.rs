@@ -1,8 +1,10 @@
 //! Vocabulary pruning keeps the vectors of the full model for text inside the kept
 //! vocabulary, with a far smaller embedding table, for both tokenizer families.
 
+#[path = "../../model/tests/common/mod.rs"]
 mod common;
 
+use hbt_bundle::PruneVocab;
 use hbt_model::{Encoder, EncoderOptions, TextKind, burn::prelude::Device};
 
 const TEXTS: [&str; 6] = [

@@ -15,17 +15,19 @@
 //!   fallback, which it adds at a position only when no single-character piece starts
 //!   there: so the single-character piece of every character of the texts is kept too.
 //!
-//! [`Encoder::prune_vocab`] also checks this on the texts themselves and refuses to return a
+//! [`PruneVocab::prune_vocab`] also checks this on the texts themselves and refuses to return a
 //! model that tokenizes any of them differently.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
+use hbt_model::checkpoint::word_shards;
+use hbt_model::weights::values;
+use hbt_model::{Encoder, ModelError, TextKind, TextTokenizer};
+use hbt_tokenizer::TokenizerError;
+use hbt_tokenizer::prune::{prune_tokenizer_json, remap_table};
 use serde_json::Value;
 
-use crate::encoder::{Encoder, TextKind};
-use crate::error::{ModelError, Result};
-use crate::tokenize::TextTokenizer;
-use crate::weights::{values, word_shards};
+use crate::Result;
 
 /// What pruning kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,141 +39,33 @@ pub struct PruneStats {
     pub params_after: usize,
 }
 
-/// Old token id → new id, for the kept ids in ascending order (order is preserved, so ids
-/// up to the padding id keep their value and XLM-R's position offsets stay right).
-fn remap_table(keep: &BTreeSet<u32>) -> HashMap<u32, u32> {
-    keep.iter().enumerate().map(|(new, &old)| (old, new as u32)).collect()
-}
-
-fn tok_err(origin: &std::path::Path, message: impl Into<String>) -> ModelError {
-    ModelError::Tokenizer {
-        path: origin.to_path_buf(),
-        message: message.into(),
-    }
-}
-
-/// Rewrite a `tokenizer.json` to a kept subset of its vocabulary. Supports the models of
-/// the encoders hbt runs: Unigram (XLM-R, e5) and WordPiece (BERT, MiniLM).
-pub fn prune_tokenizer_json(bytes: &[u8], keep: &BTreeSet<u32>, origin: &std::path::Path) -> Result<Vec<u8>> {
-    let mut v: Value = serde_json::from_slice(bytes).map_err(|source| ModelError::Json {
-        path: origin.to_path_buf(),
-        source,
-    })?;
-    let map = remap_table(keep);
-    let remap = |old: u64| -> Result<u64> {
-        map.get(&(old as u32))
-            .map(|&n| n as u64)
-            .ok_or_else(|| tok_err(origin, format!("special token id {old} is not among the kept ids")))
-    };
-    let model = v
-        .get_mut("model")
-        .ok_or_else(|| tok_err(origin, "no `model` section"))?;
-    match model.get("type").and_then(Value::as_str) {
-        Some("Unigram") => {
-            let vocab = model["vocab"]
-                .as_array()
-                .ok_or_else(|| tok_err(origin, "Unigram model without a `vocab` list"))?;
-            let kept: Vec<Value> = keep
-                .iter()
-                .map(|&i| {
-                    vocab
-                        .get(i as usize)
-                        .cloned()
-                        .ok_or_else(|| tok_err(origin, format!("token id {i} is outside the vocabulary")))
-                })
-                .collect::<Result<_>>()?;
-            model["vocab"] = Value::Array(kept);
-            if let Some(u) = model.get("unk_id").and_then(Value::as_u64) {
-                model["unk_id"] = remap(u)?.into();
-            }
-        }
-        Some("WordPiece") => {
-            let vocab = model["vocab"]
-                .as_object()
-                .ok_or_else(|| tok_err(origin, "WordPiece model without a `vocab` map"))?;
-            let kept: serde_json::Map<String, Value> = vocab
-                .iter()
-                .filter_map(|(piece, id)| {
-                    let id = id.as_u64()? as u32;
-                    map.get(&id).map(|&n| (piece.clone(), Value::from(n)))
-                })
-                .collect();
-            model["vocab"] = Value::Object(kept);
-        }
-        other => {
-            return Err(tok_err(
-                origin,
-                format!("vocabulary pruning supports Unigram and WordPiece tokenizers, not {other:?}"),
-            ));
-        }
-    }
-    if let Some(added) = v.get_mut("added_tokens").and_then(Value::as_array_mut) {
-        for t in added {
-            if let Some(id) = t.get("id").and_then(Value::as_u64) {
-                t["id"] = remap(id)?.into();
-            }
-        }
-    }
-    if let Some(p) = v.get_mut("post_processor") {
-        remap_post_processor(p, &remap)?;
-    }
-    if let Some(pad) = v.get_mut("padding").filter(|p| p.is_object())
-        && let Some(id) = pad.get("pad_id").and_then(Value::as_u64)
-    {
-        pad["pad_id"] = remap(id)?.into();
-    }
-    Ok(serde_json::to_vec(&v).expect("a JSON value serializes"))
-}
-
-/// Special-token ids live in the post-processor too: `[token, id]` pairs in
-/// Roberta/BertProcessing, `ids` lists in TemplateProcessing, nested in Sequence.
-fn remap_post_processor(p: &mut Value, remap: &dyn Fn(u64) -> Result<u64>) -> Result<()> {
-    match p.get("type").and_then(Value::as_str) {
-        Some("RobertaProcessing") | Some("BertProcessing") => {
-            for key in ["sep", "cls"] {
-                if let Some(id) = p.get(key).and_then(|pair| pair.get(1)).and_then(Value::as_u64) {
-                    p[key][1] = remap(id)?.into();
-                }
-            }
-        }
-        Some("TemplateProcessing") => {
-            if let Some(specials) = p.get_mut("special_tokens").and_then(Value::as_object_mut) {
-                for s in specials.values_mut() {
-                    if let Some(ids) = s.get_mut("ids").and_then(Value::as_array_mut) {
-                        for id in ids {
-                            if let Some(old) = id.as_u64() {
-                                *id = remap(old)?.into();
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        Some("Sequence") => {
-            if let Some(ps) = p.get_mut("processors").and_then(Value::as_array_mut) {
-                for q in ps {
-                    remap_post_processor(q, remap)?;
-                }
-            }
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-impl Encoder {
+/// Vocabulary pruning, as a method of the encoder it prunes.
+pub trait PruneVocab {
     /// A copy of this encoder whose vocabulary holds only what `texts` use (each with the
     /// prefix of its kind), every special token, and every id up to the padding id.
-    pub fn prune_vocab(&self, texts: &[(&str, TextKind)]) -> Result<(Encoder, PruneStats)> {
+    fn prune_vocab(&self, texts: &[(&str, TextKind)]) -> Result<(Encoder, PruneStats)>;
+    /// [`PruneVocab::prune_vocab`], also keeping every vocabulary piece for which
+    /// `keep_piece` (given the piece as the tokenizer spells it, `▁` included) says so.
+    fn prune_vocab_keeping(
+        &self,
+        texts: &[(&str, TextKind)],
+        keep_piece: &dyn Fn(&str) -> bool,
+    ) -> Result<(Encoder, PruneStats)>;
+}
+
+impl PruneVocab for Encoder {
+    /// A copy of this encoder whose vocabulary holds only what `texts` use (each with the
+    /// prefix of its kind), every special token, and every id up to the padding id.
+    fn prune_vocab(&self, texts: &[(&str, TextKind)]) -> Result<(Encoder, PruneStats)> {
         self.prune_vocab_keeping(texts, &|_| false)
     }
 
-    /// [`Encoder::prune_vocab`], also keeping every vocabulary piece for which `keep_piece`
+    /// [`PruneVocab::prune_vocab`], also keeping every vocabulary piece for which `keep_piece`
     /// (given the piece as the tokenizer spells it, `▁` included) says so: whole classes of
     /// pieces that no finite list of texts covers, such as numbers.
     // long: the steps share the kept-id map and check one another (tokenizer remapped, table
     // sliced, every text re-tokenized to the same pieces); apart, each would need all of it.
-    pub fn prune_vocab_keeping(
+    fn prune_vocab_keeping(
         &self,
         texts: &[(&str, TextKind)],
         keep_piece: &dyn Fn(&str) -> bool,
@@ -274,10 +168,10 @@ impl Encoder {
             let b = out.tokenize(&[text], *kind)?;
             let want: Vec<u32> = old.iter().map(|i| map[i]).collect();
             if b.row_ids(0) != want.as_slice() {
-                return Err(ModelError::Tokenizer {
+                return Err(ModelError::from(TokenizerError::Tokenizer {
                     path: origin,
                     message: format!("pruning changed how this text is tokenized: {text:?}"),
-                });
+                }));
             }
         }
         let stats = PruneStats {
