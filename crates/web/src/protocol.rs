@@ -6,9 +6,26 @@ use hbt_bundle::Manifest;
 use hbt_model::TextKind;
 use serde::{Deserialize, Serialize};
 
-pub use crate::worker::rows::RowsReport;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
+
+/// What fetching rows cost one request of the page, and where the table stands.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RowsReport {
+    /// Range reads (or the one whole download) made for this request.
+    pub requests: u32,
+    pub bytes: u64,
+    /// Rows this request needed that were not held.
+    pub rows: usize,
+    /// Of them, rows read from this browser's cache (kept by an earlier visit).
+    pub cached: usize,
+    pub ms: f64,
+    /// Rows held now, of the table's.
+    pub held: usize,
+    pub total: usize,
+    /// Why every row is held after one download (a server without `Range`), if so.
+    pub fallback: Option<String>,
+}
 
 /// Which Burn backend runs the encoder, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

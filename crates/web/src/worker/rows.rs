@@ -9,10 +9,9 @@
 
 use std::cell::{Cell, RefCell};
 
-use hbt_bundle::{Manifest, WordRowsInfo};
-use hbt_bundle::{pages_of, plan_ranges};
+use crate::protocol::RowsReport;
+use hbt_bundle::{Manifest, WordRowsInfo, pages_of, plan_ranges};
 use hbt_model::words::{Int8Table, RowsLayout};
-use serde::{Deserialize, Serialize};
 
 use crate::fetch::{cache_get, cache_key, cache_put, fetch_range, fetch_ranges, join_url, now, open_cache};
 
@@ -23,24 +22,6 @@ pub const QUERY_GAP: u32 = 4;
 pub const BULK_GAP: u32 = 256;
 /// Ranges asked for in one request (Apache's default `MaxRanges` is 200; nginx has none).
 const RANGES_A_REQUEST: usize = 64;
-
-/// What fetching rows cost one request of the page, and where the table stands.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct RowsReport {
-    /// Range reads (or the one whole download) made for this request.
-    pub requests: u32,
-    pub bytes: u64,
-    /// Rows this request needed that were not held.
-    pub rows: usize,
-    /// Of them, rows read from this browser's cache (kept by an earlier visit).
-    pub cached: usize,
-    pub ms: f64,
-    /// Rows held now, of the table's.
-    pub held: usize,
-    pub total: usize,
-    /// Why every row is held after one download (a server without `Range`), if so.
-    pub fallback: Option<String>,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Mode {
