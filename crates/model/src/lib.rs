@@ -13,14 +13,14 @@
 pub mod bert;
 pub mod checkpoint;
 pub mod config;
-pub mod dense;
-pub mod encoder;
-pub mod error;
-pub mod files;
+mod dense;
+mod encoder;
+mod error;
+mod files;
 pub mod int8;
 mod packing;
-pub mod pooling;
-pub mod precision;
+mod pooling;
+mod precision;
 pub mod profile;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod save;
