@@ -124,7 +124,8 @@ impl ModelFiles {
 }
 
 /// The `words` entry of an `hbt.json`, if it has one.
-pub fn on_demand_words(hbt_json: &[u8], origin: &Path) -> Result<Option<OnDemandWords>> {
+#[cfg(not(target_arch = "wasm32"))]
+fn on_demand_words(hbt_json: &[u8], origin: &Path) -> Result<Option<OnDemandWords>> {
     #[derive(Deserialize)]
     struct Only {
         #[serde(default)]
