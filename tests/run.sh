@@ -16,12 +16,12 @@ phase() { echo "== [$(( ($(date +%s) - T0) / 60 )) min $(( ($(date +%s) - T0) % 
 export CUBECL_AUTOTUNE_LEVEL=${CUBECL_AUTOTUNE_LEVEL:-minimal}
 phase "format and lints"
 cargo fmt --all --check
-cargo clippy --workspace --exclude hbt-web --all-targets --features hbt-model/wgpu -- -D warnings
+cargo clippy --workspace --exclude hbt-web --all-targets --features hbt-model/wgpu,hbt-device/wgpu -- -D warnings
 cargo clippy -p hbt-web --target wasm32-unknown-unknown -- -D warnings
 # No function over ~100 lines or file over ~500 in crates/*/src without a sentence saying why.
 python3 scripts/long-code.py
 phase "native tests"
-cargo test --release --workspace --exclude hbt-web --features hbt-model/wgpu
+cargo test --release --workspace --exclude hbt-web --features hbt-model/wgpu,hbt-device/wgpu
 # target/release/hbt was built by the test run (for the CLI's integration tests).
 HBT="${CARGO_TARGET_DIR:-target}/release/hbt"
 phase "two nodes (mpirun --hostfile over two network namespaces)"

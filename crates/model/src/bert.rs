@@ -255,7 +255,7 @@ impl Bert {
         x
     }
 
-    /// The same encoder with every transformer linear in `half` ([`Dense::to_half`]); with
+    /// The same encoder with every transformer linear in `half` ([`Dense::into_half`]); with
     /// `store` (inference) the weights themselves are kept in it.
     ///
     /// bf16 (CPU): Burn flex (hbt's patched copy, vendor/) multiplies f32 activations by
@@ -269,7 +269,7 @@ impl Bert {
         let layers = self
             .layers
             .into_iter()
-            .map(|l| l.map_dense(|d| d.to_half(half, store)))
+            .map(|l| l.map_dense(|d| d.into_half(half, store)))
             .collect();
         Self { layers, ..self }
     }

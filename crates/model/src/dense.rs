@@ -68,11 +68,11 @@ impl Dense {
     /// is kept in it (inference: half the memory; for bf16, Burn flex multiplies f32
     /// activations by it on AMX tiles where the CPU has them); without, the f32 weight is
     /// cast at each product (training: the optimizer keeps f32 master weights).
-    pub fn to_half(self, half: DType, store: bool) -> Self {
+    pub fn into_half(self, half: DType, store: bool) -> Self {
         let format = match half {
             DType::BF16 => Format::Bf16,
             DType::F16 => Format::F16,
-            other => panic!("to_half takes bf16 or f16, not {other:?}"),
+            other => panic!("into_half takes bf16 or f16, not {other:?}"),
         };
         let linear = if store {
             Linear {
