@@ -8,8 +8,12 @@ use hbt_data::sampler::{Sampler, SamplerKind};
 
 #[derive(Subcommand)]
 pub enum DataCommand {
-    /// Per-language questions, candidates, relevant per question and skipped questions.
+    /// Per-language counts: for a LAReQA folder questions, candidates, relevant per question
+    /// and skipped questions; for any other data set rows, groups and languages.
     Stats(StatsArgs),
+    /// Rewrite a data set (LAReQA, BEIR, JSON Lines, Parquet, save_to_disk) as JSON Lines or
+    /// Parquet: the same rows, groups and train/dev split.
+    Convert(ConvertArgs),
     /// Print a few batches of a sampler so a person can see it work.
     Sample(SampleArgs),
     /// Download XQuAD-R or MLQA-R (pinned LAReQA commit, checksums verified).
@@ -18,13 +22,79 @@ pub enum DataCommand {
 
 #[derive(Args)]
 pub struct StatsArgs {
-    /// Corpus layout (lareqa).
-    #[arg(long, default_value = "lareqa")]
+    /// `lareqa` for LAReQA's per-language table, `rows` for the training rows' counts, or
+    /// `auto` (LAReQA's table for a LAReQA folder).
+    #[arg(long, default_value = "auto")]
     format: String,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    read: ReadArgs,
     dir: PathBuf,
+}
+
+/// How a data set is read (as `hbt train` reads it).
+#[derive(Args, Clone)]
+pub struct ReadArgs {
+    /// The split of a sharded Parquet or save_to_disk folder.
+    #[arg(long, default_value = "train")]
+    split: String,
+    /// Column names where they are not the defaults: ROLE=NAME,…
+    #[arg(long, default_value = "")]
+    columns: hbt_data::Columns,
+}
+
+impl ReadArgs {
+    pub fn options(&self) -> hbt_data::ReadOptions {
+        hbt_data::ReadOptions {
+            columns: self.columns.clone(),
+            split: self.split.clone(),
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct ConvertArgs {
+    /// jsonl (a `.gz` name compresses it) or parquet.
+    #[arg(long)]
+    to: String,
+    /// The file to write (refused if it exists, unless --force).
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    read: ReadArgs,
+    input: PathBuf,
+}
+
+/// One line on a data set: what it is, its size and languages (detected ones said so).
+pub fn describe(d: &hbt_data::PairData) -> String {
+    let s = d.stats();
+    let langs: Vec<String> = s.languages.iter().map(|(l, c)| format!("{l} {}", c.queries)).collect();
+    let mut line = format!(
+        "data {} ({}): {} rows, {} groups ({} in several languages), {} cross-lingual rows{}; queries by language: {}",
+        d.source.display(),
+        s.format,
+        s.rows,
+        s.groups,
+        s.multilingual_groups,
+        s.cross_lingual_rows,
+        if d.streams() {
+            ", read from the file as it trains"
+        } else {
+            ""
+        },
+        langs.join(", ")
+    );
+    if let Some(det) = &s.detected {
+        line.push_str(&format!(
+            " (languages detected with whatlang for {} texts: no lang column)",
+            det.total()
+        ));
+    }
+    line
 }
 
 #[derive(Args)]
@@ -41,6 +111,8 @@ pub struct SampleArgs {
     /// How many batches to print.
     #[arg(long, default_value_t = 4)]
     batches: usize,
+    #[command(flatten)]
+    read: ReadArgs,
     dir: PathBuf,
 }
 
@@ -58,12 +130,44 @@ pub struct FetchArgs {
 
 pub fn run(cmd: DataCommand) -> Result<()> {
     match cmd {
-        DataCommand::Stats(a) => {
-            if a.format != "lareqa" {
+        DataCommand::Convert(a) => {
+            let d = hbt_data::read::load(&a.input, &a.read.options())?;
+            if a.out.exists() && !a.force {
                 bail!(
-                    "unknown format `{}` (lareqa; BEIR sets are read by `hbt eval --bench beir`)",
-                    a.format
+                    "{} exists: give another --out, or --force to replace it",
+                    a.out.display()
                 );
+            }
+            eprintln!("hbt: {}", describe(&d));
+            let n = match a.to.as_str() {
+                "jsonl" => hbt_data::write::write_jsonl(&d, &a.out)?,
+                "parquet" => hbt_data::write::write_parquet(&d, &a.out)?,
+                o => bail!("--to {o}: jsonl or parquet"),
+            };
+            println!("{}: {n} rows ({})", a.out.display(), a.to);
+            Ok(())
+        }
+        DataCommand::Stats(a) => {
+            let lareqa = match a.format.as_str() {
+                "lareqa" => true,
+                "rows" => false,
+                "auto" => hbt_data::read::format_of(&a.dir)? == hbt_data::pairs::Format::Lareqa,
+                o => bail!("unknown --format `{o}` (auto, lareqa, rows)"),
+            };
+            if !lareqa {
+                let d = hbt_data::read::load(&a.dir, &a.read.options())?;
+                let s = d.stats();
+                if a.json {
+                    println!("{}", serde_json::to_string_pretty(&s)?);
+                    return Ok(());
+                }
+                println!("{}", describe(&d));
+                println!("{:<14} {:>9} {:>9}", "language", "queries", "passages");
+                for (l, c) in &s.languages {
+                    let name = hbt_data::lang::language_name(l).unwrap_or("");
+                    println!("{:<14} {:>9} {:>9}", format!("{l} {name}"), c.queries, c.passages);
+                }
+                return Ok(());
             }
             let c = hbt_data::load_dir(&a.dir)?;
             let stats = hbt_data::lareqa::stats(&c);
@@ -92,8 +196,8 @@ pub fn run(cmd: DataCommand) -> Result<()> {
             Ok(())
         }
         DataCommand::Sample(a) => {
-            let c = hbt_data::load_dir(&a.dir)?;
-            let space = hbt_data::split::pair_space(&c, None, None);
+            let c = hbt_data::read::load(&a.dir, &a.read.options())?;
+            let space = hbt_data::split::pairs_space(&c, None, None);
             let kind = SamplerKind::parse(&a.sampler, a.alpha)?;
             let s = Sampler::new(vec![space.clone()], kind, a.batch, a.seed)?;
             println!(
@@ -109,7 +213,9 @@ pub fn run(cmd: DataCommand) -> Result<()> {
                 for p in &b.pairs {
                     println!(
                         "  {} -> {}  {}",
-                        space.langs[p.qlang as usize], space.langs[p.plang as usize], space.groups[p.group].id
+                        space.langs[p.qlang as usize],
+                        space.langs[p.plang as usize],
+                        c.group_id(space.groups[p.group].index as usize)
                     );
                 }
             }

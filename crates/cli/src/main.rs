@@ -9,6 +9,7 @@ mod embed_cmd;
 mod eval_cmd;
 mod experiment_cmd;
 mod export_cmd;
+mod mine_cmd;
 mod train_cmd;
 
 use anyhow::{Context, Result};
@@ -80,6 +81,9 @@ enum Command {
     Score(eval_cmd::ScoreArgs),
     /// Fine-tune an encoder with hybrid (or mono / cross / x-x) batches.
     Train(train_cmd::TrainArgs),
+    /// Mine hard negatives with a model: each row gets the best-scored passages that are not
+    /// its positive nor a translation of it.
+    Mine(mine_cmd::MineArgs),
     /// Reproduce the study: samplers × seeds, trained and evaluated, with a summary.
     Experiment(experiment_cmd::ExperimentArgs),
     /// Write a static bundle (model, corpus, passage vectors, report) for the web app.
@@ -245,11 +249,19 @@ fn main() {
         Command::Compare(a) => eval_cmd::compare(a),
         Command::Score(a) => eval_cmd::score(a),
         Command::Train(a) => train_cmd::run(a, cli.threads).map(|_| ()),
+        Command::Mine(a) => mine_cmd::run(a),
         Command::Experiment(a) => experiment_cmd::run(a),
         Command::Export(a) => export_cmd::run(a),
         Command::Bench(c) => bench_cmd::run(c),
         Command::Cache(c) => cache_cmd::run(c),
     };
+    // Test hook: the process's peak resident memory (what the streaming test reads).
+    if std::env::var_os("HBT_TEST_PEAK_RSS").is_some()
+        && let Ok(s) = std::fs::read_to_string("/proc/self/status")
+        && let Some(l) = s.lines().find(|l| l.starts_with("VmHWM:"))
+    {
+        eprintln!("hbt: peak resident {}", l.trim_start_matches("VmHWM:").trim());
+    }
     if let Err(e) = result {
         eprintln!("hbt: error: {e:#}");
         std::process::exit(1);

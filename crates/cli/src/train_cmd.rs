@@ -14,9 +14,18 @@ pub struct TrainArgs {
     /// The initial model: a directory (HF layout) or hf:ORG/NAME.
     #[arg(long)]
     pub model: String,
-    /// Training corpora (LAReQA folders); several are mixed in proportion to their size.
+    /// Training data: a JSON Lines file (.jsonl, .jsonl.gz), a Parquet file or a folder of
+    /// Parquet shards, a `datasets` save_to_disk folder, a LAReQA or a BEIR folder. Repeat it
+    /// (or give several) to mix data sets in proportion to their pairs.
     #[arg(long, num_args = 1.., required = true)]
     pub train: Vec<PathBuf>,
+    /// The split of a sharded Parquet or save_to_disk folder.
+    #[arg(long, default_value = "train")]
+    pub split: String,
+    /// Column names where they are not the defaults: ROLE=NAME,… with roles query,
+    /// positive, negatives, id, lang, query_lang, passage_lang, doc.
+    #[arg(long, default_value = "")]
+    pub columns: hbt_data::Columns,
     #[arg(long)]
     pub out: PathBuf,
     /// mono (X-X-mono), cross (X-Y), hybrid or x-x.
@@ -74,8 +83,19 @@ pub struct TrainArgs {
     pub train_langs: Vec<String>,
     #[arg(long, default_value_t = 0.1)]
     pub dev_fraction: f64,
+    /// Validate (and with --eval-data, score retrieval) every N steps (0: never).
     #[arg(long, default_value_t = 100)]
     pub eval_every: usize,
+    /// Score retrieval on this data every --eval-every steps (rank 0; in the log and on the
+    /// progress bar): a LAReQA folder (mAP), a BEIR folder or any data set `--train` takes
+    /// (nDCG@10, R@100 over its rows).
+    #[arg(long)]
+    pub eval_data: Option<PathBuf>,
+    /// Keep the weights with the best value of this --eval-data metric as model/ (and let
+    /// --patience watch it): mono_map, cross_map, multi_map, multi_r@10 (LAReQA);
+    /// ndcg@10, recall@100, map, mrr@10 (others).
+    #[arg(long)]
+    pub keep_best: Option<String>,
     #[arg(long, default_value_t = 4)]
     pub val_batches: usize,
     /// Early stopping after this many validations without improvement (0: off).
@@ -133,6 +153,7 @@ impl TrainArgs {
             keep_checkpoints: self.keep_checkpoints,
             batching: self.batching,
             loss_scale: self.loss_scale,
+            keep_best: self.keep_best.clone(),
         }
     }
 }
@@ -169,11 +190,26 @@ fn run_rank(a: TrainArgs, threads: Option<usize>, comm: Rc<dyn Collective>) -> R
     };
     cfg.validate()?;
     let dir = hbt_model::source::resolve_model(&a.model)?;
+    let opts = hbt_data::ReadOptions {
+        columns: a.columns.clone(),
+        split: a.split.clone(),
+    };
     let corpora = a
         .train
         .iter()
-        .map(|p| hbt_data::load_dir(p))
+        .map(|p| hbt_data::read::load(p, &opts).map(std::sync::Arc::new))
         .collect::<Result<Vec<_>, _>>()?;
+    if rank == 0 {
+        for d in &corpora {
+            eprintln!("hbt: {}", crate::data_cmd::describe(d));
+        }
+    }
+    // Loaded on every rank (cheap next to the model); only rank 0 runs it.
+    let evaluation = a
+        .eval_data
+        .as_ref()
+        .map(|p| hbt_pipeline::train_eval::evaluation(p, &opts))
+        .transpose()?;
     let info = hbt_device::choose_device(a.backend);
     let (device, note) = hbt_device::device_for_rank(info.kind(), comm.local_rank(), comm.local_size())?;
     let ranks = describe_ranks(&*comm, &info, note.as_deref());
@@ -217,6 +253,9 @@ fn run_rank(a: TrainArgs, threads: Option<usize>, comm: Rc<dyn Collective>) -> R
         pretend_free_bytes: test_env("HBT_TEST_FREE_BYTES"),
         collective: comm.clone(),
         dump_dir: std::env::var_os("HBT_TEST_DUMP_DIR").map(PathBuf::from),
+        evaluation,
+        base_model: a.model.clone(),
+        device_name: Some(info.to_string().trim_start_matches("device: ").to_string()),
     })
     .context("training")?;
     if rank != 0 {

@@ -42,7 +42,11 @@ fn f16_training_follows_f32_and_the_loss_scaler_skips_overflows() {
     let model = common::minilm();
     let corpus = hbt_data::load_dir(&common::shared("data/mlqa-r")).unwrap();
     let base = config(Precision::F32, None);
-    let data = TrainData::new(vec![corpus], &base).unwrap();
+    let data = TrainData::new(
+        vec![std::sync::Arc::new(hbt_data::pairs::from_corpus(&corpus).unwrap())],
+        &base,
+    )
+    .unwrap();
     let batches: Vec<Batch> = hbt_data::Sampler::new(data.train.clone(), hbt_data::SamplerKind::Hybrid(0.5), 6, 5)
         .unwrap()
         .stream(0, 0)

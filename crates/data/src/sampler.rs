@@ -118,11 +118,34 @@ pub enum BatchKind {
     XX,
 }
 
-/// A question id and the languages it exists in (indices into the space's languages).
+/// One group (a question id): the languages it has a query in and a passage in. Its
+/// pairs are every (query language X, passage language Y); X = Y is a mono pair.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Group {
-    pub id: String,
+    /// The group's index in its data set.
+    pub index: u32,
+    /// Languages with a query (indices into the space's languages), ascending.
     pub langs: Vec<u16>,
+    /// Languages with a passage, where they differ from `langs` (a row whose query and
+    /// passage are in two languages); None: the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_langs: Option<Vec<u16>>,
+}
+
+impl Group {
+    pub fn passage_langs(&self) -> &[u16] {
+        self.passage_langs.as_deref().unwrap_or(&self.langs)
+    }
+    fn mono_langs(&self) -> Vec<u16> {
+        let p = self.passage_langs();
+        self.langs.iter().copied().filter(|l| p.contains(l)).collect()
+    }
+    fn pair_count(&self) -> usize {
+        self.langs.len() * self.passage_langs().len()
+    }
+    pub fn cross_count(&self) -> usize {
+        self.pair_count() - self.mono_langs().len()
+    }
 }
 
 /// The pairs one corpus offers.
@@ -135,7 +158,11 @@ pub struct PairSpace {
 
 impl PairSpace {
     pub fn pair_count(&self) -> usize {
-        self.groups.iter().map(|g| g.langs.len() * g.langs.len()).sum()
+        self.groups.iter().map(Group::pair_count).sum()
+    }
+    /// Pairs whose query and passage languages differ.
+    pub fn cross_pair_count(&self) -> usize {
+        self.groups.iter().map(Group::cross_count).sum()
     }
 }
 
@@ -153,106 +180,249 @@ pub struct Batch {
     pub pairs: Vec<Pair>,
 }
 
+/// A sorted set of group indices with "the k-th smallest" and removal in O(log n) (a
+/// Fenwick tree over a fixed universe): what lets an epoch over millions of groups be
+/// planned in seconds while drawing exactly what a sorted `Vec` would give.
+struct OrdSet {
+    items: Vec<u32>,
+    tree: Vec<u32>,
+    present: Vec<bool>,
+    len: usize,
+}
+
+impl OrdSet {
+    fn new(items: Vec<u32>) -> Self {
+        let n = items.len();
+        let mut tree = vec![0u32; n + 1];
+        for i in 1..=n {
+            tree[i] += 1;
+            let j = i + (i & i.wrapping_neg());
+            if j <= n {
+                tree[j] += tree[i];
+            }
+        }
+        Self {
+            items,
+            tree,
+            present: vec![true; n],
+            len: n,
+        }
+    }
+    /// The k-th (0-based) item still present.
+    fn kth(&self, k: usize) -> u32 {
+        let n = self.items.len();
+        let (mut pos, mut rem) = (0usize, k as u32 + 1);
+        let mut step = n.next_power_of_two();
+        while step > 0 {
+            let next = pos + step;
+            if next <= n && self.tree[next] < rem {
+                pos = next;
+                rem -= self.tree[next];
+            }
+            step >>= 1;
+        }
+        self.items[pos]
+    }
+    fn remove(&mut self, item: u32) {
+        let Ok(i) = self.items.binary_search(&item) else { return };
+        if !std::mem::take(&mut self.present[i]) {
+            return;
+        }
+        self.len -= 1;
+        let mut j = i + 1;
+        while j < self.tree.len() {
+            self.tree[j] -= 1;
+            j += j & j.wrapping_neg();
+        }
+    }
+}
+
+/// `rand` 0.9's `IncreasingUniform` (private there), which `partial_shuffle` draws its swap
+/// positions from; copied so a shuffle of a virtual list consumes the generator exactly as
+/// the real one does (the test `virtual_shuffle_is_partial_shuffle` holds them equal).
+struct IncreasingUniform<'a> {
+    rng: &'a mut ChaCha8Rng,
+    n: u32,
+    chunk: u32,
+    chunk_remaining: u8,
+}
+
+impl<'a> IncreasingUniform<'a> {
+    fn new(rng: &'a mut ChaCha8Rng, n: u32) -> Self {
+        Self {
+            rng,
+            n,
+            chunk: 0,
+            chunk_remaining: if n == 0 { 1 } else { 0 },
+        }
+    }
+    fn next_index(&mut self) -> usize {
+        let next_n = self.n + 1;
+        let next_chunk_remaining = self.chunk_remaining.checked_sub(1).unwrap_or_else(|| {
+            let (bound, remaining) = calculate_bound_u32(next_n);
+            self.chunk = self.rng.random_range(..bound);
+            remaining - 1
+        });
+        let result = if next_chunk_remaining == 0 {
+            self.chunk as usize
+        } else {
+            let r = self.chunk % next_n;
+            self.chunk /= next_n;
+            r as usize
+        };
+        self.chunk_remaining = next_chunk_remaining;
+        self.n = next_n;
+        result
+    }
+}
+
+fn calculate_bound_u32(m: u32) -> (u32, u8) {
+    let mut product = m;
+    let mut current = m + 1;
+    loop {
+        match product.checked_mul(current) {
+            Some(p) => {
+                product = p;
+                current += 1;
+            }
+            None => return (product, (current - m) as u8),
+        }
+    }
+}
+
+/// What `slice.partial_shuffle(rng, amount).0` returns for the slice "the set's items in
+/// order", without building that slice: the swaps are kept in a map.
+fn virtual_partial_shuffle(set: &OrdSet, amount: usize, rng: &mut ChaCha8Rng) -> Vec<u32> {
+    let len = set.len;
+    let m = len.saturating_sub(amount);
+    let mut moved: std::collections::HashMap<usize, u32> = std::collections::HashMap::new();
+    let at =
+        |moved: &std::collections::HashMap<usize, u32>, j: usize| moved.get(&j).copied().unwrap_or_else(|| set.kth(j));
+    let mut chooser = IncreasingUniform::new(rng, m as u32);
+    for i in m..len {
+        let index = chooser.next_index();
+        let (a, b) = (at(&moved, i), at(&moved, index));
+        moved.insert(i, b);
+        moved.insert(index, a);
+    }
+    (m..len).map(|j| at(&moved, j)).collect()
+}
+
+/// For tests: the virtual shuffle of `0..len` beside the real one.
+#[doc(hidden)]
+pub fn virtual_shuffle_of_range(len: usize, amount: usize, seed: u64) -> Vec<u32> {
+    let set = OrdSet::new((0..len as u32).collect());
+    virtual_partial_shuffle(&set, amount, &mut ChaCha8Rng::seed_from_u64(seed))
+}
+
 struct SpaceState {
     mono_left: Vec<Vec<u16>>,
     cross_left: Vec<Vec<(u16, u16)>>,
-    n_langs: usize,
+    /// Per language: the groups whose mono pair in it is left.
+    by_lang: Vec<OrdSet>,
+    /// Groups with a mono pair left (X-X), and with a cross pair left.
+    with_mono: OrdSet,
+    with_cross: OrdSet,
+    remaining: usize,
 }
 
 impl SpaceState {
     fn new(space: &PairSpace, rng: &mut ChaCha8Rng) -> Self {
-        let mono_left = space.groups.iter().map(|g| g.langs.clone()).collect();
-        let cross_left = space
+        let mono_left: Vec<Vec<u16>> = space.groups.iter().map(Group::mono_langs).collect();
+        let cross_left: Vec<Vec<(u16, u16)>> = space
             .groups
             .iter()
             .map(|g| {
+                let p = g.passage_langs();
                 let mut v: Vec<(u16, u16)> = g
                     .langs
                     .iter()
-                    .flat_map(|&x| g.langs.iter().filter(move |&&y| y != x).map(move |&y| (x, y)))
+                    .flat_map(|&x| p.iter().filter(move |&&y| y != x).map(move |&y| (x, y)))
                     .collect();
                 v.shuffle(rng);
                 v
             })
             .collect();
+        let mut members: Vec<Vec<u32>> = vec![Vec::new(); space.langs.len()];
+        for (g, ls) in mono_left.iter().enumerate() {
+            for &l in ls {
+                members[l as usize].push(g as u32);
+            }
+        }
+        let nonempty = |v: &[usize]| -> Vec<u32> { (0..v.len()).filter(|&g| v[g] > 0).map(|g| g as u32).collect() };
+        let mono_n: Vec<usize> = mono_left.iter().map(Vec::len).collect();
+        let cross_n: Vec<usize> = cross_left.iter().map(Vec::len).collect();
         Self {
+            remaining: mono_n.iter().sum::<usize>() + cross_n.iter().sum::<usize>(),
+            with_mono: OrdSet::new(nonempty(&mono_n)),
+            with_cross: OrdSet::new(nonempty(&cross_n)),
+            by_lang: members.into_iter().map(OrdSet::new).collect(),
             mono_left,
             cross_left,
-            n_langs: space.langs.len(),
         }
-    }
-    fn remaining(&self) -> usize {
-        self.mono_left.iter().map(Vec::len).sum::<usize>() + self.cross_left.iter().map(Vec::len).sum::<usize>()
     }
     fn can_fill(&self, kind: BatchKind, size: usize) -> bool {
         match kind {
-            BatchKind::Cross => self.cross_left.iter().filter(|v| !v.is_empty()).count() >= size,
-            BatchKind::XX => self.mono_left.iter().filter(|v| !v.is_empty()).count() >= size,
-            BatchKind::Mono => (0..self.n_langs as u16).any(|l| self.with_lang(l).len() >= size),
+            BatchKind::Cross => self.with_cross.len >= size,
+            BatchKind::XX => self.with_mono.len >= size,
+            BatchKind::Mono => self.by_lang.iter().any(|s| s.len >= size),
         }
     }
-    fn with_lang(&self, l: u16) -> Vec<usize> {
-        (0..self.mono_left.len())
-            .filter(|&g| self.mono_left[g].contains(&l))
-            .collect()
+    fn took_mono(&mut self, g: u32, l: u16) {
+        self.by_lang[l as usize].remove(g);
+        if self.mono_left[g as usize].is_empty() {
+            self.with_mono.remove(g);
+        }
+        self.remaining -= 1;
     }
     fn take(&mut self, kind: BatchKind, size: usize, space: usize, rng: &mut ChaCha8Rng) -> Vec<Pair> {
-        let pick = |cands: Vec<usize>, rng: &mut ChaCha8Rng| -> Vec<usize> {
-            let mut c = cands;
-            let (chosen, _) = c.partial_shuffle(rng, size);
-            chosen.to_vec()
+        let pair = |g: u32, qlang, plang| Pair {
+            space,
+            group: g as usize,
+            qlang,
+            plang,
         };
         match kind {
             BatchKind::Mono => {
-                let langs: Vec<u16> = (0..self.n_langs as u16)
-                    .filter(|&l| self.with_lang(l).len() >= size)
+                let langs: Vec<u16> = (0..self.by_lang.len() as u16)
+                    .filter(|&l| self.by_lang[l as usize].len >= size)
                     .collect();
                 let l = langs[rng.random_range(0..langs.len())];
-                pick(self.with_lang(l), rng)
+                let chosen = virtual_partial_shuffle(&self.by_lang[l as usize], size, rng);
+                chosen
                     .into_iter()
                     .map(|g| {
-                        self.mono_left[g].retain(|&x| x != l);
-                        Pair {
-                            space,
-                            group: g,
-                            qlang: l,
-                            plang: l,
-                        }
+                        self.mono_left[g as usize].retain(|&x| x != l);
+                        self.took_mono(g, l);
+                        pair(g, l, l)
                     })
                     .collect()
             }
             BatchKind::XX => {
-                let groups: Vec<usize> = (0..self.mono_left.len())
-                    .filter(|&g| !self.mono_left[g].is_empty())
-                    .collect();
-                pick(groups, rng)
+                let chosen = virtual_partial_shuffle(&self.with_mono, size, rng);
+                chosen
                     .into_iter()
                     .map(|g| {
-                        let i = rng.random_range(0..self.mono_left[g].len());
-                        let l = self.mono_left[g].swap_remove(i);
-                        Pair {
-                            space,
-                            group: g,
-                            qlang: l,
-                            plang: l,
-                        }
+                        let left = &mut self.mono_left[g as usize];
+                        let i = rng.random_range(0..left.len());
+                        let l = left.swap_remove(i);
+                        self.took_mono(g, l);
+                        pair(g, l, l)
                     })
                     .collect()
             }
             BatchKind::Cross => {
-                let groups: Vec<usize> = (0..self.cross_left.len())
-                    .filter(|&g| !self.cross_left[g].is_empty())
-                    .collect();
-                pick(groups, rng)
+                let chosen = virtual_partial_shuffle(&self.with_cross, size, rng);
+                chosen
                     .into_iter()
                     .map(|g| {
-                        let (x, y) = self.cross_left[g].pop().expect("group has a cross pair");
-                        Pair {
-                            space,
-                            group: g,
-                            qlang: x,
-                            plang: y,
+                        let left = &mut self.cross_left[g as usize];
+                        let (x, y) = left.pop().expect("group has a cross pair");
+                        if left.is_empty() {
+                            self.with_cross.remove(g);
                         }
+                        self.remaining -= 1;
+                        pair(g, x, y)
                     })
                     .collect()
             }
@@ -319,7 +489,7 @@ impl Sampler {
                 .iter()
                 .enumerate()
                 .filter(|(_, s)| s.can_fill(kind, self.batch_size))
-                .map(|(i, s)| (i, s.remaining()))
+                .map(|(i, s)| (i, s.remaining))
                 .collect();
             let total: usize = able.iter().map(|(_, r)| r).sum();
             if able.is_empty() || total == 0 {

@@ -140,3 +140,59 @@ fn corpus_loaders_never_panic_on_random_or_mutated_files() {
         |b| beir_property(&bd, "corpus.jsonl.gz", b, 2100),
     );
 }
+
+/// A training set's invariants: every group's entries name real rows and languages, and
+/// every row reads back.
+fn pairs_ok(d: &hbt_data::PairData) -> Result<(), TestCaseError> {
+    prop_assert!(d.row_count() >= 1);
+    for g in 0..d.group_count() {
+        for e in d.entries(g) {
+            prop_assert!((e.row as usize) < d.row_count() && (e.lang as usize) < d.langs.len());
+            prop_assert_eq!(d.row_group(e.row as usize), g);
+        }
+    }
+    for r in 0..d.row_count() {
+        let row = d.row(r).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert!(!row.query.trim().is_empty() && !row.positive.trim().is_empty());
+    }
+    Ok(())
+}
+
+fn pairs_property(path: &Path, bytes: &[u8], factor: usize) -> Result<(), TestCaseError> {
+    std::fs::write(path, bytes).unwrap();
+    reset_largest();
+    match hbt_data::read::load(path, &hbt_data::ReadOptions::default()) {
+        Ok(d) => {
+            accepted();
+            pairs_ok(&d)?;
+        }
+        Err(e) => names(&e, path)?,
+    }
+    check_allocation(bytes.len(), factor, SLACK)
+}
+
+const JSONL: &[u8] =
+    br#"{"id": "a", "lang": "en", "query": "Where is it?", "positive": "It is here.", "negatives": ["Not there."]}
+{"id": "a", "lang": "de", "query": "Wo ist es?", "positive": "Es ist hier."}
+{"id": "b", "query_lang": "en", "passage_lang": "fr", "query": "Who?", "positive": "Lui.", "negative": "Elle."}
+"#;
+
+#[test]
+fn training_data_readers_never_panic_on_random_or_mutated_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let j = tmp.path().join("pairs.jsonl");
+    fuzz("pairs-jsonl", mutated(JSONL.to_vec()), |b| pairs_property(&j, b, 16));
+    fuzz("pairs-jsonl-random", random_bytes(), |b| pairs_property(&j, b, 16));
+    let jz = tmp.path().join("pairs.jsonl.gz");
+    fuzz("pairs-jsonl.gz", mutated(gz(JSONL)), |b| pairs_property(&jz, b, 2100));
+    // A Parquet seed written by the library itself, then damaged.
+    std::fs::write(&j, JSONL).unwrap();
+    let d = hbt_data::read::load(&j, &hbt_data::ReadOptions::default()).unwrap();
+    let seed = tmp.path().join("seed.parquet");
+    hbt_data::write::write_parquet(&d, &seed).unwrap();
+    let p = tmp.path().join("pairs.parquet");
+    // Snappy pages expand; the reader may hold a page and its decoded columns at once.
+    fuzz("pairs-parquet", mutated(std::fs::read(&seed).unwrap()), |b| {
+        pairs_property(&p, b, 4096)
+    });
+}

@@ -13,8 +13,9 @@ fn space(groups: Vec<Vec<u16>>, n_langs: usize, name: &str) -> PairSpace {
             .into_iter()
             .enumerate()
             .map(|(i, langs)| Group {
-                id: format!("{name}{i}"),
+                index: i as u32,
                 langs,
+                passage_langs: None,
             })
             .collect(),
     }

@@ -11,6 +11,7 @@ pub mod embed;
 pub mod error;
 pub mod lareqa;
 pub mod metrics;
+pub mod mine;
 pub mod report;
 pub mod stats;
 pub mod trec;

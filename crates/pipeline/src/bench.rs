@@ -130,7 +130,10 @@ impl TrainBench {
                 "--steps must be at least 1 (timed steps come after --warmup)".into(),
             ));
         }
-        let data = hbt_train::trainer::TrainData::new(vec![self.corpus.clone()], &cfg)?;
+        let data = hbt_train::trainer::TrainData::new(
+            vec![std::sync::Arc::new(hbt_data::pairs::from_corpus(&self.corpus)?)],
+            &cfg,
+        )?;
         let sampler = hbt_data::Sampler::new(data.train.clone(), hbt_data::SamplerKind::Hybrid(0.5), batch, 1)?;
         let mut tr = hbt_train::Trainer::new(&self.model, device, cfg.clone())?;
         let batches: Vec<_> = sampler.stream(0, 0).take(steps).map(|b| b.2).collect();

@@ -8,5 +8,6 @@ pub mod bench;
 pub mod error;
 pub mod export;
 pub mod study;
+pub mod train_eval;
 
 pub use error::{PipelineError, Result};

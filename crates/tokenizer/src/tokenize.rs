@@ -151,6 +151,7 @@ fn truncation(max_len: usize) -> TruncationParams {
     }
 }
 
+#[derive(Clone)]
 pub struct TextTokenizer {
     inner: Tokenizer,
     bytes: Vec<u8>,

@@ -67,6 +67,11 @@ pub struct TrainConfig {
     /// f16 only: the loss scale to start from ([`crate::scaler`]; 2^16 when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_scale: Option<f64>,
+    /// With a retrieval evaluation (`--eval-data`): the metric whose best value keeps the
+    /// weights as `model/` and that `patience` watches (higher is better); None: the
+    /// validation loss does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_best: Option<String>,
 }
 
 /// How each side (queries, passages, hard negatives) of a batch is laid out for its forward
@@ -148,6 +153,7 @@ impl Default for TrainConfig {
             precision: hbt_model::Precision::F32,
             batching: Batching::Packed,
             loss_scale: None,
+            keep_best: None,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! passages) with InfoNCE over in-batch negatives, drawing batches from hbt-data's
 //! X-X-mono / X-Y / hybrid / X-X samplers, on Burn's wgpu backend or the CPU.
 
+pub mod card;
 pub mod clip;
 pub mod collective;
 pub mod config;
@@ -17,6 +18,6 @@ pub use durable::RunLock;
 pub use error::{Result, TrainError};
 pub use scaler::LossScaler;
 pub use trainer::{
-    Communication, Progress, ProgressBarSink, RankInfo, Silent, StopHandle, StopReason, Summary, TrainOptions, Trainer,
-    train,
+    Communication, Evaluation, Progress, ProgressBarSink, RankInfo, Silent, StopHandle, StopReason, Summary,
+    TrainOptions, Trainer, train,
 };

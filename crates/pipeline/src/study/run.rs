@@ -71,7 +71,11 @@ pub struct Launch<'a> {
 }
 
 /// A training in this process, on the study's device.
-fn train_here(job: TrainJob<'_>, corpora: &[hbt_data::Corpus], device: &DeviceInfo) -> Result<hbt_train::Summary> {
+fn train_here(
+    job: TrainJob<'_>,
+    corpora: &[std::sync::Arc<hbt_data::PairData>],
+    device: &DeviceInfo,
+) -> Result<hbt_train::Summary> {
     let dev = hbt_device::device(device.kind())?;
     let mut bar = hbt_train::ProgressBarSink::default();
     let mut s = hbt_train::train(hbt_train::TrainOptions {
@@ -87,6 +91,9 @@ fn train_here(job: TrainJob<'_>, corpora: &[hbt_data::Corpus], device: &DeviceIn
         pretend_free_bytes: None,
         collective: std::rc::Rc::new(hbt_train::Solo),
         dump_dir: None,
+        evaluation: None,
+        base_model: job.model_dir.display().to_string(),
+        device_name: Some(device.to_string()),
     })?;
     s.device = Some(device.clone());
     s.write(job.out)?;
@@ -118,7 +125,7 @@ impl Study {
         let corpora: Vec<_> = p
             .train
             .iter()
-            .map(|d| hbt_data::load_dir(d))
+            .map(|d| hbt_data::read::load(d, &hbt_data::ReadOptions::default()).map(std::sync::Arc::new))
             .collect::<Result<_, _>>()?;
         let tests: Vec<(String, hbt_data::Corpus)> = p
             .tests

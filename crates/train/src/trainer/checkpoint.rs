@@ -43,6 +43,11 @@ pub struct CheckpointState {
     pub batch_index: usize,
     pub best_val: Option<f64>,
     pub bad_evals: usize,
+    /// `keep_best`: the best value of the metric so far, and every metric at that step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_metric: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_metrics: Option<std::collections::BTreeMap<String, f64>>,
     pub config: TrainConfig,
     pub model: Fingerprint,
     /// f16 runs: the loss scaler where the checkpoint was taken.
@@ -217,6 +222,24 @@ impl Trainer {
             .load(path.join("optimizer.bpk"))
             .map_err(|e| err(format!("optimizer state: {e:?}")))?;
         Ok(state)
+    }
+
+    /// The current weights as an inference encoder (no autodiff graph): what a retrieval
+    /// evaluation during training embeds with.
+    pub fn inference_encoder(&self) -> hbt_model::Encoder {
+        let e = &self.enc;
+        hbt_model::Encoder {
+            bert: e.bert.valid(),
+            config: e.config.clone(),
+            tokenizer: e.tokenizer.clone(),
+            pooling: e.pooling,
+            normalize: e.normalize,
+            prefixes: e.prefixes.clone(),
+            device: e.device.clone().without_autodiff(),
+            precision: e.precision,
+            batch_size: 32,
+            notes: Vec::new(),
+        }
     }
 
     pub fn save_model(&self, dir: &Path) -> Result<()> {

@@ -32,7 +32,7 @@ use hbt_model::{Encoder, EncoderOptions, ModelFiles, TextKind, TextTokenizer, To
 pub use batch::TrainData;
 pub use checkpoint::{CheckpointState, Fingerprint};
 pub use progress::{Progress, ProgressBarSink, Silent, StopHandle, StopReason};
-pub use run::{TrainOptions, train};
+pub use run::{Evaluation, TrainOptions, train};
 pub use summary::{Communication, LogLine, RankInfo, Summary};
 
 use crate::collective::{Collective, CommStats};
@@ -220,7 +220,7 @@ impl Trainer {
     /// truncation, padding): what a benchmark hands to another framework, and what padding
     /// statistics are computed from.
     pub fn tokenized(&self, data: &TrainData, batch: &Batch) -> Result<(TokenBatch, TokenBatch)> {
-        let (q, p, _) = data.texts(&data.train, batch, self.cfg.hard_negatives);
+        let (q, p, _) = data.texts(&data.train, batch, self.cfg.hard_negatives)?;
         Ok((
             self.tokenize(&q, TextKind::Query)?,
             self.tokenize(&p, TextKind::Passage)?,
@@ -246,7 +246,7 @@ impl Trainer {
     pub fn eval_loss(&self, data: &TrainData, spaces: &[PairSpace], batch: &Batch) -> Result<f64> {
         let plain = self.enc.device.clone().without_autodiff();
         let bert = self.enc.bert.valid();
-        let (q, p, h) = data.texts(spaces, batch, self.cfg.hard_negatives);
+        let (q, p, h) = data.texts(spaces, batch, self.cfg.hard_negatives)?;
         let qv = self.embed(&bert, &q, TextKind::Query, &plain)?;
         let pv = self.embed(&bert, &p, TextKind::Passage, &plain)?;
         let hv = if h.is_empty() {

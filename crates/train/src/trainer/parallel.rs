@@ -146,7 +146,7 @@ impl Trainer {
     /// shard's local rows), and the padded length of its queries, positives and hard
     /// negatives (how one device would pad them).
     pub(crate) fn global_tokens(&self, data: &TrainData, batch: &Batch) -> Result<GlobalTokens> {
-        let (q, p, h) = data.texts(&data.train, batch, self.cfg.hard_negatives);
+        let (q, p, h) = data.texts(&data.train, batch, self.cfg.hard_negatives)?;
         let mut ids = BTreeSet::new();
         let mut seq = [0usize; 3];
         for (i, (texts, kind)) in [(&q, TextKind::Query), (&p, TextKind::Passage), (&h, TextKind::Passage)]

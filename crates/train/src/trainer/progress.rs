@@ -61,6 +61,8 @@ impl Progress for Silent {
 pub struct ProgressBarSink {
     bar: ProgressBar,
     last_val: Option<f64>,
+    /// The last retrieval scores, as `metric value` pairs.
+    last_eval: Option<String>,
 }
 
 impl Default for ProgressBarSink {
@@ -71,7 +73,11 @@ impl Default for ProgressBarSink {
                 .expect("template")
                 .progress_chars("=> "),
         );
-        Self { bar, last_val: None }
+        Self {
+            bar,
+            last_val: None,
+            last_eval: None,
+        }
     }
 }
 
@@ -82,13 +88,18 @@ impl Progress for ProgressBarSink {
     }
     fn step(&mut self, l: &LogLine) {
         self.last_val = l.val_loss.or(self.last_val);
+        if let Some(e) = &l.eval {
+            let s: Vec<String> = e.iter().take(2).map(|(k, v)| format!("{k} {v:.3}")).collect();
+            self.last_eval = Some(s.join(" "));
+        }
         self.bar.set_position(l.step as u64);
         self.bar.set_message(format!(
-            "loss {:.4} lr {:.2e} {:.1} pairs/s{}",
+            "loss {:.4} lr {:.2e} {:.1} pairs/s{}{}",
             l.loss,
             l.lr,
             l.pairs_per_s,
-            self.last_val.map(|v| format!(" val {v:.4}")).unwrap_or_default()
+            self.last_val.map(|v| format!(" val {v:.4}")).unwrap_or_default(),
+            self.last_eval.as_ref().map(|e| format!(" {e}")).unwrap_or_default()
         ));
     }
     fn warn(&mut self, message: &str) {

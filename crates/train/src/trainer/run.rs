@@ -1,6 +1,7 @@
 //! The loop that ties a run directory to the trainer: lock, resume, validate, step, log,
 //! checkpoint, and leave `model/`, `train-log.jsonl` and `summary.json` behind.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,7 +9,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use burn::prelude::Device;
-use hbt_data::Corpus;
+use hbt_data::PairData;
 use hbt_data::sampler::{Batch, Sampler};
 
 use super::progress::{Progress, StopHandle, StopReason};
@@ -19,11 +20,20 @@ use crate::config::TrainConfig;
 use crate::durable::{self, RunLock};
 use crate::error::{Result, TrainError};
 
+/// A retrieval evaluation run during training (rank 0): its data's name, and what scores
+/// an encoder on it (metric → value, higher is better).
+pub struct Evaluation<'a> {
+    pub name: String,
+    #[allow(clippy::type_complexity)]
+    pub run: Box<dyn FnMut(&hbt_model::Encoder) -> Result<BTreeMap<String, f64>> + 'a>,
+}
+
 /// Everything one training run needs.
 pub struct TrainOptions<'a> {
     /// The initial model (a Hugging Face directory).
     pub model_dir: &'a Path,
-    pub corpora: Vec<Corpus>,
+    /// The training data sets (several are mixed in proportion to their pairs).
+    pub corpora: Vec<std::sync::Arc<PairData>>,
     pub device: &'a Device,
     pub config: TrainConfig,
     /// The run directory.
@@ -43,6 +53,12 @@ pub struct TrainOptions<'a> {
     /// Write each step's loss and the loss's gradients with respect to the global batch's
     /// embeddings to `DIR/step-N.json` (tests compare runs through it).
     pub dump_dir: Option<PathBuf>,
+    /// Score retrieval every `eval_every` steps (`--eval-data`).
+    pub evaluation: Option<Evaluation<'a>>,
+    /// The initial model as the user named it (for the model card).
+    pub base_model: String,
+    /// The device in words (for the model card).
+    pub device_name: Option<String>,
 }
 
 /// Train and write `out/model`, `out/train-log.jsonl`, `out/summary.json`.
@@ -60,8 +76,18 @@ pub fn train(o: TrainOptions<'_>) -> Result<Summary> {
         pretend_free_bytes,
         collective,
         dump_dir,
+        evaluation,
+        base_model,
+        device_name,
     } = o;
     cfg.validate()?;
+    if let Some(m) = &cfg.keep_best
+        && evaluation.is_none()
+    {
+        return Err(TrainError::Config(format!(
+            "--keep-best {m} needs --eval-data (the data it is measured on)"
+        )));
+    }
     let (rank, world) = (collective.rank(), collective.size());
     if !cfg.batch_size.is_multiple_of(world) {
         return Err(TrainError::Config(format!(
@@ -117,12 +143,19 @@ pub fn train(o: TrainOptions<'_>) -> Result<Summary> {
         dump_dir,
         comm_at_start: Default::default(),
         first_step: 0,
+        evaluation,
+        last_eval: None,
     };
     run.first_step = run.state.step;
     progress.start(cfg.max_steps, run.state.step);
     let stopped = run.steps(&sampler, &stop, progress, step_delay)?;
     progress.finish();
-    run.finish(stopped, initial_val, t0.elapsed().as_secs_f64())
+    let card = CardStart {
+        base_model,
+        device_name,
+        data: &data,
+    };
+    run.finish(stopped, initial_val, t0.elapsed().as_secs_f64(), card)
 }
 
 /// Where a run starts: step 0, or (`resume`) the last checkpoint in `out`.
@@ -140,6 +173,8 @@ fn start_state(
             batch_index: 0,
             best_val: None,
             bad_evals: 0,
+            best_metric: None,
+            best_metrics: None,
             model: Fingerprint::of(&trainer.enc),
             config: cfg,
             loss_scaler: None,
@@ -192,6 +227,16 @@ struct Run<'a> {
     comm_at_start: CommStats,
     /// The step this process started from (a resumed run counts only its own steps).
     first_step: usize,
+    evaluation: Option<Evaluation<'a>>,
+    /// The latest retrieval scores (for the card where no metric picks the kept weights).
+    last_eval: Option<BTreeMap<String, f64>>,
+}
+
+/// What the model card needs from the start of the run.
+struct CardStart<'a> {
+    base_model: String,
+    device_name: Option<String>,
+    data: &'a TrainData,
 }
 
 impl Run<'_> {
@@ -270,13 +315,52 @@ impl Run<'_> {
             pairs_per_s: batch.pairs.len() as f64 / t.elapsed().as_secs_f64(),
             grad_norm: self.trainer.last_grad_norm,
             val_loss: None,
+            langs: batch_langs(self.data, batch),
+            eval: None,
             comm_seconds: (world > 1).then(|| self.trainer.comm_stats().seconds - comm_before),
             token_slots: Some(self.trainer.take_token_slots()),
             loss_scale: self.trainer.scaler.as_ref().map(|s| s.scale),
             skipped: self.trainer.last_skipped.then_some(true),
         };
-        if eval_every > 0
-            && st.step.is_multiple_of(eval_every)
+        let due = eval_every > 0 && st.step.is_multiple_of(eval_every);
+        let mut metric_decides = false;
+        if due && let Some(ev) = self.evaluation.as_mut() {
+            let scores = if rank0 {
+                Some((ev.run)(&self.trainer.inference_encoder())?)
+            } else {
+                None
+            };
+            if let Some(name) = &self.trainer.cfg.keep_best {
+                let mine = match &scores {
+                    Some(s) => Some(*s.get(name).ok_or_else(|| {
+                        TrainError::Config(format!(
+                            "--keep-best {name}: the evaluation has no such metric (it has {})",
+                            s.keys().cloned().collect::<Vec<_>>().join(", ")
+                        ))
+                    })?),
+                    None => None,
+                };
+                // Rank 0 measured; every rank takes its value, so all decide alike.
+                if let Some(v) = self.trainer.rank0_value(mine) {
+                    metric_decides = true;
+                    let st = &mut self.state;
+                    if st.best_metric.is_none_or(|b| v > b) {
+                        st.best_metric = Some(v);
+                        st.best_metrics = scores.clone();
+                        st.bad_evals = 0;
+                        if rank0 {
+                            self.trainer.save_model(&self.out.join("best"))?;
+                        }
+                    } else {
+                        st.bad_evals += 1;
+                    }
+                }
+            }
+            self.last_eval = scores.clone();
+            line.eval = scores;
+        }
+        let st = &mut self.state;
+        if due
             && let Some(v) = {
                 // Rank 0 validates; all ranks take its value, so all decide alike.
                 let v = if rank0 {
@@ -289,7 +373,9 @@ impl Run<'_> {
         {
             line.val_loss = Some(v);
             self.last_val = Some(v);
-            if st.best_val.is_none_or(|b| v < b) {
+            if metric_decides {
+                st.best_val = Some(st.best_val.map_or(v, |b| b.min(v)));
+            } else if st.best_val.is_none_or(|b| v < b) {
                 st.best_val = Some(v);
                 st.bad_evals = 0;
                 if rank0 {
@@ -305,13 +391,15 @@ impl Run<'_> {
     /// Checkpoint if the run must be resumable, publish `model/`, write the summary and
     /// drop checkpoints a finished run no longer needs (rank 0; the other ranks only
     /// confirm their weights are rank 0's).
-    fn finish(self, stopped: StopReason, initial_val: Option<f64>, secs: f64) -> Result<Summary> {
+    fn finish(self, stopped: StopReason, initial_val: Option<f64>, secs: f64, card: CardStart<'_>) -> Result<Summary> {
         let Run {
             trainer,
             out,
             state,
             log_path,
             comm_at_start,
+            evaluation,
+            last_eval,
             ..
         } = self;
         let cfg = trainer.cfg.clone();
@@ -353,6 +441,12 @@ impl Run<'_> {
             trainer.save_checkpoint(out, &state)?;
         }
         summary.model_dir = publish_model(&trainer, out, &out.join("best"), interrupted)?;
+        let eval = match (&evaluation, &state.best_metrics, last_eval) {
+            (Some(e), Some(best), _) if summary.config.keep_best.is_some() => Some((e.name.clone(), best.clone())),
+            (Some(e), _, Some(last)) => Some((e.name.clone(), last)),
+            _ => None,
+        };
+        write_card(&summary, &card, eval, &trainer)?;
         let log_bytes = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
         summary.bytes_written = trainer.bytes_written() + log_bytes;
         summary.write(out)?;
@@ -481,4 +575,74 @@ fn publish_model(trainer: &Trainer, out: &Path, best_dir: &Path, interrupted: bo
         trainer.save_model(&model_dir_out)?;
     }
     Ok(model_dir_out)
+}
+
+/// A batch's (query → passage) languages with their counts.
+fn batch_langs(data: &TrainData, batch: &Batch) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for p in &batch.pairs {
+        let langs = &data.train[p.space].langs;
+        let (q, d) = (&langs[p.qlang as usize], &langs[p.plang as usize]);
+        let key = if q == d { q.clone() } else { format!("{q}→{d}") };
+        *m.entry(key).or_insert(0) += 1;
+    }
+    m
+}
+
+/// `model/README.md`: the Hugging Face model card.
+fn write_card(
+    summary: &Summary,
+    card: &CardStart<'_>,
+    eval: Option<(String, BTreeMap<String, f64>)>,
+    trainer: &Trainer,
+) -> Result<()> {
+    let mut languages: Vec<String> = card
+        .data
+        .train
+        .iter()
+        .flat_map(|s| {
+            let mut used = vec![false; s.langs.len()];
+            for g in &s.groups {
+                for &l in g.langs.iter().chain(g.passage_langs()) {
+                    used[l as usize] = true;
+                }
+            }
+            s.langs
+                .iter()
+                .zip(used)
+                .filter(|(_, u)| *u)
+                .map(|(l, _)| l.clone())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    languages.sort();
+    languages.dedup();
+    let info = crate::card::CardInfo {
+        base_model: card.base_model.clone(),
+        datasets: card
+            .data
+            .corpora
+            .iter()
+            .map(|d| {
+                (
+                    d.name.clone(),
+                    d.source.display().to_string(),
+                    d.format.as_str().to_string(),
+                    d.row_count(),
+                )
+            })
+            .collect(),
+        languages,
+        steps: summary.steps,
+        seconds: summary.seconds,
+        eval,
+        best_val_loss: summary.best_val_loss,
+        device: card.device_name.clone(),
+        query_prefix: trainer.enc.prefixes.query.clone(),
+        passage_prefix: trainer.enc.prefixes.passage.clone(),
+    };
+    let text = crate::card::model_card(&summary.config, &info);
+    let path = summary.model_dir.join("README.md");
+    hbt_durable::write_atomic(&path, text.as_bytes())?;
+    Ok(())
 }

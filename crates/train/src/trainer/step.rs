@@ -60,7 +60,7 @@ impl Trainer {
         self.take_token_slots();
         let (loss, grads, emb_grads) = if self.comm.size() > 1 {
             let local = self.local_share(batch)?;
-            let (q, p, h) = data.texts(&data.train, &local, self.cfg.hard_negatives);
+            let (q, p, h) = data.texts(&data.train, &local, self.cfg.hard_negatives)?;
             let m = self.cfg.micro_batch.unwrap_or(q.len()).clamp(1, q.len().max(1));
             let global = self.global_tokens(data, batch)?;
             // Without micro-batches each rank pads its share as the whole batch pads: the
@@ -69,7 +69,7 @@ impl Trainer {
             let (loss, grads, emb) = self.grad_cache_step(&q, &p, &h, m, pad)?;
             (loss, self.all_reduce_grads(grads, &global.rows)?, emb)
         } else {
-            let (q, p, h) = data.texts(&data.train, batch, self.cfg.hard_negatives);
+            let (q, p, h) = data.texts(&data.train, batch, self.cfg.hard_negatives)?;
             match self.cfg.micro_batch.filter(|&m| m < q.len()) {
                 None => self.full_batch_step(&q, &p, &h)?,
                 Some(m) => self.grad_cache_step(&q, &p, &h, m, None)?,

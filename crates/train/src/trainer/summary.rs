@@ -21,6 +21,12 @@ pub struct LogLine {
     pub grad_norm: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub val_loss: Option<f64>,
+    /// The batch's languages: query → passage language, with counts (`en→de: 3`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub langs: std::collections::BTreeMap<String, usize>,
+    /// Retrieval scores of the current weights on `--eval-data`, when it ran this step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval: Option<std::collections::BTreeMap<String, f64>>,
     /// Seconds this step spent in collectives (data-parallel runs only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comm_seconds: Option<f64>,
