@@ -119,6 +119,12 @@ fn own_args(model: &Path, data: &Path, out: &Path, steps: usize) -> Vec<String> 
     a
 }
 
+/// Replace a flag's value in `args` (clap refuses a flag given twice).
+fn set(args: &mut [String], flag: &str, value: &str) {
+    let k = args.iter().position(|x| x == flag).unwrap();
+    args[k + 1] = value.into();
+}
+
 fn log_lines(run: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(run.join("train-log.jsonl"))
         .unwrap()
@@ -293,9 +299,9 @@ fn mlqa_r_as_lareqa_jsonl_and_parquet_trains_the_same_weights() {
     ] {
         let out = tmp.path().join(format!("run-{name}"));
         let mut args = own_args(&model, &data, &out, 8);
-        let k = args.iter().position(|x| x == "--batch").unwrap();
-        args[k + 1] = "6".into();
-        args.extend(["--hard-negatives".into(), "--eval-every".into(), "4".into()]);
+        set(&mut args, "--batch", "6");
+        set(&mut args, "--eval-every", "4");
+        args.push("--hard-negatives".into());
         run_ok(&args);
         runs.push((out.clone(), log_lines(&out)));
     }
