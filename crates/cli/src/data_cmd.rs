@@ -147,54 +147,7 @@ pub fn run(cmd: DataCommand) -> Result<()> {
             println!("{}: {n} rows ({})", a.out.display(), a.to);
             Ok(())
         }
-        DataCommand::Stats(a) => {
-            let lareqa = match a.format.as_str() {
-                "lareqa" => true,
-                "rows" => false,
-                "auto" => hbt_data::read::format_of(&a.dir)? == hbt_data::pairs::Format::Lareqa,
-                o => bail!("unknown --format `{o}` (auto, lareqa, rows)"),
-            };
-            if !lareqa {
-                let d = hbt_data::read::load(&a.dir, &a.read.options())?;
-                let s = d.stats();
-                if a.json {
-                    println!("{}", serde_json::to_string_pretty(&s)?);
-                    return Ok(());
-                }
-                println!("{}", describe(&d));
-                println!("{:<14} {:>9} {:>9}", "language", "queries", "passages");
-                for (l, c) in &s.languages {
-                    let name = hbt_data::lang::language_name(l).unwrap_or("");
-                    println!("{:<14} {:>9} {:>9}", format!("{l} {name}"), c.queries, c.passages);
-                }
-                return Ok(());
-            }
-            let c = hbt_data::load_dir(&a.dir)?;
-            let stats = hbt_data::lareqa::stats(&c);
-            if a.json {
-                println!("{}", serde_json::to_string_pretty(&stats)?);
-                return Ok(());
-            }
-            println!("{} ({})", c.name, a.dir.display());
-            println!(
-                "{:<14} {:>9} {:>10} {:>18} {:>8}",
-                "language", "questions", "candidates", "relevant/question", "skipped"
-            );
-            for s in &stats {
-                let name = hbt_data::lang::language_name(&s.lang).unwrap_or("");
-                println!(
-                    "{:<14} {:>9} {:>10} {:>10.2} ({}–{}) {:>8}",
-                    format!("{} {}", s.lang, name),
-                    s.questions,
-                    s.candidates,
-                    s.relevant_per_question,
-                    s.min_relevant,
-                    s.max_relevant,
-                    s.skipped
-                );
-            }
-            Ok(())
-        }
+        DataCommand::Stats(a) => stats(a),
         DataCommand::Sample(a) => {
             let c = hbt_data::read::load(&a.dir, &a.read.options())?;
             let space = hbt_data::split::pairs_space(&c, None, None);
@@ -240,4 +193,53 @@ pub fn run(cmd: DataCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn stats(a: StatsArgs) -> Result<()> {
+    let lareqa = match a.format.as_str() {
+        "lareqa" => true,
+        "rows" => false,
+        "auto" => hbt_data::read::format_of(&a.dir)? == hbt_data::pairs::Format::Lareqa,
+        o => bail!("unknown --format `{o}` (auto, lareqa, rows)"),
+    };
+    if !lareqa {
+        let d = hbt_data::read::load(&a.dir, &a.read.options())?;
+        let s = d.stats();
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&s)?);
+            return Ok(());
+        }
+        println!("{}", describe(&d));
+        println!("{:<14} {:>9} {:>9}", "language", "queries", "passages");
+        for (l, c) in &s.languages {
+            let name = hbt_data::lang::language_name(l).unwrap_or("");
+            println!("{:<14} {:>9} {:>9}", format!("{l} {name}"), c.queries, c.passages);
+        }
+        return Ok(());
+    }
+    let c = hbt_data::load_dir(&a.dir)?;
+    let stats = hbt_data::lareqa::stats(&c);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&stats)?);
+        return Ok(());
+    }
+    println!("{} ({})", c.name, a.dir.display());
+    println!(
+        "{:<14} {:>9} {:>10} {:>18} {:>8}",
+        "language", "questions", "candidates", "relevant/question", "skipped"
+    );
+    for s in &stats {
+        let name = hbt_data::lang::language_name(&s.lang).unwrap_or("");
+        println!(
+            "{:<14} {:>9} {:>10} {:>10.2} ({}–{}) {:>8}",
+            format!("{} {}", s.lang, name),
+            s.questions,
+            s.candidates,
+            s.relevant_per_question,
+            s.min_relevant,
+            s.max_relevant,
+            s.skipped
+        );
+    }
+    Ok(())
 }

@@ -190,26 +190,7 @@ fn run_rank(a: TrainArgs, threads: Option<usize>, comm: Rc<dyn Collective>) -> R
     };
     cfg.validate()?;
     let dir = hbt_model::source::resolve_model(&a.model)?;
-    let opts = hbt_data::ReadOptions {
-        columns: a.columns.clone(),
-        split: a.split.clone(),
-    };
-    let corpora = a
-        .train
-        .iter()
-        .map(|p| hbt_data::read::load(p, &opts).map(std::sync::Arc::new))
-        .collect::<Result<Vec<_>, _>>()?;
-    if rank == 0 {
-        for d in &corpora {
-            eprintln!("hbt: {}", crate::data_cmd::describe(d));
-        }
-    }
-    // Loaded on every rank (cheap next to the model); only rank 0 runs it.
-    let evaluation = a
-        .eval_data
-        .as_ref()
-        .map(|p| hbt_pipeline::train_eval::evaluation(p, &opts))
-        .transpose()?;
+    let (corpora, evaluation) = load_data(&a, rank)?;
     let info = hbt_device::choose_device(a.backend);
     let (device, note) = hbt_device::device_for_rank(info.kind(), comm.local_rank(), comm.local_size())?;
     let ranks = describe_ranks(&*comm, &info, note.as_deref());
@@ -308,4 +289,34 @@ fn describe_ranks(comm: &dyn Collective, info: &hbt_device::DeviceInfo, note: Op
             device: String::from_utf8_lossy(d).into_owned(),
         })
         .collect()
+}
+
+/// The training data sets (described on rank 0's stderr) and the `--eval-data` evaluation.
+type Loaded = (
+    Vec<std::sync::Arc<hbt_data::PairData>>,
+    Option<hbt_train::Evaluation<'static>>,
+);
+
+fn load_data(a: &TrainArgs, rank: usize) -> Result<Loaded> {
+    let opts = hbt_data::ReadOptions {
+        columns: a.columns.clone(),
+        split: a.split.clone(),
+    };
+    let corpora = a
+        .train
+        .iter()
+        .map(|p| hbt_data::read::load(p, &opts).map(std::sync::Arc::new))
+        .collect::<Result<Vec<_>, _>>()?;
+    if rank == 0 {
+        for d in &corpora {
+            eprintln!("hbt: {}", crate::data_cmd::describe(d));
+        }
+    }
+    // Loaded on every rank (cheap next to the model); only rank 0 runs it.
+    let evaluation = a
+        .eval_data
+        .as_ref()
+        .map(|p| hbt_pipeline::train_eval::evaluation(p, &opts))
+        .transpose()?;
+    Ok((corpora, evaluation))
 }

@@ -20,6 +20,7 @@ pub mod pairs;
 pub mod read;
 pub mod sampler;
 pub mod split;
+mod tables;
 pub mod tasks;
 pub mod write;
 

@@ -1,4 +1,6 @@
 //! Training pairs from any source: (query, positive, negatives…) rows, grouped by `id`.
+//! (long: the data set, its stores and its one builder together: the builder's checks are
+//! what a group is, and the readers of every format hand it rows.)
 //!
 //! A row pairs a query in one language with a positive passage in the same or another
 //! language. Rows that share an `id` are one *group*: the same question in several languages,
@@ -372,6 +374,7 @@ impl Builder {
     }
 
     /// Check one row and add it.
+    // long: each check in the order a row's fields are read, each with its own message.
     pub fn add(&mut self, raw: RawRow, place: &Place) -> Result<()> {
         let RawRow {
             id,

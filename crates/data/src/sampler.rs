@@ -1,4 +1,6 @@
 //! Training pairs and the batch samplers of the hybrid-batch paper.
+//! (long: the samplers beside the order-statistic set and the copied generator that make an
+//! epoch plan fast and exactly the straightforward one; they change together.)
 //!
 //! A *group* is one question id: the same question in several languages, each with its
 //! answer sentence in that language. Its training pairs are (question in X, answer in Y)

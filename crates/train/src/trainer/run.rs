@@ -1,5 +1,7 @@
 //! The loop that ties a run directory to the trainer: lock, resume, validate, step, log,
 //! checkpoint, and leave `model/`, `train-log.jsonl` and `summary.json` behind.
+//! (long: one run's life — start, steps with validation and retrieval scoring, finish with
+//! the model and its card — read top to bottom in one place.)
 
 use std::collections::BTreeMap;
 use std::fs::File;
