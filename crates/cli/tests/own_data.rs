@@ -233,12 +233,8 @@ fn hand_written_jsonl_trains_hybrid_writes_a_card_then_mines_and_trains_again() 
     let run2 = tmp.path().join("run2");
     let mut args = own_args(&model, &mined, &run2, 6);
     args.extend(["--dev-fraction".into(), "0".into(), "--hard-negatives".into()]);
-    args.extend([
-        "--eval-data".into(),
-        data.to_str().unwrap().into(),
-        "--eval-every".into(),
-        "3".into(),
-    ]);
+    set(&mut args, "--eval-every", "3");
+    args.extend(["--eval-data".into(), data.to_str().unwrap().into()]);
     args.extend(["--keep-best".into(), "ndcg@10".into()]);
     run_ok(&args);
     let log = log_lines(&run2);
