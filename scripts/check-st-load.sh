@@ -36,7 +36,7 @@ print(f"sentence-transformers {__version__} loaded {model_dir}: prompts {m.promp
 worst = 1.0
 for kind, texts in (("query", queries), ("passage", passages)):
     st = m.encode(texts, prompt_name=kind, normalize_embeddings=True)
-    hbt = [json.loads(l)["embedding"] for l in open(f"{out}/hbt-{kind}s.jsonl")]
+    hbt = [json.loads(l)["embedding"] for l in open(f"{out}/hbt-{'queries' if kind == 'query' else 'passages'}.jsonl")]
     for t, a, b in zip(texts, st, hbt):
         b = np.asarray(b, dtype=np.float32)
         c = float(np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b))
