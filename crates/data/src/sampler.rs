@@ -470,70 +470,106 @@ impl Sampler {
 
     /// All batches of epoch `epoch` (0-based), deterministic in `(seed, epoch)`.
     pub fn epoch(&self, epoch: u64) -> Vec<Batch> {
+        self.plan(epoch).collect()
+    }
+
+    /// Epoch `epoch`'s batches, each planned when it is asked for: the same batches as
+    /// [`Sampler::epoch`] without holding the epoch (millions of pairs for a large data set).
+    pub fn plan(&self, epoch: u64) -> EpochPlan<'_> {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let mut states: Vec<SpaceState> = self.spaces.iter().map(|s| SpaceState::new(s, &mut rng)).collect();
-        let mut out = Vec::new();
-        loop {
-            let kind = match self.kind {
-                SamplerKind::Mono => BatchKind::Mono,
-                SamplerKind::Cross => BatchKind::Cross,
-                SamplerKind::XX => BatchKind::XX,
-                SamplerKind::Hybrid(a) => {
-                    if rng.random_bool(a) {
-                        BatchKind::Mono
-                    } else {
-                        BatchKind::Cross
-                    }
-                }
-            };
-            // Corpora are mixed in proportion to the pairs they still hold.
-            let able: Vec<(usize, usize)> = states
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.can_fill(kind, self.batch_size))
-                .map(|(i, s)| (i, s.remaining))
-                .collect();
-            let total: usize = able.iter().map(|(_, r)| r).sum();
-            if able.is_empty() || total == 0 {
-                break;
-            }
-            let mut t = rng.random_range(0..total);
-            let mut chosen = able[0].0;
-            for (i, r) in &able {
-                if t < *r {
-                    chosen = *i;
-                    break;
-                }
-                t -= r;
-            }
-            let pairs = states[chosen].take(kind, self.batch_size, chosen, &mut rng);
-            out.push(Batch { kind, pairs });
+        let states: Vec<SpaceState> = self.spaces.iter().map(|s| SpaceState::new(s, &mut rng)).collect();
+        EpochPlan {
+            sampler: self,
+            rng,
+            states,
+            done: false,
         }
-        out
     }
 
     /// An endless stream of batches starting at `(epoch, index)`.
     pub fn stream(&self, epoch: u64, index: usize) -> impl Iterator<Item = (u64, usize, Batch)> + '_ {
         let mut e = epoch;
-        let mut i = index;
-        let mut plan = self.epoch(e);
+        let mut plan = self.plan(e);
+        let (mut i, mut skip) = (0usize, index);
         let mut empty_epochs = 0;
         std::iter::from_fn(move || {
             loop {
-                if i < plan.len() {
-                    empty_epochs = 0;
-                    let b = plan[i].clone();
-                    i += 1;
-                    return Some((e, i - 1, b));
+                match plan.next() {
+                    Some(b) => {
+                        i += 1;
+                        if skip > 0 {
+                            skip -= 1;
+                            continue;
+                        }
+                        empty_epochs = 0;
+                        return Some((e, i - 1, b));
+                    }
+                    None => {
+                        empty_epochs += 1;
+                        if empty_epochs > 2 {
+                            return None; // this sampler cannot fill a single batch
+                        }
+                        skip = 0;
+                        i = 0;
+                        e += 1;
+                        plan = self.plan(e);
+                    }
                 }
-                empty_epochs += 1;
-                if empty_epochs > 2 {
-                    return None; // this sampler cannot fill a single batch
-                }
-                e += 1;
-                i = 0;
-                plan = self.epoch(e);
             }
         })
+    }
+}
+
+/// One epoch's batches as they are planned ([`Sampler::plan`]).
+pub struct EpochPlan<'a> {
+    sampler: &'a Sampler,
+    rng: ChaCha8Rng,
+    states: Vec<SpaceState>,
+    done: bool,
+}
+
+impl Iterator for EpochPlan<'_> {
+    type Item = Batch;
+    fn next(&mut self) -> Option<Batch> {
+        if self.done {
+            return None;
+        }
+        let (rng, size) = (&mut self.rng, self.sampler.batch_size);
+        let kind = match self.sampler.kind {
+            SamplerKind::Mono => BatchKind::Mono,
+            SamplerKind::Cross => BatchKind::Cross,
+            SamplerKind::XX => BatchKind::XX,
+            SamplerKind::Hybrid(a) => {
+                if rng.random_bool(a) {
+                    BatchKind::Mono
+                } else {
+                    BatchKind::Cross
+                }
+            }
+        };
+        // Corpora are mixed in proportion to the pairs they still hold.
+        let able: Vec<(usize, usize)> = self
+            .states
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.can_fill(kind, size))
+            .map(|(i, s)| (i, s.remaining))
+            .collect();
+        let total: usize = able.iter().map(|(_, r)| r).sum();
+        if able.is_empty() || total == 0 {
+            self.done = true;
+            return None;
+        }
+        let mut t = rng.random_range(0..total);
+        let mut chosen = able[0].0;
+        for (i, r) in &able {
+            if t < *r {
+                chosen = *i;
+                break;
+            }
+            t -= r;
+        }
+        let pairs = self.states[chosen].take(kind, size, chosen, rng);
+        Some(Batch { kind, pairs })
     }
 }

@@ -232,6 +232,39 @@ proptest! {
         prop_assert_eq!(s.epoch(epoch), reference_epoch(&refs, k, bs, seed, epoch));
     }
 
+    /// The stream plans batches lazily; it must be the epochs' batches in order, from any
+    /// resume position.
+    #[test]
+    fn stream_is_the_epochs_in_order(
+        raw in prop::collection::vec(prop::collection::vec(0u16..4, 1..4), 4..40),
+        k in kind(),
+        bs in 1usize..4,
+        seed in any::<u64>(),
+        start in 0u64..2,
+        index in 0usize..30,
+    ) {
+        let groups: Vec<Vec<u16>> = raw.iter().map(|g| { let mut v = g.clone(); v.sort(); v.dedup(); v }).collect();
+        let (sp, _) = space(&groups, 4);
+        let s = Sampler::new(vec![sp], k, bs, seed).unwrap();
+        let mut want = Vec::new();
+        let (mut e, mut i) = (start, index);
+        let mut empty = 0;
+        while want.len() < 25 && empty <= 2 {
+            let plan = s.epoch(e);
+            if i < plan.len() {
+                empty = 0;
+                want.extend(plan[i..].iter().enumerate().map(|(j, b)| (e, i + j, b.clone())));
+            } else {
+                empty += 1;
+            }
+            e += 1;
+            i = 0;
+        }
+        want.truncate(25);
+        let got: Vec<(u64, usize, Batch)> = s.stream(start, index).take(25).collect();
+        prop_assert_eq!(got, want);
+    }
+
     #[test]
     fn virtual_shuffle_is_partial_shuffle(len in 0usize..3000, amount in 0usize..64, seed in any::<u64>()) {
         let amount = amount.min(len);
