@@ -124,6 +124,7 @@ pub struct PairData {
     /// Each row's document (index into `docs`), u32::MAX for none.
     row_doc: Vec<u32>,
     row_group: Vec<u32>,
+    row_lang: Vec<(u16, u16)>,
     doc_names: Vec<String>,
     store: Store,
 }
@@ -186,20 +187,10 @@ impl PairData {
     pub fn doc_name(&self, d: usize) -> &str {
         &self.doc_names[d]
     }
-    /// The languages of each row: (query, passage).
+    /// A row's languages: (query, passage). Kept per row, since a row whose query repeats
+    /// its group's (same language, same text) adds no entry of its own.
     pub fn row_langs(&self, row: usize) -> (u16, u16) {
-        let g = self.row_group(row);
-        let mut q = None;
-        let mut p = None;
-        for e in self.entries(g).iter().filter(|e| e.row as usize == row) {
-            if e.query {
-                q = Some(e.lang);
-            }
-            if e.passage {
-                p = Some(e.lang);
-            }
-        }
-        (q.unwrap_or(0), p.unwrap_or(0))
+        self.row_lang[row]
     }
 
     /// One row's texts (read from the file where the data streams).
@@ -305,6 +296,7 @@ pub struct Builder {
     doc_index: HashMap<(u16, String), u32>,
     doc_names: Vec<String>,
     row_doc: Vec<u32>,
+    row_lang: Vec<(u16, u16)>,
     rows: Vec<Row>,
     keep_texts: bool,
 }
@@ -334,6 +326,7 @@ impl Builder {
             doc_index: HashMap::new(),
             doc_names: Vec::new(),
             row_doc: Vec::new(),
+            row_lang: Vec::new(),
             rows: Vec::new(),
             keep_texts,
         }
@@ -497,6 +490,7 @@ impl Builder {
         }
         self.row_group.push(g);
         self.row_doc.push(doc);
+        self.row_lang.push((ql, pl));
         if self.keep_texts {
             self.rows.push(row);
         }
@@ -587,6 +581,11 @@ impl Builder {
             ids,
             row_doc: self.row_doc,
             row_group,
+            row_lang: self
+                .row_lang
+                .iter()
+                .map(|&(q, p)| (remap[q as usize], remap[p as usize]))
+                .collect(),
             doc_names: self.doc_names,
             store,
         })

@@ -284,3 +284,27 @@ fn streamed_rows_read_back_as_written() {
     assert_eq!(space.cross_pair_count(), 2);
     assert_eq!(space.pair_count(), 2);
 }
+
+/// One English query paired with a German and a French passage (two rows, one id): the
+/// second row's query repeats the first's, and the row still says it is English.
+#[test]
+fn a_repeated_query_keeps_its_row_languages_through_convert() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("x.jsonl");
+    std::fs::write(
+        &f,
+        "{\"id\": \"g\", \"query_lang\": \"en\", \"passage_lang\": \"de\", \"query\": \"Where?\", \"positive\": \"Hier.\"}\n\
+         {\"id\": \"g\", \"query_lang\": \"en\", \"passage_lang\": \"fr\", \"query\": \"Where?\", \"positive\": \"Ici.\"}\n",
+    )
+    .unwrap();
+    let d = load(&f).unwrap();
+    assert_eq!(d.langs, ["de", "en", "fr"]);
+    assert_eq!((d.row_langs(0), d.row_langs(1)), ((1, 0), (1, 2)));
+    let out = tmp.path().join("y.jsonl");
+    hbt_data::write::write_jsonl(&d, &out).unwrap();
+    let back = load(&out).unwrap();
+    assert_eq!((back.row_langs(0), back.row_langs(1)), ((1, 0), (1, 2)));
+    // One query, two passages: two X-Y pairs (en→de, en→fr), no mono pair.
+    let space = split::pairs_space(&d, None, None);
+    assert_eq!((space.pair_count(), space.cross_pair_count()), (2, 2));
+}
