@@ -291,8 +291,10 @@ pub struct Builder {
     group_of_id: HashMap<Box<str>, u32>,
     ids: Vec<Box<str>>,
     with_ids: Option<bool>,
-    /// (group, lang, query?) → (row, hash of the text): one text per slot.
-    slots: HashMap<(u32, u16, bool), (u32, u64)>,
+    /// (group, lang, query?) packed in a u64 → the hash of its text: one text per slot. Two
+    /// words an entry (the row that set it is found again only for an error message): for
+    /// millions of rows this table is the reader's largest.
+    slots: HashMap<u64, u64>,
     doc_index: HashMap<(u16, String), u32>,
     doc_names: Vec<String>,
     row_doc: Vec<u32>,
@@ -437,19 +439,26 @@ impl Builder {
             for (k, (lang, text)) in [(ql, &row.query), (pl, &row.positive)].into_iter().enumerate() {
                 let is_query = k == 0;
                 let h = text_hash(text);
-                match self.slots.get(&(g, lang, is_query)) {
-                    Some(&(_, oh)) if oh == h => fresh[k] = false,
-                    Some(&(other, _)) => {
+                let key = (u64::from(g) << 17) | (u64::from(lang) << 1) | u64::from(is_query);
+                match self.slots.get(&key) {
+                    Some(&oh) if oh == h => fresh[k] = false,
+                    Some(_) => {
+                        let other = (0..r)
+                            .find(|&i| {
+                                let (q, p) = self.row_lang[i];
+                                self.row_group[i] == g && (if is_query { q } else { p }) == lang
+                            })
+                            .unwrap_or(0);
                         return Err(place.err(format!(
                             "id `{}` already has a different {} in `{}` (data row {}): rows of one id are one question, one text per language",
                             self.ids[g as usize],
                             if is_query { "query" } else { "positive passage" },
                             self.code(lang),
-                            other as usize + 1
+                            other + 1
                         )));
                     }
                     None => {
-                        self.slots.insert((g, lang, is_query), (r as u32, h));
+                        self.slots.insert(key, h);
                     }
                 }
             }
