@@ -263,14 +263,6 @@ fn convert(input: &Path, to: &str, out: &Path) {
     ]);
 }
 
-fn weights(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let b = std::fs::read(dir.join("model.safetensors")).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&b).unwrap();
-    let mut v: Vec<(String, Vec<u8>)> = st.tensors().into_iter().map(|(n, t)| (n, t.data().to_vec())).collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn mlqa_r_as_lareqa_jsonl_and_parquet_trains_the_same_weights() {
     let tmp = tempfile::tempdir().unwrap();
@@ -317,7 +309,7 @@ fn mlqa_r_as_lareqa_jsonl_and_parquet_trains_the_same_weights() {
             assert_eq!(key(a), key(b), "{} differs from the LAReQA run", dir.display());
         }
         assert!(
-            weights(&ref_dir.join("model")) == weights(&dir.join("model")),
+            common::weight_bytes(&ref_dir.join("model")) == common::weight_bytes(&dir.join("model")),
             "{}: weights differ",
             dir.display()
         );

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Stdio;
 
 use common::{hbt, tiny_bert, train_args};
@@ -13,14 +12,6 @@ fn f32s(b: &[u8]) -> Vec<f32> {
     b.chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect()
-}
-
-fn weights(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let b = std::fs::read(dir.join("model.safetensors")).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&b).unwrap();
-    let mut v: Vec<(String, Vec<u8>)> = st.tensors().into_iter().map(|(n, t)| (n, t.data().to_vec())).collect();
-    v.sort();
-    v
 }
 
 #[test]
@@ -52,8 +43,8 @@ fn resume_after_kill_9_gives_the_same_weights() {
     let r = hbt().args(args).output().unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     // Bitwise equal weights.
-    let a = weights(&straight.join("model"));
-    let b = weights(&killed.join("model"));
+    let a = common::weight_bytes(&straight.join("model"));
+    let b = common::weight_bytes(&killed.join("model"));
     assert_eq!(a.len(), b.len());
     for ((na, wa), (nb, wb)) in a.iter().zip(&b) {
         assert_eq!(na, nb);
@@ -76,7 +67,7 @@ fn trained_model_has_hf_names_and_embeds() {
     args.extend(["--val-batches".into(), "2".into()]);
     let st = hbt().args(args).output().unwrap();
     assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
-    let w = weights(&out.join("model"));
+    let w = common::weight_bytes(&out.join("model"));
     assert!(
         w.iter()
             .any(|(n, _)| n == "encoder.layer.1.attention.self.query.weight")
@@ -178,11 +169,11 @@ fn gradient_caching_matches_the_full_batch() {
         let out = tmp.path().join(name);
         let o = hbt().args(train_args(&model, &out, 3)).args(extra).output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        weights(&out.join("model"))
+        common::weight_bytes(&out.join("model"))
     };
     let full = run("full", &[]);
     let cached = run("cached", &["--micro-batch", "2"]);
-    let start = weights(&model);
+    let start = common::weight_bytes(&model);
     let (mut max_diff, mut max_moved) = (0f32, 0f32);
     for ((n, a), (m, b)) in full.iter().zip(&cached) {
         assert_eq!(n, m);
@@ -259,11 +250,11 @@ fn bf16_autocast_training_follows_f32() {
         let b = std::fs::read(out.join("model/model.safetensors")).unwrap();
         let st = safetensors::SafeTensors::deserialize(&b).unwrap();
         assert!(st.tensors().iter().all(|(_, t)| t.dtype() == safetensors::Dtype::F32));
-        weights(&out.join("model"))
+        common::weight_bytes(&out.join("model"))
     };
     let f32_run = run("f32", &[]);
     let bf16_run = run("bf16", &["--precision", "bf16"]);
-    let start = weights(&model);
+    let start = common::weight_bytes(&model);
     let (mut diff, mut moved, mut n) = (0f64, 0f64, 0usize);
     for ((name, a), (other, b)) in f32_run.iter().zip(&bf16_run) {
         assert_eq!(name, other);

@@ -281,3 +281,12 @@ pub fn assert_same_training(model: &Path, runs: [(&Path, &Path); 2], steps: usiz
     );
     eprintln!("{name}: max |Δw| {max_diff:e} (weights moved up to {max_moved:e})");
 }
+
+/// Every tensor of a saved model as (name, raw bytes), sorted by name: bitwise comparisons.
+pub fn weight_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let b = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&b).unwrap();
+    let mut v: Vec<(String, Vec<u8>)> = st.tensors().into_iter().map(|(n, t)| (n, t.data().to_vec())).collect();
+    v.sort();
+    v
+}
