@@ -5,11 +5,12 @@
 //! the corpus, the passages reader shared by export and a visitor's dropped file), the
 //! passages' vectors ([`passage_vectors`]), a vocabulary pruned to the texts a bundle needs
 //! ([`prune`]), an on-demand word table made from a saved model and the reads that fetch it
-//! ([`on_demand`]), and a server's multi-range answer ([`byteranges`]). It builds on the
+//! ([`on_demand`]), a docs site's ranking of sections ([`docs`]), and a server's multi-range answer ([`byteranges`]). It builds on the
 //! encoder (`hbt-model`) and the tokenizer; neither knows it exists, so a native trainer never
 //! compiles it. Everything here compiles for the browser too, but writing a model to disk.
 
 pub mod byteranges;
+pub mod docs;
 pub mod manifest;
 pub mod on_demand;
 pub mod passage_vectors;

@@ -136,11 +136,23 @@ pub struct BundleFile {
     pub sha256: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Passage {
     pub id: String,
     pub lang: String,
     pub text: String,
+    /// A docs site's section: where it is (`page.html#anchor`), and its page and section
+    /// titles (`hbt export --docs`). Absent for benchmark passages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
+    /// Hex SHA-256 of what was embedded (model files and text): a later export re-embeds
+    /// only the passages whose hash changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
 }
 
 /// A question with known answers in the bundle (LAReQA: the answer sentence in every
@@ -349,6 +361,7 @@ pub fn parse_passages(bytes: &[u8], name: &str, rules: PassageRules) -> Result<V
                 id: format!("line {n}"),
                 lang: UNKNOWN_LANG.to_string(),
                 text: line.to_string(),
+                ..Default::default()
             }
         });
     }
@@ -393,5 +406,6 @@ fn json_line(line: &str, n: usize, origin: &Path, need_id_and_lang: bool) -> Res
         id: id.unwrap_or_else(|| format!("line {n}")),
         lang: lang.unwrap_or_else(|| UNKNOWN_LANG.into()),
         text,
+        ..Default::default()
     })
 }

@@ -18,8 +18,27 @@ pub struct ExportArgs {
     pub model: ModelArgs,
     /// A LAReQA folder (XQuAD-R / MLQA-R layout) or a JSON-lines file of
     /// {"id", "lang", "text"} passages.
+    #[arg(long, required_unless_present = "docs", conflicts_with = "docs")]
+    pub corpus: Option<PathBuf>,
+    /// A documentation site instead: an mdBook (its folder or `src/`), a Markdown tree
+    /// (Docusaurus / MkDocs `docs/`) or a built HTML site. One passage per section, linked
+    /// to `page#anchor`. Defaults then: --dtype q8 --vectors q8 --vocab on-demand, and an
+    /// existing docs bundle at --out is updated in place, re-embedding only changed sections.
     #[arg(long)]
-    pub corpus: PathBuf,
+    pub docs: Option<PathBuf>,
+    /// With --docs: the URL the site is served at (`https://example.org/book/` or `/book/`).
+    #[arg(long, requires = "docs")]
+    pub base_url: Option<String>,
+    /// With --docs: how code blocks enter a passage: drop (prose only) or keep.
+    #[arg(long, requires = "docs", default_value = "drop")]
+    pub code: hbt_data::docs::CodePolicy,
+    /// With --docs: the anchor rule, mdbook or github (default: mdbook for mdBooks and
+    /// HTML, github for other Markdown).
+    #[arg(long, requires = "docs")]
+    pub slugs: Option<hbt_data::docs::SlugRule>,
+    /// With --docs: characters a passage holds before a section is split (with overlap).
+    #[arg(long, requires = "docs", default_value_t = 1200)]
+    pub max_chars: usize,
     /// Comma-separated language codes to keep (LAReQA corpora).
     #[arg(long, value_delimiter = ',')]
     pub languages: Option<Vec<String>>,
@@ -42,14 +61,14 @@ pub struct ExportArgs {
     /// Weights precision in the bundle: f16 (default), f32, or q8 (word-embedding table and
     /// linear layers in int8 with per-row scales, the rest f16; read by hbt and its browser
     /// app only).
-    #[arg(long, default_value = "f16")]
-    pub dtype: String,
+    #[arg(long)]
+    pub dtype: Option<String>,
     /// How the vocabulary ships: `full` (the whole table in the weights), `pruned` (the
     /// rows the bundle's texts and --vocab-words need: an offline bundle), or `on-demand`
     /// (the whole table as int8 rows the browser fetches as queries need them, and the full
     /// tokenizer in a compact file: every language the model knows, at the layers' size).
-    #[arg(long, default_value = "full")]
-    pub vocab: VocabKind,
+    #[arg(long)]
+    pub vocab: Option<VocabKind>,
     /// The same as --vocab pruned.
     #[arg(long, conflicts_with = "vocab")]
     pub prune_vocab: bool,
@@ -62,8 +81,8 @@ pub struct ExportArgs {
     #[arg(long, default_value_t = hbt_bundle::DEFAULT_PAGE_ROWS)]
     pub page_rows: usize,
     /// Passage vectors: f16 (default) or q8 (int8 with one scale a passage: half the bytes).
-    #[arg(long, default_value = "f16")]
-    pub vectors: String,
+    #[arg(long)]
+    pub vectors: Option<String>,
     /// Texts per forward pass.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
@@ -75,20 +94,40 @@ pub struct ExportArgs {
 }
 
 pub fn run(a: ExportArgs) -> Result<()> {
-    let dtype = match a.dtype.as_str() {
+    let docs = a.docs.is_some();
+    // A docs site's bundle is for visitors: small (int8) and every language (on demand).
+    let dtype_name = a
+        .dtype
+        .clone()
+        .unwrap_or_else(|| if docs { "q8" } else { "f16" }.into());
+    let vectors_name = a
+        .vectors
+        .clone()
+        .unwrap_or_else(|| if docs { "q8" } else { "f16" }.into());
+    let default_vocab = if docs { VocabKind::OnDemand } else { VocabKind::Full };
+    let dtype = match dtype_name.as_str() {
         "f16" => SaveDtype::F16,
         "f32" => SaveDtype::F32,
         "q8" => SaveDtype::Q8,
         o => bail!("unknown --dtype `{o}` (f16, f32, q8)"),
     };
-    let vocab = if a.prune_vocab { VocabKind::Pruned } else { a.vocab };
+    let vocab = if a.prune_vocab {
+        VocabKind::Pruned
+    } else {
+        a.vocab.unwrap_or(default_vocab)
+    };
     if !a.vocab_words.is_empty() && vocab != VocabKind::Pruned {
         bail!("--vocab-words chooses what a pruned vocabulary keeps: add --vocab pruned");
     }
     if a.page_rows == 0 {
         bail!("--page-rows must be at least 1");
     }
-    let (corpus, source) = load_corpus(&a)?;
+    let (corpus, source) = match &a.docs {
+        Some(dir) => docs_corpus(&a, dir)?,
+        None => load_corpus(&a)?,
+    };
+    // An incremental update replaces the docs bundle it reads; anything else needs --force.
+    let update = docs && hbt_pipeline::docs::is_docs_bundle(&a.out);
     if a.model.precision != hbt_model::Precision::F32 {
         // The bundle's weights and vectors come from the f32 model; `--dtype` sets what ships.
         bail!("hbt export takes no --precision (the bundle's number format is --dtype)");
@@ -110,14 +149,15 @@ pub fn run(a: ExportArgs) -> Result<()> {
         dtype,
         vocab,
         page_rows: a.page_rows,
-        q8_vectors: match a.vectors.as_str() {
+        q8_vectors: match vectors_name.as_str() {
             "f16" => false,
             "q8" => true,
             o => bail!("unknown --vectors `{o}` (f16, q8)"),
         },
         vocab_words: a.vocab_words.clone(),
-        overwrite: a.force,
+        overwrite: a.force || update,
         report: a.report.clone(),
+        incremental: docs,
     };
     let s = export_bundle(&enc, &dir, corpus, &source, &a.out, &options, &bar)
         .with_context(|| format!("exporting a bundle to {}", a.out.display()))?;
@@ -130,6 +170,12 @@ pub fn run(a: ExportArgs) -> Result<()> {
         m.model.label, m.model.dtype, m.passages, m.dim
     );
     println!("languages   {}", m.languages.join(", "));
+    if docs {
+        println!(
+            "sections    {} embedded, {} unchanged (vectors kept from the bundle that was there)",
+            s.embedded, s.reused
+        );
+    }
     if let Some(v) = &m.model.vocab {
         println!(
             "vocabulary  {} → {} tokens; weights {:.1} MiB → {:.1} MiB ({:.1}× smaller)",
@@ -167,15 +213,16 @@ pub fn run(a: ExportArgs) -> Result<()> {
 /// The bundle's passages and questions, and where they came from: a LAReQA folder (passage
 /// languages, question-only languages, a limit) or a JSON-lines file.
 fn load_corpus(a: &ExportArgs) -> Result<(hbt_bundle::BundleCorpus, String)> {
-    Ok(if a.corpus.is_dir() {
-        let c = hbt_data::load_dir(&a.corpus)?;
+    let corpus = a.corpus.as_ref().context("--corpus or --docs is required")?;
+    Ok(if corpus.is_dir() {
+        let c = hbt_data::load_dir(corpus)?;
         // Passage languages and question-only languages, loaded together: a question's
         // answers are found by its id in every passage language.
         let all: Option<Vec<String>> = match (&a.languages, &a.question_languages) {
             (Some(p), Some(q)) => Some(p.iter().chain(q).cloned().collect()),
             (p, _) => p.clone(),
         };
-        let mut c = hbt_eval::lareqa::select_languages(c, all.as_deref(), &a.corpus)?;
+        let mut c = hbt_eval::lareqa::select_languages(c, all.as_deref(), corpus)?;
         if let Some(n) = a.limit {
             c = c.limit(n);
         }
@@ -184,17 +231,56 @@ fn load_corpus(a: &ExportArgs) -> Result<(hbt_bundle::BundleCorpus, String)> {
             .as_ref()
             .map(|q| c.languages().into_iter().filter(|l| !q.contains(l)).collect());
         let corpus = lareqa_corpus(&c, a.input, passage_langs.as_deref(), a.example_questions);
-        (corpus, a.corpus.display().to_string())
-    } else if a.corpus.is_file() {
+        (corpus, corpus.display().to_string())
+    } else if corpus.is_file() {
         if a.languages.is_some() || a.limit.is_some() || a.question_languages.is_some() {
             bail!("--languages, --question-languages and --limit apply to LAReQA folders, not to a JSON-lines file");
         }
-        (jsonl_corpus(&a.corpus)?, a.corpus.display().to_string())
+        (jsonl_corpus(corpus)?, corpus.display().to_string())
     } else {
         bail!(
             "{}: no such file or folder. {}",
-            a.corpus.display(),
+            corpus.display(),
             hbt_data::fetch::HOW_TO_GET
         );
     })
+}
+
+/// A docs site's sections as the bundle's passages; warnings (skipped files) on stderr.
+fn docs_corpus(a: &ExportArgs, dir: &std::path::Path) -> Result<(hbt_bundle::BundleCorpus, String)> {
+    if a.languages.is_some() || a.limit.is_some() || a.question_languages.is_some() || a.report.is_some() {
+        bail!("--languages, --question-languages, --limit and --report are for benchmark corpora, not --docs");
+    }
+    let opts = hbt_data::docs::DocsOptions {
+        base_url: a.base_url.clone().unwrap_or_default(),
+        code: a.code,
+        max_chars: a.max_chars,
+        slugs: a.slugs,
+        ..Default::default()
+    };
+    if a.base_url.is_none() {
+        eprintln!("hbt: no --base-url: result links are relative to the page the widget is on");
+    }
+    let site = hbt_data::docs::read_site(dir, &opts)?;
+    for w in &site.warnings {
+        eprintln!("hbt: warning: {w}");
+    }
+    let corpus = hbt_pipeline::docs::docs_corpus(&site);
+    let mut langs: std::collections::BTreeMap<&str, usize> = Default::default();
+    for s in &site.sections {
+        *langs.entry(s.lang.as_str()).or_default() += 1;
+    }
+    eprintln!(
+        "hbt: {} ({}): {} pages, {} sections; languages {}",
+        dir.display(),
+        site.kind.label(),
+        site.pages,
+        site.sections.len(),
+        langs
+            .iter()
+            .map(|(l, n)| format!("{l} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok((corpus, dir.display().to_string()))
 }

@@ -10,6 +10,7 @@ mod eval_cmd;
 mod experiment_cmd;
 mod export_cmd;
 mod mine_cmd;
+mod search_cmd;
 mod train_cmd;
 
 use anyhow::{Context, Result};
@@ -88,6 +89,9 @@ enum Command {
     Experiment(experiment_cmd::ExperimentArgs),
     /// Write a static bundle (model, corpus, passage vectors, report) for the web app.
     Export(export_cmd::ExportArgs),
+    /// Search a docs bundle (`hbt export --docs`) as its browser widget does: one JSON line
+    /// a result (rank, score, url, page, section, language, snippet).
+    Search(search_cmd::SearchArgs),
     /// Throughput benchmarks (encoding, training steps).
     #[command(subcommand)]
     Bench(bench_cmd::BenchCommand),
@@ -252,6 +256,7 @@ fn main() {
         Command::Mine(a) => mine_cmd::run(a),
         Command::Experiment(a) => experiment_cmd::run(a),
         Command::Export(a) => export_cmd::run(a),
+        Command::Search(a) => search_cmd::run(a),
         Command::Bench(c) => bench_cmd::run(c),
         Command::Cache(c) => cache_cmd::run(c),
     };

@@ -3,6 +3,7 @@
 //! * [`read`], [`pairs`], [`write`]: training rows from JSON Lines, Parquet, Arrow, LAReQA or
 //!   BEIR, grouped by id (the hybrid sampler's unit), and written back as JSON Lines or Parquet;
 //! * [`iso`]: language codes and detection;
+//! * [`docs`]: a documentation site (mdBook, Markdown tree, built HTML) as section passages;
 //! * [`lareqa`]: XQuAD-R / MLQA-R (SQuAD JSON with sentence breaks), parallel by question id;
 //! * [`beir`]: BEIR / MIRACL-style corpora, queries and qrels;
 //! * [`tasks`]: the mono-, cross- and multilingual retrieval tasks the evaluator scores;
@@ -11,6 +12,7 @@
 //! * [`fetch`]: downloading the LAReQA files (pinned, checksummed).
 
 pub mod beir;
+pub mod docs;
 pub mod error;
 pub mod fetch;
 pub mod iso;

@@ -40,6 +40,10 @@ pub struct ExportOptions {
     pub overwrite: bool,
     /// An `hbt eval` report to ship for the app's charts.
     pub report: Option<PathBuf>,
+    /// Give each passage a content hash (model files and text) and take the vectors of
+    /// unchanged passages from the bundle already at the output, if it has them: a docs
+    /// site's second export re-embeds only the sections that changed.
+    pub incremental: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -48,6 +52,10 @@ pub struct ExportSummary {
     pub prune: Option<PruneStats>,
     pub on_demand: Option<OnDemandStats>,
     pub seconds: f64,
+    /// Passages embedded by this export, and those whose vectors came from the previous
+    /// bundle (incremental exports).
+    pub embedded: usize,
+    pub reused: usize,
 }
 
 /// The passages (candidate sentences) and questions of a LAReQA corpus. A question's answers
@@ -70,6 +78,7 @@ pub fn lareqa_corpus(
                 id: format!("{lang}/{}/{i}", c.name),
                 lang: lang.clone(),
                 text: d.candidate_text(i, input),
+                ..Default::default()
             });
         }
     }
@@ -246,15 +255,68 @@ pub fn export_bundle(
         None => None,
     };
 
+    // Read before the new bundle replaces it; a bundle that cannot be read is not reused.
+    let previous = if options.incremental {
+        previous_vectors(out)
+    } else {
+        None
+    };
     hbt_model::save::write_dir_atomically(out, options.overwrite, |tmp| {
-        write_bundle(enc, model_dir, corpus, source, tmp, options, report.as_deref(), bar)
+        write_bundle(
+            enc,
+            model_dir,
+            corpus,
+            source,
+            tmp,
+            options,
+            report.as_deref(),
+            previous.as_ref(),
+            bar,
+        )
     })
-    .map(|(manifest, prune, on_demand)| ExportSummary {
+    .map(|(manifest, prune, on_demand, embedded, reused)| ExportSummary {
         manifest,
         prune,
         on_demand,
         seconds: start.elapsed().as_secs_f64(),
+        embedded,
+        reused,
     })
+}
+
+/// The vectors of an earlier bundle at `out`, by passage hash.
+struct Previous {
+    dim: usize,
+    by_hash: std::collections::HashMap<String, Vec<f32>>,
+}
+
+fn previous_vectors(out: &Path) -> Option<Previous> {
+    let m = Manifest::parse(&std::fs::read(out.join(hbt_bundle::MANIFEST)).ok()?, out).ok()?;
+    let c = BundleCorpus::parse(&std::fs::read(out.join(&m.corpus)).ok()?, out).ok()?;
+    let e = std::fs::read(out.join(&m.embeddings)).ok()?;
+    let (n, dim, v) = hbt_bundle::read_embeddings(&e, out).ok()?;
+    if n != c.passages.len() {
+        return None;
+    }
+    let by_hash = c
+        .passages
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| Some((p.hash.clone()?, v[i * dim..(i + 1) * dim].to_vec())))
+        .collect();
+    Some(Previous { dim, by_hash })
+}
+
+/// A passage's content hash: the shipped model's files and what is embedded.
+fn passage_hash(model: &[BundleFile], text: &str) -> String {
+    let mut h = sha2::Sha256::new();
+    for f in model {
+        h.update(f.path.as_bytes());
+        h.update(f.sha256.as_deref().unwrap_or("").as_bytes());
+    }
+    h.update([0]);
+    h.update(text.as_bytes());
+    format!("{:x}", h.finalize())[..32].to_string()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -268,8 +330,9 @@ fn write_bundle(
     tmp: &Path,
     options: &ExportOptions,
     report: Option<&[u8]>,
+    previous: Option<&Previous>,
     bar: &ProgressBar,
-) -> Result<(Manifest, Option<PruneStats>, Option<OnDemandStats>)> {
+) -> Result<(Manifest, Option<PruneStats>, Option<OnDemandStats>, usize, usize)> {
     let extra = ModelFiles {
         tokenizer_config: std::fs::read(model_dir.join("tokenizer_config.json")).ok(),
         ..Default::default()
@@ -310,9 +373,37 @@ fn write_bundle(
     let mut shipped = Encoder::load(&model_out, &enc.device, &EncoderOptions::default())?;
     shipped.batch_size = enc.batch_size;
     shipped.tokenizer.pad_multiple = enc.tokenizer.pad_multiple;
-    let texts: Vec<String> = corpus.passages.iter().map(|p| p.text.clone()).collect();
+    let mut model_files = Vec::new();
+    files_under(&model_out, &model_out, &mut model_files)?;
+    let mut corpus = corpus;
+    if options.incremental {
+        for p in &mut corpus.passages {
+            p.hash = Some(passage_hash(&model_files, &p.text));
+        }
+    }
+    let dim = enc.config.hidden_size;
+    let reuse: Vec<Option<&Vec<f32>>> = corpus
+        .passages
+        .iter()
+        .map(|p| {
+            let prev = previous.filter(|pr| pr.dim == dim)?;
+            prev.by_hash.get(p.hash.as_ref()?)
+        })
+        .collect();
+    let todo: Vec<usize> = (0..reuse.len()).filter(|&i| reuse[i].is_none()).collect();
+    let texts: Vec<String> = todo.iter().map(|&i| corpus.passages[i].text.clone()).collect();
     bar.set_length(texts.len() as u64);
-    let vectors = embed_all(&shipped, &texts, TextKind::Passage, bar)?;
+    let fresh = embed_all(&shipped, &texts, TextKind::Passage, bar)?;
+    let mut data = Vec::with_capacity(corpus.passages.len() * dim);
+    let mut next = fresh.data.chunks_exact(dim);
+    for r in &reuse {
+        match r {
+            Some(v) => data.extend_from_slice(v),
+            None => data.extend_from_slice(next.next().expect("one fresh vector per passage to embed")),
+        }
+    }
+    let (embedded, reused) = (todo.len(), reuse.len() - todo.len());
+    let vectors = hbt_eval::embed::Vectors { data, dim };
     let image = if options.q8_vectors {
         hbt_bundle::embeddings_safetensors_q8(vectors.len(), vectors.dim, &vectors.data)?
     } else {
@@ -327,8 +418,6 @@ fn write_bundle(
         write(&tmp.join("report.json"), r)?;
     }
 
-    let mut model_files = Vec::new();
-    files_under(&model_out, &model_out, &mut model_files)?;
     let weights_pruned = model_files
         .iter()
         .find(|f| f.path == "model.safetensors")
@@ -390,5 +479,5 @@ fn write_bundle(
     let mut mbytes = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
     mbytes.push(b'\n');
     write(&tmp.join(hbt_bundle::MANIFEST), &mbytes)?;
-    Ok((manifest, prune, on_demand))
+    Ok((manifest, prune, on_demand, embedded, reused))
 }

@@ -5,6 +5,7 @@
 //! else in the workspace depends on it, so the metrics never compile the trainer.
 
 pub mod bench;
+pub mod docs;
 pub mod error;
 pub mod export;
 pub mod study;

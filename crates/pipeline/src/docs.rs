@@ -1,0 +1,125 @@
+//! A docs site as a bundle, and the widget's search from the command line.
+//!
+//! `hbt export --docs`: the site's sections ([`hbt_data::docs`]) become the bundle's
+//! passages, each with its URL, page and section titles; an export over an earlier bundle
+//! re-embeds only the sections whose text changed. `hbt search --bundle`: the query is
+//! encoded by the bundle's own model files and ranked by [`hbt_bundle::docs::top_sections`],
+//! the function the browser widget calls.
+
+use std::path::Path;
+
+use hbt_bundle::{BundleCorpus, Manifest, Passage};
+use hbt_data::docs::Site;
+use hbt_model::{Encoder, EncoderOptions, TextKind};
+
+use crate::error::{PipelineError, Result};
+
+/// The bundle passages of a site's sections, in site order. A section split in pieces keeps
+/// one URL; ids are the URL and the piece's number.
+pub fn docs_corpus(site: &Site) -> BundleCorpus {
+    let mut piece = std::collections::HashMap::<&str, usize>::new();
+    let passages = site
+        .sections
+        .iter()
+        .map(|s| {
+            let n = piece.entry(s.url.as_str()).or_default();
+            *n += 1;
+            Passage {
+                id: format!("{}~{}", s.url, *n - 1),
+                lang: s.lang.clone(),
+                text: s.text.clone(),
+                url: Some(s.url.clone()),
+                page: Some(s.page_title.clone()),
+                section: Some(s.section_title.clone()),
+                hash: None,
+            }
+        })
+        .collect();
+    BundleCorpus {
+        passages,
+        questions: Vec::new(),
+    }
+}
+
+/// Whether `dir` holds an hbt bundle of a docs site (what an incremental export may replace).
+pub fn is_docs_bundle(dir: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(dir.join(hbt_bundle::MANIFEST)) else {
+        return false;
+    };
+    let Ok(m) = Manifest::parse(&bytes, dir) else {
+        return false;
+    };
+    std::fs::read(dir.join(&m.corpus))
+        .ok()
+        .and_then(|b| BundleCorpus::parse(&b, dir).ok())
+        .is_some_and(|c| c.passages.first().is_some_and(|p| p.url.is_some()))
+}
+
+/// One result of [`search`], as `hbt search` prints it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SearchHit {
+    pub rank: usize,
+    pub score: f32,
+    pub url: String,
+    pub page: String,
+    pub section: String,
+    pub lang: String,
+    pub snippet: String,
+}
+
+/// A loaded bundle: its model, passages and vectors.
+pub struct DocsIndex {
+    pub encoder: Encoder,
+    pub corpus: BundleCorpus,
+    pub vectors: Vec<f32>,
+    pub dim: usize,
+    pub manifest: Manifest,
+}
+
+impl DocsIndex {
+    pub fn open(bundle: &Path, device: &hbt_model::burn::prelude::Device) -> Result<DocsIndex> {
+        let read = |rel: &str| {
+            let p = bundle.join(rel);
+            std::fs::read(&p).map_err(|e| PipelineError::io(p, e))
+        };
+        let manifest = Manifest::parse(&read(hbt_bundle::MANIFEST)?, &bundle.join(hbt_bundle::MANIFEST))?;
+        let corpus = BundleCorpus::parse(&read(&manifest.corpus)?, &bundle.join(&manifest.corpus))?;
+        let (n, dim, vectors) =
+            hbt_bundle::read_embeddings(&read(&manifest.embeddings)?, &bundle.join(&manifest.embeddings))?;
+        if n != corpus.passages.len() {
+            return Err(PipelineError::Report {
+                path: bundle.join(&manifest.embeddings),
+                message: format!("{n} vectors for {} passages", corpus.passages.len()),
+            });
+        }
+        let encoder = Encoder::load(&bundle.join(&manifest.model.dir), device, &EncoderOptions::default())?;
+        Ok(DocsIndex {
+            encoder,
+            corpus,
+            vectors,
+            dim,
+            manifest,
+        })
+    }
+
+    /// The `k` best sections for `query`.
+    pub fn search(&self, query: &str, k: usize) -> Result<Vec<SearchHit>> {
+        let q = self.encoder.embed(&[query], TextKind::Query)?;
+        let hits = hbt_bundle::docs::top_sections(&self.corpus, &self.vectors, self.dim, &q[0], k);
+        Ok(hits
+            .into_iter()
+            .map(|h| {
+                let p = &self.corpus.passages[h.passage];
+                SearchHit {
+                    rank: h.rank,
+                    score: h.score,
+                    url: p.url.clone().unwrap_or_else(|| p.id.clone()),
+                    page: p.page.clone().unwrap_or_default(),
+                    section: p.section.clone().unwrap_or_default(),
+                    lang: p.lang.clone(),
+                    snippet: hbt_bundle::docs::snippet(p, 160),
+                }
+            })
+            .collect())
+    }
+}
