@@ -1,19 +1,36 @@
-// hbt search widget. Paste into any page:
+// hbt search for documentation pages: multilingual semantic search over a bundle made by
+// `hbt export --docs`, run in the visitor's browser. Add to any page:
 //
-//   <div data-hbt-bundle="https://example.org/hbt/demo/"></div>
 //   <script src="https://example.org/hbt/widget.js" defer></script>
+//   <hbt-search src="https://example.org/hbt/docs-bundle/"></hbt-search>
 //
-// Each element with data-hbt-bundle becomes a compact search box (an iframe of the hbt app
-// in widget mode, served from the folder this script comes from). Optional attributes:
-// data-hbt-height (CSS height, default 420px), data-hbt-backend="cpu" (skip WebGPU).
+// Only this script loads with the page. The engine (the hbt app in a hidden frame: its
+// worker, wasm and model) starts when the visitor focuses the box or presses "/", and is
+// shared by every box on the page and kept across client-side navigations. Attributes:
+//   src          the bundle folder (required)
+//   app          the hbt app's folder (default: this script's folder)
+//   k            results shown (default 5)
+//   placeholder  the box's placeholder text
+//   backend      "cpu" to skip WebGPU
+//   theme        "light" or "dark" (default: the visitor's preference)
+// Styling: CSS custom properties (--hbt-accent, --hbt-bg, --hbt-fg, --hbt-muted,
+// --hbt-border, --hbt-radius, --hbt-font, --hbt-width) and the parts input, listbox,
+// option, title, snippet, badge, status. Selecting a result follows its link; a page that
+// routes on the client can cancel the `hbt-navigate` event (detail: {url}) and route itself.
+//
+// The older embedding, an iframe of the whole app, still works:
+//   <div data-hbt-bundle="https://example.org/hbt/demo/"></div>
 (function () {
+  "use strict";
   var script = document.currentScript;
-  var appBase = new URL("./", script ? script.src : location.href);
-  function mount(el) {
+  var scriptBase = new URL("./", script ? script.src : location.href).href;
+
+  // ---- the older snippet: <div data-hbt-bundle> becomes an iframe of the app ----
+  function mountFrame(el) {
     if (el.dataset.hbtMounted) return;
     el.dataset.hbtMounted = "1";
     var bundle = new URL(el.dataset.hbtBundle || "demo/", location.href).href;
-    var src = new URL("index.html", appBase);
+    var src = new URL("index.html", scriptBase);
     src.searchParams.set("widget", "1");
     src.searchParams.set("bundle", bundle);
     if (el.dataset.hbtBackend) src.searchParams.set("backend", el.dataset.hbtBackend);
@@ -27,9 +44,384 @@
       (el.dataset.hbtHeight || "420px");
     el.appendChild(frame);
   }
-  function mountAll() {
-    document.querySelectorAll("[data-hbt-bundle]").forEach(mount);
+  function mountFrames() {
+    document.querySelectorAll("[data-hbt-bundle]").forEach(mountFrame);
   }
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", mountAll);
-  else mountAll();
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", mountFrames);
+  else mountFrames();
+
+  if (!window.customElements || customElements.get("hbt-search")) return;
+
+  // ---- engines: one hidden frame per (app, bundle, backend), shared by the boxes ----
+  var engines = new Map();
+
+  function Engine(app, bundle, backend) {
+    this.listeners = new Set();
+    this.pending = new Map();
+    this.nextId = 1;
+    this.state = "loading";
+    this.error = null;
+    this.progress = null;
+    var url = new URL("index.html", app);
+    url.searchParams.set("engine", "1");
+    url.searchParams.set("bundle", bundle);
+    if (backend) url.searchParams.set("backend", backend);
+    this.origin = url.origin;
+    var frame = document.createElement("iframe");
+    frame.src = url.href;
+    frame.title = "hbt search engine";
+    frame.setAttribute("aria-hidden", "true");
+    frame.tabIndex = -1;
+    // Rendered (not display:none) so the browser runs it at full speed, but invisible.
+    frame.style.cssText =
+      "position:fixed;left:0;bottom:0;width:1px;height:1px;border:0;opacity:0;pointer-events:none;";
+    this.frame = frame;
+    var self = this;
+    this.onMessage = function (ev) {
+      if (ev.source !== frame.contentWindow || typeof ev.data !== "string") return;
+      var msg;
+      try {
+        msg = JSON.parse(ev.data);
+      } catch (e) {
+        return;
+      }
+      self.heard = true;
+      if (msg.type === "progress") self.progress = msg;
+      else if (msg.type === "ready") {
+        self.state = "ready";
+        self.info = msg;
+      } else if (msg.type === "results") {
+        var done = self.pending.get(msg.id);
+        self.pending.delete(msg.id);
+        if (done) done.resolve(msg);
+        return;
+      } else if (msg.type === "error") {
+        if (msg.id != null && self.pending.has(msg.id)) {
+          self.pending.get(msg.id).reject(new Error(msg.message));
+          self.pending.delete(msg.id);
+          return;
+        }
+        self.fail(msg.message);
+        return;
+      }
+      self.emit();
+    };
+    window.addEventListener("message", this.onMessage);
+    frame.addEventListener("load", function () {
+      // A frame that loaded but never spoke is not an hbt app (a 404 page, a blocked frame).
+      setTimeout(function () {
+        if (!self.heard) self.fail("the search engine did not start (no hbt app at " + app + ")");
+      }, 15000);
+    });
+    (document.body || document.documentElement).appendChild(frame);
+  }
+  Engine.prototype.emit = function () {
+    var self = this;
+    this.listeners.forEach(function (f) {
+      f(self);
+    });
+  };
+  Engine.prototype.fail = function (message) {
+    if (this.state === "error") return;
+    this.state = "error";
+    this.error = message || "the search engine failed";
+    this.pending.forEach(function (p) {
+      p.reject(new Error(message));
+    });
+    this.pending.clear();
+    this.emit();
+  };
+  Engine.prototype.search = function (q, k) {
+    var self = this;
+    return new Promise(function (resolve, reject) {
+      var id = self.nextId++;
+      self.pending.set(id, { resolve: resolve, reject: reject });
+      self.frame.contentWindow.postMessage(JSON.stringify({ type: "search", id: id, q: q, k: k }), self.origin);
+    });
+  };
+  function engineFor(app, bundle, backend) {
+    var key = app + "\n" + bundle + "\n" + (backend || "");
+    var e = engines.get(key);
+    // A client-side router may have removed the frame with the old page's body.
+    if (!e || !e.frame.isConnected || e.state === "error") {
+      if (e) window.removeEventListener("message", e.onMessage);
+      e = new Engine(app, bundle, backend);
+      engines.set(key, e);
+    }
+    return e;
+  }
+
+  var LANGS = {
+    ar: "العربية", de: "Deutsch", el: "Ελληνικά", en: "English", es: "Español", fr: "Français",
+    hi: "हिन्दी", it: "Italiano", ja: "日本語", ko: "한국어", nl: "Nederlands", pl: "Polski",
+    pt: "Português", ru: "Русский", th: "ไทย", tr: "Türkçe", uk: "Українська", vi: "Tiếng Việt", zh: "中文",
+  };
+
+  var CSS =
+    ":host{--hbt-accent:#2563eb;--hbt-bg:#fff;--hbt-fg:#1b2430;--hbt-muted:#5b6675;--hbt-border:#d0d7e2;" +
+    "--hbt-hover:#eef3fd;--hbt-radius:8px;--hbt-font:inherit;--hbt-width:100%;display:block;position:relative;" +
+    "width:var(--hbt-width);font:var(--hbt-font);color:var(--hbt-fg)}" +
+    "@media (prefers-color-scheme:dark){:host(:not([theme=light])){--hbt-accent:#7aa7ff;--hbt-bg:#1d2128;" +
+    "--hbt-fg:#e6e9ee;--hbt-muted:#a4adba;--hbt-border:#3a414d;--hbt-hover:#2a3140}}" +
+    ":host([theme=dark]){--hbt-accent:#7aa7ff;--hbt-bg:#1d2128;--hbt-fg:#e6e9ee;--hbt-muted:#a4adba;" +
+    "--hbt-border:#3a414d;--hbt-hover:#2a3140}" +
+    "input{box-sizing:border-box;width:100%;padding:.5em .75em;font:inherit;color:var(--hbt-fg);" +
+    "background:var(--hbt-bg);border:1px solid var(--hbt-border);border-radius:var(--hbt-radius)}" +
+    "input:focus{outline:2px solid var(--hbt-accent);outline-offset:1px}" +
+    "[role=listbox]{position:absolute;z-index:1000;left:0;right:0;margin:.25em 0 0;padding:.25em;list-style:none;" +
+    "background:var(--hbt-bg);border:1px solid var(--hbt-border);border-radius:var(--hbt-radius);" +
+    "box-shadow:0 6px 24px rgba(0,0,0,.18);max-height:70vh;overflow:auto}" +
+    "[role=listbox][hidden]{display:none}" +
+    "[role=option]{display:block;padding:.5em .6em;border-radius:calc(var(--hbt-radius) - 2px);cursor:pointer}" +
+    "[role=option][aria-selected=true],[role=option]:hover{background:var(--hbt-hover)}" +
+    "a{color:inherit;text-decoration:none;display:block}" +
+    ".title{font-weight:600;color:var(--hbt-accent)}.snippet{display:block;font-size:.88em;color:var(--hbt-muted);" +
+    "margin-top:.15em}.badge{display:inline-block;font-size:.72em;font-weight:600;padding:0 .45em;margin-left:.4em;" +
+    "border:1px solid var(--hbt-border);border-radius:1em;color:var(--hbt-muted);vertical-align:middle}" +
+    ".status{font-size:.85em;color:var(--hbt-muted);padding:.3em .2em 0;min-height:1.2em}" +
+    ".status:empty{display:none}";
+
+  var counter = 0;
+
+  class HbtSearch extends HTMLElement {
+    constructor() {
+      super();
+      var uid = "hbt-search-" + ++counter;
+      var root = this.attachShadow({ mode: "open" });
+      root.innerHTML =
+        "<style>" + CSS + "</style>" +
+        '<input part="input" type="search" role="combobox" autocomplete="off" spellcheck="false" ' +
+        'aria-autocomplete="list" aria-expanded="false" aria-controls="' + uid + '-list">' +
+        '<ul part="listbox" role="listbox" id="' + uid + '-list" hidden></ul>' +
+        '<div part="status" class="status" role="status" aria-live="polite"></div>';
+      this.uid = uid;
+      this.input = root.querySelector("input");
+      this.list = root.querySelector("ul");
+      this.status = root.querySelector(".status");
+      this.hits = [];
+      this.active = -1;
+      this.seq = 0;
+      this.timer = 0;
+      this.onEngine = this.onEngine.bind(this);
+      this.onSlash = this.onSlash.bind(this);
+      var self = this;
+      this.input.addEventListener("focus", function () {
+        self.start();
+      });
+      this.input.addEventListener("input", function () {
+        clearTimeout(self.timer);
+        self.timer = setTimeout(function () {
+          self.query();
+        }, 120);
+      });
+      this.input.addEventListener("keydown", function (e) {
+        self.onKey(e);
+      });
+      this.input.addEventListener("blur", function () {
+        setTimeout(function () {
+          if (!self.shadowRoot.activeElement) self.close();
+        }, 150);
+      });
+    }
+
+    connectedCallback() {
+      this.input.placeholder = this.getAttribute("placeholder") || "Search the docs in any language  ( / )";
+      this.input.setAttribute("aria-label", this.getAttribute("aria-label") || "Search the documentation");
+      document.addEventListener("keydown", this.onSlash);
+      if (this.engine) this.engine.listeners.add(this.onEngine);
+    }
+
+    disconnectedCallback() {
+      document.removeEventListener("keydown", this.onSlash);
+      if (this.engine) this.engine.listeners.delete(this.onEngine);
+    }
+
+    onSlash(e) {
+      if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
+      var t = e.composedPath()[0];
+      if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+      // With several boxes on a page, the first takes "/".
+      if (document.querySelector("hbt-search") !== this) return;
+      e.preventDefault();
+      this.input.focus();
+    }
+
+    start() {
+      if (this.engine && this.engine.state !== "error" && this.engine.frame.isConnected) return;
+      var src = this.getAttribute("src");
+      if (!src) {
+        this.say("No bundle: set the src attribute of <hbt-search>.");
+        return;
+      }
+      var bundle = new URL(src, location.href).href;
+      if (!bundle.endsWith("/")) bundle += "/";
+      var app = new URL(this.getAttribute("app") || scriptBase, location.href).href;
+      if (!app.endsWith("/")) app += "/";
+      if (this.engine) this.engine.listeners.delete(this.onEngine);
+      this.engine = engineFor(app, bundle, this.getAttribute("backend"));
+      this.engine.listeners.add(this.onEngine);
+      this.onEngine(this.engine);
+    }
+
+    onEngine(e) {
+      if (e.state === "error") {
+        this.say("Search is unavailable: " + e.error);
+        this.close();
+      } else if (e.state === "loading") {
+        var p = e.progress;
+        this.say(
+          p && p.total > 1
+            ? "Loading search… " + (p.done / 1e6).toFixed(1) + " / " + (p.total / 1e6).toFixed(1) + " MB"
+            : "Loading search…"
+        );
+      } else {
+        this.say("");
+        if (this.input.value.trim()) this.query();
+      }
+    }
+
+    say(text) {
+      this.status.textContent = text;
+    }
+
+    query() {
+      var q = this.input.value.trim();
+      if (!q) {
+        this.render([]);
+        return;
+      }
+      if (!this.engine) this.start();
+      if (!this.engine || this.engine.state !== "ready") return;
+      var seq = ++this.seq;
+      var k = parseInt(this.getAttribute("k") || "5", 10) || 5;
+      var self = this;
+      this.engine.search(q, k).then(
+        function (r) {
+          if (seq !== self.seq) return;
+          self.lastMs = r.ms;
+          self.render(r.hits);
+          self.dispatchEvent(new CustomEvent("hbt-results", { detail: r, bubbles: true, composed: true }));
+        },
+        function (err) {
+          if (seq === self.seq) self.say("Search failed: " + err.message);
+        }
+      );
+    }
+
+    render(hits) {
+      this.hits = hits;
+      this.active = -1;
+      this.list.textContent = "";
+      var self = this;
+      hits.forEach(function (h, i) {
+        var li = document.createElement("li");
+        li.id = self.uid + "-opt-" + i;
+        li.setAttribute("role", "option");
+        li.setAttribute("part", "option");
+        li.setAttribute("aria-selected", "false");
+        var a = document.createElement("a");
+        a.href = h.url;
+        a.tabIndex = -1;
+        var title = document.createElement("span");
+        title.className = "title";
+        title.setAttribute("part", "title");
+        title.textContent = h.page && h.section && h.page !== h.section ? h.page + " › " + h.section : h.page || h.section || h.url;
+        var badge = document.createElement("span");
+        badge.className = "badge";
+        badge.setAttribute("part", "badge");
+        badge.lang = h.lang;
+        badge.title = LANGS[h.lang] || h.lang;
+        badge.textContent = h.lang;
+        var snip = document.createElement("span");
+        snip.className = "snippet";
+        snip.setAttribute("part", "snippet");
+        snip.lang = h.lang;
+        snip.textContent = h.snippet;
+        a.append(title, badge, snip);
+        a.addEventListener("click", function (e) {
+          if (!self.navigate(h.url)) e.preventDefault();
+        });
+        li.appendChild(a);
+        li.addEventListener("mousedown", function (e) {
+          e.preventDefault();
+        });
+        self.list.appendChild(li);
+      });
+      var open = hits.length > 0;
+      this.list.hidden = !open;
+      this.input.setAttribute("aria-expanded", String(open));
+      this.input.removeAttribute("aria-activedescendant");
+      if (!hits.length && this.input.value.trim() && this.engine && this.engine.state === "ready") this.say("No results.");
+      else if (this.engine && this.engine.state === "ready") this.say("");
+    }
+
+    select(i) {
+      var opts = this.list.children;
+      if (!opts.length) return;
+      this.active = (i + opts.length) % opts.length;
+      for (var j = 0; j < opts.length; j++) opts[j].setAttribute("aria-selected", String(j === this.active));
+      var el = opts[this.active];
+      this.input.setAttribute("aria-activedescendant", el.id);
+      el.scrollIntoView({ block: "nearest" });
+    }
+
+    // Follow a result; false when a listener routed it instead.
+    navigate(url) {
+      var ev = new CustomEvent("hbt-navigate", { detail: { url: url }, bubbles: true, composed: true, cancelable: true });
+      this.close();
+      return this.dispatchEvent(ev);
+    }
+
+    close() {
+      this.list.hidden = true;
+      this.input.setAttribute("aria-expanded", "false");
+      this.input.removeAttribute("aria-activedescendant");
+      this.active = -1;
+    }
+
+    onKey(e) {
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        if (this.list.hidden && this.hits.length) {
+          this.list.hidden = false;
+          this.input.setAttribute("aria-expanded", "true");
+        }
+        this.select(this.active + (e.key === "ArrowDown" ? 1 : this.active < 0 ? 0 : -1));
+      } else if (e.key === "Enter") {
+        var i = this.active >= 0 ? this.active : 0;
+        if (this.hits[i] && !this.list.hidden) {
+          e.preventDefault();
+          var url = this.hits[i].url;
+          if (this.navigate(url)) location.href = new URL(url, location.href).href;
+        }
+      } else if (e.key === "Escape") {
+        if (!this.list.hidden) {
+          e.preventDefault();
+          this.close();
+        } else {
+          this.input.value = "";
+          this.render([]);
+        }
+      }
+    }
+  }
+  customElements.define("hbt-search", HbtSearch);
+
+  // ---- sites that can only add a script (mdBook's additional-js, MkDocs' extra_javascript):
+  // window.hbtSearch = {src, app, mount: "CSS selector", position: "prepend" | "append", …}
+  // set before this script places a box there on every page ----
+  function autoMount() {
+    var c = window.hbtSearch;
+    if (!c || !c.mount) return;
+    var host = document.querySelector(c.mount);
+    if (!host || host.querySelector("hbt-search")) return;
+    var el = document.createElement("hbt-search");
+    ["src", "app", "k", "placeholder", "backend", "theme"].forEach(function (k) {
+      if (c[k] != null) el.setAttribute(k, String(c[k]));
+    });
+    if (c.position === "append") host.append(el);
+    else host.prepend(el);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", autoMount);
+  else autoMount();
 })();

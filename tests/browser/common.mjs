@@ -46,12 +46,23 @@ export function cosine(a, b) {
  * and the whole file, as python3 -m http.server does), `shiftRange` (answer each range with
  * the bytes `shiftRange` further on: a wrong answer of the right length), `gzip` (default
  * on: compress COMPRESS types for clients that accept it, as static hosts do).
+ * `cors`: allow any origin (a bundle on a CDN); off, as on a host that does not say so.
  * `bytes` in the log is what went on the wire, `raw` the file's bytes.
  */
-export function serve(root, { noRange = false, singleRange = false, shiftRange = 0, gzip = true } = {}) {
+export function serve(root, { noRange = false, singleRange = false, shiftRange = 0, gzip = true, cors = false } = {}) {
   const log = [];
   const gzipped = new Map();
   const server = createServer(async (req, res) => {
+    if (cors) {
+      // What a bundle on another origin needs: reads by any page, Range (several ranges
+      // make the browser ask first), and the range headers readable.
+      res.setHeader("access-control-allow-origin", "*");
+      res.setHeader("access-control-expose-headers", "content-range, content-length, accept-ranges");
+      if (req.method === "OPTIONS") {
+        res.writeHead(204, { "access-control-allow-headers": "range", "access-control-allow-methods": "GET, HEAD", "access-control-max-age": "600" });
+        return res.end();
+      }
+    }
     try {
       let path = decodeURIComponent(new URL(req.url, "http://x").pathname);
       if (path.endsWith("/")) path += "index.html";

@@ -1,0 +1,199 @@
+// The docs widget in Chromium, on a real documentation site.
+//
+//   node tests/browser/docs.mjs --site out/docs-site --hbt target/release/hbt --out out/docs-browser
+//
+// --site is what scripts/mdbook-site.sh wrote: the Rust book built by mdBook with the hbt box
+// in its menu bar (book/), its docs bundle (hbt-bundles/book/) and the app (hbt-app/). The
+// test serves it on localhost and checks, in order:
+//  1. the page's load fetches only the widget's script, style and config (≤ 30 KB gzip
+//     together), nothing of the engine, until the visitor presses "/";
+//  2. a German and a Chinese question, typed into the box, land on the expected English
+//     sections (Enter follows the first result), and the top 5 equal `hbt search`'s;
+//  3. the box is an ARIA combobox whose listbox axe-core finds no violations in;
+//  4. ↑ ↓ Esc work, a second visit answers from the cache, a warm query's encoding time;
+//  5. a plain HTML page on another origin than the bundle: with CORS the box answers,
+//     without it it says search is unavailable and the page keeps working; a box added by
+//     client-side navigation works with the engine already loaded; the older
+//     `data-hbt-bundle` snippet still mounts its frame.
+// Timings are printed (never asserted); a screenshot of the open results goes to --out.
+import { chromium } from "playwright-core";
+import { parseArgs, serve } from "./common.mjs";
+import { mkdir, writeFile, readFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import assert from "node:assert/strict";
+
+const args = parseArgs(process.argv.slice(2));
+const site = resolve(args.site ?? "out/docs-site");
+const hbt = resolve(args.hbt ?? "target/release/hbt");
+const out = resolve(args.out ?? "out/docs-browser");
+const chromePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const here = dirname(fileURLToPath(import.meta.url));
+const TIMEOUT = 5 * 60_000;
+await mkdir(out, { recursive: true });
+
+// Written before the first run, from what the book's sections are about (not from results).
+const QUESTIONS = [
+  { lang: "de", text: "Wie erstelle ich einen neuen Vektor und füge Elemente hinzu?", page: "/book/ch08-01-vectors.html" },
+  { lang: "zh", text: "如何在 Rust 中读取文件的内容?", page: "/book/ch12-02-reading-a-file.html" },
+];
+
+const flags = ["--no-sandbox", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic", "--disable-gpu", "--disable-features=WebGPU"];
+const browser = await chromium.launch({ executablePath: chromePath, headless: true, args: flags });
+const server = await serve(site);
+const base = `http://127.0.0.1:${server.address().port}`;
+const report = {};
+
+function hbtSearch(q) {
+  const o = execFileSync(hbt, ["search", "--bundle", join(site, "hbt-bundles/book"), "--backend", "cpu", "-k", "5", q], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  return o.trim().split("\n").map((l) => JSON.parse(l));
+}
+
+/** Type `q` into the page's box and wait for its results (the `hbt-results` event). */
+async function ask(page, q) {
+  const wait = page.evaluate(
+    () => new Promise((ok) => document.addEventListener("hbt-results", (e) => ok({ hits: e.detail.hits, ms: e.detail.ms, encode_ms: e.detail.encode_ms, t: performance.now() }), { once: true }))
+  );
+  const box = page.locator("hbt-search input");
+  await box.fill(q);
+  return wait;
+}
+
+try {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  page.on("pageerror", (e) => console.log("page error:", e.message));
+
+  // 1. What the page loads before anyone touches the box.
+  const start = server.log.length;
+  await page.goto(`${base}/book/ch01-01-installation.html`, { waitUntil: "networkidle" });
+  await page.waitForSelector("hbt-search");
+  const before = server.log.slice(start);
+  const hbtFiles = before.filter((r) => r.path.startsWith("/book/hbt/"));
+  const hbtBytes = hbtFiles.reduce((s, r) => s + r.bytes, 0);
+  assert.deepEqual(hbtFiles.map((r) => r.path).sort(), ["/book/hbt/hbt-config.js", "/book/hbt/hbt-search.css", "/book/hbt/widget.js"]);
+  assert.ok(!before.some((r) => r.path.startsWith("/hbt-app/") || r.path.startsWith("/hbt-bundles/")), "the engine loaded before any interaction");
+  assert.ok(hbtBytes <= 30 * 1024, `the widget adds ${hbtBytes} bytes before interaction`);
+  report.bytes_before_interaction = hbtBytes;
+  console.log(`docs: before interaction the widget adds ${hbtBytes} bytes (gzip) in ${hbtFiles.length} files; no engine request`);
+
+  // 2. "/" focuses the box and starts the engine; the first question is typed at once.
+  const t0 = await page.evaluate(() => performance.now());
+  await page.keyboard.press("/");
+  assert.equal(await page.evaluate(() => document.querySelector("hbt-search").shadowRoot.activeElement?.tagName), "INPUT");
+  const answers = [];
+  for (const [i, q] of QUESTIONS.entries()) {
+    const r = await ask(page, q.text);
+    if (i === 0) {
+      report.first_answer_after_focus_ms = r.t - t0;
+      console.log(`docs: first answer ${((r.t - t0) / 1000).toFixed(2)} s after "/" (cold cache, CPU backend)`);
+    }
+    const native = hbtSearch(q.text);
+    console.log(`docs: ${q.lang} "${q.text}"`);
+    r.hits.forEach((h, j) => console.log(`   ${h.rank}. ${h.score.toFixed(4)} ${h.url}   | hbt search: ${native[j]?.score.toFixed(4)} ${native[j]?.url}`));
+    assert.deepEqual(r.hits.map((h) => h.url), native.map((h) => h.url), "the widget's top 5 differ from hbt search's");
+    for (const [a, b] of r.hits.map((h, j) => [h.score, native[j].score])) assert.ok(Math.abs(a - b) < 2e-3, `scores ${a} vs ${b}`);
+    answers.push(r);
+  }
+
+  // 3. ARIA: a combobox owning a listbox of options, checked by axe-core.
+  const aria = await page.evaluate(() => {
+    const root = document.querySelector("hbt-search").shadowRoot;
+    const input = root.querySelector("input");
+    const list = root.getElementById(input.getAttribute("aria-controls"));
+    return { role: input.getAttribute("role"), expanded: input.getAttribute("aria-expanded"), listRole: list?.getAttribute("role"), options: list?.querySelectorAll("[role=option]").length };
+  });
+  assert.deepEqual(aria, { role: "combobox", expanded: "true", listRole: "listbox", options: 5 });
+  await page.addScriptTag({ path: join(here, "node_modules/axe-core/axe.min.js") });
+  const axe = await page.evaluate(async () => {
+    const r = await window.axe.run(document.querySelector("hbt-search"), { resultTypes: ["violations"] });
+    return r.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`);
+  });
+  assert.deepEqual(axe, [], `axe-core violations: ${axe.join("; ")}`);
+  console.log("docs: axe-core finds no violations in the open widget");
+
+  // 4. Keys: ↓ ↓ ↑ selects the first option; Esc closes; the screenshot shows the results.
+  await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("ArrowUp");
+  const active = await page.evaluate(() => {
+    const root = document.querySelector("hbt-search").shadowRoot;
+    return root.querySelector("input").getAttribute("aria-activedescendant") === root.querySelector("[role=option]").id;
+  });
+  assert.ok(active, "↓ ↓ ↑ did not select the first option");
+  await page.screenshot({ path: join(out, "widget-mdbook.png") });
+  await page.keyboard.press("Escape");
+  assert.equal(await page.evaluate(() => document.querySelector("hbt-search").shadowRoot.querySelector("input").getAttribute("aria-expanded")), "false");
+
+  // Enter follows the first result: each question lands on its English section.
+  for (const q of QUESTIONS) {
+    await ask(page, q.text);
+    await Promise.all([page.waitForURL((u) => u.pathname === q.page), page.locator("hbt-search input").press("Enter")]);
+    const url = new URL(page.url());
+    console.log(`docs: ${q.lang} question → ${url.pathname}${url.hash}`);
+    assert.equal(url.pathname, q.page);
+    // The page reloaded (mdBook pages are separate documents): focus the new box.
+    await page.waitForSelector("hbt-search");
+    await page.locator("hbt-search input").focus();
+  }
+
+  // Second visit: the engine's files come from the Cache API.
+  const t1 = await page.evaluate(() => performance.now());
+  const again = await ask(page, "Was ist Ownership?");
+  report.second_visit_first_answer_ms = again.t - t1;
+  const warm = [];
+  for (const q of ["Was sind Closures?", "什么是生命周期?", "¿Cómo se usan los traits?"]) warm.push((await ask(page, q)).encode_ms);
+  report.warm_encode_ms = warm;
+  console.log(`docs: second visit: first answer ${(again.t - t1).toFixed(0)} ms after focus; warm queries encoded in ${warm.map((m) => m.toFixed(1)).join(", ")} ms`);
+
+  // 5. A plain HTML site whose bundle is on another origin.
+  const bundleCors = await serve(join(site, "hbt-bundles/book"), { cors: true });
+  const bundleClosed = await serve(join(site, "hbt-bundles/book"));
+  const other = (s) => `http://localhost:${s.address().port}/`;
+  const plain = `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Plain docs page</title>
+<script src="/book/hbt/widget.js" defer></script></head><body><main><h1>Plain page</h1>
+<hbt-search id="open" src="${other(bundleCors)}" app="/hbt-app/"></hbt-search>
+<hbt-search id="closed" src="${other(bundleClosed)}" app="/hbt-app/" style="margin-top:1em"></hbt-search>
+<button id="b" onclick="this.textContent='clicked'">host button</button>
+<div id="spa"></div>
+<div data-hbt-bundle="/hbt-bundles/book/" data-hbt-height="200px"></div></main></body></html>`;
+  await writeFile(join(site, "plain.html"), plain);
+  const p2 = await context.newPage();
+  p2.setDefaultTimeout(TIMEOUT);
+  await p2.goto(`${base}/plain.html`);
+  await p2.locator("#closed input").focus();
+  await p2.waitForFunction(() => /unavailable/.test(document.querySelector("#closed").shadowRoot.querySelector(".status").textContent), null, { timeout: TIMEOUT });
+  const closedMsg = await p2.evaluate(() => document.querySelector("#closed").shadowRoot.querySelector(".status").textContent);
+  console.log(`docs: bundle without CORS: "${closedMsg}"`);
+  await p2.click("#b");
+  assert.equal(await p2.textContent("#b"), "clicked");
+  await p2.locator("#open input").focus();
+  const wait = p2.evaluate(() => new Promise((ok) => document.querySelector("#open").addEventListener("hbt-results", (e) => ok(e.detail.hits), { once: true })));
+  await p2.locator("#open input").fill(QUESTIONS[0].text);
+  const crossHits = await wait;
+  assert.equal(crossHits[0].url, answers[0].hits[0].url, "a bundle on another origin (CORS) answers as the same bundle does");
+  console.log("docs: bundle on another origin with CORS: the same first result");
+  // Client-side navigation: a new box inserted later mounts and answers (shared engine).
+  const frames = await p2.evaluate(() => document.querySelectorAll("iframe[title='hbt search engine']").length);
+  await p2.evaluate((src) => {
+    history.pushState({}, "", "/plain.html#next");
+    document.querySelector("#open").remove();
+    document.querySelector("#spa").innerHTML = `<hbt-search id="later" src="${src}" app="/hbt-app/"></hbt-search>`;
+  }, other(bundleCors));
+  await p2.locator("#later input").focus();
+  const wait2 = p2.evaluate(() => new Promise((ok) => document.querySelector("#later").addEventListener("hbt-results", (e) => ok(e.detail.hits), { once: true })));
+  await p2.locator("#later input").fill(QUESTIONS[1].text);
+  assert.equal((await wait2)[0].url, answers[1].hits[0].url);
+  assert.equal(await p2.evaluate(() => document.querySelectorAll("iframe[title='hbt search engine']").length), frames, "a new box started a second engine");
+  assert.equal(await p2.locator("[data-hbt-bundle] iframe.hbt-widget-frame").count(), 1, "the older data-hbt-bundle snippet did not mount");
+  console.log("docs: a box added by client-side navigation answers with the loaded engine; the older snippet mounts its frame");
+  bundleCors.close();
+  bundleClosed.close();
+  await writeFile(join(out, "docs-browser.json"), JSON.stringify(report, null, 2));
+  console.log("docs browser test: all passed");
+} finally {
+  await browser.close();
+  server.close();
+}
