@@ -7,6 +7,7 @@
 # network namespaces (root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/env.sh
 T0=${CI_T0:-$(date +%s)}
 phase() { echo "== [$(( ($(date +%s) - T0) / 60 )) min $(( ($(date +%s) - T0) % 60 )) s] $*"; }
 # hbt-web is wasm-only; it is built by trunk below. The release profile: Burn's kernels
@@ -20,6 +21,8 @@ cargo clippy --workspace --exclude hbt-web --all-targets --features hbt-model/wg
 cargo clippy -p hbt-web --target wasm32-unknown-unknown -- -D warnings
 # No function over ~100 lines or file over ~500 in crates/*/src without a sentence saying why.
 python3 scripts/long-code.py
+# The docs reader's anchors are checked against mdBook's own output: CI has mdbook.
+export HBT_REQUIRE_MDBOOK=1
 phase "native tests"
 cargo test --release --workspace --exclude hbt-web --features hbt-model/wgpu,hbt-device/wgpu
 # target/release/hbt was built by the test run (for the CLI's integration tests).
@@ -32,6 +35,9 @@ phase "web build (default)"
 HBT="$HBT" scripts/build-web.sh
 phase "browser e2e (default)"
 node tests/browser/e2e.mjs --dist dist --hbt "$HBT" --out out/browser
+phase "docs site: the Rust book by mdBook with the widget, its bundle, in Chromium"
+HBT="$HBT" scripts/mdbook-site.sh "$HBT_SHARED/data/docs/rust-book" out/docs-site book
+node tests/browser/docs.mjs --site out/docs-site --hbt "$HBT" --out out/docs-browser
 # The app built without its WebGPU backend (the CPU fallback alone, a quarter of the wasm):
 # same bundle, in a browser that has WebGPU.
 phase "web build (CPU-only)"

@@ -213,16 +213,16 @@ pub fn run(a: ExportArgs) -> Result<()> {
 /// The bundle's passages and questions, and where they came from: a LAReQA folder (passage
 /// languages, question-only languages, a limit) or a JSON-lines file.
 fn load_corpus(a: &ExportArgs) -> Result<(hbt_bundle::BundleCorpus, String)> {
-    let corpus = a.corpus.as_ref().context("--corpus or --docs is required")?;
-    Ok(if corpus.is_dir() {
-        let c = hbt_data::load_dir(corpus)?;
+    let path = a.corpus.as_ref().context("--corpus or --docs is required")?;
+    Ok(if path.is_dir() {
+        let c = hbt_data::load_dir(path)?;
         // Passage languages and question-only languages, loaded together: a question's
         // answers are found by its id in every passage language.
         let all: Option<Vec<String>> = match (&a.languages, &a.question_languages) {
             (Some(p), Some(q)) => Some(p.iter().chain(q).cloned().collect()),
             (p, _) => p.clone(),
         };
-        let mut c = hbt_eval::lareqa::select_languages(c, all.as_deref(), corpus)?;
+        let mut c = hbt_eval::lareqa::select_languages(c, all.as_deref(), path)?;
         if let Some(n) = a.limit {
             c = c.limit(n);
         }
@@ -231,16 +231,16 @@ fn load_corpus(a: &ExportArgs) -> Result<(hbt_bundle::BundleCorpus, String)> {
             .as_ref()
             .map(|q| c.languages().into_iter().filter(|l| !q.contains(l)).collect());
         let corpus = lareqa_corpus(&c, a.input, passage_langs.as_deref(), a.example_questions);
-        (corpus, corpus.display().to_string())
-    } else if corpus.is_file() {
+        (corpus, path.display().to_string())
+    } else if path.is_file() {
         if a.languages.is_some() || a.limit.is_some() || a.question_languages.is_some() {
             bail!("--languages, --question-languages and --limit apply to LAReQA folders, not to a JSON-lines file");
         }
-        (jsonl_corpus(corpus)?, corpus.display().to_string())
+        (jsonl_corpus(path)?, path.display().to_string())
     } else {
         bail!(
             "{}: no such file or folder. {}",
-            corpus.display(),
+            path.display(),
             hbt_data::fetch::HOW_TO_GET
         );
     })

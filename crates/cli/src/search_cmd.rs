@@ -18,6 +18,10 @@ pub struct SearchArgs {
     /// cpu (Burn flex) or wgpu; default: wgpu only where a real GPU is present.
     #[arg(long)]
     backend: Option<BackendKind>,
+    /// The encoder's number format (f32, int8, …); default: int8 for an int8 bundle (the
+    /// browser's CPU path, which the widget takes without WebGPU), f32 otherwise.
+    #[arg(long)]
+    precision: Option<hbt_model::Precision>,
     /// The questions; each prints its results (a `query` field tells them apart).
     #[arg(required = true)]
     queries: Vec<String>,
@@ -32,8 +36,8 @@ pub fn run(a: SearchArgs) -> Result<()> {
     }
     let info = crate::select_device(a.backend);
     let device = hbt_device::device(info.kind())?;
-    let index =
-        DocsIndex::open(&a.bundle, &device).with_context(|| format!("opening bundle {}", a.bundle.display()))?;
+    let index = DocsIndex::open(&a.bundle, &device, a.precision)
+        .with_context(|| format!("opening bundle {}", a.bundle.display()))?;
     eprintln!(
         "hbt: {} passages of {} in {}",
         index.corpus.passages.len(),

@@ -77,7 +77,13 @@ pub struct DocsIndex {
 }
 
 impl DocsIndex {
-    pub fn open(bundle: &Path, device: &hbt_model::burn::prelude::Device) -> Result<DocsIndex> {
+    /// Open a bundle. `precision`: the encoder's number format; `None` takes the browser's
+    /// CPU path for int8 (`q8`) bundles (int8 linears, integer sums) and f32 otherwise.
+    pub fn open(
+        bundle: &Path,
+        device: &hbt_model::burn::prelude::Device,
+        precision: Option<hbt_model::Precision>,
+    ) -> Result<DocsIndex> {
         let read = |rel: &str| {
             let p = bundle.join(rel);
             std::fs::read(&p).map_err(|e| PipelineError::io(p, e))
@@ -92,7 +98,16 @@ impl DocsIndex {
                 message: format!("{n} vectors for {} passages", corpus.passages.len()),
             });
         }
-        let encoder = Encoder::load(&bundle.join(&manifest.model.dir), device, &EncoderOptions::default())?;
+        let precision = precision.unwrap_or(if manifest.model.dtype == "q8" {
+            hbt_model::Precision::Int8
+        } else {
+            hbt_model::Precision::F32
+        });
+        let options = EncoderOptions {
+            precision,
+            ..Default::default()
+        };
+        let encoder = Encoder::load(&bundle.join(&manifest.model.dir), device, &options)?;
         Ok(DocsIndex {
             encoder,
             corpus,

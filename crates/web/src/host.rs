@@ -56,7 +56,9 @@ fn listen(engine: Rc<Engine>) {
         if !from_parent {
             return;
         }
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&text) else { return };
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&text) else {
+            return;
+        };
         if msg["type"] != "search" {
             return;
         }
@@ -83,7 +85,9 @@ fn listen(engine: Rc<Engine>) {
                             })
                         })
                         .collect();
-                    post(json!({"type": "results", "id": id, "q": q, "ms": r.millis, "encode_ms": r.worker_ms, "hits": hits}));
+                    post(
+                        json!({"type": "results", "id": id, "q": q, "ms": r.millis, "encode_ms": r.worker_ms, "hits": hits}),
+                    );
                 }
                 Err(err) => post(json!({"type": "error", "id": id, "message": err})),
             }

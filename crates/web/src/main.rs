@@ -35,11 +35,15 @@ fn main() {
         }
     }));
     // `?engine=1`: no page, only the engine of a docs page's `<hbt-search>` (host.rs).
-    let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
+    let search = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .unwrap_or_default();
     let q = web_sys::UrlSearchParams::new_with_str(&search).ok();
     if q.as_ref().and_then(|q| q.get("engine")).is_some_and(|v| v == "1") {
         let get = |k: &str| q.as_ref().and_then(|q| q.get(k));
-        let bundle = get("bundle").filter(|b| !b.is_empty()).unwrap_or_else(|| "demo/".into());
+        let bundle = get("bundle")
+            .filter(|b| !b.is_empty())
+            .unwrap_or_else(|| "demo/".into());
         host::serve(bundle, get("backend").is_some_and(|b| b == "cpu"));
         return;
     }

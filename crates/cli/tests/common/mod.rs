@@ -290,3 +290,16 @@ pub fn weight_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
     v.sort();
     v
 }
+
+/// The multilingual-e5-small fixture (`../shared/tools/make-e5-small.py`, made by .ci/run).
+pub fn e5() -> PathBuf {
+    let d = std::env::var_os("HBT_E5_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/hbt-fixtures/multilingual-e5-small")
+    });
+    assert!(
+        d.join("model.safetensors").is_file(),
+        "e5 fixture missing at {} (see .ci/run)",
+        d.display()
+    );
+    d
+}

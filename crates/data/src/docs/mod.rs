@@ -389,11 +389,12 @@ fn add_page(site: &mut Site, page: Page, rel: &str, url: &str, opts: &DocsOption
             site.headings.push(format!("{url}#{a}"));
         }
     }
+    let only = page.sections.len() == 1;
     for s in page.sections {
         let body = s.text.trim();
-        // A heading directly followed by a subheading has no text of its own: its title
-        // still finds the page, so it stays when it is all the page has.
-        if body.is_empty() && (s.level > 1 || s.anchor.is_none()) {
+        // A heading directly followed by a subheading has no text of its own, and its title
+        // heads each subsection's passage: it stays only when it is all the page has.
+        if body.is_empty() && !only {
             continue;
         }
         let section_title = if s.title.is_empty() {

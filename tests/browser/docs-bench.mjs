@@ -1,0 +1,102 @@
+// hbt's docs widget beside Pagefind on the same built site, in one Chromium run.
+//
+//   node tests/browser/docs-bench.mjs --site out/docs-site --pagefind out/docs-site/book/pagefind \
+//        --questions bench/rust-book-questions.jsonl --out docs/results/docs-widget-DATE
+//
+// Both run in the page, from a cold cache: Pagefind's own JS API (`pagefind.js`, the index
+// fragments it fetches per word), hbt's `<hbt-search>` (engine frame, wasm, model, bundle).
+// For every question: is the expected page the first result, in the top 5 (pages: a page's
+// sections count once)? For the first question of each: the bytes on the wire from the
+// page's load to the first answer (the host page's own files excluded) and the time from
+// the first keystroke to it. Raw lines (one a question and system) go to OUT/raw.jsonl, the
+// table to OUT/table.md.
+import { chromium } from "playwright-core";
+import { parseArgs, serve } from "./common.mjs";
+import { mkdir, writeFile, readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+
+const args = parseArgs(process.argv.slice(2));
+const site = resolve(args.site ?? "out/docs-site");
+const out = resolve(args.out ?? "out/docs-bench");
+const questions = (await readFile(resolve(args.questions ?? "bench/rust-book-questions.jsonl"), "utf8"))
+  .trim().split("\n").map((l) => JSON.parse(l));
+await mkdir(out, { recursive: true });
+const flags = ["--no-sandbox", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic", "--disable-gpu", "--disable-features=WebGPU"];
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", headless: true, args: flags });
+const server = await serve(site);
+const base = `http://127.0.0.1:${server.address().port}`;
+const pageOf = (url) => new URL(url, base).pathname.split("/").pop();
+const raw = [];
+
+async function run(system) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.setDefaultTimeout(10 * 60_000);
+  const start = server.log.length;
+  await page.goto(`${base}/book/title-page.html`, { waitUntil: "networkidle" });
+  const hostFiles = new Set(server.log.slice(start).filter((r) => !r.path.startsWith("/book/hbt/")).map((r) => r.path));
+  let first = null;
+  for (const [i, q] of questions.entries()) {
+    const t0 = Date.now();
+    let urls;
+    if (system === "pagefind") {
+      urls = await page.evaluate(async (q) => {
+        window.pf ??= await import("/book/pagefind/pagefind.js");
+        const r = await window.pf.search(q);
+        const data = await Promise.all(r.results.slice(0, 10).map((x) => x.data()));
+        return data.map((d) => d.url);
+      }, q.q);
+    } else {
+      if (i === 0) await page.locator("hbt-search input").focus();
+      const wait = page.evaluate(() => new Promise((ok) => document.addEventListener("hbt-results", (e) => ok(e.detail.hits.map((h) => h.url)), { once: true })));
+      await page.locator("hbt-search input").fill(q.q);
+      urls = await wait;
+    }
+    const ms = Date.now() - t0;
+    const pages = [...new Set(urls.map(pageOf))];
+    const line = { system, lang: q.lang, q: q.q, expected: q.page, top1: pages[0] === q.page, top5: pages.slice(0, 5).includes(q.page), pages: pages.slice(0, 5), ms };
+    if (i === 0) {
+      const wire = server.log.slice(start).filter((r) => !hostFiles.has(r.path) || r.path.startsWith("/book/hbt/"));
+      first = { ms, bytes: wire.reduce((s, r) => s + r.bytes, 0), requests: wire.length };
+      line.first = first;
+    }
+    raw.push(line);
+  }
+  await context.close();
+  return first;
+}
+
+const first = {};
+try {
+  first.pagefind = await run("pagefind");
+  first.hbt = await run("hbt");
+} finally {
+  await browser.close();
+  server.close();
+}
+await writeFile(join(out, "raw.jsonl"), raw.map((l) => JSON.stringify(l)).join("\n") + "\n");
+const rate = (sys, f) => {
+  const xs = raw.filter((l) => l.system === sys && f(l));
+  return { n: xs.length, top1: xs.filter((l) => l.top1).length, top5: xs.filter((l) => l.top5).length };
+};
+const pct = (a, n) => `${a}/${n} (${Math.round((100 * a) / n)}%)`;
+const langs = [...new Set(questions.map((q) => q.lang))];
+let md = `| | Pagefind | hbt (e5-small, section passages) |\n|---|---|---|\n`;
+for (const [label, f] of [["English questions, top-1 page", (l) => l.lang === "en"], ["other languages, top-1 page", (l) => l.lang !== "en"]]) {
+  const [p, h] = [rate("pagefind", f), rate("hbt", f)];
+  md += `| ${label} | ${pct(p.top1, p.n)} | ${pct(h.top1, h.n)} |\n`;
+  md += `| ${label.replace("top-1", "top-5")} | ${pct(p.top5, p.n)} | ${pct(h.top5, h.n)} |\n`;
+}
+md += `| bytes before the first answer (gzip, cold cache) | ${(first.pagefind.bytes / 1e3).toFixed(0)} KB in ${first.pagefind.requests} requests | ${(first.hbt.bytes / 1e6).toFixed(1)} MB in ${first.hbt.requests} requests |\n`;
+md += `| first answer after the first keystroke (cold) | ${first.pagefind.ms} ms | ${first.hbt.ms} ms |\n`;
+const med = (sys) => {
+  const xs = raw.filter((l) => l.system === sys && !l.first).map((l) => l.ms).sort((a, b) => a - b);
+  return xs[Math.floor(xs.length / 2)];
+};
+md += `| a later question, median | ${med("pagefind")} ms | ${med("hbt")} ms |\n\n`;
+md += `By language (top-5 page hits, Pagefind / hbt): ` + langs.map((l) => {
+  const [p, h] = [rate("pagefind", (x) => x.lang === l), rate("hbt", (x) => x.lang === l)];
+  return `${l} ${p.top5}/${h.top5} of ${p.n}`;
+}).join(", ") + "\n";
+await writeFile(join(out, "table.md"), md);
+console.log(md);
