@@ -12,7 +12,8 @@ SITE=out/docs-site
 OUT=docs/results/docs-widget-$(date +%Y-%m-%d)
 scripts/mdbook-site.sh "$HBT_SHARED/data/docs/rust-book" "$SITE" book
 [ -x target/pagefind/node_modules/.bin/pagefind ] || npm install --prefix target/pagefind --no-save --no-audit --no-fund --silent pagefind@1
-target/pagefind/node_modules/.bin/pagefind --site "$SITE/book" --output-path "$SITE/book/pagefind" | tail -3
+# The chapters only, as hbt indexes them (print.html repeats every chapter on one page).
+target/pagefind/node_modules/.bin/pagefind --site "$SITE/book" --glob "{ch,appendix,foreword,title-page}*.html" --output-path "$SITE/book/pagefind" | tail -3
 (cd tests/browser && [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --silent)
 lscpu | sed -n 's/^Model name: *//p' | head -1 | sed 's/^/cpu: /' > /tmp/bench-docs-cpu.txt
 node tests/browser/docs-bench.mjs --site "$SITE" --questions bench/rust-book-questions.jsonl --out "$OUT"

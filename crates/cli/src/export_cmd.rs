@@ -162,9 +162,15 @@ pub fn run(a: ExportArgs) -> Result<()> {
     let s = export_bundle(&enc, &dir, corpus, &source, &a.out, &options, &bar)
         .with_context(|| format!("exporting a bundle to {}", a.out.display()))?;
     bar.finish_and_clear();
+    print_summary(&s, &a.out, docs);
+    Ok(())
+}
+
+/// What was written, for people.
+fn print_summary(s: &hbt_pipeline::export::ExportSummary, out: &std::path::Path, docs: bool) {
     let m = &s.manifest;
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
-    println!("bundle      {}", a.out.display());
+    println!("bundle      {}", out.display());
     println!(
         "model       {} ({}), {} passages × {} dims",
         m.model.label, m.model.dtype, m.passages, m.dim
@@ -207,7 +213,6 @@ pub fn run(a: ExportArgs) -> Result<()> {
         s.seconds,
         mib(m.download_bytes())
     );
-    Ok(())
 }
 
 /// The bundle's passages and questions, and where they came from: a LAReQA folder (passage
