@@ -67,14 +67,19 @@ async function run(system) {
 }
 
 const first = {};
+const systems = (args.systems ?? "pagefind,hbt").split(",");
 try {
-  first.pagefind = await run("pagefind");
-  first.hbt = await run("hbt");
+  for (const s of systems) first[s] = await run(s);
 } finally {
   await browser.close();
   server.close();
 }
-await writeFile(join(out, "raw.jsonl"), raw.map((l) => JSON.stringify(l)).join("\n") + "\n");
+await writeFile(join(out, `raw${systems.length === 1 ? "-" + systems[0] : ""}.jsonl`), raw.map((l) => JSON.stringify(l)).join("\n") + "\n");
+if (systems.length === 1) {
+  const xs = raw.filter((l) => l.lang !== "en"), en = raw.filter((l) => l.lang === "en");
+  console.log(JSON.stringify({ system: systems[0], first: first[systems[0]], english: { n: en.length, top1: en.filter((l) => l.top1).length, top5: en.filter((l) => l.top5).length }, other: { n: xs.length, top1: xs.filter((l) => l.top1).length, top5: xs.filter((l) => l.top5).length } }));
+  process.exit(0);
+}
 const rate = (sys, f) => {
   const xs = raw.filter((l) => l.system === sys && f(l));
   return { n: xs.length, top1: xs.filter((l) => l.top1).length, top5: xs.filter((l) => l.top5).length };
