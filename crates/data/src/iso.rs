@@ -20,6 +20,12 @@ pub fn is_iso_639_1(code: &str) -> bool {
     code.len() == 2 && ISO_639_1.split(' ').any(|c| c == code)
 }
 
+/// The ISO 639-1 code of a language tag (`de`, `de-DE`, `zh_CN`, `EN`), if it starts with one.
+pub fn primary_code(tag: &str) -> Option<String> {
+    let code = tag.split(['-', '_']).next()?.to_ascii_lowercase();
+    is_iso_639_1(&code).then_some(code)
+}
+
 /// whatlang's ISO 639-3 codes as 639-1.
 const WHATLANG_TO_639_1: &[(&str, &str)] = &[
     ("afr", "af"),

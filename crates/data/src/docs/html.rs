@@ -44,8 +44,7 @@ pub(crate) fn parse(text: &str, code: CodePolicy) -> Page {
         .select(&sel("html[lang]"))
         .next()
         .and_then(|h| h.value().attr("lang"))
-        .map(|l| l.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase())
-        .filter(|l| crate::iso::is_iso_639_1(l));
+        .and_then(crate::iso::primary_code);
     page.noindex = doc
         .select(&sel("meta[name=robots]"))
         .any(|m| m.value().attr("content").is_some_and(|c| c.contains("noindex")));

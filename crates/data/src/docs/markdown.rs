@@ -92,8 +92,7 @@ fn front_matter(text: &str) -> (Option<String>, Option<String>, &str) {
             match k.trim() {
                 "title" if !v.is_empty() => title = Some(v),
                 "lang" | "language" | "locale" if !v.is_empty() => {
-                    let code = v.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
-                    if crate::iso::is_iso_639_1(&code) {
+                    if let Some(code) = crate::iso::primary_code(&v) {
                         lang = Some(code);
                     }
                 }

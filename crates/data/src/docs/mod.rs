@@ -344,9 +344,8 @@ fn path_lang(rel: &str) -> Option<String> {
     let mut parts: Vec<&str> = rel.split('/').collect();
     parts.pop();
     parts.into_iter().find_map(|p| {
-        let code = p.split(['-', '_']).next()?.to_ascii_lowercase();
         let region_ok = p.len() == 2 || (p.len() <= 7 && p.as_bytes().get(2).is_some_and(|&b| b == b'-' || b == b'_'));
-        (region_ok && crate::iso::is_iso_639_1(&code)).then_some(code)
+        if region_ok { crate::iso::primary_code(p) } else { None }
     })
 }
 
