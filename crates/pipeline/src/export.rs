@@ -274,13 +274,9 @@ pub fn export_bundle(
             bar,
         )
     })
-    .map(|(manifest, prune, on_demand, embedded, reused)| ExportSummary {
-        manifest,
-        prune,
-        on_demand,
+    .map(|summary| ExportSummary {
         seconds: start.elapsed().as_secs_f64(),
-        embedded,
-        reused,
+        ..summary
     })
 }
 
@@ -332,7 +328,7 @@ fn write_bundle(
     report: Option<&[u8]>,
     previous: Option<&Previous>,
     bar: &ProgressBar,
-) -> Result<(Manifest, Option<PruneStats>, Option<OnDemandStats>, usize, usize)> {
+) -> Result<ExportSummary> {
     let extra = ModelFiles {
         tokenizer_config: std::fs::read(model_dir.join("tokenizer_config.json")).ok(),
         ..Default::default()
@@ -479,5 +475,13 @@ fn write_bundle(
     let mut mbytes = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
     mbytes.push(b'\n');
     write(&tmp.join(hbt_bundle::MANIFEST), &mbytes)?;
-    Ok((manifest, prune, on_demand, embedded, reused))
+    // The caller times the whole export, atomic rename included.
+    Ok(ExportSummary {
+        manifest,
+        prune,
+        on_demand,
+        seconds: 0.0,
+        embedded,
+        reused,
+    })
 }
