@@ -174,7 +174,7 @@
     "[role=listbox][hidden]{display:none}" +
     "[role=option]{display:block;padding:.5em .6em;border-radius:calc(var(--hbt-radius) - 2px);cursor:pointer}" +
     "[role=option][aria-selected=true],[role=option]:hover{background:var(--hbt-hover)}" +
-    "a{color:inherit;text-decoration:none;display:block}" +
+    ".link{display:block}" +
     ".title{font-weight:600;color:var(--hbt-accent)}.snippet{display:block;font-size:.88em;color:var(--hbt-muted);" +
     "margin-top:.15em}.badge{display:inline-block;font-size:.72em;font-weight:600;padding:0 .45em;margin-left:.4em;" +
     "border:1px solid var(--hbt-border);border-radius:1em;color:var(--hbt-muted);vertical-align:middle}" +
@@ -227,22 +227,26 @@
     connectedCallback() {
       this.input.placeholder = this.getAttribute("placeholder") || "Search the docs in any language  ( / )";
       this.input.setAttribute("aria-label", this.getAttribute("aria-label") || "Search the documentation");
-      document.addEventListener("keydown", this.onSlash);
+      // Capture on window: a site's own search (mdBook's) also takes "/" on document and
+      // would open its box first. Its other keys ("s" in mdBook) stay the site's.
+      window.addEventListener("keydown", this.onSlash, true);
       if (this.engine) this.engine.listeners.add(this.onEngine);
     }
 
     disconnectedCallback() {
-      document.removeEventListener("keydown", this.onSlash);
+      window.removeEventListener("keydown", this.onSlash, true);
       if (this.engine) this.engine.listeners.delete(this.onEngine);
     }
 
     onSlash(e) {
-      if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
+      var key = this.getAttribute("hotkey") || "/";
+      if (key === "none" || e.key !== key || e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
       var t = e.composedPath()[0];
       if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
       // With several boxes on a page, the first takes "/".
       if (document.querySelector("hbt-search") !== this) return;
       e.preventDefault();
+      e.stopPropagation();
       this.input.focus();
     }
 
@@ -265,7 +269,11 @@
 
     onEngine(e) {
       if (e.state === "error") {
-        this.say("Search is unavailable: " + e.error);
+        // One short line for the visitor; the engine's whole message (which URL, why) is
+        // for the site's author, in the console.
+        if (!this.warned) console.warn("hbt-search: " + e.error);
+        this.warned = true;
+        this.say("Search is unavailable right now.");
         this.close();
       } else if (e.state === "loading") {
         var p = e.progress;
@@ -319,9 +327,11 @@
         li.setAttribute("role", "option");
         li.setAttribute("part", "option");
         li.setAttribute("aria-selected", "false");
-        var a = document.createElement("a");
-        a.href = h.url;
-        a.tabIndex = -1;
+        // No <a> inside the option: an option's content is presentational, and a link there is
+        // a nested interactive control (axe: nested-interactive). Clicks do what a link would.
+        var a = document.createElement("span");
+        a.className = "link";
+        a.dataset.href = h.url;
         var title = document.createElement("span");
         title.className = "title";
         title.setAttribute("part", "title");
@@ -338,9 +348,13 @@
         snip.lang = h.lang;
         snip.textContent = h.snippet;
         a.append(title, badge, snip);
-        a.addEventListener("click", function (e) {
-          if (!self.navigate(h.url)) e.preventDefault();
-        });
+        var follow = function (e) {
+          var abs = new URL(h.url, location.href).href;
+          if (e.button === 1 || e.ctrlKey || e.metaKey || e.shiftKey) window.open(abs, "_blank", "noopener");
+          else if (e.button === 0 && self.navigate(h.url)) location.href = abs;
+        };
+        li.addEventListener("click", follow);
+        li.addEventListener("auxclick", follow);
         li.appendChild(a);
         li.addEventListener("mousedown", function (e) {
           e.preventDefault();

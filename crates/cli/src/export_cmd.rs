@@ -29,8 +29,9 @@ pub struct ExportArgs {
     /// With --docs: the URL the site is served at (`https://example.org/book/` or `/book/`).
     #[arg(long, requires = "docs")]
     pub base_url: Option<String>,
-    /// With --docs: how code blocks enter a passage: drop (prose only) or keep.
-    #[arg(long, requires = "docs", default_value = "drop")]
+    /// With --docs: how code blocks enter a passage: keep (as text, listings included) or
+    /// drop (prose only).
+    #[arg(long, requires = "docs", default_value = "keep")]
     pub code: hbt_data::docs::CodePolicy,
     /// With --docs: the anchor rule, mdbook or github (default: mdbook for mdBooks and
     /// HTML, github for other Markdown).
@@ -177,10 +178,14 @@ fn print_summary(s: &hbt_pipeline::export::ExportSummary, out: &std::path::Path,
     );
     println!("languages   {}", m.languages.join(", "));
     if docs {
-        println!(
-            "sections    {} embedded, {} unchanged (vectors kept from the bundle that was there)",
-            s.embedded, s.reused
-        );
+        if s.reused > 0 {
+            println!(
+                "sections    {} embedded, {} unchanged (vectors kept from the bundle that was there)",
+                s.embedded, s.reused
+            );
+        } else {
+            println!("sections    {} embedded", s.embedded);
+        }
     }
     if let Some(v) = &m.model.vocab {
         println!(

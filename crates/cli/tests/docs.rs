@@ -77,7 +77,7 @@ fn a_docs_site_exported_searched_and_updated() {
     assert!(o.status.success(), "{err}");
     assert!(err.contains("3 pages, 5 sections"), "{err}");
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("sections    5 embedded, 0 unchanged"), "{stdout}");
+    assert!(stdout.contains("sections    5 embedded\n"), "{stdout}");
 
     // Questions in other languages than the pages land on the English section.
     for (q, want) in [

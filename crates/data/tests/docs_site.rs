@@ -57,8 +57,13 @@ fn the_rust_book_in_summary_order_with_mdbook_urls() {
             .starts_with("Storing Keys with Associated Values in Hash Maps › Creating a New Hash Map\n")
     );
     assert!(s.text.contains("HashMap"), "{}", s.text);
-    // Code is dropped by default: no listing's `use std::collections::HashMap;` line.
-    assert!(!s.text.contains("use std::collections::HashMap;"), "{}", s.text);
+    // Code is kept by default: the section holds its listing (an {{#rustdoc_include}} of
+    // ../listings, resolved), and no include is left unresolved anywhere.
+    assert!(s.text.contains("use std::collections::HashMap;"), "{}", s.text);
+    assert!(
+        site.sections.iter().all(|s| !s.text.contains("{{#")),
+        "an include left unresolved"
+    );
     let en = site.sections.iter().filter(|s| s.lang == "en").count();
     assert!(
         en as f64 >= 0.97 * site.sections.len() as f64,
@@ -66,23 +71,20 @@ fn the_rust_book_in_summary_order_with_mdbook_urls() {
         site.sections.len()
     );
     assert!(site.sections.iter().all(|s| s.text.chars().count() <= 1200 + 200));
-    // With code kept, mdBook's {{#rustdoc_include}} listings are resolved from ../listings.
-    let kept = read_site(
+    // --code drop: prose only, no listing line and no include directive.
+    let prose = read_site(
         &rust_book(),
         &DocsOptions {
-            code: hbt_data::docs::CodePolicy::Keep,
+            code: hbt_data::docs::CodePolicy::Drop,
             ..opts()
         },
     )
     .unwrap();
     assert!(
-        kept.sections
+        prose
+            .sections
             .iter()
-            .any(|s| s.text.contains("use std::collections::HashMap;"))
-    );
-    assert!(
-        kept.sections.iter().all(|s| !s.text.contains("{{#")),
-        "an include left unresolved"
+            .all(|s| !s.text.contains("use std::collections::HashMap;") && !s.text.contains("{{#"))
     );
 }
 

@@ -7,10 +7,11 @@
 
 use std::rc::Rc;
 
-use leptos::task::spawn_local;
+// Not leptos's spawn_local: no Leptos app is mounted in this frame, so its executor is never set up.
 use serde_json::json;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::spawn_local;
 
 use crate::engine::Engine;
 

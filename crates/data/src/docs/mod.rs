@@ -24,10 +24,12 @@ use crate::error::{DataError, Result};
 /// How code blocks enter a passage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CodePolicy {
-    /// Prose only (measured: docs/browser.md, "Code in passages").
-    #[default]
+    /// Prose only.
     Drop,
-    /// Code blocks as text, mdBook `{{#include}}` listings resolved.
+    /// Code blocks as text, mdBook `{{#include}}` listings resolved. The default: on the
+    /// Rust book it put the right page in the top 5 for 43 of 44 questions in other
+    /// languages against 41 for prose alone (docs/browser.md, "Code in passages").
+    #[default]
     Keep,
 }
 
@@ -61,7 +63,7 @@ impl Default for DocsOptions {
     fn default() -> Self {
         DocsOptions {
             base_url: String::new(),
-            code: CodePolicy::Drop,
+            code: CodePolicy::Keep,
             max_chars: 1200,
             overlap_chars: 200,
             max_page_bytes: 8 << 20,
