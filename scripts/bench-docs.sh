@@ -15,7 +15,9 @@ scripts/mdbook-site.sh "$HBT_SHARED/data/docs/rust-book" "$SITE" book
 # The chapters only, as hbt indexes them (print.html repeats every chapter on one page).
 target/pagefind/node_modules/.bin/pagefind --site "$SITE/book" --glob "{ch,appendix,foreword,title-page}*.html" --output-path "$SITE/book/pagefind" | tail -3
 (cd tests/browser && [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --silent)
-lscpu | sed -n 's/^Model name: *//p' | head -1 | sed 's/^/cpu: /' > /tmp/bench-docs-cpu.txt
+{ lscpu | sed -n 's/^Model name: *//p' | head -1 | sed "s/^/cpu: /;s/\$/, $(nproc) cores/"
+  ${CHROMIUM:-chromium} --version 2>/dev/null; echo "pagefind $(target/pagefind/node_modules/.bin/pagefind --version)"
+  mdbook --version; } > /tmp/bench-docs-cpu.txt
 node tests/browser/docs-bench.mjs --site "$SITE" --questions bench/rust-book-questions.jsonl --out "$OUT"
 cp /tmp/bench-docs-cpu.txt "$OUT/machine.txt"
 echo "bench-docs.sh: $OUT"
