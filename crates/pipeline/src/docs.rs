@@ -43,16 +43,34 @@ pub fn docs_corpus(site: &Site) -> BundleCorpus {
 
 /// Whether `dir` holds an hbt bundle of a docs site (what an incremental export may replace).
 pub fn is_docs_bundle(dir: &Path) -> bool {
-    let Ok(bytes) = std::fs::read(dir.join(hbt_bundle::MANIFEST)) else {
-        return false;
-    };
-    let Ok(m) = Manifest::parse(&bytes, dir) else {
-        return false;
-    };
-    std::fs::read(dir.join(&m.corpus))
-        .ok()
-        .and_then(|b| BundleCorpus::parse(&b, dir).ok())
-        .is_some_and(|c| c.passages.first().is_some_and(|p| p.url.is_some()))
+    read_manifest_corpus(dir).is_ok_and(|(_, c)| c.passages.first().is_some_and(|p| p.url.is_some()))
+}
+
+/// A bundle's manifest and passages, as read by `hbt search`, the docs check and an
+/// incremental export.
+fn read_manifest_corpus(bundle: &Path) -> Result<(Manifest, BundleCorpus)> {
+    let manifest = Manifest::parse(&read(bundle, hbt_bundle::MANIFEST)?, &bundle.join(hbt_bundle::MANIFEST))?;
+    let corpus = BundleCorpus::parse(&read(bundle, &manifest.corpus)?, &bundle.join(&manifest.corpus))?;
+    Ok((manifest, corpus))
+}
+
+/// The same, and the passage vectors (`dim`, row-major), one row a passage.
+pub(crate) fn read_index_files(bundle: &Path) -> Result<(Manifest, BundleCorpus, usize, Vec<f32>)> {
+    let (manifest, corpus) = read_manifest_corpus(bundle)?;
+    let (n, dim, vectors) =
+        hbt_bundle::read_embeddings(&read(bundle, &manifest.embeddings)?, &bundle.join(&manifest.embeddings))?;
+    if n != corpus.passages.len() {
+        return Err(PipelineError::Report {
+            path: bundle.join(&manifest.embeddings),
+            message: format!("{n} vectors for {} passages", corpus.passages.len()),
+        });
+    }
+    Ok((manifest, corpus, dim, vectors))
+}
+
+fn read(bundle: &Path, rel: &str) -> Result<Vec<u8>> {
+    let p = bundle.join(rel);
+    std::fs::read(&p).map_err(|e| PipelineError::io(p, e))
 }
 
 /// One result of [`search`], as `hbt search` prints it.
@@ -84,20 +102,7 @@ impl DocsIndex {
         device: &hbt_model::burn::prelude::Device,
         precision: Option<hbt_model::Precision>,
     ) -> Result<DocsIndex> {
-        let read = |rel: &str| {
-            let p = bundle.join(rel);
-            std::fs::read(&p).map_err(|e| PipelineError::io(p, e))
-        };
-        let manifest = Manifest::parse(&read(hbt_bundle::MANIFEST)?, &bundle.join(hbt_bundle::MANIFEST))?;
-        let corpus = BundleCorpus::parse(&read(&manifest.corpus)?, &bundle.join(&manifest.corpus))?;
-        let (n, dim, vectors) =
-            hbt_bundle::read_embeddings(&read(&manifest.embeddings)?, &bundle.join(&manifest.embeddings))?;
-        if n != corpus.passages.len() {
-            return Err(PipelineError::Report {
-                path: bundle.join(&manifest.embeddings),
-                message: format!("{n} vectors for {} passages", corpus.passages.len()),
-            });
-        }
+        let (manifest, corpus, dim, vectors) = read_index_files(bundle)?;
         let precision = precision.unwrap_or(if manifest.model.dtype == "q8" {
             hbt_model::Precision::Int8
         } else {

@@ -287,13 +287,7 @@ struct Previous {
 }
 
 fn previous_vectors(out: &Path) -> Option<Previous> {
-    let m = Manifest::parse(&std::fs::read(out.join(hbt_bundle::MANIFEST)).ok()?, out).ok()?;
-    let c = BundleCorpus::parse(&std::fs::read(out.join(&m.corpus)).ok()?, out).ok()?;
-    let e = std::fs::read(out.join(&m.embeddings)).ok()?;
-    let (n, dim, v) = hbt_bundle::read_embeddings(&e, out).ok()?;
-    if n != c.passages.len() {
-        return None;
-    }
+    let (_, c, dim, v) = crate::docs::read_index_files(out).ok()?;
     let by_hash = c
         .passages
         .iter()
