@@ -114,6 +114,137 @@ fn two_ranks_train_what_one_process_trains() {
     }
 }
 
+/// A small retrieval set in three languages (rows of one `id`: one question each), the
+/// `--eval-data` of the run below.
+fn faq_eval(path: &Path) {
+    let groups = [
+        [
+            "When does the library open?",
+            "The library opens at nine in the morning on weekdays.",
+        ],
+        [
+            "Wann öffnet die Bibliothek?",
+            "Die Bibliothek öffnet werktags um neun Uhr morgens.",
+        ],
+        [
+            "Quand la bibliothèque ouvre-t-elle ?",
+            "La bibliothèque ouvre à neuf heures du matin en semaine.",
+        ],
+        [
+            "How do I reset my password?",
+            "Use the link on the sign-in page to receive a reset email.",
+        ],
+        [
+            "Wie setze ich mein Passwort zurück?",
+            "Über den Link auf der Anmeldeseite erhalten Sie eine E-Mail.",
+        ],
+        [
+            "Comment réinitialiser mon mot de passe ?",
+            "Utilisez le lien de la page de connexion.",
+        ],
+        [
+            "Which payment methods do you accept?",
+            "We accept credit cards, bank transfers and invoices.",
+        ],
+        [
+            "Welche Zahlungsarten akzeptieren Sie?",
+            "Wir akzeptieren Kreditkarten, Überweisungen und Rechnungen.",
+        ],
+        [
+            "Quels moyens de paiement acceptez-vous ?",
+            "Nous acceptons les cartes, les virements et les factures.",
+        ],
+    ];
+    let mut out = String::new();
+    for (i, [q, p]) in groups.iter().enumerate() {
+        let lang = ["en", "de", "fr"][i % 3];
+        out += &serde_json::json!({"id": format!("g{}", i / 3), "lang": lang, "query": q, "positive": p}).to_string();
+        out.push('\n');
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// Retrieval scored while training under `mpirun`: rank 0 scores, every rank takes its
+/// value, so `--keep-best` and `--patience` decide alike on all ranks (a rank that decided
+/// otherwise would wait forever for the others, or keep other weights); the log holds each
+/// evaluation once, with the scores one process gets on the same steps.
+#[test]
+fn two_ranks_score_retrieval_once_as_one_process_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = common::minilm();
+    let eval = tmp.path().join("faq.jsonl");
+    faq_eval(&eval);
+    let steps = 6;
+    let run = |out: &Path, ranks: usize| {
+        let mut a = args(
+            &model,
+            out,
+            steps,
+            &[("--lr", "1e-4"), ("--warmup", "0"), ("--eval-every", "1")],
+        );
+        a.extend(
+            [
+                "--batching",
+                "padded",
+                "--keep-best",
+                "ndcg@10",
+                "--patience",
+                "2",
+                "--eval-data",
+            ]
+            .map(String::from),
+        );
+        a.push(eval.to_str().unwrap().into());
+        let o = if ranks == 1 {
+            hbt().args(&a).output().unwrap()
+        } else {
+            mpirun(ranks).arg(env!("CARGO_BIN_EXE_hbt")).args(&a).output().unwrap()
+        };
+        ok(&o);
+        let log: Vec<serde_json::Value> = std::fs::read_to_string(out.join("train-log.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let summary: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+        (log, summary)
+    };
+    let (one_log, one) = run(&tmp.path().join("one"), 1);
+    let (two_log, two) = run(&tmp.path().join("two"), 2);
+    assert_eq!(two["world_size"], 2);
+    let evals = |log: &[serde_json::Value]| -> Vec<(u64, serde_json::Value)> {
+        log.iter()
+            .filter(|l| l.get("eval").is_some())
+            .map(|l| (l["step"].as_u64().unwrap(), l["eval"].clone()))
+            .collect()
+    };
+    let (e1, e2) = (evals(&one_log), evals(&two_log));
+    assert!(!e1.is_empty(), "no evaluation in the one-process log");
+    // One line per evaluated step: rank 1 wrote none of its own.
+    assert_eq!(
+        e1.iter().map(|e| e.0).collect::<Vec<_>>(),
+        e2.iter().map(|e| e.0).collect::<Vec<_>>(),
+        "evaluated steps differ"
+    );
+    // The weights agree to float rounding (the test above), so the scores agree: a
+    // ranking flips only for passages tied to ~1e-6.
+    for ((step, a), (_, b)) in e1.iter().zip(&e2) {
+        for (metric, va) in a.as_object().unwrap() {
+            let (va, vb) = (va.as_f64().unwrap(), b[metric].as_f64().unwrap());
+            assert!(
+                (va - vb).abs() <= 1e-6,
+                "step {step}, {metric}: one process {va}, two ranks {vb}"
+            );
+        }
+    }
+    // Early stopping and the kept best decided alike.
+    assert_eq!(one["stopped"], two["stopped"], "{one} vs {two}");
+    assert_eq!(one["steps"], two["steps"]);
+    let card = std::fs::read_to_string(tmp.path().join("two/model/README.md")).unwrap();
+    assert!(card.contains("| ndcg@10 |"), "{card}");
+}
+
 #[test]
 fn ranks_that_disagree_are_stopped() {
     let tmp = tempfile::tempdir().unwrap();
