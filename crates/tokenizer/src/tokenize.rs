@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+use tokenizers::{AddedToken, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 use crate::error::{Result, TokenizerError};
 
@@ -229,7 +229,7 @@ impl TextTokenizer {
             path: path.to_path_buf(),
             message,
         };
-        let v: serde_json::Value =
+        let mut v: serde_json::Value =
             serde_json::from_slice(&skeleton).map_err(|e| err(origin, format!("not valid JSON: {e}")))?;
         let model = &v["model"];
         if model["type"].as_str() != Some("Unigram") {
@@ -251,8 +251,50 @@ impl TextTokenizer {
         }
         let unigram = tokenizers::models::unigram::Unigram::from(vocab, unk, byte_fallback)
             .map_err(|e| err(pieces_origin, format!("cannot build the Unigram model: {e}")))?;
-        let mut t = Self::new(skeleton, origin, max_len, pad_id)?;
+        // Added tokens take their ids from the model they are added to: parsed with the
+        // skeleton's few pieces, XLM-R's `<mask>` (piece 250,001) would get id 4. So the
+        // skeleton is parsed without them, and they are added to the full model.
+        let added = v
+            .get_mut("added_tokens")
+            .map(|a| std::mem::replace(a, serde_json::Value::Array(Vec::new())))
+            .unwrap_or_default();
+        let added: Vec<(AddedToken, Option<u64>)> = added
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .map(|a| {
+                let flag = |k: &str, default: bool| a[k].as_bool().unwrap_or(default);
+                let content = a["content"].as_str().unwrap_or("").to_string();
+                let special = flag("special", false);
+                let token = AddedToken::from(content, special)
+                    .single_word(flag("single_word", false))
+                    .lstrip(flag("lstrip", false))
+                    .rstrip(flag("rstrip", false))
+                    .normalized(flag("normalized", !special));
+                (token, a["id"].as_u64())
+            })
+            .collect();
+        let without = serde_json::to_vec(&v).expect("JSON serializes");
+        let mut t = Self::new(without, origin, max_len, pad_id)?;
+        t.bytes = skeleton;
         t.inner.with_model(unigram);
+        let tokens: Vec<AddedToken> = added.iter().map(|(a, _)| a.clone()).collect();
+        t.inner.add_tokens(&tokens);
+        for (a, id) in &added {
+            let got = t.inner.token_to_id(&a.content);
+            if let Some(id) = id
+                && got != Some(*id as u32)
+            {
+                return Err(err(
+                    pieces_origin,
+                    format!(
+                        "added token {:?} has id {id} in tokenizer.json but {got:?} in the pieces' vocabulary: the two files are of different vocabularies",
+                        a.content
+                    ),
+                ));
+            }
+        }
         Ok(t)
     }
 

@@ -7,17 +7,15 @@ use crate::tokenizer::{Model, Result, Token};
 use crate::utils::cache::{Cache, MAX_LENGTH};
 use std::collections::HashMap;
 
-use ahash::AHashMap;
 use std::convert::TryInto;
 use std::fs::read_to_string;
 use std::path::{Path, PathBuf};
 
-type TokenMap = AHashMap<String, u32>;
 type Vocab = Vec<(String, f64)>;
 
 /// A `Unigram` model to encode sentences.
 pub struct Unigram {
-    token_to_ids: TokenMap,
+    // hbt's patch: no token → id map; the trie holds each piece's id (see trie.rs).
     pub(crate) vocab: Vocab,
     cache: Cache<String, Vec<String>>,
     trie: Trie<u8>,
@@ -44,7 +42,6 @@ impl Clone for Unigram {
         Self {
             vocab: self.vocab.clone(),
             cache: fresh_cache,
-            token_to_ids: self.token_to_ids.clone(),
             trie: self.trie.clone(),
             min_score: self.min_score,
             unk_id: self.unk_id,
@@ -99,7 +96,6 @@ impl Unigram {
         byte_fallback: bool,
     ) -> Result<Self> {
         let n = vocab.len();
-        let mut token_to_ids: TokenMap = AHashMap::new();
 
         if let Some(unk_id) = unk_id {
             if vocab.is_empty() {
@@ -113,20 +109,18 @@ impl Unigram {
         let eos_id = n + 2;
 
         let mut min_score = f64::INFINITY;
-        for (id, (token, score)) in vocab.iter().enumerate() {
-            token_to_ids.insert(token.to_string(), id as u32);
+        for (_, score) in vocab.iter() {
             if score < &min_score {
                 min_score = *score;
             }
         }
         // hbt's patch: the trie from the pieces as they are (see trie.rs), no copy of each.
-        let trie = Trie::from_keys(vocab.iter().map(|(token, _)| token.as_bytes()).collect());
+        let trie = Trie::from_byte_keys(vocab.iter().map(|(token, _)| token.as_bytes()).collect());
         let fuse_unk = true;
         let is_optimized = true;
 
         Ok(Self {
             vocab,
-            token_to_ids,
             trie,
             min_score,
             bos_id,
@@ -171,17 +165,11 @@ impl Unigram {
 
             let mut has_single_node = false;
 
-            for bytes in self
+            for (n, id) in self
                 .trie
                 .common_prefix_search(lattice.sentence.bytes().skip(begin_pos))
             {
-                let n = bytes.len();
-                let tok = String::from_utf8(bytes).unwrap();
-                let id = *self.token_to_ids.get(&tok).unwrap();
-
-                let item = &self.vocab[id as usize];
-                assert_eq!(item.0, tok);
-                let score: f64 = item.1;
+                let score: f64 = self.vocab[id as usize].1;
                 lattice.insert(begin_pos, n, score, id.try_into().unwrap());
                 if !has_single_node && n == mblen {
                     has_single_node = true;
@@ -266,15 +254,14 @@ impl Unigram {
             let best_path_score_till_here = best_path_ends_at[starts_at].best_path_score;
             let mut has_single_node = false;
             let mblen = sentence[starts_at..].chars().next().unwrap().len_utf8();
-            for tok_bytes in self
+            for (tok_len, id) in self
                 .trie
                 .common_prefix_search(sentence.bytes().skip(starts_at))
             {
-                let key_pos = starts_at + tok_bytes.len();
-                let token: String = String::from_utf8(tok_bytes).unwrap();
+                let key_pos = starts_at + tok_len;
                 let target_node = &mut best_path_ends_at[key_pos];
                 let length = key_pos - starts_at;
-                let id = self.token_to_ids.get(&token).unwrap();
+                let id = &id;
                 let score = self.vocab.get(*id as usize).unwrap().1;
                 let candidate_best_path_score = score + best_path_score_till_here;
                 if target_node.starts_at.is_none()
@@ -408,7 +395,8 @@ impl Model for Unigram {
     type Trainer = UnigramTrainer;
 
     fn get_vocab(&self) -> HashMap<String, u32> {
-        self.token_to_ids.clone().into_iter().collect()
+        // A piece given twice maps to its last id, as the trie's.
+        self.vocab.iter().zip(0u32..).map(|((t, _), id)| (t.clone(), id)).collect()
     }
 
     fn get_vocab_size(&self) -> usize {
@@ -422,16 +410,16 @@ impl Model for Unigram {
         for string in str_tokens {
             let len = string.len();
             let offsets = (offset, offset + len);
-            let id: u32 = match self.token_to_ids.get(&string) {
-                Some(id) => *id,
+            let id: u32 = match self.trie.get(string.as_bytes()) {
+                Some(id) => id,
                 None => {
                     if self.byte_fallback {
                         let byte_tokens: Option<Vec<_>> = string
                             .bytes()
                             .map(|byte| -> Option<Token> {
                                 let byte_string = format!("<0x{byte:02X}>");
-                                let id = self.token_to_ids.get(&byte_string);
-                                id.map(|id| Token::new(*id, byte_string, (offset, offset + len)))
+                                let id = self.trie.get(byte_string.as_bytes());
+                                id.map(|id| Token::new(id, byte_string, (offset, offset + len)))
                             })
                             .collect();
                         if let Some(byte_tokens) = byte_tokens {
@@ -452,7 +440,7 @@ impl Model for Unigram {
     }
 
     fn token_to_id(&self, token: &str) -> Option<u32> {
-        self.token_to_ids.get(token).copied()
+        self.trie.get(token.as_bytes())
     }
 
     fn id_to_token(&self, id: u32) -> Option<String> {
