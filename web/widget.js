@@ -12,6 +12,10 @@
 //   k            results shown (default 5)
 //   placeholder  the box's placeholder text
 //   backend      "cpu" to skip WebGPU
+//   preload      "none": never start the engine before the visitor asks. By default a
+//                visitor who searched this bundle in the last 30 days (a localStorage
+//                mark) gets it started when the page is idle, from the browser's caches,
+//                so that the box answers at once on every later page
 //   theme        "light" or "dark" (default: the visitor's preference)
 // Styling: CSS custom properties (--hbt-accent, --hbt-bg, --hbt-fg, --hbt-muted,
 // --hbt-border, --hbt-radius, --hbt-font, --hbt-width) and the parts input, listbox,
@@ -90,6 +94,8 @@
       else if (msg.type === "ready") {
         self.state = "ready";
         self.info = msg;
+        // For sites and benchmarks: the backend and where the engine's start went (marks).
+        document.dispatchEvent(new CustomEvent("hbt-ready", { detail: msg }));
       } else if (msg.type === "results") {
         var done = self.pending.get(msg.id);
         self.pending.delete(msg.id);
@@ -206,7 +212,9 @@
       this.onSlash = this.onSlash.bind(this);
       var self = this;
       this.input.addEventListener("focus", function () {
+        self.quiet = false;
         self.start();
+        if (self.engine) self.onEngine(self.engine);
       });
       this.input.addEventListener("input", function () {
         clearTimeout(self.timer);
@@ -231,6 +239,7 @@
       // would open its box first. Its other keys ("s" in mdBook) stay the site's.
       window.addEventListener("keydown", this.onSlash, true);
       if (this.engine) this.engine.listeners.add(this.onEngine);
+      else this.warmStart();
     }
 
     disconnectedCallback() {
@@ -250,15 +259,38 @@
       this.input.focus();
     }
 
+    bundleUrl() {
+      var src = this.getAttribute("src");
+      if (!src) return null;
+      var bundle = new URL(src, location.href).href;
+      return bundle.endsWith("/") ? bundle : bundle + "/";
+    }
+
+    // A returning searcher's pages start the engine once the page is idle (see `preload`).
+    warmStart() {
+      var bundle = this.bundleUrl();
+      if (!bundle || this.getAttribute("preload") === "none" || !usedRecently(bundle)) return;
+      var self = this;
+      var go = function () {
+        if (!self.isConnected || self.engine) return;
+        self.quiet = !self.shadowRoot.activeElement;
+        self.start();
+      };
+      var idle = function () {
+        if (window.requestIdleCallback) requestIdleCallback(go, { timeout: 2000 });
+        else setTimeout(go, 200);
+      };
+      if (document.readyState === "complete") idle();
+      else window.addEventListener("load", idle, { once: true });
+    }
+
     start() {
       if (this.engine && this.engine.state !== "error" && this.engine.frame.isConnected) return;
-      var src = this.getAttribute("src");
-      if (!src) {
+      var bundle = this.bundleUrl();
+      if (!bundle) {
         this.say("No bundle: set the src attribute of <hbt-search>.");
         return;
       }
-      var bundle = new URL(src, location.href).href;
-      if (!bundle.endsWith("/")) bundle += "/";
       var app = new URL(this.getAttribute("app") || scriptBase, location.href).href;
       if (!app.endsWith("/")) app += "/";
       if (this.engine) this.engine.listeners.delete(this.onEngine);
@@ -276,6 +308,8 @@
         this.say("Search is unavailable right now.");
         this.close();
       } else if (e.state === "loading") {
+        // A warm start the visitor did not ask for loads without a word.
+        if (this.quiet) return;
         var p = e.progress;
         this.say(
           p && p.total > 1
@@ -307,6 +341,7 @@
         function (r) {
           if (seq !== self.seq) return;
           self.lastMs = r.ms;
+          markUsed(self.bundleUrl());
           self.render(r.hits);
           self.dispatchEvent(new CustomEvent("hbt-results", { detail: r, bubbles: true, composed: true }));
         },
@@ -421,6 +456,25 @@
   }
   customElements.define("hbt-search", HbtSearch);
 
+  // Which bundles this visitor searched, and when: the only thing the widget stores itself
+  // (the engine's files are in the browser's HTTP cache and Cache API). Storage may be
+  // blocked (privacy settings, sandboxed frames): then nothing is warm-started.
+  var USED = "hbt-search-used:";
+  var MONTH = 30 * 24 * 3600 * 1000;
+  function markUsed(bundle) {
+    try {
+      localStorage.setItem(USED + bundle, String(Date.now()));
+    } catch (e) {}
+  }
+  function usedRecently(bundle) {
+    try {
+      var t = Number(localStorage.getItem(USED + bundle));
+      return t > 0 && Date.now() - t < MONTH;
+    } catch (e) {
+      return false;
+    }
+  }
+
   // ---- sites that can only add a script (mdBook's additional-js, MkDocs' extra_javascript):
   // window.hbtSearch = {src, app, mount: "CSS selector", position: "prepend" | "append", …}
   // set before this script places a box there on every page ----
@@ -430,7 +484,7 @@
     var host = document.querySelector(c.mount);
     if (!host || host.querySelector("hbt-search")) return;
     var el = document.createElement("hbt-search");
-    ["src", "app", "k", "placeholder", "backend", "theme"].forEach(function (k) {
+    ["src", "app", "k", "placeholder", "backend", "theme", "hotkey", "preload"].forEach(function (k) {
       if (c[k] != null) el.setAttribute(k, String(c[k]));
     });
     if (c.position === "append") host.append(el);

@@ -49,7 +49,7 @@ export function cosine(a, b) {
  * `cors`: allow any origin (a bundle on a CDN); off, as on a host that does not say so.
  * `bytes` in the log is what went on the wire, `raw` the file's bytes.
  */
-export function serve(root, { noRange = false, singleRange = false, shiftRange = 0, gzip = true, cors = false } = {}) {
+export function serve(root, { noRange = false, singleRange = false, shiftRange = 0, gzip = true, cors = false, validators: revalidate = true } = {}) {
   const log = [];
   const gzipped = new Map();
   const server = createServer(async (req, res) => {
@@ -75,17 +75,28 @@ export function serve(root, { noRange = false, singleRange = false, shiftRange =
         res.writeHead(ranged.status, ranged.headers);
         return res.end(ranged.body);
       }
+      // Validators as static hosts send them (Netlify: revalidate every time, an ETag):
+      // a second visit gets 304s and the browser's HTTP cache — where Chromium also keeps
+      // compiled wasm, which only a response from that cache can reuse.
+      const st = await stat(file);
+      const etag = `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
+      const validators = revalidate ? { etag, "cache-control": "no-cache" } : {};
+      if (revalidate && req.headers["if-none-match"] === etag) {
+        log.push({ path, status: 304, bytes: 0, raw: 0 });
+        res.writeHead(304, validators);
+        return res.end();
+      }
       const body = await readFile(file);
       const ranges = noRange ? {} : { "accept-ranges": "bytes" };
       if (gzip && COMPRESS.has(extname(file)) && /\bgzip\b/.test(req.headers["accept-encoding"] ?? "")) {
         if (!gzipped.has(file)) gzipped.set(file, gzipSync(body, { level: 6 }));
         const z = gzipped.get(file);
         log.push({ path, status: 200, bytes: z.length, raw: body.length });
-        res.writeHead(200, { "content-type": type, "content-length": z.length, "content-encoding": "gzip", vary: "accept-encoding" });
+        res.writeHead(200, { "content-type": type, "content-length": z.length, "content-encoding": "gzip", vary: "accept-encoding", ...validators });
         return res.end(z);
       }
       log.push({ path, range: req.headers.range, status: 200, bytes: body.length, raw: body.length });
-      res.writeHead(200, { "content-type": type, "content-length": body.length, ...ranges });
+      res.writeHead(200, { "content-type": type, "content-length": body.length, ...ranges, ...validators });
       res.end(body);
     } catch {
       log.push({ path: req.url, status: 404, bytes: 0 });

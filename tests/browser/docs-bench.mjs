@@ -23,7 +23,8 @@ const questions = (await readFile(resolve(args.questions ?? "bench/rust-book-que
 await mkdir(out, { recursive: true });
 const flags = ["--no-sandbox", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic", "--disable-gpu", "--disable-features=WebGPU"];
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", headless: true, args: flags });
-const server = await serve(site);
+// --validators 0: a server that sends no ETag (every visit downloads the app again).
+const server = await serve(site, { validators: args.validators !== "0" });
 const base = `http://127.0.0.1:${server.address().port}`;
 const pageOf = (url) => new URL(url, base).pathname.split("/").pop();
 const raw = [];
@@ -66,14 +67,33 @@ async function run(system) {
   if (system === "hbt") {
     // Warm: every question again, its vocabulary rows now fetched — the worker's encode time.
     for (const q of questions) raw.push({ system, pass: "warm", lang: q.lang, q: q.q, encode_ms: (await ask(page, q.q)).encode_ms });
-    // Second visit: a new page load in the same browser profile (HTTP cache and Cache API
-    // kept); the time from focusing the box to the first answer.
-    const again = await context.newPage();
-    await again.goto(`${base}/book/ch01-01-installation.html`, { waitUntil: "networkidle" });
-    const t0 = Date.now();
-    await again.locator("hbt-search input").focus();
-    await ask(again, questions[0].q);
-    first.second_visit_ms = Date.now() - t0;
+    // Second visit: a new page in the same browser profile (HTTP cache, Cache API and the
+    // widget's "searched here" mark kept); the time from focusing the box to the first
+    // answer, once with the box focused as soon as the page has loaded, once after the
+    // reader spent `dwell` ms on the page (the engine warm-starts when the page is idle).
+    const visit = async (path, dwell) => {
+      const again = await context.newPage();
+      await again.addInitScript(() => {
+        window.__hbtReady = new Promise((ok) => document.addEventListener("hbt-ready", (e) => ok(e.detail), { once: true }));
+      });
+      await again.goto(`${base}/book/${path}`, { waitUntil: "load" });
+      if (dwell) await again.waitForTimeout(dwell);
+      const t0 = Date.now();
+      await again.locator("hbt-search input").focus();
+      const r = await ask(again, questions[0].q);
+      const ms = Date.now() - t0;
+      // Where the engine's start went: its marks, ms after the engine frame began.
+      const marks = (await again.evaluate(() => window.__hbtReady)).marks;
+      await again.close();
+      return { ms, marks, answer: { engine_ms: r.ms, encode_ms: r.encode_ms } };
+    };
+    const atOnce = await visit("ch01-01-installation.html", 0);
+    first.second_visit_ms = atOnce.ms;
+    first.second_visit_marks = atOnce.marks;
+    first.second_visit_answer = atOnce.answer;
+    const dwell = Number(args.dwell ?? 3000);
+    const later = await visit("ch01-02-hello-world.html", dwell);
+    first.second_visit_after_dwell = { dwell_ms: dwell, ms: later.ms };
   }
   await context.close();
   return first;
@@ -81,7 +101,7 @@ async function run(system) {
 
 /** Type `q` into the page's box; resolves with the widget's results (the `hbt-results` event). */
 async function ask(page, q) {
-  const wait = page.evaluate(() => new Promise((ok) => document.addEventListener("hbt-results", (e) => ok({ urls: e.detail.hits.map((h) => h.url), encode_ms: e.detail.encode_ms }), { once: true })));
+  const wait = page.evaluate(() => new Promise((ok) => document.addEventListener("hbt-results", (e) => ok({ urls: e.detail.hits.map((h) => h.url), encode_ms: e.detail.encode_ms, ms: e.detail.ms }), { once: true })));
   await page.locator("hbt-search input").fill(q);
   return wait;
 }
@@ -122,7 +142,8 @@ const med = (sys) => {
 md += `| a later question, median (keystroke to results) | ${med("pagefind")} ms | ${med("hbt")} ms |\n`;
 const warm = raw.filter((l) => l.pass === "warm").map((l) => l.encode_ms).sort((a, b) => a - b);
 md += `| hbt: a warm question's encoding, median / max | | ${warm[Math.floor(warm.length / 2)].toFixed(1)} / ${warm[warm.length - 1].toFixed(1)} ms |\n`;
-md += `| second visit: focus to first answer | | ${first.hbt.second_visit_ms} ms |\n\n`;
+md += `| second visit: focus to first answer, focused as the page loads | | ${first.hbt.second_visit_ms} ms |\n`;
+md += `| second visit: focus to first answer, focused ${first.hbt.second_visit_after_dwell.dwell_ms / 1000} s after the page loaded | | ${first.hbt.second_visit_after_dwell.ms} ms |\n\n`;
 md += `By language (top-5 page hits, Pagefind / hbt): ` + langs.map((l) => {
   const [p, h] = [rate("pagefind", (x) => x.lang === l), rate("hbt", (x) => x.lang === l)];
   return `${l} ${p.top5}/${h.top5} of ${p.n}`;

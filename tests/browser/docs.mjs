@@ -168,6 +168,31 @@ try {
   report.warm_encode_ms = warm;
   console.log(`docs: second visit: first answer ${(again.t - t1).toFixed(0)} ms after focus; warm queries encoded in ${warm.map((m) => m.toFixed(1)).join(", ")} ms`);
 
+  // 4b. A returning searcher: the next page starts the engine by itself once idle (from the
+  // caches), so the box answers as soon as it is asked; preload="none" opts out.
+  const p3 = await context.newPage();
+  p3.setDefaultTimeout(TIMEOUT);
+  await p3.addInitScript(() => {
+    window.__hbtReady = new Promise((ok) => document.addEventListener("hbt-ready", () => ok(performance.now()), { once: true }));
+  });
+  await p3.goto(`${base}/book/ch03-00-common-programming-concepts.html`, { waitUntil: "load" });
+  const readyAt = await p3.evaluate(() => window.__hbtReady);
+  const focusAt = await p3.evaluate(() => performance.now());
+  const warmStart = await ask(p3, QUESTIONS[0].text);
+  sameTop5(warmStart.hits, hbtSearch(QUESTIONS[0].text));
+  report.warm_start = { ready_after_load_ms: Math.round(readyAt), first_answer_after_focus_ms: Math.round(warmStart.t - focusAt) };
+  console.log(`docs: returning searcher: engine ready ${(readyAt / 1000).toFixed(2)} s into the page untouched; first answer ${(warmStart.t - focusAt).toFixed(0)} ms after focus`);
+  await p3.close();
+  await writeFile(join(site, "no-preload.html"), `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>No preload</title>
+<script src="/hbt-app/widget.js" defer></script></head><body><hbt-search src="/hbt-bundles/book/" app="/hbt-app/" preload="none"></hbt-search></body></html>`);
+  const p4 = await context.newPage();
+  const quietAt = server.log.length;
+  await p4.goto(`${base}/no-preload.html`, { waitUntil: "load" });
+  await p4.waitForTimeout(3000);
+  assert.ok(!server.log.slice(quietAt).some((r) => r.path.startsWith("/hbt-app/index.html") || r.path.startsWith("/hbt-bundles/")), 'preload="none": the engine started without being asked');
+  await p4.close();
+  console.log('docs: preload="none": nothing loads until the box is used');
+
   // 5. A plain HTML site whose bundle is on another origin.
   const bundleCors = await serve(join(site, "hbt-bundles/book"), { cors: true });
   const bundleClosed = await serve(join(site, "hbt-bundles/book"));

@@ -39,6 +39,9 @@ pub fn serve(bundle: String, force_cpu: bool) {
                     "backend": e.backend.label(),
                     "load_ms": e.load_ms,
                     "cached_bytes": e.cached_bytes,
+                    // When each loading step ended, ms after the frame's start (the first,
+                    // negative, is the frame's navigation): where a slow start went.
+                    "marks": e.marks.iter().map(|(k, ms)| json!([k, (ms * 10.0).round() / 10.0])).collect::<Vec<_>>(),
                 }));
                 listen(Rc::new(e));
             }

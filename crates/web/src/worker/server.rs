@@ -201,13 +201,16 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
         ..Default::default()
     };
     let prepare = async {
-        let files = ModelFiles::from_named(&origin, read_all(rest).await?).map_err(|e| e.to_string())?;
+        let named = read_all(rest).await?;
+        let read_at = now() - t0;
+        let files = ModelFiles::from_named(&origin, named).map_err(|e| e.to_string())?;
         let prepared = Encoder::prepare(files.clone(), &cpu_options).map_err(loading)?;
-        Ok::<_, String>((files, prepared, now() - t0))
+        Ok::<_, String>((files, prepared, read_at, now() - t0))
     };
     let (weights, prepared, (device, mut backend)) =
         futures::future::join3(read_all(weights), prepare, init_device(force_cpu)).await;
-    let (mut files, prepared, tokenizer_at) = prepared?;
+    let (mut files, prepared, read_at, tokenizer_at) = prepared?;
+    marks.push(("tokenizer and config files read".to_string(), read_at));
     marks.push(("tokenizer".to_string(), tokenizer_at));
     files.weights = weights?.into_iter().map(|(n, b)| (origin.join(n), b)).collect();
     marks.push(("model files".to_string(), now() - t0));
