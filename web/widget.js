@@ -111,6 +111,10 @@
         return;
       }
       self.emit();
+      // Ready and nobody asking yet (a warm start, or a visitor still reading): one empty
+      // question runs the encoder once, so the browser compiles its hot code and the
+      // common word rows come back from the cache before the visitor's first question.
+      if (msg.type === "ready" && self.pending.size === 0) self.search("", 1).catch(function () {});
     };
     window.addEventListener("message", this.onMessage);
     frame.addEventListener("load", function () {

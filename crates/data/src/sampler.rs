@@ -491,7 +491,10 @@ impl Sampler {
         let mut e = epoch;
         let mut plan = self.plan(e);
         let (mut i, mut skip) = (0usize, index);
-        let mut empty_epochs = 0;
+        // Epochs in a row that gave the stream nothing (tiny data can leave one without a
+        // full batch); three in a row end it. An epoch that gave batches resets the count
+        // when it ends — counting its end as an empty epoch stopped streams early.
+        let (mut empty_epochs, mut gave) = (0, false);
         std::iter::from_fn(move || {
             loop {
                 match plan.next() {
@@ -501,11 +504,12 @@ impl Sampler {
                             skip -= 1;
                             continue;
                         }
-                        empty_epochs = 0;
+                        gave = true;
                         return Some((e, i - 1, b));
                     }
                     None => {
-                        empty_epochs += 1;
+                        empty_epochs = if gave { 0 } else { empty_epochs + 1 };
+                        gave = false;
                         if empty_epochs > 2 {
                             return None; // this sampler cannot fill a single batch
                         }
