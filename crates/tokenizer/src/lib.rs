@@ -16,6 +16,6 @@ pub mod tokenize;
 
 pub use error::{Result, TokenizerError};
 pub use packing::{PackedBatch, Span};
-pub use pieces::{PIECES_FILE, read_pieces, split_tokenizer};
+pub use pieces::{PIECES_FILE, Pieces, read_pieces, read_pieces_sorted, split_tokenizer};
 pub use prefixes::{Prefixes, TextKind};
 pub use tokenize::{TextTokenizer, TokenBatch, length_buckets};

@@ -6,7 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use tokenizers::{AddedToken, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+use tokenizers::models::unigram::Unigram;
+use tokenizers::{AddedToken, Model, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+
+use crate::pieces::Pieces;
 
 use crate::error::{Result, TokenizerError};
 
@@ -237,20 +240,23 @@ impl TextTokenizer {
         }
         let unk = model["unk_id"].as_u64().map(|u| u as usize);
         let byte_fallback = model["byte_fallback"].as_bool().unwrap_or(false);
-        let vocab = crate::pieces::read_pieces(pieces, pieces_origin)?;
+        let read = crate::pieces::read_pieces_sorted(pieces, pieces_origin)?;
+        let unigram = match read {
+            Pieces::Sorted(sorted, scores) => Unigram::from_sorted(sorted, scores, unk, byte_fallback),
+            Pieces::List(vocab) => Unigram::from(vocab, unk, byte_fallback),
+        }
+        .map_err(|e| err(pieces_origin, format!("cannot build the Unigram model: {e}")))?;
         // The skeleton's pieces are the first of the full list: a pieces file of another
         // vocabulary is caught here rather than as odd vectors.
         let head = model["vocab"].as_array().map(Vec::as_slice).unwrap_or(&[]);
         for (i, e) in head.iter().enumerate() {
-            if vocab.get(i).map(|(p, _)| p.as_str()) != e.get(0).and_then(|p| p.as_str()) {
+            if unigram.id_to_token(i as u32).as_deref() != e.get(0).and_then(|p| p.as_str()) {
                 return Err(err(
                     pieces_origin,
                     format!("piece {i} differs from tokenizer.json's: the two files are of different vocabularies"),
                 ));
             }
         }
-        let unigram = tokenizers::models::unigram::Unigram::from(vocab, unk, byte_fallback)
-            .map_err(|e| err(pieces_origin, format!("cannot build the Unigram model: {e}")))?;
         // Added tokens take their ids from the model they are added to: parsed with the
         // skeleton's few pieces, XLM-R's `<mask>` (piece 250,001) would get id 4. So the
         // skeleton is parsed without them, and they are added to the full model.

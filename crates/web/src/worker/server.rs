@@ -201,7 +201,17 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
         ..Default::default()
     };
     let prepare = async {
-        let named = read_all(rest).await?;
+        let mut named = read_all(rest).await?;
+        // The pieces file inflated by the browser (native code) rather than in wasm; a
+        // stream it cannot inflate goes to the reader as it is, which names the file.
+        for (name, bytes) in named.iter_mut() {
+            if name == hbt_model::tokenizer::PIECES_FILE
+                && !bytes.starts_with(b"hbtpiece")
+                && let Ok(plain) = crate::fetch::inflate_zlib(bytes).await
+            {
+                *bytes = plain;
+            }
+        }
         let read_at = now() - t0;
         let files = ModelFiles::from_named(&origin, named).map_err(|e| e.to_string())?;
         let prepared = Encoder::prepare(files.clone(), &cpu_options).map_err(loading)?;

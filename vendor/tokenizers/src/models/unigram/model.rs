@@ -1,6 +1,7 @@
 use super::{
     lattice::Lattice,
     trainer::UnigramTrainer,
+    sorted::{PieceIndex, SortedPieces},
     trie::Trie,
 };
 use crate::tokenizer::{Model, Result, Token};
@@ -15,10 +16,11 @@ type Vocab = Vec<(String, f64)>;
 
 /// A `Unigram` model to encode sentences.
 pub struct Unigram {
-    // hbt's patch: no token → id map; the trie holds each piece's id (see trie.rs).
+    // hbt's patch: no token → id map; the trie holds each piece's id (see trie.rs), or
+    // the pieces come in their sorted order and need no trie (see sorted.rs).
     pub(crate) vocab: Vocab,
     cache: Cache<String, Vec<String>>,
-    trie: Trie<u8>,
+    trie: PieceIndex,
     pub min_score: f64,
     pub(super) unk_id: Option<usize>,
     pub(super) bos_id: usize,
@@ -95,8 +97,35 @@ impl Unigram {
         unk_id: Option<usize>,
         byte_fallback: bool,
     ) -> Result<Self> {
-        let n = vocab.len();
+        Self::check(&vocab, unk_id)?;
+        // hbt's patch: the trie from the pieces as they are (see trie.rs), no copy of each.
+        let trie = Trie::from_byte_keys(vocab.iter().map(|(token, _)| token.as_bytes()).collect());
+        Self::with_index(vocab, unk_id, byte_fallback, PieceIndex::Trie(trie))
+    }
 
+    /// hbt's patch: a `Unigram` model from its pieces in sorted order (as a file stores
+    /// them) and each id's score, looked up as they are: no trie is built.
+    pub fn from_sorted(
+        sorted: SortedPieces,
+        scores: Vec<f64>,
+        unk_id: Option<usize>,
+        byte_fallback: bool,
+    ) -> Result<Self> {
+        if scores.len() != sorted.len() {
+            return Err(format!("{} scores for {} pieces", scores.len(), sorted.len()).into());
+        }
+        let mut vocab: Vocab = scores.into_iter().map(|s| (String::new(), s)).collect();
+        for r in 0..sorted.len() {
+            let (key, id) = sorted.entry(r);
+            vocab[id as usize].0 = std::str::from_utf8(key)
+                .map_err(|_| format!("piece {id} is not UTF-8"))?
+                .to_string();
+        }
+        Self::check(&vocab, unk_id)?;
+        Self::with_index(vocab, unk_id, byte_fallback, PieceIndex::Sorted(sorted))
+    }
+
+    fn check(vocab: &Vocab, unk_id: Option<usize>) -> Result<()> {
         if let Some(unk_id) = unk_id {
             if vocab.is_empty() {
                 return Err(Box::new(UnigramError::EmptyVocabulary));
@@ -105,17 +134,14 @@ impl Unigram {
                 return Err(Box::new(UnigramError::UnkIdNotInVocabulary));
             }
         }
+        Ok(())
+    }
+
+    fn with_index(vocab: Vocab, unk_id: Option<usize>, byte_fallback: bool, trie: PieceIndex) -> Result<Self> {
+        let n = vocab.len();
         let bos_id = n + 1;
         let eos_id = n + 2;
-
-        let mut min_score = f64::INFINITY;
-        for (_, score) in vocab.iter() {
-            if score < &min_score {
-                min_score = *score;
-            }
-        }
-        // hbt's patch: the trie from the pieces as they are (see trie.rs), no copy of each.
-        let trie = Trie::from_byte_keys(vocab.iter().map(|(token, _)| token.as_bytes()).collect());
+        let min_score = vocab.iter().map(|v| v.1).fold(f64::INFINITY, f64::min);
         let fuse_unk = true;
         let is_optimized = true;
 
@@ -167,7 +193,7 @@ impl Unigram {
 
             for (n, id) in self
                 .trie
-                .common_prefix_search(lattice.sentence.bytes().skip(begin_pos))
+                .common_prefix_search(&lattice.sentence.as_bytes()[begin_pos..])
             {
                 let score: f64 = self.vocab[id as usize].1;
                 lattice.insert(begin_pos, n, score, id.try_into().unwrap());
@@ -256,7 +282,7 @@ impl Unigram {
             let mblen = sentence[starts_at..].chars().next().unwrap().len_utf8();
             for (tok_len, id) in self
                 .trie
-                .common_prefix_search(sentence.bytes().skip(starts_at))
+                .common_prefix_search(&sentence.as_bytes()[starts_at..])
             {
                 let key_pos = starts_at + tok_len;
                 let target_node = &mut best_path_ends_at[key_pos];
