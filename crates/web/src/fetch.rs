@@ -12,13 +12,26 @@ pub fn js_err(e: wasm_bindgen::JsValue) -> String {
         .unwrap_or_else(|| "unknown JavaScript error".into())
 }
 
+// web-sys lists DecompressionStream among its unstable APIs (a cfg for the whole crate);
+// every current browser has it, so it is bound here.
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    type DecompressionStream;
+    #[wasm_bindgen(constructor, catch)]
+    fn new(format: &str) -> Result<DecompressionStream, wasm_bindgen::JsValue>;
+    #[wasm_bindgen(method, getter)]
+    fn readable(this: &DecompressionStream) -> web_sys::ReadableStream;
+    #[wasm_bindgen(method, getter)]
+    fn writable(this: &DecompressionStream) -> web_sys::WritableStream;
+}
+
 /// Inflate zlib bytes with the browser's own `DecompressionStream` ("deflate" is zlib's
 /// framing): native code, where inflating e5's 1.5 MB pieces file in wasm took ~50 ms of a
 /// returning visitor's wait before the first function calls were optimised.
 pub async fn inflate_zlib(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let parts = js_sys::Array::of1(&Uint8Array::from(bytes));
     let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).map_err(js_err)?;
-    let ds = web_sys::DecompressionStream::new(web_sys::CompressionFormat::Deflate).map_err(js_err)?;
+    let ds = DecompressionStream::new("deflate").map_err(js_err)?;
     let pair = web_sys::ReadableWritablePair::new(&ds.readable(), &ds.writable());
     let out = blob.stream().pipe_through(&pair);
     let resp = web_sys::Response::new_with_opt_readable_stream(Some(&out)).map_err(js_err)?;
