@@ -201,13 +201,8 @@ pub fn read_pieces_sorted(bytes: &[u8], origin: &Path) -> Result<Pieces> {
     })
 }
 
-/// Version 1: one length byte per piece, then the pieces in id order.
-fn pieces_v1(rest: &[u8], scores: Vec<f64>, err: &dyn Fn(String) -> TokenizerError) -> Result<Vec<(String, f64)>> {
-    let n = scores.len();
-    if rest.len() < n {
-        return Err(err(format!("{n} pieces announced, the file is shorter")));
-    }
-    let (lens, text) = rest.split_at(n);
+/// The text's length against the length bytes that cut it: their sum, or an error.
+fn check_text(lens: &[u8], text: &[u8], err: &dyn Fn(String) -> TokenizerError) -> Result<usize> {
     let text_len: usize = lens.iter().map(|&l| l as usize).sum();
     if text.len() != text_len {
         return Err(err(format!(
@@ -215,6 +210,17 @@ fn pieces_v1(rest: &[u8], scores: Vec<f64>, err: &dyn Fn(String) -> TokenizerErr
             text.len()
         )));
     }
+    Ok(text_len)
+}
+
+/// Version 1: one length byte per piece, then the pieces in id order.
+fn pieces_v1(rest: &[u8], scores: Vec<f64>, err: &dyn Fn(String) -> TokenizerError) -> Result<Vec<(String, f64)>> {
+    let n = scores.len();
+    if rest.len() < n {
+        return Err(err(format!("{n} pieces announced, the file is shorter")));
+    }
+    let (lens, text) = rest.split_at(n);
+    check_text(lens, text, err)?;
     let mut at = 0;
     let mut out = Vec::with_capacity(n);
     for (i, (&l, score)) in lens.iter().zip(scores).enumerate() {
@@ -234,19 +240,12 @@ fn pieces_v2(rest: &[u8], n: usize, err: &dyn Fn(String) -> TokenizerError) -> R
     let (planes, rest) = rest.split_at(4 * n);
     let (shared, rest) = rest.split_at(n);
     let (suffix_lens, text) = rest.split_at(n);
-    let text_len: usize = suffix_lens.iter().map(|&l| l as usize).sum();
-    if text.len() != text_len {
-        return Err(err(format!(
-            "{} bytes of piece text, the lengths add up to {text_len}",
-            text.len()
-        )));
-    }
+    let text_len = check_text(suffix_lens, text, err)?;
     let ids: Vec<u32> = (0..n)
         .map(|r| (0..4).fold(0u32, |id, k| id | (planes[k * n + r] as u32) << (8 * k)))
         .collect();
     let mut bytes = Vec::with_capacity(text_len + shared.iter().map(|&s| s as usize).sum::<usize>());
     let mut ends = Vec::with_capacity(n);
-    let mut filled = vec![false; n];
     let (mut prev, mut at) = (0, 0);
     for r in 0..n {
         let (s, l) = (shared[r] as usize, suffix_lens[r] as usize);
@@ -259,15 +258,7 @@ fn pieces_v2(rest: &[u8], n: usize, err: &dyn Fn(String) -> TokenizerError) -> R
         bytes.extend_from_within(prev..prev + s);
         bytes.extend_from_slice(&text[at..at + l]);
         at += l;
-        let id = ids[r] as usize;
-        match filled.get_mut(id) {
-            Some(f) if !*f => *f = true,
-            _ => {
-                return Err(err(format!(
-                    "sorted piece {r} has id {id}, out of range or given twice"
-                )));
-            }
-        }
+        let id = ids[r];
         std::str::from_utf8(&bytes[start..]).map_err(|_| err(format!("piece {id} is not UTF-8")))?;
         ends.push(bytes.len() as u32);
         prev = start;

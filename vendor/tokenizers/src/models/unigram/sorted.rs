@@ -34,7 +34,7 @@ impl std::fmt::Display for SortedPiecesError {
         match self {
             Self::Shape => write!(f, "the sorted pieces' ends and ids do not fit their bytes"),
             Self::Unsorted(r) => write!(f, "sorted piece {r} is not after the one before it"),
-            Self::NotAPermutation => write!(f, "the sorted pieces' ids are not each id once"),
+            Self::NotAPermutation => write!(f, "a sorted piece's id is out of range or given twice"),
         }
     }
 }
