@@ -4,9 +4,11 @@
 //   <script src="https://example.org/hbt/widget.js" defer></script>
 //   <hbt-search src="https://example.org/hbt/docs-bundle/"></hbt-search>
 //
-// Only this script loads with the page. The engine (the hbt app in a hidden frame: its
-// worker, wasm and model) starts when the visitor focuses the box or presses "/", and is
-// shared by every box on the page and kept across client-side navigations. Attributes:
+// Only this script loads with the page. The engine (the hbt app's wasm and model, in a
+// shared worker behind a hidden frame) starts when the visitor focuses the box or presses
+// "/", is shared by every box on the page, kept across client-side navigations and — where
+// the browser keeps a shared worker alive across a page load (Chrome's extendedLifetime) —
+// across the site's pages: the next page finds it loaded. Attributes:
 //   src          the bundle folder (required)
 //   app          the hbt app's folder (default: this script's folder)
 //   k            results shown (default 5)
@@ -17,6 +19,8 @@
 //                mark) gets it started when the page is idle, from the browser's caches,
 //                so that the box answers at once on every later page
 //   theme        "light" or "dark" (default: the visitor's preference)
+//   engine       "frame": run the engine in the frame itself (the app, index.html?engine=1)
+//                and not in a shared worker (the choice where the browser lacks one)
 // Styling: CSS custom properties (--hbt-accent, --hbt-bg, --hbt-fg, --hbt-muted,
 // --hbt-border, --hbt-radius, --hbt-font, --hbt-width) and the parts input, listbox,
 // option, title, snippet, badge, status. Selecting a result follows its link; a page that
@@ -59,17 +63,19 @@
   // ---- engines: one hidden frame per (app, bundle, backend), shared by the boxes ----
   var engines = new Map();
 
-  function Engine(app, bundle, backend) {
+  function Engine(app, bundle, backend, mode) {
     this.listeners = new Set();
     this.pending = new Map();
     this.nextId = 1;
     this.state = "loading";
     this.error = null;
     this.progress = null;
-    var url = new URL("index.html", app);
-    url.searchParams.set("engine", "1");
+    // engine.html runs the engine in a shared worker that outlives the page where the
+    // browser allows it (the next page finds it loaded), else as index.html?engine=1.
+    var url = new URL("engine.html", app);
     url.searchParams.set("bundle", bundle);
     if (backend) url.searchParams.set("backend", backend);
+    if (mode === "frame") url.searchParams.set("shared", "0");
     this.origin = url.origin;
     var frame = document.createElement("iframe");
     frame.src = url.href;
@@ -114,7 +120,8 @@
       // Ready and nobody asking yet (a warm start, or a visitor still reading): one empty
       // question runs the encoder once, so the browser compiles its hot code and the
       // common word rows come back from the cache before the visitor's first question.
-      if (msg.type === "ready" && self.pending.size === 0) self.search("", 1).catch(function () {});
+      // An engine kept from an earlier page (`kept`) has run its code already.
+      if (msg.type === "ready" && !msg.kept && self.pending.size === 0) self.search("", 1).catch(function () {});
     };
     window.addEventListener("message", this.onMessage);
     frame.addEventListener("load", function () {
@@ -149,13 +156,13 @@
       self.frame.contentWindow.postMessage(JSON.stringify({ type: "search", id: id, q: q, k: k }), self.origin);
     });
   };
-  function engineFor(app, bundle, backend) {
-    var key = app + "\n" + bundle + "\n" + (backend || "");
+  function engineFor(app, bundle, backend, mode) {
+    var key = app + "\n" + bundle + "\n" + (backend || "") + "\n" + (mode || "");
     var e = engines.get(key);
     // A client-side router may have removed the frame with the old page's body.
     if (!e || !e.frame.isConnected || e.state === "error") {
       if (e) window.removeEventListener("message", e.onMessage);
-      e = new Engine(app, bundle, backend);
+      e = new Engine(app, bundle, backend, mode);
       engines.set(key, e);
     }
     return e;
@@ -298,7 +305,7 @@
       var app = new URL(this.getAttribute("app") || scriptBase, location.href).href;
       if (!app.endsWith("/")) app += "/";
       if (this.engine) this.engine.listeners.delete(this.onEngine);
-      this.engine = engineFor(app, bundle, this.getAttribute("backend"));
+      this.engine = engineFor(app, bundle, this.getAttribute("backend"), this.getAttribute("engine"));
       this.engine.listeners.add(this.onEngine);
       this.onEngine(this.engine);
     }
@@ -488,7 +495,7 @@
     var host = document.querySelector(c.mount);
     if (!host || host.querySelector("hbt-search")) return;
     var el = document.createElement("hbt-search");
-    ["src", "app", "k", "placeholder", "backend", "theme", "hotkey", "preload"].forEach(function (k) {
+    ["src", "app", "k", "placeholder", "backend", "theme", "hotkey", "preload", "engine"].forEach(function (k) {
       if (c[k] != null) el.setAttribute(k, String(c[k]));
     });
     if (c.position === "append") host.append(el);

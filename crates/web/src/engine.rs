@@ -123,9 +123,11 @@ pub struct SearchResult {
 
 /// The bundle folder URL, with a trailing slash so relative names resolve inside it.
 pub fn bundle_base(bundle: &str) -> String {
-    let page = web_sys::window()
-        .and_then(|w| w.location().href().ok())
-        .unwrap_or_default();
+    let page = match web_sys::window() {
+        Some(w) => w.location().href().unwrap_or_default(),
+        // The docs widget's shared worker: relative to its script.
+        None => crate::ports::worker_href(),
+    };
     let mut b = join_url(&page, bundle);
     if !b.ends_with('/') {
         b.push('/');
@@ -148,7 +150,12 @@ impl Engine {
         let mut marks: Vec<(String, f64)> = Vec::new();
         // The first mark is when the page's own loading began (ms after navigation): what
         // the browser spent on fetching and compiling the app's wasm before it ran.
-        marks.push(("page navigation".into(), -t_load));
+        let origin = if web_sys::window().is_some() {
+            "page navigation"
+        } else {
+            "shared worker start"
+        };
+        marks.push((origin.into(), -t_load));
         let base = bundle_base(bundle);
         let manifest_url = join_url(&base, hbt_bundle::MANIFEST);
         on_progress(Progress {

@@ -9,6 +9,7 @@ mod charts;
 mod engine;
 mod fetch;
 mod host;
+mod ports;
 mod protocol;
 mod timing;
 mod ui;
@@ -18,6 +19,11 @@ fn main() {
     // A browser page has one thread: the tokenizer must not try to start a thread pool.
     #[cfg(target_arch = "wasm32")]
     tokenizers::utils::parallelism::set_parallelism(false);
+    // The docs widget's engine as a shared worker (web/engine.html): see host.rs.
+    if ports::in_shared_worker() {
+        host::serve_shared();
+        return;
+    }
     // The same module runs the encoder's worker (no window there): see worker.rs.
     if web_sys::window().is_none() {
         worker::serve();

@@ -11,6 +11,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::fetch::js_err;
+use crate::ports::MessagePort;
 use crate::protocol::{Envelope, Loaded, Reply, Request, RowsReport, message, parse};
 
 /// Vectors of an [`EncoderWorker::encode`] call, in the order of the texts.
@@ -29,9 +30,33 @@ type ProgressSink = Rc<RefCell<Option<Box<dyn Fn(String, u64)>>>>;
 
 type Waiters = RefCell<HashMap<u32, (js_sys::Function, js_sys::Function)>>;
 
+/// Where the encoder's requests go: its own worker, or — in a shared worker, which cannot
+/// start workers of its own — a message port to the server running in this same thread.
+enum Channel {
+    Worker(web_sys::Worker),
+    Port(MessagePort),
+}
+
+impl Channel {
+    fn post(&self, msg: &JsValue) -> Result<(), JsValue> {
+        match self {
+            Channel::Worker(w) => w.post_message(msg),
+            Channel::Port(p) => p.post_message(msg),
+        }
+    }
+
+    fn set_onmessage(&self, f: Option<&js_sys::Function>) {
+        match self {
+            Channel::Worker(w) => w.set_onmessage(f),
+            // Setting a port's handler also starts its queue.
+            Channel::Port(p) => p.set_onmessage(f),
+        }
+    }
+}
+
 /// The page's handle on the encoder's worker; dropping it terminates the worker.
 pub struct EncoderWorker {
-    worker: web_sys::Worker,
+    worker: Channel,
     next: Cell<u32>,
     waiters: Rc<Waiters>,
     progress: ProgressSink,
@@ -48,7 +73,10 @@ extern "C" {
 
 impl Drop for EncoderWorker {
     fn drop(&mut self) {
-        self.worker.terminate();
+        match &self.worker {
+            Channel::Worker(w) => w.terminate(),
+            Channel::Port(p) => p.close(),
+        }
     }
 }
 
@@ -59,8 +87,16 @@ fn reject_all(waiters: &Waiters, why: &str) {
 }
 
 impl EncoderWorker {
-    /// Start the worker on this page's own wasm module and wait until it listens.
+    /// Start the worker on this page's own wasm module and wait until it listens. In a
+    /// shared worker (the docs widget's engine), which has no `Worker` to start, the
+    /// encoder's server runs in this thread behind a `MessageChannel` instead: the same
+    /// requests and replies, and this thread is already off any page's main thread.
     pub async fn start() -> Result<EncoderWorker, String> {
+        if crate::ports::in_shared_worker() {
+            let ch = crate::ports::MessageChannel::new().map_err(js_err)?;
+            super::server::serve_on(ch.port1());
+            return Self::connect(Channel::Port(ch.port2()), None).await;
+        }
         let glue = GLUE_URL.with(String::clone);
         // The worker imports the glue, instantiates the module the page sends, and `main`
         // (run by the glue's start) finds no window and serves.
@@ -79,7 +115,12 @@ impl EncoderWorker {
         let worker = web_sys::Worker::new_with_options(&url, &wopts)
             .map_err(|e| format!("this browser cannot start the encoder's worker: {}", js_err(e)))?;
         let _ = web_sys::Url::revoke_object_url(&url);
+        Self::connect(Channel::Worker(worker), Some(wasm_bindgen::module())).await
+    }
 
+    /// Listen to the server's replies; send it `module` to start on, if it needs one; wait
+    /// for its first "ready".
+    async fn connect(worker: Channel, module: Option<JsValue>) -> Result<EncoderWorker, String> {
         let waiters: Rc<Waiters> = Rc::new(RefCell::new(HashMap::new()));
         let progress: ProgressSink = Rc::new(RefCell::new(None));
         let (w2, p2) = (waiters.clone(), progress.clone());
@@ -108,12 +149,16 @@ impl EncoderWorker {
         let on_error = Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(move |ev: web_sys::ErrorEvent| {
             reject_all(&w3, &format!("the encoder's worker failed: {}", ev.message()));
         });
-        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         let ready = Self::waiter(&waiters, 0);
-        worker
-            .post_message(&wasm_bindgen::module())
-            .map_err(|e| format!("the encoder's worker cannot receive the module: {}", js_err(e)))?;
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        if let Channel::Worker(w) = &worker {
+            w.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        }
+        if let Some(module) = module {
+            worker
+                .post(&module)
+                .map_err(|e| format!("the encoder's worker cannot receive the module: {}", js_err(e)))?;
+        }
         let w = EncoderWorker {
             worker,
             next: Cell::new(1),
@@ -137,7 +182,7 @@ impl EncoderWorker {
         self.next.set(id + 1);
         let reply = Self::waiter(&self.waiters, id);
         let json = serde_json::to_string(&Envelope { id, body: req }).map_err(|e| e.to_string())?;
-        self.worker.post_message(&message(&json, None)).map_err(js_err)?;
+        self.worker.post(&message(&json, None)).map_err(js_err)?;
         let data = JsFuture::from(reply).await.map_err(js_err)?;
         let (env, f32) = parse::<Reply>(&data)?;
         match env.body {

@@ -16,6 +16,7 @@ use wasm_bindgen_futures::spawn_local;
 #[cfg(feature = "webgpu")]
 use crate::fetch::webgpu_adapter;
 use crate::fetch::{BundleReader, join_url, now, yield_to_browser};
+use crate::ports::MessagePort;
 use crate::protocol::{Backend, Envelope, Loaded, QUERY_PAD, Reply, Request, RowsReport, message, parse};
 use crate::timing::median;
 use crate::worker::rows::{BULK_GAP, QUERY_GAP, WordRows};
@@ -58,17 +59,40 @@ impl Model {
     }
 }
 
+thread_local! {
+    /// The port the server answers on when it runs in its client's thread ([`serve_on`]);
+    /// `None` in its own worker, where it answers the worker's owner.
+    static PORT: RefCell<Option<MessagePort>> = const { RefCell::new(None) };
+}
+
 fn post(id: u32, body: &Reply, vectors: Option<js_sys::Float32Array>) {
-    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let json = serde_json::to_string(&Envelope { id, body }).unwrap_or_default();
     let msg = message(&json, vectors.as_ref());
     // The vectors' buffer moves to the page rather than being copied.
-    let sent = match &vectors {
-        Some(v) => scope.post_message_with_transfer(&msg, &js_sys::Array::of1(&v.buffer())),
-        None => scope.post_message(&msg),
-    };
+    let transfer = vectors.as_ref().map(|v| js_sys::Array::of1(&v.buffer()));
+    let sent = PORT.with_borrow(|port| match (port, &transfer) {
+        (Some(p), Some(t)) => p.post_message_with_transfer(&msg, t),
+        (Some(p), None) => p.post_message(&msg),
+        (None, t) => {
+            let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+            match t {
+                Some(t) => scope.post_message_with_transfer(&msg, t),
+                None => scope.post_message(&msg),
+            }
+        }
+    });
     if let Err(e) = sent {
         web_sys::console::error_1(&e);
+    }
+}
+
+/// How far a batch's texts are padded: to [`QUERY_PAD`] on WebGPU (one kernel shape for
+/// almost every query); not at all on the CPU, which computes every padded row — padding a
+/// 14-token question to 32 more than doubled its encoding there.
+fn query_pad(backend: &Backend) -> usize {
+    match backend {
+        Backend::WebGpu => QUERY_PAD,
+        Backend::Cpu(_) => 1,
     }
 }
 
@@ -79,6 +103,18 @@ pub fn serve() {
         console_error_panic_hook::hook(info);
         post(0, &Reply::Failed(format!("the encoder's worker stopped: {info}")), None);
     }));
+    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    listen(|f| scope.set_onmessage(f));
+}
+
+/// Serve on `port`, in this thread: for a shared worker, which cannot start a worker of its
+/// own (its panic hook is the caller's).
+pub fn serve_on(port: MessagePort) {
+    PORT.set(Some(port.clone()));
+    listen(|f| port.set_onmessage(f));
+}
+
+fn listen(set_onmessage: impl FnOnce(Option<&js_sys::Function>)) {
     let model: Rc<RefCell<Option<Rc<Model>>>> = Rc::new(RefCell::new(None));
     let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
         let model = model.clone();
@@ -87,8 +123,7 @@ pub fn serve() {
             Err(e) => post(0, &Reply::Failed(e), None),
         }
     });
-    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
-    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     // The handler lives as long as the worker.
     on_message.forget();
     post(0, &Reply::Ready, None);
@@ -234,7 +269,7 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
     let fallback = (backend == Backend::WebGpu).then(|| files.clone());
     let weights = std::mem::take(&mut files.weights);
     let mut encoder = Encoder::from_prepared(prepared, weights, &device, &options).map_err(loading)?;
-    encoder.tokenizer.pad_multiple = QUERY_PAD;
+    encoder.tokenizer.pad_multiple = query_pad(&backend);
     marks.push(("encoder".to_string(), now() - t0));
     // An on-demand vocabulary: which rows this browser kept on earlier visits.
     let rows = match &manifest.model.word_rows {
@@ -273,7 +308,7 @@ async fn load(id: u32, base: &str, manifest: &Manifest, force_cpu: bool) -> Resu
             Err(WarmUp::Gpu(e)) => {
                 backend = Backend::Cpu(format!("WebGPU failed on the first query: {e}"));
                 model.encoder = Encoder::from_files(files, &Device::flex(), &cpu_options).map_err(|e| e.to_string())?;
-                model.encoder.tokenizer.pad_multiple = QUERY_PAD;
+                model.encoder.tokenizer.pad_multiple = query_pad(&backend);
             }
         }
         marks.push(("warm-up".to_string(), now() - t0));
