@@ -197,7 +197,7 @@ try {
   const quietAt = server.log.length;
   await p4.goto(`${base}/no-preload.html`, { waitUntil: "load" });
   await p4.waitForTimeout(3000);
-  assert.ok(!server.log.slice(quietAt).some((r) => r.path.startsWith("/hbt-app/") || r.path.startsWith("/hbt-bundles/")), 'preload="none": the engine started without being asked');
+  assert.ok(!server.log.slice(quietAt).some((r) => /^\/hbt-app\/(index|engine)/.test(r.path) || r.path.startsWith("/hbt-bundles/")), 'preload="none": the engine started without being asked');
   await p4.close();
   console.log('docs: preload="none": nothing loads until the box is used');
 
