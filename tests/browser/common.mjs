@@ -89,8 +89,10 @@ export function serve(root, { noRange = false, singleRange = false, shiftRange =
       const body = await readFile(file);
       const ranges = noRange ? {} : { "accept-ranges": "bytes" };
       if (gzip && COMPRESS.has(extname(file)) && /\bgzip\b/.test(req.headers["accept-encoding"] ?? "")) {
-        if (!gzipped.has(file)) gzipped.set(file, gzipSync(body, { level: 6 }));
-        const z = gzipped.get(file);
+        // Keyed by the file's validator too: a file rewritten while the server runs is served new.
+        const key = `${file}\n${etag}`;
+        if (!gzipped.has(key)) gzipped.set(key, gzipSync(body, { level: 6 }));
+        const z = gzipped.get(key);
         log.push({ path, status: 200, bytes: z.length, raw: body.length });
         res.writeHead(200, { "content-type": type, "content-length": z.length, "content-encoding": "gzip", vary: "accept-encoding", ...validators });
         return res.end(z);

@@ -176,6 +176,23 @@ try {
   report.warm_encode_ms = warm;
   console.log(`docs: the next page found the engine loaded (${(ready.engine_age_ms / 1000).toFixed(1)} s old): first answer ${(again.t - t1).toFixed(0)} ms after the question; warm queries encoded in ${warm.map((m) => m.toFixed(1)).join(", ")} ms`);
 
+  // A re-exported bundle (here: its manifest rewritten) gets a new engine, not the one a
+  // tab has kept since: the engine is named by the manifest as the server has it now.
+  const manifestPath = join(site, "hbt-bundles/book/manifest.json");
+  const manifestText = await readFile(manifestPath, "utf8");
+  await writeFile(manifestPath, manifestText + "\n");
+  try {
+    await page.goto(`${base}/book/ch04-01-what-is-ownership.html`, { waitUntil: "load" });
+    await page.locator("hbt-search input").focus();
+    const r = await ask(page, QUESTIONS[0].text);
+    sameTop5(r.hits, hbtSearch(QUESTIONS[0].text));
+    const fresh = await page.evaluate(() => window.__hbtReady[0]);
+    assert.ok(fresh && !fresh.kept, `a changed bundle was answered by the engine kept from before it: ${JSON.stringify(fresh)}`);
+  } finally {
+    await writeFile(manifestPath, manifestText);
+  }
+  console.log("docs: a changed bundle (its manifest) starts a new engine rather than the kept one");
+
   // 4b. A returning searcher: the next page starts the engine by itself once idle (from the
   // caches), so the box answers as soon as it is asked; preload="none" opts out.
   const p3 = await context.newPage();
