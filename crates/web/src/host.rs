@@ -50,7 +50,7 @@ fn listen(engine: Rc<Engine>) {
             _ => false,
         };
         if from_parent {
-            answer(&engine, &ev.data(), Rc::new(post));
+            answer(&engine, &ev.data(), post);
         }
     });
     if let Some(w) = web_sys::window() {
@@ -61,7 +61,7 @@ fn listen(engine: Rc<Engine>) {
 }
 
 /// Answer one message of the element (`search`; anything else is ignored) through `reply`.
-fn answer(engine: &Rc<Engine>, data: &JsValue, reply: Rc<dyn Fn(serde_json::Value)>) {
+fn answer(engine: &Rc<Engine>, data: &JsValue, reply: impl Fn(serde_json::Value) + 'static) {
     let Some(text) = data.as_string() else { return };
     let Ok(msg) = serde_json::from_str::<serde_json::Value>(&text) else {
         return;
@@ -179,7 +179,7 @@ pub fn serve_shared() {
                     return;
                 };
                 let p3 = p2.clone();
-                answer(&engine, &ev.data(), Rc::new(move |v: serde_json::Value| send(&p3, &v)));
+                answer(&engine, &ev.data(), move |v| send(&p3, &v));
             });
             port.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
             on_message.forget();
