@@ -4,7 +4,8 @@
 # (52 questions, 11 languages, written before any run), bytes before the first answer and
 # time to it. Results: docs/results/docs-widget-DATE/ (raw.jsonl, table.md).
 #   HBT=target/release/hbt scripts/bench-docs.sh
-# Needs mdbook, the web app in dist/ (scripts/build-web.sh) and npm (Pagefind from npm).
+# Needs mdbook, the web app in dist/ and its CPU-only build in dist-cpu/ (scripts/build-web.sh,
+# then HBT_WEB_CPU_ONLY=1 scripts/build-web.sh: the widget's engine) and npm (Pagefind from npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh

@@ -3,7 +3,8 @@
 #   scripts/build-docs.sh [OUT]        (default out/hbt-docs; then serve OUT, open /docs/)
 # Writes a SUMMARY.md over the pages into a scratch src/ (links to the real files), then
 # scripts/mdbook-site.sh builds the book, exports its docs bundle and copies the app (dist/,
-# from scripts/build-web.sh) beside it. Needs mdbook and an hbt binary (HBT).
+# from scripts/build-web.sh, with dist-cpu/'s engine from HBT_WEB_CPU_ONLY=1 build-web.sh)
+# beside it. Needs mdbook and an hbt binary (HBT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-out/hbt-docs}

@@ -4,7 +4,8 @@
 # BOOK: an mdBook (book.toml + src/, or a src/ with SUMMARY.md); OUT: the site root to
 # write (OUT/BASE the book, OUT/hbt-bundles/BASE its bundle — outside the book, so that a
 # rebuild keeps it and the next export re-embeds only changed sections — and OUT/hbt-app
-# the app from dist/ when there is one); BASE: the path the book is served at (default book).
+# the app from dist/ when there is one, with the CPU-only build's engine from dist-cpu/ in
+# OUT/hbt-app/cpu); BASE: the path the book is served at (default book).
 # The book is built from a scratch folder with its own book.toml, which only adds the
 # widget (additional-js, additional-css): BOOK is read, never written. Needs mdbook, an
 # hbt binary (HBT, default target/release/hbt) and a model (HBT_MODEL, default the e5
@@ -43,5 +44,13 @@ mdbook build "$scratch" -d "$OUT/$BASE" 2>&1 | grep -v ' INFO ' || true
 "$HBT" export --model "$HBT_MODEL" --docs "$ROOT" --base-url "/$BASE/" ${HBT_EXPORT_FLAGS:-} --out "$OUT/hbt-bundles/$BASE"
 if [ -d dist ] && [ -f dist/index.html ]; then
   rm -rf "$OUT/hbt-app"; cp -r dist "$OUT/hbt-app"; rm -rf "$OUT/hbt-app/demo"
+  # The widget's default engine: the CPU-only build (HBT_WEB_CPU_ONLY=1 scripts/build-web.sh),
+  # its module and engine-worker.js in the app's cpu/ folder (web/engine.html says why).
+  if [ -f dist-cpu/engine-worker.js ]; then
+    mkdir -p "$OUT/hbt-app/cpu"
+    cp dist-cpu/engine-worker.js dist-cpu/hbt-web-*.js dist-cpu/hbt-web-*_bg.wasm "$OUT/hbt-app/cpu/"
+  else
+    echo "mdbook-site.sh: no dist-cpu/ (HBT_WEB_CPU_ONLY=1 scripts/build-web.sh): the widget will start the full app" >&2
+  fi
 fi
 echo "mdbook-site.sh: $OUT/$BASE (serve $OUT at / and open /$BASE/)"

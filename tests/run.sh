@@ -46,6 +46,8 @@ if [ -n "${HBT_DEMO_BUNDLE_CACHE:-}" ] && [ ${#reuse[@]} = 0 ]; then
 fi
 phase "browser e2e (default)"
 node tests/browser/e2e.mjs --dist dist --hbt "$HBT" --out out/browser
+phase "web build (CPU-only)"
+HBT="$HBT" HBT_WEB_CPU_ONLY=1 HBT_WEB_REUSE_DEMO=1 scripts/build-web.sh
 phase "docs site: the Rust book by mdBook with the widget, its bundle, in Chromium"
 # HBT_DOCS_BUNDLE_CACHE (set by .ci/run): a bundle an earlier run exported with the same
 # encoder code; the export then re-embeds only the sections whose text changed, and says so.
@@ -58,10 +60,8 @@ if [ -n "${HBT_DOCS_BUNDLE_CACHE:-}" ]; then
   rm -rf "$HBT_DOCS_BUNDLE_CACHE" && mv "$HBT_DOCS_BUNDLE_CACHE.tmp" "$HBT_DOCS_BUNDLE_CACHE"
 fi
 node tests/browser/docs.mjs --site out/docs-site --hbt "$HBT" --out out/docs-browser
-# The app built without its WebGPU backend (the CPU fallback alone, a quarter of the wasm):
-# same bundle, in a browser that has WebGPU.
-phase "web build (CPU-only)"
-HBT="$HBT" HBT_WEB_CPU_ONLY=1 HBT_WEB_REUSE_DEMO=1 scripts/build-web.sh
+# The app built without its WebGPU backend (the CPU fallback alone, a third of the wasm),
+# tested below in a browser that has WebGPU; the docs widget's default engine.
 phase "browser e2e (CPU-only)"
 node tests/browser/e2e.mjs --dist dist-cpu --hbt "$HBT" --out out/browser-cpu-only --cpu-only
 phase "done"

@@ -13,7 +13,10 @@
 //   app          the hbt app's folder (default: this script's folder)
 //   k            results shown (default 5)
 //   placeholder  the box's placeholder text
-//   backend      "cpu" to skip WebGPU
+//   backend      the engine is the app's CPU-only build (its cpu/ folder, a third of the
+//                wasm: it starts sooner, and a question is one short text) where the app
+//                folder has one; "webgpu": the full app, on WebGPU where the browser has
+//                it; "cpu": the CPU also in the full app (engine="frame")
 //   preload      "none": never start the engine before the visitor asks. By default a
 //                visitor who searched this bundle in the last 30 days (a localStorage
 //                mark) gets it started when the page is idle, from the browser's caches,

@@ -12,7 +12,8 @@
 // table to OUT/table.md.
 import { chromium } from "playwright-core";
 import { parseArgs, serve } from "./common.mjs";
-import { mkdir, writeFile, readFile } from "node:fs/promises";
+import { mkdir, mkdtemp, writeFile, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const args = parseArgs(process.argv.slice(2));
@@ -22,7 +23,9 @@ const questions = (await readFile(resolve(args.questions ?? "bench/rust-book-que
   .trim().split("\n").map((l) => JSON.parse(l));
 await mkdir(out, { recursive: true });
 const flags = ["--no-sandbox", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic", "--disable-gpu", "--disable-features=WebGPU"];
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", headless: true, args: flags });
+// Each system in its own browser with a profile on disk, as a visitor's browser has one: an
+// incognito context keeps no compiled wasm (V8's code cache) for the second visit.
+const launch = async () => chromium.launchPersistentContext(await mkdtemp(join(tmpdir(), "hbt-docs-bench-")), { executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", headless: true, args: flags });
 // --validators 0: a server that sends no ETag (every visit downloads the app again).
 const server = await serve(site, { validators: args.validators !== "0" });
 const base = `http://127.0.0.1:${server.address().port}`;
@@ -30,7 +33,8 @@ const pageOf = (url) => new URL(url, base).pathname.split("/").pop();
 const raw = [];
 
 async function run(system) {
-  const context = await browser.newContext();
+  const context = await launch();
+  const browser = context.browser();
   const page = await context.newPage();
   page.setDefaultTimeout(10 * 60_000);
   const start = server.log.length;
@@ -109,14 +113,28 @@ async function run(system) {
       await again.close();
       return { ms, marks: ready.marks, kept: !!ready.kept, answer: { engine_ms: r.ms, encode_ms: r.encode_ms } };
     };
-    const atOnce = await visit("ch01-01-installation.html", 0);
-    first.second_visit_ms = atOnce.ms;
-    first.second_visit_marks = atOnce.marks;
-    first.second_visit_kept = atOnce.kept;
-    first.second_visit_answer = atOnce.answer;
-    const dwell = Number(args.dwell ?? 3000);
-    const later = await visit("ch01-02-hello-world.html", dwell);
-    first.second_visit_after_dwell = { dwell_ms: dwell, ms: later.ms, kept: later.kept };
+    // Focused at once: the engine starts as the page finishes loading, both on two cores;
+    // the time varies from visit to visit, so several visits (other pages) and their median.
+    const onceRuns = [];
+    for (const path of ["ch01-01-installation.html", "ch02-00-guessing-game-tutorial.html", "ch03-02-data-types.html", "ch05-01-defining-structs.html", "ch06-02-match.html", "ch08-02-strings.html", "ch10-01-syntax.html"].slice(0, Number(args.visits ?? 7))) {
+      const v = await visit(path, 0);
+      onceRuns.push({ page: path, ...v });
+    }
+    const byMs = [...onceRuns].sort((a, b) => a.ms - b.ms);
+    const mid = byMs[Math.floor(byMs.length / 2)];
+    first.second_visit_ms = mid.ms;
+    first.second_visit_runs_ms = onceRuns.map((v) => v.ms);
+    first.second_visit_marks = mid.marks;
+    first.second_visit_kept = onceRuns.some((v) => v.kept);
+    first.second_visit_answer = mid.answer;
+    // After the reader has been on the page a while (the engine warm-starts once the page
+    // is idle): how long the page must have been open before the box answers within 0.5 s.
+    first.second_visit_by_dwell = [];
+    for (const dwell of (args.dwells ?? "250,500,1000,3000").split(",").map(Number)) {
+      const runs = [];
+      for (const path of ["ch01-02-hello-world.html", "ch04-01-what-is-ownership.html", "ch09-02-recoverable-errors-with-result.html"]) runs.push((await visit(path, dwell)).ms);
+      first.second_visit_by_dwell.push({ dwell_ms: dwell, runs_ms: runs, median_ms: [...runs].sort((a, b) => a - b)[1] });
+    }
   }
   await context.close();
   return first;
@@ -134,7 +152,6 @@ const systems = (args.systems ?? "pagefind,hbt").split(",");
 try {
   for (const s of systems) first[s] = await run(s);
 } finally {
-  await browser.close();
   server.close();
 }
 await writeFile(join(out, `raw${systems.length === 1 ? "-" + systems[0] : ""}.jsonl`), raw.map((l) => JSON.stringify(l)).join("\n") + "\n");
@@ -166,8 +183,9 @@ md += `| a later question, median (keystroke to results) | ${med("pagefind")} ms
 const warm = raw.filter((l) => l.pass === "warm").map((l) => l.encode_ms).sort((a, b) => a - b);
 md += `| hbt: a warm question's encoding, median / max | | ${warm[Math.floor(warm.length / 2)].toFixed(1)} / ${warm[warm.length - 1].toFixed(1)} ms |\n`;
 md += `| the next page in the same tab: focus to first answer, focused as the page loads (engine ${first.hbt.next_page.kept ? "kept" : "not kept"}) | | ${first.hbt.next_page.ms} ms |\n`;
-md += `| second visit, engine ended: focus to first answer, focused as the page loads | | ${first.hbt.second_visit_ms} ms |\n`;
-md += `| second visit, engine ended: focus to first answer, focused ${first.hbt.second_visit_after_dwell.dwell_ms / 1000} s after the page loaded | | ${first.hbt.second_visit_after_dwell.ms} ms |\n\n`;
+md += `| second visit, engine ended: focus to first answer, focused as the page loads (median of ${first.hbt.second_visit_runs_ms.length} visits; min–max) | | ${first.hbt.second_visit_ms} ms (${Math.min(...first.hbt.second_visit_runs_ms)}–${Math.max(...first.hbt.second_visit_runs_ms)}) |\n`;
+for (const d of first.hbt.second_visit_by_dwell) md += `| second visit, engine ended: focus to first answer, focused ${d.dwell_ms / 1000} s after the page loaded (median of ${d.runs_ms.length}; min–max) | | ${d.median_ms} ms (${Math.min(...d.runs_ms)}–${Math.max(...d.runs_ms)}) |\n`;
+md += "\n";
 md += `By language (top-5 page hits, Pagefind / hbt): ` + langs.map((l) => {
   const [p, h] = [rate("pagefind", (x) => x.lang === l), rate("hbt", (x) => x.lang === l)];
   return `${l} ${p.top5}/${h.top5} of ${p.n}`;

@@ -18,7 +18,7 @@
 // Timings are printed (never asserted); a screenshot of the open results goes to --out.
 import { chromium } from "playwright-core";
 import { parseArgs, serve } from "./common.mjs";
-import { mkdir, writeFile, readFile } from "node:fs/promises";
+import { mkdir, writeFile, readFile, readdir, rm, symlink } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -115,6 +115,14 @@ try {
     if (i === 0) {
       report.first_answer_after_focus_ms = r.t - t0;
       console.log(`docs: first answer ${((r.t - t0) / 1000).toFixed(2)} s after "/" (cold cache, CPU backend)`);
+    }
+    if (i === 0) {
+      // The engine that answered: the CPU-only build (the app's cpu/ folder), not the full
+      // app, whose wasm is three times the size (web/engine.html says why).
+      const engineFiles = server.log.slice(start).map((r) => r.path).filter((p) => p.startsWith("/hbt-app/"));
+      assert.ok(engineFiles.some((p) => /^\/hbt-app\/cpu\/hbt-web-[0-9a-f]+_bg\.wasm$/.test(p)), `the CPU-only engine did not load: ${engineFiles.join(", ")}`);
+      assert.ok(!engineFiles.some((p) => /^\/hbt-app\/hbt-web-[0-9a-f]+_bg\.wasm$/.test(p)), `the full app's wasm loaded for a CPU engine: ${engineFiles.join(", ")}`);
+      console.log(`docs: the engine is the CPU-only build: ${engineFiles.join(", ")}`);
     }
     const native = hbtSearch(q.text);
     console.log(`docs: ${q.lang} "${q.text}"`);
@@ -228,9 +236,15 @@ try {
 <hbt-search id="closed" src="${other(bundleClosed)}" app="/hbt-app/" style="margin-top:1em"></hbt-search>
 <button id="b" onclick="this.textContent='clicked'">host button</button>
 <hbt-search id="framed" src="/hbt-bundles/book/" app="/hbt-app/" engine="frame" style="margin-top:1em"></hbt-search>
+<hbt-search id="full" src="/hbt-bundles/book/" app="/hbt-app-full/" style="margin-top:1em"></hbt-search>
 <div id="spa"></div>
 <div data-hbt-bundle="/hbt-bundles/book/" data-hbt-height="200px"></div></main></body></html>`;
   await writeFile(join(site, "plain.html"), plain);
+  // An app folder deployed without the CPU-only build (dist/ alone): links to hbt-app's
+  // files but its cpu/ folder.
+  await rm(join(site, "hbt-app-full"), { recursive: true, force: true });
+  await mkdir(join(site, "hbt-app-full"));
+  for (const f of await readdir(join(site, "hbt-app"))) if (f !== "cpu") await symlink(join(site, "hbt-app", f), join(site, "hbt-app-full", f));
   const p2 = await context.newPage();
   p2.setDefaultTimeout(TIMEOUT);
   await p2.goto(`${base}/plain.html`);
@@ -254,6 +268,15 @@ try {
   sameTop5(await waitFramed, hbtSearch(QUESTIONS[0].text));
   assert.ok(server.log.some((r) => r.path.startsWith("/hbt-app/index.html")), 'engine="frame" did not load the app in its frame');
   console.log('docs: engine="frame" answers with the app in the frame, the same top 5');
+  // Without cpu/ the engine is the full app's, in a shared worker all the same.
+  await p2.locator("#full input").focus();
+  const waitFull = p2.evaluate(() => new Promise((ok) => document.querySelector("#full").addEventListener("hbt-results", (e) => ok(e.detail.hits), { once: true })));
+  await p2.locator("#full input").fill(QUESTIONS[0].text);
+  sameTop5(await waitFull, hbtSearch(QUESTIONS[0].text));
+  const fullLog = server.log.map((r) => `${r.status} ${r.path}`).filter((l) => l.includes("/hbt-app-full/"));
+  assert.ok(fullLog.some((l) => /^404 \/hbt-app-full\/cpu\/engine-worker\.js/.test(l)), `no try of cpu/ first: ${fullLog.join(", ")}`);
+  assert.ok(fullLog.some((l) => /^200 \/hbt-app-full\/engine-worker\.js/.test(l)) && fullLog.some((l) => /^200 \/hbt-app-full\/hbt-web-[0-9a-f]+_bg\.wasm/.test(l)), `the full app's engine did not start: ${fullLog.join(", ")}`);
+  console.log("docs: an app folder without cpu/ starts the full app's engine (shared worker), the same top 5");
   // Client-side navigation: a new box inserted later mounts and answers (shared engine).
   const frames = await p2.evaluate(() => document.querySelectorAll("iframe[title='hbt search engine']").length);
   await p2.evaluate((src) => {
