@@ -11,7 +11,9 @@ self.onconnect = function (e) {
   e.ports[0].postMessage(JSON.stringify({ type: "progress", stage: "app", done: 0, total: 0 }));
   self.hbtPorts.push(e.ports[0]);
 };
-init({ module_or_path: new URL("./__WASM__", import.meta.url) }).catch(function (err) {
+// The module's name carries its content hash (trunk's filehash), so any copy the HTTP cache
+// holds is the right one: taken without revalidating it (a round trip before anything runs).
+init({ module_or_path: fetch(new URL("./__WASM__", import.meta.url), { cache: "force-cache" }) }).catch(function (err) {
   var msg = JSON.stringify({ type: "error", message: "the search engine did not start: " + err });
   self.hbtPorts.forEach(function (p) {
     p.postMessage(msg);

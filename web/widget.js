@@ -5,7 +5,8 @@
 //   <hbt-search src="https://example.org/hbt/docs-bundle/"></hbt-search>
 //
 // Only this script loads with the page. The engine (the hbt app's wasm and model, in a
-// shared worker behind a hidden frame) starts when the visitor focuses the box or presses
+// shared worker this script starts — through a hidden frame when the app is on another
+// origin) starts when the visitor focuses the box or presses
 // "/", is shared by every box on the page, kept across client-side navigations and — where
 // the browser keeps a shared worker alive across a page load (Chrome's extendedLifetime) —
 // across the site's pages: the next page finds it loaded. Attributes:
@@ -61,9 +62,70 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", mountFrames);
   else mountFrames();
 
+  // ---- the engine in a shared worker that outlives the page ----
+  // Where the browser keeps a shared worker alive across a page load (`extendedLifetime`),
+  // the engine runs in one (engine-worker.js): the next page of the site connects to it,
+  // loaded, rather than starting the app again from the caches. Which app: the CPU-only
+  // build in the app's cpu/ folder (a third of the wasm, so it starts sooner from the cache;
+  // a question is one short text, which the CPU answers in ~20 ms) unless backend="webgpu";
+  // an app folder without cpu/ gets the full build. The engine is named by its bundle's
+  // manifest as it is now (revalidated, a 304 when unchanged): a re-exported bundle gets a
+  // new engine rather than one a tab kept open since. The element connects itself when the
+  // app is on the page's origin; otherwise engine.html does, in a frame on the app's origin.
+  // Returns {send(text)}, or null where the browser has no long-lived shared worker;
+  // `onFail` when no script starts (then the app in a frame: index.html?engine=1).
+  function connectShared(app, bundle, backend, onMessage, onFail) {
+    if (typeof SharedWorker !== "function") return null;
+    // Whether the browser knows the option: the constructor reads it, then fails on the URL
+    // before it starts anything.
+    var extended = false;
+    var probe = {};
+    Object.defineProperty(probe, "extendedLifetime", { enumerable: true, get: function () { extended = true; return true; } });
+    try { new SharedWorker("http://[", probe); } catch (e) { /* expected: a bad URL */ }
+    if (!extended) return null;
+    var scripts = backend === "webgpu" ? ["engine-worker.js"] : ["cpu/engine-worker.js", "engine-worker.js"];
+    var port = null;
+    function start(manifest, which) {
+      var h = 0x811c9dc5;
+      for (var i = 0; i < manifest.length; i++) h = Math.imul(h ^ manifest.charCodeAt(i), 0x01000193);
+      var url = new URL(scripts[which], app);
+      url.searchParams.set("bundle", bundle);
+      if (backend) url.searchParams.set("backend", backend);
+      url.searchParams.set("manifest", (h >>> 0).toString(16) + "-" + manifest.length);
+      var worker;
+      try {
+        worker = new SharedWorker(url.href, { type: "module", name: "hbt-engine", extendedLifetime: true });
+      } catch (e) {
+        return onFail();
+      }
+      var heard = false;
+      // The script did not load (no cpu/ build, an app built before engine-worker.js, a CSP
+      // that forbids workers): the next script, then the frame.
+      worker.onerror = function () {
+        if (heard) return;
+        worker.port.onmessage = null;
+        port = null;
+        if (which + 1 < scripts.length) start(manifest, which + 1);
+        else onFail();
+      };
+      worker.port.onmessage = function (e) {
+        heard = true;
+        onMessage(e.data);
+      };
+      port = worker.port;
+    }
+    fetch(new URL("manifest.json", bundle), { cache: "no-cache" })
+      .then(function (r) { return r.ok ? r.text() : ""; })
+      .catch(function () { return ""; })
+      .then(function (manifest) { start(manifest, 0); });
+    // The element asks only once the engine said "ready": the port is the one that spoke.
+    return { send: function (text) { if (port) port.postMessage(text); } };
+  }
+  window.hbtConnectEngine = connectShared;
+
   if (!window.customElements || customElements.get("hbt-search")) return;
 
-  // ---- engines: one hidden frame per (app, bundle, backend), shared by the boxes ----
+  // ---- engines: one per (app, bundle, backend, mode), shared by the boxes ----
   var engines = new Map();
 
   function Engine(app, bundle, backend, mode) {
@@ -73,28 +135,13 @@
     this.state = "loading";
     this.error = null;
     this.progress = null;
-    // engine.html runs the engine in a shared worker that outlives the page where the
-    // browser allows it (the next page finds it loaded), else as index.html?engine=1.
-    var url = new URL("engine.html", app);
-    url.searchParams.set("bundle", bundle);
-    if (backend) url.searchParams.set("backend", backend);
-    if (mode === "frame") url.searchParams.set("shared", "0");
-    this.origin = url.origin;
-    var frame = document.createElement("iframe");
-    frame.src = url.href;
-    frame.title = "hbt search engine";
-    frame.setAttribute("aria-hidden", "true");
-    frame.tabIndex = -1;
-    // Rendered (not display:none) so the browser runs it at full speed, but invisible.
-    frame.style.cssText =
-      "position:fixed;left:0;bottom:0;width:1px;height:1px;border:0;opacity:0;pointer-events:none;";
-    this.frame = frame;
+    this.frame = null;
     var self = this;
-    this.onMessage = function (ev) {
-      if (ev.source !== frame.contentWindow || typeof ev.data !== "string") return;
+    this.deliver = function (data) {
+      if (typeof data !== "string") return;
       var msg;
       try {
-        msg = JSON.parse(ev.data);
+        msg = JSON.parse(data);
       } catch (e) {
         return;
       }
@@ -126,15 +173,62 @@
       // An engine kept from an earlier page (`kept`) has run its code already.
       if (msg.type === "ready" && !msg.kept && self.pending.size === 0) self.search("", 1).catch(function () {});
     };
+    // An app on this page's origin: the element starts (or finds) the shared worker itself,
+    // with no frame to load first. Elsewhere, or failing that, a hidden frame.
+    if (mode !== "frame" && new URL(app).origin === location.origin) {
+      this.link = connectShared(app, bundle, backend, this.deliver, function () {
+        self.useFrame(app, bundle, backend, "frame");
+      });
+      if (this.link) {
+        this.noAnswer(app);
+        return;
+      }
+    }
+    this.useFrame(app, bundle, backend, mode);
+  }
+  // engine.html runs the engine in the shared worker where the browser allows it, else as
+  // index.html?engine=1 (`engine="frame"`: always).
+  Engine.prototype.useFrame = function (app, bundle, backend, mode) {
+    var url = new URL("engine.html", app);
+    url.searchParams.set("bundle", bundle);
+    if (backend) url.searchParams.set("backend", backend);
+    if (mode === "frame") url.searchParams.set("shared", "0");
+    var frame = document.createElement("iframe");
+    frame.src = url.href;
+    frame.title = "hbt search engine";
+    frame.setAttribute("aria-hidden", "true");
+    frame.tabIndex = -1;
+    // Rendered (not display:none) so the browser runs it at full speed, but invisible.
+    frame.style.cssText =
+      "position:fixed;left:0;bottom:0;width:1px;height:1px;border:0;opacity:0;pointer-events:none;";
+    this.frame = frame;
+    var self = this;
+    this.onMessage = function (ev) {
+      if (ev.source === frame.contentWindow) self.deliver(ev.data);
+    };
     window.addEventListener("message", this.onMessage);
+    this.link = {
+      send: function (text) {
+        frame.contentWindow.postMessage(text, url.origin);
+      },
+    };
+    // A frame that loaded but never spoke is not an hbt app (a 404 page, a blocked frame).
     frame.addEventListener("load", function () {
-      // A frame that loaded but never spoke is not an hbt app (a 404 page, a blocked frame).
-      setTimeout(function () {
-        if (!self.heard) self.fail("the search engine did not start (no hbt app at " + app + ")");
-      }, 15000);
+      self.noAnswer(app);
     });
     (document.body || document.documentElement).appendChild(frame);
-  }
+  };
+  Engine.prototype.noAnswer = function (app) {
+    var self = this;
+    setTimeout(function () {
+      if (!self.heard) self.fail("the search engine did not start (no hbt app at " + app + ")");
+    }, 15000);
+  };
+  // A client-side router may have removed the frame with the old page's body; a shared
+  // worker the element talks to needs no element of the page.
+  Engine.prototype.alive = function () {
+    return this.state !== "error" && (!this.frame || this.frame.isConnected);
+  };
   Engine.prototype.emit = function () {
     var self = this;
     this.listeners.forEach(function (f) {
@@ -156,15 +250,14 @@
     return new Promise(function (resolve, reject) {
       var id = self.nextId++;
       self.pending.set(id, { resolve: resolve, reject: reject });
-      self.frame.contentWindow.postMessage(JSON.stringify({ type: "search", id: id, q: q, k: k }), self.origin);
+      self.link.send(JSON.stringify({ type: "search", id: id, q: q, k: k }));
     });
   };
   function engineFor(app, bundle, backend, mode) {
     var key = app + "\n" + bundle + "\n" + (backend || "") + "\n" + (mode || "");
     var e = engines.get(key);
-    // A client-side router may have removed the frame with the old page's body.
-    if (!e || !e.frame.isConnected || e.state === "error") {
-      if (e) window.removeEventListener("message", e.onMessage);
+    if (!e || !e.alive()) {
+      if (e && e.onMessage) window.removeEventListener("message", e.onMessage);
       e = new Engine(app, bundle, backend, mode);
       engines.set(key, e);
     }
@@ -299,7 +392,7 @@
     }
 
     start() {
-      if (this.engine && this.engine.state !== "error" && this.engine.frame.isConnected) return;
+      if (this.engine && this.engine.alive()) return;
       var bundle = this.bundleUrl();
       if (!bundle) {
         this.say("No bundle: set the src attribute of <hbt-search>.");

@@ -123,6 +123,10 @@ try {
       assert.ok(engineFiles.some((p) => /^\/hbt-app\/cpu\/hbt-web-[0-9a-f]+_bg\.wasm$/.test(p)), `the CPU-only engine did not load: ${engineFiles.join(", ")}`);
       assert.ok(!engineFiles.some((p) => /^\/hbt-app\/hbt-web-[0-9a-f]+_bg\.wasm$/.test(p)), `the full app's wasm loaded for a CPU engine: ${engineFiles.join(", ")}`);
       console.log(`docs: the engine is the CPU-only build: ${engineFiles.join(", ")}`);
+      // The manifest crosses the network once: engine.html revalidates it, the worker takes
+      // that copy from the HTTP cache (it is named in the worker's URL).
+      const manifestReads = server.log.slice(start).filter((r) => r.path === "/hbt-bundles/book/manifest.json").length;
+      assert.equal(manifestReads, 1, "the manifest was fetched more than once on the engine's start");
     }
     const native = hbtSearch(q.text);
     console.log(`docs: ${q.lang} "${q.text}"`);
@@ -189,6 +193,7 @@ try {
   const manifestPath = join(site, "hbt-bundles/book/manifest.json");
   const manifestText = await readFile(manifestPath, "utf8");
   await writeFile(manifestPath, manifestText + "\n");
+  const changedAt = server.log.length;
   try {
     await page.goto(`${base}/book/ch04-01-what-is-ownership.html`, { waitUntil: "load" });
     await page.locator("hbt-search input").focus();
@@ -196,6 +201,11 @@ try {
     sameTop5(r.hits, hbtSearch(QUESTIONS[0].text));
     const fresh = await page.evaluate(() => window.__hbtReady[0]);
     assert.ok(fresh && !fresh.kept, `a changed bundle was answered by the engine kept from before it: ${JSON.stringify(fresh)}`);
+    // The new engine's start: one manifest request, and its module (a content-hashed name)
+    // straight from the HTTP cache, not revalidated.
+    const restart = server.log.slice(changedAt).map((r) => `${r.status} ${r.path}`);
+    assert.equal(restart.filter((l) => l.endsWith("/hbt-bundles/book/manifest.json")).length, 1, `manifest requests: ${restart.join(", ")}`);
+    assert.ok(!restart.some((l) => /\/cpu\/hbt-web-[0-9a-f]+_bg\.wasm$/.test(l)), `the engine's module was requested again: ${restart.join(", ")}`);
   } finally {
     await writeFile(manifestPath, manifestText);
   }
@@ -222,13 +232,15 @@ try {
   const quietAt = server.log.length;
   await p4.goto(`${base}/no-preload.html`, { waitUntil: "load" });
   await p4.waitForTimeout(3000);
-  assert.ok(!server.log.slice(quietAt).some((r) => /^\/hbt-app\/(index|engine)/.test(r.path) || r.path.startsWith("/hbt-bundles/")), 'preload="none": the engine started without being asked');
+  assert.ok(!server.log.slice(quietAt).some((r) => /^\/hbt-app\/(index|engine|cpu\/)/.test(r.path) || r.path.startsWith("/hbt-bundles/")), 'preload="none": the engine started without being asked');
   await p4.close();
   console.log('docs: preload="none": nothing loads until the box is used');
 
   // 5. A plain HTML site whose bundle is on another origin.
   const bundleCors = await serve(join(site, "hbt-bundles/book"), { cors: true });
   const bundleClosed = await serve(join(site, "hbt-bundles/book"));
+  // The app on another origin (a CDN): the element starts the engine through engine.html.
+  const appOther = await serve(join(site, "hbt-app"));
   const other = (s) => `http://localhost:${s.address().port}/`;
   const plain = `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Plain docs page</title>
 <script src="/hbt-app/widget.js" defer></script></head><body><main><h1>Plain page</h1>
@@ -237,6 +249,7 @@ try {
 <button id="b" onclick="this.textContent='clicked'">host button</button>
 <hbt-search id="framed" src="/hbt-bundles/book/" app="/hbt-app/" engine="frame" style="margin-top:1em"></hbt-search>
 <hbt-search id="full" src="/hbt-bundles/book/" app="/hbt-app-full/" style="margin-top:1em"></hbt-search>
+<hbt-search id="cdn" src="${other(bundleCors)}" app="${other(appOther)}" style="margin-top:1em"></hbt-search>
 <div id="spa"></div>
 <div data-hbt-bundle="/hbt-bundles/book/" data-hbt-height="200px"></div></main></body></html>`;
   await writeFile(join(site, "plain.html"), plain);
@@ -277,8 +290,17 @@ try {
   assert.ok(fullLog.some((l) => /^404 \/hbt-app-full\/cpu\/engine-worker\.js/.test(l)), `no try of cpu/ first: ${fullLog.join(", ")}`);
   assert.ok(fullLog.some((l) => /^200 \/hbt-app-full\/engine-worker\.js/.test(l)) && fullLog.some((l) => /^200 \/hbt-app-full\/hbt-web-[0-9a-f]+_bg\.wasm/.test(l)), `the full app's engine did not start: ${fullLog.join(", ")}`);
   console.log("docs: an app folder without cpu/ starts the full app's engine (shared worker), the same top 5");
+  await p2.locator("#cdn input").focus();
+  const waitCdn = p2.evaluate(() => new Promise((ok) => document.querySelector("#cdn").addEventListener("hbt-results", (e) => ok(e.detail.hits), { once: true })));
+  await p2.locator("#cdn input").fill(QUESTIONS[0].text);
+  const cdnHits = await waitCdn;
+  assert.equal(cdnHits[0].url, answers[0].hits[0].url, "an app on another origin answers as the same bundle does");
+  const cdnLog = appOther.log.map((r) => r.path);
+  assert.ok(cdnLog.includes("/engine.html") && cdnLog.includes("/cpu/engine-worker.js"), `the app on another origin: ${cdnLog.join(", ")}`);
+  console.log("docs: an app on another origin (engine.html in a frame there, its CPU engine) gives the same first result");
   // Client-side navigation: a new box inserted later mounts and answers (shared engine).
   const frames = await p2.evaluate(() => document.querySelectorAll("iframe[title='hbt search engine']").length);
+  const routedAt = server.log.length;
   await p2.evaluate((src) => {
     history.pushState({}, "", "/plain.html#next");
     document.querySelector("#open").remove();
@@ -289,10 +311,12 @@ try {
   await p2.locator("#later input").fill(QUESTIONS[1].text);
   assert.equal((await wait2)[0].url, answers[1].hits[0].url);
   assert.equal(await p2.evaluate(() => document.querySelectorAll("iframe[title='hbt search engine']").length), frames, "a new box started a second engine");
+  assert.ok(!server.log.slice(routedAt).some((r) => /engine(-worker)?\.(js|html)$|_bg\.wasm$/.test(r.path)), "a new box started a second engine");
   assert.equal(await p2.locator("[data-hbt-bundle] iframe.hbt-widget-frame").count(), 1, "the older data-hbt-bundle snippet did not mount");
   console.log("docs: a box added by client-side navigation answers with the loaded engine; the older snippet mounts its frame");
   bundleCors.close();
   bundleClosed.close();
+  appOther.close();
   await writeFile(join(out, "docs-browser.json"), JSON.stringify(report, null, 2));
   console.log("docs browser test: all passed");
 } finally {

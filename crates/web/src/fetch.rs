@@ -50,6 +50,20 @@ pub async fn fetch_bytes(url: &str, progress: impl FnMut(u64)) -> Result<Vec<u8>
     Ok(bytes)
 }
 
+/// GET `url` from the HTTP cache when it holds a copy, however old (`force-cache`): for a
+/// copy known to be current some other way.
+pub async fn fetch_cached(url: &str) -> Result<Vec<u8>, String> {
+    let resp = Request::get(url)
+        .cache(web_sys::RequestCache::ForceCache)
+        .send()
+        .await
+        .map_err(|e| format!("{url}: request failed: {e}"))?;
+    if !resp.ok() {
+        return Err(format!("{url}: HTTP {}", resp.status()));
+    }
+    read_body(url, resp, |_| {}).await
+}
+
 /// GET `url`, with `Range: bytes=first-last` (inclusive) when `range` is given; the status
 /// and the body. A server that honours the range answers 206 with those bytes; one that
 /// ignores it, 200 with the whole file.
