@@ -118,12 +118,12 @@ try {
     }
     if (i === 0) {
       // The engine that answered: the CPU-only build (the app's cpu/ folder), not the full
-      // app, whose wasm is three times the size (web/engine.html says why).
+      // app, whose wasm is three times the size (web/widget.js says why).
       const engineFiles = server.log.slice(start).map((r) => r.path).filter((p) => p.startsWith("/hbt-app/"));
       assert.ok(engineFiles.some((p) => /^\/hbt-app\/cpu\/hbt-web-[0-9a-f]+_bg\.wasm$/.test(p)), `the CPU-only engine did not load: ${engineFiles.join(", ")}`);
       assert.ok(!engineFiles.some((p) => /^\/hbt-app\/hbt-web-[0-9a-f]+_bg\.wasm$/.test(p)), `the full app's wasm loaded for a CPU engine: ${engineFiles.join(", ")}`);
       console.log(`docs: the engine is the CPU-only build: ${engineFiles.join(", ")}`);
-      // The manifest crosses the network once: engine.html revalidates it, the worker takes
+      // The manifest crosses the network once: the widget revalidates it, the worker takes
       // that copy from the HTTP cache (it is named in the worker's URL).
       const manifestReads = server.log.slice(start).filter((r) => r.path === "/hbt-bundles/book/manifest.json").length;
       assert.equal(manifestReads, 1, "the manifest was fetched more than once on the engine's start");

@@ -313,10 +313,11 @@ impl Engine {
     }
 }
 
-/// The bundle's manifest. In the docs widget's shared worker, `engine.html` revalidated it a
-/// moment ago and named the worker by it (`?manifest=HASH-LENGTH`): that copy is taken from
-/// the HTTP cache, saving a second round trip to the server before anything else can start;
-/// a cached copy that is not the one named (or none) is fetched as any file.
+/// The bundle's manifest. In the docs widget's shared worker, the widget (widget.js
+/// `connectShared`, in the page or in `engine.html`) revalidated it a moment ago and named
+/// the worker by it (`?manifest=HASH-LENGTH`): that copy is taken from the HTTP cache, saving
+/// a second round trip to the server before anything else can start; a cached copy that is
+/// not the one named (or none) is fetched as any file.
 async fn read_manifest(url: &str) -> Result<Vec<u8>, String> {
     if let Some(named) = named_manifest()
         && let Ok(bytes) = crate::fetch::fetch_cached(url).await
@@ -338,7 +339,7 @@ fn named_manifest() -> Option<String> {
         .get("manifest")
 }
 
-/// `engine.html`'s name for a manifest: FNV-1a (32 bits) over the text's UTF-16 code units, in
+/// The widget's name for a manifest: FNV-1a (32 bits) over the text's UTF-16 code units, in
 /// hex, and their count — what JavaScript's `charCodeAt` and `length` see.
 fn manifest_name(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);

@@ -141,12 +141,13 @@ impl Shared {
     }
 }
 
-/// The engine as a shared worker (`engine-worker.js?bundle=URL`, started by web/engine.html
-/// with `extendedLifetime`): one engine for every page of a site that a tab or window shows,
-/// kept by the browser across the navigation from one page to the next, so that a docs
-/// site's next page finds it loaded. Each page's engine frame connects a port and speaks
-/// the frame protocol above over it; a page that connects to a loaded engine hears "ready"
-/// at once, with `kept: true` and the engine's age.
+/// The engine as a shared worker (`engine-worker.js?bundle=URL`, started by web/widget.js —
+/// in the page, or in web/engine.html for an app on another origin — with
+/// `extendedLifetime`): one engine for every page of a site that a tab or window shows, kept
+/// by the browser across the navigation from one page to the next, so that a docs site's
+/// next page finds it loaded. Each page (or its engine frame) connects a port and speaks the
+/// frame protocol above over it; a page that connects to a loaded engine hears "ready" at
+/// once, with `kept: true` and the engine's age.
 pub fn serve_shared() {
     let scope: SharedWorkerGlobalScope = js_sys::global().unchecked_into();
     let q = web_sys::Url::new(&crate::ports::worker_href())

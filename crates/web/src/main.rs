@@ -19,7 +19,7 @@ fn main() {
     // A browser page has one thread: the tokenizer must not try to start a thread pool.
     #[cfg(target_arch = "wasm32")]
     tokenizers::utils::parallelism::set_parallelism(false);
-    // The docs widget's engine as a shared worker (web/engine.html): see host.rs.
+    // The docs widget's engine as a shared worker (web/widget.js starts it): see host.rs.
     if ports::in_shared_worker() {
         host::serve_shared();
         return;
