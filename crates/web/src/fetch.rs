@@ -53,15 +53,8 @@ pub async fn fetch_bytes(url: &str, progress: impl FnMut(u64)) -> Result<Vec<u8>
 /// GET `url` from the HTTP cache when it holds a copy, however old (`force-cache`): for a
 /// copy known to be current some other way.
 pub async fn fetch_cached(url: &str) -> Result<Vec<u8>, String> {
-    let resp = Request::get(url)
-        .cache(web_sys::RequestCache::ForceCache)
-        .send()
-        .await
-        .map_err(|e| format!("{url}: request failed: {e}"))?;
-    if !resp.ok() {
-        return Err(format!("{url}: HTTP {}", resp.status()));
-    }
-    read_body(url, resp, |_| {}).await
+    let req = Request::get(url).cache(web_sys::RequestCache::ForceCache);
+    Ok(send(url, req, |_| {}).await?.1)
 }
 
 /// GET `url`, with `Range: bytes=first-last` (inclusive) when `range` is given; the status
@@ -80,6 +73,15 @@ pub async fn fetch_range(
             .header("Range", &format!("bytes={a}-{b}"))
             .cache(web_sys::RequestCache::NoStore);
     }
+    send(url, req, progress).await
+}
+
+/// Send a GET for `url`; the status and the body of a 2xx answer, any other an error.
+async fn send(
+    url: &str,
+    req: gloo_net::http::RequestBuilder,
+    progress: impl FnMut(u64),
+) -> Result<(u16, Vec<u8>), String> {
     let resp = req.send().await.map_err(|e| format!("{url}: request failed: {e}"))?;
     if !resp.ok() {
         return Err(format!("{url}: HTTP {} {}", resp.status(), resp.status_text()));
