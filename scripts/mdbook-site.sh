@@ -45,7 +45,7 @@ mdbook build "$scratch" -d "$OUT/$BASE" 2>&1 | grep -v ' INFO ' || true
 if [ -d dist ] && [ -f dist/index.html ]; then
   rm -rf "$OUT/hbt-app"; cp -r dist "$OUT/hbt-app"; rm -rf "$OUT/hbt-app/demo"
   # The widget's default engine: the CPU-only build (HBT_WEB_CPU_ONLY=1 scripts/build-web.sh),
-  # its module and engine-worker.js in the app's cpu/ folder (web/engine.html says why).
+  # its module and engine-worker.js in the app's cpu/ folder (web/widget.js says why).
   if [ -f dist-cpu/engine-worker.js ]; then
     mkdir -p "$OUT/hbt-app/cpu"
     cp dist-cpu/engine-worker.js dist-cpu/hbt-web-*.js dist-cpu/hbt-web-*_bg.wasm "$OUT/hbt-app/cpu/"

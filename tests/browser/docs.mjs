@@ -77,6 +77,14 @@ async function ask(page, q) {
   return wait;
 }
 
+/** Focus the box `#id` of `page`, type `q`; resolves with that box's hits. */
+async function askBox(page, id, q) {
+  await page.locator(`#${id} input`).focus();
+  const wait = page.evaluate((id) => new Promise((ok) => document.querySelector(`#${id}`).addEventListener("hbt-results", (e) => ok(e.detail.hits), { once: true })), id);
+  await page.locator(`#${id} input`).fill(q);
+  return wait;
+}
+
 try {
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -267,32 +275,24 @@ try {
   console.log(`docs: bundle without CORS: "${closedMsg}"`);
   await p2.click("#b");
   assert.equal(await p2.textContent("#b"), "clicked");
-  await p2.locator("#open input").focus();
-  const wait = p2.evaluate(() => new Promise((ok) => document.querySelector("#open").addEventListener("hbt-results", (e) => ok(e.detail.hits), { once: true })));
-  await p2.locator("#open input").fill(QUESTIONS[0].text);
+  const wait = askBox(p2, "open", QUESTIONS[0].text);
   const crossHits = await wait;
   assert.equal(crossHits[0].url, answers[0].hits[0].url, "a bundle on another origin (CORS) answers as the same bundle does");
   console.log("docs: bundle on another origin with CORS: the same first result");
   // engine="frame" (the path of browsers without a long-lived shared worker): the app
   // itself runs the engine in the frame, and answers the same.
-  await p2.locator("#framed input").focus();
-  const waitFramed = p2.evaluate(() => new Promise((ok) => document.querySelector("#framed").addEventListener("hbt-results", (e) => ok(e.detail.hits), { once: true })));
-  await p2.locator("#framed input").fill(QUESTIONS[0].text);
+  const waitFramed = askBox(p2, "framed", QUESTIONS[0].text);
   sameTop5(await waitFramed, hbtSearch(QUESTIONS[0].text));
   assert.ok(server.log.some((r) => r.path.startsWith("/hbt-app/index.html")), 'engine="frame" did not load the app in its frame');
   console.log('docs: engine="frame" answers with the app in the frame, the same top 5');
   // Without cpu/ the engine is the full app's, in a shared worker all the same.
-  await p2.locator("#full input").focus();
-  const waitFull = p2.evaluate(() => new Promise((ok) => document.querySelector("#full").addEventListener("hbt-results", (e) => ok(e.detail.hits), { once: true })));
-  await p2.locator("#full input").fill(QUESTIONS[0].text);
+  const waitFull = askBox(p2, "full", QUESTIONS[0].text);
   sameTop5(await waitFull, hbtSearch(QUESTIONS[0].text));
   const fullLog = server.log.map((r) => `${r.status} ${r.path}`).filter((l) => l.includes("/hbt-app-full/"));
   assert.ok(fullLog.some((l) => /^404 \/hbt-app-full\/cpu\/engine-worker\.js/.test(l)), `no try of cpu/ first: ${fullLog.join(", ")}`);
   assert.ok(fullLog.some((l) => /^200 \/hbt-app-full\/engine-worker\.js/.test(l)) && fullLog.some((l) => /^200 \/hbt-app-full\/hbt-web-[0-9a-f]+_bg\.wasm/.test(l)), `the full app's engine did not start: ${fullLog.join(", ")}`);
   console.log("docs: an app folder without cpu/ starts the full app's engine (shared worker), the same top 5");
-  await p2.locator("#cdn input").focus();
-  const waitCdn = p2.evaluate(() => new Promise((ok) => document.querySelector("#cdn").addEventListener("hbt-results", (e) => ok(e.detail.hits), { once: true })));
-  await p2.locator("#cdn input").fill(QUESTIONS[0].text);
+  const waitCdn = askBox(p2, "cdn", QUESTIONS[0].text);
   const cdnHits = await waitCdn;
   assert.equal(cdnHits[0].url, answers[0].hits[0].url, "an app on another origin answers as the same bundle does");
   const cdnLog = appOther.log.map((r) => r.path);
@@ -306,9 +306,7 @@ try {
     document.querySelector("#open").remove();
     document.querySelector("#spa").innerHTML = `<hbt-search id="later" src="${src}" app="/hbt-app/"></hbt-search>`;
   }, other(bundleCors));
-  await p2.locator("#later input").focus();
-  const wait2 = p2.evaluate(() => new Promise((ok) => document.querySelector("#later").addEventListener("hbt-results", (e) => ok(e.detail.hits), { once: true })));
-  await p2.locator("#later input").fill(QUESTIONS[1].text);
+  const wait2 = askBox(p2, "later", QUESTIONS[1].text);
   assert.equal((await wait2)[0].url, answers[1].hits[0].url);
   assert.equal(await p2.evaluate(() => document.querySelectorAll("iframe[title='hbt search engine']").length), frames, "a new box started a second engine");
   assert.ok(!server.log.slice(routedAt).some((r) => /engine(-worker)?\.(js|html)$|_bg\.wasm$/.test(r.path)), "a new box started a second engine");
